@@ -1,0 +1,77 @@
+/* zhtp error codes: one negative list for the whole library, one string table.
+ *
+ * Every function that can fail returns int (0 or a zhtp_err) or, when it produces bytes,
+ * zhtp_ssize (the length, or a negative zhtp_err). Codes are stable: add, never renumber.
+ * Ranges: -1..-99 generic, -100..-199 wire/, -200..-299 core/session, -300..-399 core/routing
+ * and dht, -400..-499 crypto/, -500..-599 store/, -600..-699 security/, <= -900 fatal. */
+#ifndef ZHTP_ERR_H
+#define ZHTP_ERR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef ptrdiff_t zhtp_ssize;
+
+#if defined(__GNUC__) || defined(__clang__)
+#define ZHTP_NODISCARD __attribute__((warn_unused_result))
+#else
+#define ZHTP_NODISCARD
+#endif
+
+/* X(name, value, message). Sections are owned by the layer named in the comment. */
+#define ZHTP_ERR_LIST(X)                                                                           \
+    X(ZHTP_OK, 0, "success")                                                                       \
+    /* generic */                                                                                  \
+    X(ZHTP_ERR_INVAL, -1, "invalid argument")                                                      \
+    X(ZHTP_ERR_NOBUF, -2, "output buffer too small")                                               \
+    X(ZHTP_ERR_AGAIN, -3, "nothing to do until more input")                                        \
+    X(ZHTP_ERR_NOMEM, -4, "out of memory")                                                         \
+    X(ZHTP_ERR_IO, -5, "input/output error")                                                       \
+    X(ZHTP_ERR_NOTFOUND, -6, "not found")                                                          \
+    X(ZHTP_ERR_EXISTS, -7, "already exists")                                                       \
+    X(ZHTP_ERR_UNSUPPORTED, -8, "not supported")                                                   \
+    /* wire/ (-100..-199) */                                                                       \
+    X(ZHTP_ERR_WIRE_TRUNCATED, -100, "packet truncated")                                           \
+    X(ZHTP_ERR_WIRE_MAGIC, -101, "bad packet magic")                                               \
+    X(ZHTP_ERR_WIRE_VERSION, -102, "unsupported protocol version")                                 \
+    X(ZHTP_ERR_WIRE_OPERATION, -103, "unknown operation")                                          \
+    X(ZHTP_ERR_WIRE_RESERVED, -104, "reserved field not zero")                                     \
+    X(ZHTP_ERR_WIRE_LENGTH, -105, "length field inconsistent")                                     \
+    X(ZHTP_ERR_WIRE_FIELD, -106, "field value out of range")                                       \
+    X(ZHTP_ERR_WIRE_FRAGMENT, -107, "bad fragment")                                                \
+    X(ZHTP_ERR_WIRE_REASSEMBLY_FULL, -108, "reassembly memory limit reached")                      \
+    /* crypto/ (-400..-499) */                                                                     \
+    X(ZHTP_ERR_CRYPTO_VERIFY, -400, "signature verification failed")                               \
+    X(ZHTP_ERR_CRYPTO_BADKEY, -401, "key failed its validity check")                               \
+    X(ZHTP_ERR_CRYPTO_LENGTH, -402, "wrong length for a key, ciphertext or signature")            \
+    X(ZHTP_ERR_CRYPTO_DECRYPT, -403, "decryption failed: data altered or wrong key")               \
+    X(ZHTP_ERR_CRYPTO_INIT, -404, "crypto library initialisation failed")                          \
+    X(ZHTP_ERR_CRYPTO_ID_MISMATCH, -405, "public keys do not hash to the expected node id")        \
+    X(ZHTP_ERR_KEYFILE_PASSPHRASE, -410, "wrong passphrase for key file")                          \
+    X(ZHTP_ERR_KEYFILE_TRUNCATED, -411, "key file truncated")                                      \
+    X(ZHTP_ERR_KEYFILE_CORRUPT, -412, "key file altered or corrupt")                               \
+    X(ZHTP_ERR_KEYFILE_FORMAT, -413, "not a zhtp key file, or unknown key file version")           \
+    /* fatal (<= -900) */                                                                          \
+    X(ZHTP_ERR_INTERNAL, -900, "internal error")
+
+enum zhtp_err {
+#define ZHTP_ERR_ENUM_(name, value, msg) name = value,
+    ZHTP_ERR_LIST(ZHTP_ERR_ENUM_)
+#undef ZHTP_ERR_ENUM_
+};
+
+/* A static, human-readable message for err; never NULL (unknown codes get a generic text). */
+const char *zhtp_strerror(int err);
+/* The symbolic name ("ZHTP_ERR_INVAL"), or NULL for an unknown code. */
+const char *zhtp_err_name(int err);
+/* True for codes <= -900: the handle that returned it must be freed. */
+bool zhtp_err_is_fatal(int err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,18 @@
+/* Placeholder: this subcommand is being written. */
+#include <stdio.h>
+
+#include "cmds.h"
+
+int cmd_keygen(int argc, char **argv)
+{
+    (void)argc;
+    fprintf(stderr, "zhtp %s: not available yet\n", argv[0]);
+    return ZHTP_EXIT_FAIL;
+}
+
+int cmd_id(int argc, char **argv)
+{
+    (void)argc;
+    fprintf(stderr, "zhtp %s: not available yet\n", argv[0]);
+    return ZHTP_EXIT_FAIL;
+}

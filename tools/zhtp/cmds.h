@@ -1,0 +1,18 @@
+/* Subcommands of the zhtp command line. Each takes the arguments after its own name
+ * (argv[0] is the subcommand name) and returns the process exit code. */
+#ifndef ZHTP_TOOL_CMDS_H
+#define ZHTP_TOOL_CMDS_H
+
+/* Exit codes, documented in `zhtp --help` and docs/cli.md. */
+enum {
+    ZHTP_EXIT_OK = 0,
+    ZHTP_EXIT_FAIL = 1,  /* the operation failed (verification, I/O, ...) */
+    ZHTP_EXIT_USAGE = 2, /* bad command line */
+};
+
+int cmd_hash(int argc, char **argv);
+int cmd_keygen(int argc, char **argv);
+int cmd_id(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+#endif

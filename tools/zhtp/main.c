@@ -1,0 +1,54 @@
+/* zhtp: the command line. A thin dispatcher; each subcommand lives in its own cmd_*.c. */
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "cmds.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int, char **);
+    const char *summary;
+} commands[] = {
+    {"hash", cmd_hash, "BLAKE3 of files, like b3sum (keyed, derive-key, any length)"},
+    {"keygen", cmd_keygen, "create a node identity (hybrid ML-DSA-44+Ed25519, ML-KEM-768+X25519)"},
+    {"id", cmd_id, "print the public identity and node id of a key file"},
+    {"bench", cmd_bench, "measure this machine: zhtp bench crypto [--json]"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: zhtp <command> [options]   (zhtp <command> --help for details)\n\n"
+               "commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nexit codes: 0 success, 1 the operation failed, 2 bad command line\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return ZHTP_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return ZHTP_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("zhtp %s\n", ZHTP_VERSION);
+        return ZHTP_EXIT_OK;
+    }
+    if (sodium_init() < 0) {
+        fprintf(stderr, "zhtp: libsodium failed to initialise\n");
+        return ZHTP_EXIT_FAIL;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "zhtp: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return ZHTP_EXIT_USAGE;
+}
