@@ -1,6 +1,8 @@
 /* BLAKE3: hash, keyed hash, key derivation and extendable output (XOF), one-shot and
- * incremental. A portable implementation plus SIMD paths (SSE4.1, AVX2, AVX-512 when the
- * compiler supports it), chosen once at run time from the CPU's features. */
+ * incremental. A portable implementation plus, on x86, SSE4.1 and AVX2 paths chosen once at
+ * run time from the CPU's features (__builtin_cpu_supports). There is no AVX-512 path yet.
+ * Every function here is thread-safe on distinct hashers; BLAKE3 has no secret-dependent
+ * branches or memory indices. */
 #ifndef ZHTP_BLAKE3_H
 #define ZHTP_BLAKE3_H
 
@@ -51,11 +53,12 @@ void zhtp_blake3_keyed_hash(uint8_t *out, size_t out_len, const uint8_t key[ZHTP
 void zhtp_blake3_derive_key(uint8_t *out, size_t out_len, const char *context,
                             const void *key_material, size_t km_len);
 
-/* Name of the implementation in use: "avx512", "avx2", "sse41" or "portable". */
+/* Name of the implementation in use: "avx2", "sse41" or "portable". */
 const char *zhtp_blake3_impl(void);
-/* Forces an implementation by name (tests and benchmarks). Returns 0, or ZHTP_ERR_UNSUPPORTED
- * when this CPU or build lacks it. "auto" returns to run-time detection. Not thread-safe:
- * call before hashing starts. */
+/* Forces an implementation by name (tests and benchmarks): "portable", "sse41", "avx2" or
+ * "auto" (back to run-time detection). Returns 0, ZHTP_ERR_UNSUPPORTED when this CPU or build
+ * lacks it ("avx512" always, for now), or ZHTP_ERR_INVAL for an unknown name or NULL.
+ * Not thread-safe: call before hashing starts. */
 int zhtp_blake3_set_impl(const char *name);
 
 #ifdef __cplusplus

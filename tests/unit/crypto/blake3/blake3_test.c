@@ -75,12 +75,12 @@ static void oneshot(int mode, const uint8_t key[32], const char *context, const 
 
 static void official_vectors_all_modes(void **state)
 {
+    use_impl(state);
     json_t *root = zt_load_vectors("blake3/test_vectors.json");
     if (root == NULL) {
         print_message("# blake3/test_vectors.json absent\n");
         skip();
     }
-    use_impl(state);
     const char *key_str = json_string_value(json_object_get(root, "key"));
     const char *context = json_string_value(json_object_get(root, "context_string"));
     assert_non_null(key_str);
@@ -281,12 +281,14 @@ static void set_impl_rejects_unknown_name_and_auto_restores(void **state)
 {
     assert_int_equal(zhtp_blake3_set_impl("mmx"), ZHTP_ERR_INVAL);
     assert_int_equal(zhtp_blake3_set_impl(NULL), ZHTP_ERR_INVAL);
+    /* No AVX-512 path is built yet: it must say so rather than run something else. */
+    assert_int_equal(zhtp_blake3_set_impl("avx512"), ZHTP_ERR_UNSUPPORTED);
     assert_int_equal(zhtp_blake3_set_impl("portable"), ZHTP_OK);
     assert_string_equal(zhtp_blake3_impl(), "portable");
     assert_int_equal(zhtp_blake3_set_impl("auto"), ZHTP_OK);
     const char *name = zhtp_blake3_impl();
     assert_true(strcmp(name, "portable") == 0 || strcmp(name, "sse41") == 0 ||
-                strcmp(name, "avx2") == 0 || strcmp(name, "avx512") == 0);
+                strcmp(name, "avx2") == 0);
     print_message("# auto-detected implementation: %s\n", name);
 }
 
@@ -295,13 +297,14 @@ static void set_impl_rejects_unknown_name_and_auto_restores(void **state)
 #fn "_" impl, fn, NULL, back_to_auto, (void *)impl                                         \
     }
 
+/* Every implementation the build can contain gets each per-implementation case; one this CPU
+ * lacks reports SKIP. (AVX-512 is not implemented, so it has no cases: see the last test.) */
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         PER_IMPL(official_vectors_all_modes, "portable"),
         PER_IMPL(official_vectors_all_modes, "sse41"),
         PER_IMPL(official_vectors_all_modes, "avx2"),
-        PER_IMPL(official_vectors_all_modes, "avx512"),
         PER_IMPL(incremental_random_splits_match_oneshot, "portable"),
         PER_IMPL(incremental_random_splits_match_oneshot, "sse41"),
         PER_IMPL(incremental_random_splits_match_oneshot, "avx2"),
@@ -311,7 +314,6 @@ int main(void)
         PER_IMPL(final_does_not_change_state, "avx2"),
         PER_IMPL(simd_matches_portable_on_random_inputs, "sse41"),
         PER_IMPL(simd_matches_portable_on_random_inputs, "avx2"),
-        PER_IMPL(simd_matches_portable_on_random_inputs, "avx512"),
         cmocka_unit_test(derive_key_raw_matches_derive_key),
         cmocka_unit_test(set_impl_rejects_unknown_name_and_auto_restores),
     };
