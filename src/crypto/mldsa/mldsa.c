@@ -1,0 +1,440 @@
+/* ML-DSA-44 (FIPS 204): KeyGen_internal (Alg. 6), Sign_internal (Alg. 7), Verify_internal
+ * (Alg. 8) and the pure external API (Alg. 2/3), plus the backend switch.
+ *
+ * Constant time: secrets (xi, rho', K, s1, s2, t0, rho'', y and everything computed from them)
+ * meet no branch and no memory index. Three decisions are declassified on purpose, and only
+ * these: the accept bit of each ExpandS nibble (mldsa_sample.c), the two rejection decisions
+ * of the signing loop, and c~ together with the hint of a candidate. FIPS 204 (§3.6.3 and the
+ * Dilithium analysis it rests on) lets the number of rejections and their cause leak; c~ is a
+ * hash of w1 and mu that is published in the accepted signature, and for a rejected candidate
+ * it reveals nothing about z or the secret (the standard reference implementations likewise
+ * treat the challenge as public). */
+#include <string.h>
+
+#include <sodium.h>
+
+#include "zhtp/ct.h"
+#include "zhtp/mldsa.h"
+#include "zhtp/util.h"
+#include "keccak.h"
+#include "mldsa_internal.h"
+
+_Static_assert(MLDSA_PK_BYTES == ZHTP_MLDSA44_PUBLICKEYBYTES, "pk size");
+_Static_assert(MLDSA_SK_BYTES == ZHTP_MLDSA44_SECRETKEYBYTES, "sk size");
+_Static_assert(MLDSA_SIG_BYTES == ZHTP_MLDSA44_BYTES, "sig size");
+
+/* ---- backend selection ---- */
+
+static const mldsa_backend *backend_auto(void)
+{
+#if defined(ZHTP_MLDSA_HAVE_AVX2)
+    if (__builtin_cpu_supports("avx2"))
+        return &mldsa_backend_avx2;
+#endif
+    return &mldsa_backend_portable;
+}
+
+/* NULL until first use, then the chosen backend. A pointer-sized store: the worst a race
+ * between two first users can do is pick the same backend twice. */
+static const mldsa_backend *backend;
+
+static const mldsa_backend *be(void)
+{
+    if (!backend)
+        backend = backend_auto();
+    return backend;
+}
+
+const char *zhtp_sign_mldsa44_impl(void)
+{
+    return be()->name;
+}
+
+int zhtp_sign_mldsa44_set_impl(const char *name)
+{
+    if (!name)
+        return ZHTP_ERR_INVAL;
+    if (strcmp(name, "auto") == 0) {
+        backend = backend_auto();
+        return ZHTP_OK;
+    }
+    if (strcmp(name, "portable") == 0) {
+        backend = &mldsa_backend_portable;
+        return ZHTP_OK;
+    }
+    if (strcmp(name, "avx2") == 0) {
+#if defined(ZHTP_MLDSA_HAVE_AVX2)
+        if (__builtin_cpu_supports("avx2")) {
+            backend = &mldsa_backend_avx2;
+            return ZHTP_OK;
+        }
+#endif
+        return ZHTP_ERR_UNSUPPORTED;
+    }
+    return ZHTP_ERR_INVAL;
+}
+
+/* ---- shared steps ---- */
+
+/* A^ o v^ for every row, then back from the NTT domain: out[i] = NTT^-1(sum_j A[i][j] o v[j]). */
+static void matrix_mul(const mldsa_backend *b, mldsa_poly out[MLDSA_K],
+                       const mldsa_poly a[MLDSA_K][MLDSA_L], const mldsa_poly v[MLDSA_L])
+{
+    for (unsigned i = 0; i < MLDSA_K; i++) {
+        b->pointwise_acc(&out[i], a[i], v, MLDSA_L);
+        b->invntt_tomont(&out[i]);
+    }
+}
+
+/* H = SHAKE256 over the concatenation of up to four pieces. */
+static void shake256_cat(uint8_t *out, size_t out_len, const uint8_t *p0, size_t n0,
+                         const uint8_t *p1, size_t n1, const uint8_t *p2, size_t n2,
+                         const uint8_t *p3, size_t n3)
+{
+    zhtp_keccak k;
+    const uint8_t *p[4] = {p0, p1, p2, p3};
+    size_t n[4] = {n0, n1, n2, n3};
+    zhtp_shake256_init(&k);
+    for (unsigned i = 0; i < 4; i++)
+        if (n[i] > 0)
+            zhtp_keccak_absorb(&k, p[i], n[i]);
+    zhtp_shake_finalize(&k);
+    zhtp_keccak_squeeze(&k, out, out_len);
+    zhtp_wipe(&k, sizeof k);
+}
+
+/* mu = H(tr || M', 64) where M' = prefix || msg (prefix is empty for the internal form, and
+ * 0 || len(ctx) || ctx for ML-DSA.Sign/Verify, Alg. 2/3). */
+static void compute_mu(uint8_t mu[64], const uint8_t tr[64], const uint8_t *prefix,
+                       size_t prefix_len, const uint8_t *ctx, size_t ctx_len, const uint8_t *msg,
+                       size_t msg_len)
+{
+    shake256_cat(mu, 64, tr, 64, prefix, prefix_len, ctx, ctx_len, msg, msg_len);
+}
+
+/* ---- KeyGen_internal (Alg. 6) ---- */
+
+typedef struct keygen_state {
+    uint8_t seedbuf[34];
+    uint8_t expanded[128]; /* rho || rho' || K */
+    uint8_t tr[64];
+    mldsa_poly a[MLDSA_K][MLDSA_L];
+    mldsa_poly s1[MLDSA_L], s1hat[MLDSA_L], s2[MLDSA_K];
+    mldsa_poly t[MLDSA_K], t1[MLDSA_K], t0[MLDSA_K];
+} keygen_state;
+
+int zhtp_sign_mldsa44_keypair_from_seed(uint8_t pk[ZHTP_MLDSA44_PUBLICKEYBYTES],
+                                        uint8_t sk[ZHTP_MLDSA44_SECRETKEYBYTES],
+                                        const uint8_t xi[ZHTP_MLDSA44_SEEDBYTES])
+{
+    const mldsa_backend *b = be();
+    keygen_state st;
+
+    /* (rho, rho', K) = H(xi || k || l, 128) */
+    memcpy(st.seedbuf, xi, 32);
+    st.seedbuf[32] = MLDSA_K;
+    st.seedbuf[33] = MLDSA_L;
+    zhtp_shake256(st.expanded, sizeof st.expanded, st.seedbuf, sizeof st.seedbuf);
+    const uint8_t *rho = st.expanded, *rhop = st.expanded + 32, *key = st.expanded + 96;
+    /* rho becomes the public key's first field: public from here on. */
+    ZHTP_CT_DECLASSIFY(st.expanded, 32);
+
+    mldsa_expand_a(st.a, rho);
+    mldsa_expand_s(st.s1, st.s2, rhop);
+    for (unsigned j = 0; j < MLDSA_L; j++) {
+        st.s1hat[j] = st.s1[j];
+        b->ntt(&st.s1hat[j]);
+    }
+    matrix_mul(b, st.t, st.a, st.s1hat);
+    for (unsigned i = 0; i < MLDSA_K; i++) {
+        mldsa_poly_add(&st.t[i], &st.t[i], &st.s2[i]);
+        mldsa_poly_freeze(&st.t[i]);
+        mldsa_poly_power2round(&st.t1[i], &st.t0[i], &st.t[i]);
+    }
+    mldsa_pack_pk(pk, rho, st.t1);
+    zhtp_shake256(st.tr, sizeof st.tr, pk, ZHTP_MLDSA44_PUBLICKEYBYTES);
+    mldsa_pack_sk(sk, rho, key, st.tr, st.s1, st.s2, st.t0);
+    zhtp_wipe(&st, sizeof st);
+    return ZHTP_OK;
+}
+
+int zhtp_sign_mldsa44_keypair(uint8_t pk[ZHTP_MLDSA44_PUBLICKEYBYTES],
+                              uint8_t sk[ZHTP_MLDSA44_SECRETKEYBYTES])
+{
+    uint8_t xi[ZHTP_MLDSA44_SEEDBYTES];
+    if (sodium_init() < 0)
+        return ZHTP_ERR_CRYPTO_INIT;
+    randombytes_buf(xi, sizeof xi);
+    int rc = zhtp_sign_mldsa44_keypair_from_seed(pk, sk, xi);
+    zhtp_wipe(xi, sizeof xi);
+    return rc;
+}
+
+/* ---- Sign_internal (Alg. 7) ---- */
+
+typedef struct sign_state {
+    uint8_t rho[32], key[32], tr[64];
+    uint8_t rhopp[64];
+    uint8_t ctilde[MLDSA_CTILDE];
+    uint8_t w1buf[MLDSA_K * MLDSA_POLY_W1_BYTES];
+    mldsa_poly a[MLDSA_K][MLDSA_L];
+    mldsa_poly s1hat[MLDSA_L], s2hat[MLDSA_K], t0hat[MLDSA_K];
+    mldsa_poly y[MLDSA_L], yhat[MLDSA_L], z[MLDSA_L];
+    mldsa_poly w[MLDSA_K], w1[MLDSA_K], r[MLDSA_K], r0[MLDSA_K];
+    mldsa_poly cs2[MLDSA_K], ct0[MLDSA_K], h[MLDSA_K];
+    mldsa_poly c, chat;
+} sign_state;
+
+/* The signing loop from mu (64 bytes) on. st->rho, key, s1hat, s2hat, t0hat and a are set. */
+static void sign_loop(const mldsa_backend *b, sign_state *st, uint8_t sig[ZHTP_MLDSA44_BYTES],
+                      const uint8_t mu[64], const uint8_t rnd[32])
+{
+    /* rho'' = H(K || rnd || mu, 64) */
+    shake256_cat(st->rhopp, 64, st->key, 32, rnd, 32, mu, 64, NULL, 0);
+
+    /* kappa advances by l per attempt; 16 bits of it are hashed. An overflow would need
+     * ~16,000 rejections in a row (each attempt passes with probability ~1/4.25). */
+    for (uint16_t kappa = 0;; kappa = (uint16_t)(kappa + MLDSA_L)) {
+        mldsa_expand_mask(st->y, st->rhopp, kappa);
+        for (unsigned j = 0; j < MLDSA_L; j++) {
+            st->yhat[j] = st->y[j];
+            b->ntt(&st->yhat[j]);
+        }
+        /* w = NTT^-1(A o NTT(y)), w1 = HighBits(w) */
+        matrix_mul(b, st->w, st->a, st->yhat);
+        for (unsigned i = 0; i < MLDSA_K; i++) {
+            mldsa_poly_freeze(&st->w[i]);
+            mldsa_poly_decompose(&st->w1[i], &st->r0[i], &st->w[i]);
+        }
+        mldsa_pack_w1(st->w1buf, st->w1);
+        /* c~ = H(mu || w1Encode(w1), lambda/4) */
+        shake256_cat(st->ctilde, MLDSA_CTILDE, mu, 64, st->w1buf, sizeof st->w1buf, NULL, 0, NULL,
+                     0);
+        ZHTP_CT_DECLASSIFY(st->ctilde, MLDSA_CTILDE); /* see the file comment */
+        mldsa_sample_in_ball(&st->c, st->ctilde);
+        st->chat = st->c;
+        b->ntt(&st->chat);
+
+        /* z = y + NTT^-1(c^ o s1^), r = w - NTT^-1(c^ o s2^), r0 = LowBits(r) */
+        uint32_t reject = 0;
+        for (unsigned j = 0; j < MLDSA_L; j++) {
+            b->pointwise_acc(&st->z[j], &st->chat, &st->s1hat[j], 1);
+            b->invntt_tomont(&st->z[j]);
+            mldsa_poly_center(&st->z[j]);
+            mldsa_poly_add(&st->z[j], &st->z[j], &st->y[j]);
+            reject |= mldsa_poly_exceeds(&st->z[j], MLDSA_GAMMA1 - MLDSA_BETA);
+        }
+        for (unsigned i = 0; i < MLDSA_K; i++) {
+            b->pointwise_acc(&st->cs2[i], &st->chat, &st->s2hat[i], 1);
+            b->invntt_tomont(&st->cs2[i]);
+            mldsa_poly_sub(&st->r[i], &st->w[i], &st->cs2[i]);
+            mldsa_poly_freeze(&st->r[i]);
+            mldsa_poly_decompose(&st->cs2[i], &st->r0[i], &st->r[i]); /* cs2 reused for r1 */
+            reject |= mldsa_poly_exceeds(&st->r0[i], MLDSA_GAMMA2 - MLDSA_BETA);
+        }
+        ZHTP_CT_DECLASSIFY(&reject, sizeof reject);
+        if (reject)
+            continue;
+
+        /* ct0 = NTT^-1(c^ o t0^); h = MakeHint(-ct0, w - cs2 + ct0), i.e. HighBits(r + ct0)
+         * != HighBits(r) */
+        uint32_t hints = 0;
+        for (unsigned i = 0; i < MLDSA_K; i++) {
+            b->pointwise_acc(&st->ct0[i], &st->chat, &st->t0hat[i], 1);
+            b->invntt_tomont(&st->ct0[i]);
+            mldsa_poly_center(&st->ct0[i]);
+            reject |= mldsa_poly_exceeds(&st->ct0[i], MLDSA_GAMMA2);
+            mldsa_poly_add(&st->w[i], &st->r[i], &st->ct0[i]); /* w reused for r + ct0 */
+            mldsa_poly_freeze(&st->w[i]);
+            hints += mldsa_poly_make_hint(&st->h[i], &st->w[i], &st->r[i]);
+        }
+        reject |= (uint32_t)(MLDSA_OMEGA - (int32_t)hints) >> 31; /* hints > omega */
+        ZHTP_CT_DECLASSIFY(&reject, sizeof reject);
+        if (reject)
+            continue;
+        /* Accepted: the hint is part of the returned signature. */
+        ZHTP_CT_DECLASSIFY(st->h, sizeof st->h);
+        mldsa_pack_sig(sig, st->ctilde, st->z, st->h);
+        return;
+    }
+}
+
+/* skDecode and the per-key precomputation (NTTs of s1, s2, t0 and ExpandA), once a call. */
+static void sign_setup(const mldsa_backend *b, sign_state *st,
+                       const uint8_t sk[ZHTP_MLDSA44_SECRETKEYBYTES])
+{
+    mldsa_unpack_sk(st->rho, st->key, st->tr, st->s1hat, st->s2hat, st->t0hat, sk);
+    /* rho is the public key's first field. */
+    ZHTP_CT_DECLASSIFY(st->rho, sizeof st->rho);
+    for (unsigned j = 0; j < MLDSA_L; j++)
+        b->ntt(&st->s1hat[j]);
+    for (unsigned i = 0; i < MLDSA_K; i++) {
+        b->ntt(&st->s2hat[i]);
+        b->ntt(&st->t0hat[i]);
+    }
+    mldsa_expand_a(st->a, st->rho);
+}
+
+static void sign_mu(uint8_t sig[ZHTP_MLDSA44_BYTES], const uint8_t *mu_given, const uint8_t *prefix,
+                    size_t prefix_len, const uint8_t *ctx, size_t ctx_len, const uint8_t *msg,
+                    size_t msg_len, const uint8_t rnd[32],
+                    const uint8_t sk[ZHTP_MLDSA44_SECRETKEYBYTES])
+{
+    const mldsa_backend *b = be();
+    sign_state st;
+    uint8_t mu[64];
+    sign_setup(b, &st, sk);
+    if (mu_given)
+        memcpy(mu, mu_given, 64);
+    else
+        compute_mu(mu, st.tr, prefix, prefix_len, ctx, ctx_len, msg, msg_len);
+    sign_loop(b, &st, sig, mu, rnd);
+    zhtp_wipe(&st, sizeof st);
+    zhtp_wipe(mu, sizeof mu);
+}
+
+int zhtp_sign_mldsa44_sign_internal(uint8_t sig[ZHTP_MLDSA44_BYTES], const uint8_t *mprime,
+                                    size_t mprime_len, const uint8_t rnd[ZHTP_MLDSA44_RNDBYTES],
+                                    const uint8_t sk[ZHTP_MLDSA44_SECRETKEYBYTES])
+{
+    if (!mprime && mprime_len)
+        return ZHTP_ERR_INVAL;
+    sign_mu(sig, NULL, NULL, 0, NULL, 0, mprime, mprime_len, rnd, sk);
+    return ZHTP_OK;
+}
+
+int zhtp_sign_mldsa44_sign_internal_mu(uint8_t sig[ZHTP_MLDSA44_BYTES],
+                                       const uint8_t mu[ZHTP_MLDSA44_MUBYTES],
+                                       const uint8_t rnd[ZHTP_MLDSA44_RNDBYTES],
+                                       const uint8_t sk[ZHTP_MLDSA44_SECRETKEYBYTES])
+{
+    sign_mu(sig, mu, NULL, 0, NULL, 0, NULL, 0, rnd, sk);
+    return ZHTP_OK;
+}
+
+static int sign_external(uint8_t sig[ZHTP_MLDSA44_BYTES], const uint8_t *msg, size_t msg_len,
+                         const uint8_t *ctx, size_t ctx_len,
+                         const uint8_t sk[ZHTP_MLDSA44_SECRETKEYBYTES], int hedged)
+{
+    uint8_t rnd[ZHTP_MLDSA44_RNDBYTES] = {0};
+    if (ctx_len > ZHTP_MLDSA44_CTX_MAX || (!ctx && ctx_len) || (!msg && msg_len))
+        return ZHTP_ERR_INVAL;
+    if (hedged) {
+        if (sodium_init() < 0)
+            return ZHTP_ERR_CRYPTO_INIT;
+        randombytes_buf(rnd, sizeof rnd);
+    }
+    /* M' = 0 || len(ctx) || ctx || M (Alg. 2 step 10) */
+    const uint8_t prefix[2] = {0, (uint8_t)ctx_len};
+    sign_mu(sig, NULL, prefix, 2, ctx, ctx_len, msg, msg_len, rnd, sk);
+    zhtp_wipe(rnd, sizeof rnd);
+    return ZHTP_OK;
+}
+
+int zhtp_sign_mldsa44_sign(uint8_t sig[ZHTP_MLDSA44_BYTES], const uint8_t *msg, size_t msg_len,
+                           const uint8_t *ctx, size_t ctx_len,
+                           const uint8_t sk[ZHTP_MLDSA44_SECRETKEYBYTES])
+{
+    return sign_external(sig, msg, msg_len, ctx, ctx_len, sk, 1);
+}
+
+int zhtp_sign_mldsa44_sign_deterministic(uint8_t sig[ZHTP_MLDSA44_BYTES], const uint8_t *msg,
+                                         size_t msg_len, const uint8_t *ctx, size_t ctx_len,
+                                         const uint8_t sk[ZHTP_MLDSA44_SECRETKEYBYTES])
+{
+    return sign_external(sig, msg, msg_len, ctx, ctx_len, sk, 0);
+}
+
+/* ---- Verify_internal (Alg. 8) ---- */
+
+typedef struct verify_state {
+    uint8_t rho[32], tr[64], mu[64];
+    uint8_t ctilde[MLDSA_CTILDE], ctilde2[MLDSA_CTILDE];
+    uint8_t w1buf[MLDSA_K * MLDSA_POLY_W1_BYTES];
+    mldsa_poly a[MLDSA_K][MLDSA_L];
+    mldsa_poly t1[MLDSA_K], z[MLDSA_L], h[MLDSA_K], w[MLDSA_K], ct1;
+    mldsa_poly c;
+} verify_state;
+
+/* Everything here is public; no wiping needed. Returns ZHTP_OK or ZHTP_ERR_CRYPTO_VERIFY. */
+static int verify_core(verify_state *st, const uint8_t *sig, const uint8_t *mu_given,
+                       const uint8_t *prefix, size_t prefix_len, const uint8_t *ctx, size_t ctx_len,
+                       const uint8_t *msg, size_t msg_len,
+                       const uint8_t pk[ZHTP_MLDSA44_PUBLICKEYBYTES])
+{
+    const mldsa_backend *b = be();
+    if (mldsa_unpack_sig(st->ctilde, st->z, st->h, sig) != 0)
+        return ZHTP_ERR_CRYPTO_VERIFY; /* malformed hint */
+    uint32_t bad = 0;
+    for (unsigned j = 0; j < MLDSA_L; j++)
+        bad |= mldsa_poly_exceeds(&st->z[j], MLDSA_GAMMA1 - MLDSA_BETA);
+    if (bad)
+        return ZHTP_ERR_CRYPTO_VERIFY;
+
+    mldsa_unpack_pk(st->rho, st->t1, pk);
+    if (mu_given) {
+        memcpy(st->mu, mu_given, 64);
+    } else {
+        zhtp_shake256(st->tr, sizeof st->tr, pk, ZHTP_MLDSA44_PUBLICKEYBYTES);
+        compute_mu(st->mu, st->tr, prefix, prefix_len, ctx, ctx_len, msg, msg_len);
+    }
+    mldsa_expand_a(st->a, st->rho);
+    mldsa_sample_in_ball(&st->c, st->ctilde);
+    b->ntt(&st->c);
+    for (unsigned j = 0; j < MLDSA_L; j++)
+        b->ntt(&st->z[j]);
+    /* w'approx = NTT^-1(A^ o NTT(z) - NTT(c) o NTT(t1 2^d)) */
+    for (unsigned i = 0; i < MLDSA_K; i++) {
+        mldsa_poly_shiftl(&st->t1[i]);
+        b->ntt(&st->t1[i]);
+        b->pointwise_acc(&st->ct1, &st->c, &st->t1[i], 1);
+        b->pointwise_acc(&st->w[i], st->a[i], st->z, MLDSA_L);
+        mldsa_poly_sub(&st->w[i], &st->w[i], &st->ct1);
+        mldsa_poly_reduce(&st->w[i]);
+        b->invntt_tomont(&st->w[i]);
+        mldsa_poly_freeze(&st->w[i]);
+        mldsa_poly_use_hint(&st->w[i], &st->w[i], &st->h[i]);
+    }
+    mldsa_pack_w1(st->w1buf, st->w);
+    shake256_cat(st->ctilde2, MLDSA_CTILDE, st->mu, 64, st->w1buf, sizeof st->w1buf, NULL, 0, NULL,
+                 0);
+    return zhtp_ct_memcmp(st->ctilde, st->ctilde2, MLDSA_CTILDE) == 0 ? ZHTP_OK
+                                                                      : ZHTP_ERR_CRYPTO_VERIFY;
+}
+
+int zhtp_sign_mldsa44_verify(const uint8_t *sig, size_t sig_len, const uint8_t *msg, size_t msg_len,
+                             const uint8_t *ctx, size_t ctx_len,
+                             const uint8_t pk[ZHTP_MLDSA44_PUBLICKEYBYTES])
+{
+    verify_state st;
+    if (ctx_len > ZHTP_MLDSA44_CTX_MAX || (!ctx && ctx_len) || (!msg && msg_len) || !pk)
+        return ZHTP_ERR_INVAL;
+    if (!sig || sig_len != ZHTP_MLDSA44_BYTES)
+        return ZHTP_ERR_CRYPTO_LENGTH;
+    const uint8_t prefix[2] = {0, (uint8_t)ctx_len};
+    return verify_core(&st, sig, NULL, prefix, 2, ctx, ctx_len, msg, msg_len, pk);
+}
+
+int zhtp_sign_mldsa44_verify_internal(const uint8_t *sig, size_t sig_len, const uint8_t *mprime,
+                                      size_t mprime_len,
+                                      const uint8_t pk[ZHTP_MLDSA44_PUBLICKEYBYTES])
+{
+    verify_state st;
+    if ((!mprime && mprime_len) || !pk)
+        return ZHTP_ERR_INVAL;
+    if (!sig || sig_len != ZHTP_MLDSA44_BYTES)
+        return ZHTP_ERR_CRYPTO_LENGTH;
+    return verify_core(&st, sig, NULL, NULL, 0, NULL, 0, mprime, mprime_len, pk);
+}
+
+int zhtp_sign_mldsa44_verify_internal_mu(const uint8_t *sig, size_t sig_len,
+                                         const uint8_t mu[ZHTP_MLDSA44_MUBYTES],
+                                         const uint8_t pk[ZHTP_MLDSA44_PUBLICKEYBYTES])
+{
+    verify_state st;
+    if (!mu || !pk)
+        return ZHTP_ERR_INVAL;
+    if (!sig || sig_len != ZHTP_MLDSA44_BYTES)
+        return ZHTP_ERR_CRYPTO_LENGTH;
+    return verify_core(&st, sig, mu, NULL, 0, NULL, 0, NULL, 0, pk);
+}

@@ -1,0 +1,119 @@
+/* ML-DSA-44 internals shared by the files of src/crypto/mldsa/: parameters (FIPS 204 Table 1),
+ * the polynomial type, arithmetic, sampling and encodings. Not a public API.
+ *
+ * Conventions. A coefficient is an int32_t. "Centered" means the representative in
+ * [-(q-1)/2, (q-1)/2]; "frozen" means [0, q). The NTT domain is FIPS 204's (Alg. 41) with the
+ * twiddles in Montgomery form (R = 2^32), so ntt() returns the plain NTT, pointwise products
+ * carry a factor R^-1 and invntt_tomont() multiplies by R to cancel it. Nothing here branches
+ * on or indexes by a secret unless its comment says why that is allowed. */
+#ifndef ZHTP_MLDSA_INTERNAL_H
+#define ZHTP_MLDSA_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MLDSA_N      256
+#define MLDSA_Q      8380417
+#define MLDSA_D      13
+#define MLDSA_TAU    39
+#define MLDSA_LAMBDA 128
+#define MLDSA_CTILDE (MLDSA_LAMBDA / 4) /* bytes of the commitment hash c~ */
+#define MLDSA_GAMMA1 (1 << 17)
+#define MLDSA_GAMMA2 ((MLDSA_Q - 1) / 88)
+#define MLDSA_K      4
+#define MLDSA_L      4
+#define MLDSA_ETA    2
+#define MLDSA_BETA   (MLDSA_TAU * MLDSA_ETA)
+#define MLDSA_OMEGA  80
+
+#define MLDSA_POLY_T1_BYTES  320 /* 10 bits a coefficient */
+#define MLDSA_POLY_T0_BYTES  416 /* 13 bits */
+#define MLDSA_POLY_ETA_BYTES 96  /* 3 bits */
+#define MLDSA_POLY_Z_BYTES   576 /* 18 bits */
+#define MLDSA_POLY_W1_BYTES  192 /* 6 bits */
+
+#define MLDSA_PK_BYTES (32 + MLDSA_K * MLDSA_POLY_T1_BYTES)
+#define MLDSA_SK_BYTES                                                                             \
+    (128 + (MLDSA_K + MLDSA_L) * MLDSA_POLY_ETA_BYTES + MLDSA_K * MLDSA_POLY_T0_BYTES)
+#define MLDSA_SIG_BYTES (MLDSA_CTILDE + MLDSA_L * MLDSA_POLY_Z_BYTES + MLDSA_OMEGA + MLDSA_K)
+
+typedef struct mldsa_poly {
+    _Alignas(32) int32_t c[MLDSA_N];
+} mldsa_poly;
+
+/* ---- arithmetic backend (portable or AVX2; selected in mldsa.c) ---- */
+
+typedef struct mldsa_backend {
+    const char *name;
+    /* In place. Input |a| < q; output |a| < 9q (not reduced). */
+    void (*ntt)(mldsa_poly *a);
+    /* In place. Input |a| <= q; output |a| < q, multiplied by R (cancels one pointwise R^-1). */
+    void (*invntt_tomont)(mldsa_poly *a);
+    /* out = reduce32(sum_i a[i] o b[i] R^-1), n <= 4, inputs as ntt() returns them or smaller. */
+    void (*pointwise_acc)(mldsa_poly *out, const mldsa_poly *a, const mldsa_poly *b, unsigned n);
+} mldsa_backend;
+
+extern const mldsa_backend mldsa_backend_portable;
+#if defined(ZHTP_MLDSA_HAVE_AVX2)
+extern const mldsa_backend mldsa_backend_avx2;
+#endif
+
+/* ---- scalar helpers (mldsa_poly.c) ---- */
+
+int32_t mldsa_montgomery_reduce(int64_t a); /* a R^-1 mod q, |result| < q for |a| < 2^31 q */
+int32_t mldsa_reduce32(int32_t a);          /* same class, |result| <= 6283009 */
+
+void mldsa_poly_reduce(mldsa_poly *a);
+void mldsa_poly_freeze(mldsa_poly *a); /* to [0, q) */
+void mldsa_poly_center(mldsa_poly *a); /* to [-(q-1)/2, (q-1)/2] */
+void mldsa_poly_add(mldsa_poly *r, const mldsa_poly *a, const mldsa_poly *b);
+void mldsa_poly_sub(mldsa_poly *r, const mldsa_poly *a, const mldsa_poly *b);
+void mldsa_poly_shiftl(mldsa_poly *a); /* a * 2^d */
+/* 1 when some |a_i| >= bound (a centered), else 0, without an early exit. */
+uint32_t mldsa_poly_exceeds(const mldsa_poly *a, int32_t bound);
+
+/* Power2Round (Alg. 35) on a frozen polynomial: a = a1 2^d + a0. */
+void mldsa_poly_power2round(mldsa_poly *a1, mldsa_poly *a0, const mldsa_poly *a);
+/* Decompose (Alg. 36) of one frozen coefficient; exposed for the exhaustive unit test. */
+void mldsa_decompose(int32_t *r1, int32_t *r0, int32_t r);
+void mldsa_poly_decompose(mldsa_poly *a1, mldsa_poly *a0, const mldsa_poly *a);
+/* h_i = HighBits(a_i) != HighBits(b_i) for frozen a, b (MakeHint, Alg. 39, in the form
+ * HighBits(r) != HighBits(r + z)). Returns the number of ones. */
+uint32_t mldsa_poly_make_hint(mldsa_poly *h, const mldsa_poly *a, const mldsa_poly *b);
+/* UseHint (Alg. 40) on a frozen polynomial (public data: verify only). */
+void mldsa_poly_use_hint(mldsa_poly *out, const mldsa_poly *a, const mldsa_poly *h);
+
+/* ---- sampling (mldsa_sample.c) ---- */
+
+/* ExpandA (Alg. 32): A[r][s] = RejNTTPoly(rho || s || r), four entries per x4 sponge. */
+void mldsa_expand_a(mldsa_poly a[MLDSA_K][MLDSA_L], const uint8_t rho[32]);
+/* ExpandS (Alg. 33): s1, s2 from rho' (64 bytes), coefficients in [-eta, eta]. */
+void mldsa_expand_s(mldsa_poly s1[MLDSA_L], mldsa_poly s2[MLDSA_K], const uint8_t rhop[64]);
+/* ExpandMask (Alg. 34): y from rho'' and kappa. */
+void mldsa_expand_mask(mldsa_poly y[MLDSA_L], const uint8_t rhopp[64], uint16_t kappa);
+/* SampleInBall (Alg. 29). ctilde must be public (declassified) when called. */
+void mldsa_sample_in_ball(mldsa_poly *c, const uint8_t ctilde[MLDSA_CTILDE]);
+
+/* ---- encodings (mldsa_pack.c) ---- */
+
+void mldsa_pack_pk(uint8_t pk[MLDSA_PK_BYTES], const uint8_t rho[32], const mldsa_poly t1[MLDSA_K]);
+void mldsa_unpack_pk(uint8_t rho[32], mldsa_poly t1[MLDSA_K], const uint8_t pk[MLDSA_PK_BYTES]);
+void mldsa_pack_sk(uint8_t sk[MLDSA_SK_BYTES], const uint8_t rho[32], const uint8_t key[32],
+                   const uint8_t tr[64], const mldsa_poly s1[MLDSA_L], const mldsa_poly s2[MLDSA_K],
+                   const mldsa_poly t0[MLDSA_K]);
+void mldsa_unpack_sk(uint8_t rho[32], uint8_t key[32], uint8_t tr[64], mldsa_poly s1[MLDSA_L],
+                     mldsa_poly s2[MLDSA_K], mldsa_poly t0[MLDSA_K],
+                     const uint8_t sk[MLDSA_SK_BYTES]);
+/* z must be centered; h is 0/1 per coefficient with at most omega ones (public). */
+void mldsa_pack_sig(uint8_t sig[MLDSA_SIG_BYTES], const uint8_t ctilde[MLDSA_CTILDE],
+                    const mldsa_poly z[MLDSA_L], const mldsa_poly h[MLDSA_K]);
+/* sigDecode (Alg. 27) with HintBitUnpack (Alg. 21). Returns 0, or -1 when the hint encoding
+ * is malformed (h = bottom). z comes out centered. */
+int mldsa_unpack_sig(uint8_t ctilde[MLDSA_CTILDE], mldsa_poly z[MLDSA_L], mldsa_poly h[MLDSA_K],
+                     const uint8_t sig[MLDSA_SIG_BYTES]);
+/* BitUnpack(in, gamma1 - 1, gamma1): 18-bit fields, coefficient gamma1 - field (centered). */
+void mldsa_unpack_z(mldsa_poly *z, const uint8_t in[MLDSA_POLY_Z_BYTES]);
+/* w1Encode (Alg. 28). */
+void mldsa_pack_w1(uint8_t out[MLDSA_K * MLDSA_POLY_W1_BYTES], const mldsa_poly w1[MLDSA_K]);
+
+#endif
