@@ -1,0 +1,340 @@
+/* ML-KEM-768: K-PKE (FIPS 203 §5) and the KEM around it (§6, §7), on top of the arithmetic
+ * backend chosen at run time. Every secret intermediate lives in a local that is wiped before
+ * return on every path. ZHTP_CT_DECLASSIFY marks only values that are public by design:
+ * rho after G(d || k), and the encapsulation key (and its hash) stored inside dk. */
+#include <string.h>
+
+#include <sodium.h>
+
+#include "keccak.h"
+#include "mlkem_internal.h"
+#include "zhtp/ct.h"
+#include "zhtp/mlkem.h"
+#include "zhtp/util.h"
+
+#define DK_PKE_OFF 0
+#define EK_OFF     MLKEM_POLYVECBYTES                      /* 1152 */
+#define HEK_OFF    (EK_OFF + ZHTP_MLKEM768_PUBLICKEYBYTES) /* 2336 */
+#define Z_OFF      (HEK_OFF + 32)                          /* 2368 */
+
+_Static_assert(Z_OFF + 32 == ZHTP_MLKEM768_SECRETKEYBYTES, "dk layout");
+_Static_assert(MLKEM_C1BYTES + MLKEM_C2BYTES == ZHTP_MLKEM768_CIPHERTEXTBYTES, "c layout");
+
+/* ---- backend selection ---- */
+
+static const mlkem_arith *arith_selected;
+
+#if defined(ZHTP_MLKEM_HAVE_AVX2)
+static int cpu_has_avx2(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2");
+}
+#endif
+
+static const mlkem_arith *arith_auto(void)
+{
+#if defined(ZHTP_MLKEM_HAVE_AVX2)
+    if (cpu_has_avx2())
+        return &zhtp_mlkem_arith_avx2;
+#endif
+    return &zhtp_mlkem_arith_portable;
+}
+
+/* The first call may race with another thread's first call; both store the same pointer. */
+static const mlkem_arith *arith(void)
+{
+    const mlkem_arith *a = arith_selected;
+    if (a == NULL) {
+        a = arith_auto();
+        arith_selected = a;
+    }
+    return a;
+}
+
+const char *zhtp_kem_mlkem768_impl(void)
+{
+    return arith()->name;
+}
+
+/* Also switches the Keccak x4 backend (process-wide, shared with ML-DSA; the results are the
+ * same either way), so "portable" measures the all-portable code. */
+int zhtp_kem_mlkem768_set_impl(const char *name)
+{
+    if (strcmp(name, "portable") == 0) {
+        zhtp_keccak_x4_set_impl("portable");
+        arith_selected = &zhtp_mlkem_arith_portable;
+        return ZHTP_OK;
+    }
+    if (strcmp(name, "auto") == 0) {
+        zhtp_keccak_x4_set_impl("auto");
+        arith_selected = arith_auto();
+        return ZHTP_OK;
+    }
+#if defined(ZHTP_MLKEM_HAVE_AVX2)
+    if (strcmp(name, "avx2") == 0 && cpu_has_avx2()) {
+        if (zhtp_keccak_x4_set_impl("avx2") != 0)
+            return ZHTP_ERR_UNSUPPORTED;
+        arith_selected = &zhtp_mlkem_arith_avx2;
+        return ZHTP_OK;
+    }
+#endif
+    return ZHTP_ERR_UNSUPPORTED;
+}
+
+/* ---- K-PKE ---- */
+
+/* PRF_eta(s, N) = SHAKE256(s || N, 64 eta) for four N at once (Alg. 13/14 lines 9-17). */
+static void prf4(uint8_t out[4][ZHTP_SHAKE256_RATE], const uint8_t key[32], uint8_t n0)
+{
+    uint8_t in[4][33];
+    zhtp_keccak_x4 k4;
+    for (unsigned j = 0; j < 4; j++) {
+        memcpy(in[j], key, 32);
+        in[j][32] = (uint8_t)(n0 + j);
+    }
+    zhtp_keccak_x4_absorb_once(&k4, ZHTP_SHAKE256_RATE, in[0], in[1], in[2], in[3], 33, 0x1f);
+    zhtp_keccak_x4_squeezeblocks(&k4, out[0], out[1], out[2], out[3], 1);
+    zhtp_wipe(in, sizeof in);
+    zhtp_wipe(&k4, sizeof k4);
+}
+
+/* K-PKE.KeyGen (Alg. 13): writes ek and dk_PKE. */
+static void pke_keygen(uint8_t ek[ZHTP_MLKEM768_PUBLICKEYBYTES], uint8_t dk_pke[MLKEM_POLYVECBYTES],
+                       const uint8_t d[32])
+{
+    const mlkem_arith *ar = arith();
+    struct {
+        uint8_t dk[33];
+        uint8_t rho_sigma[64];
+        uint8_t prf[4][ZHTP_SHAKE256_RATE];
+        mlkem_polyvec s, e;
+    } sec;
+    mlkem_polyvec a[MLKEM_K], t;
+
+    memcpy(sec.dk, d, 32);
+    sec.dk[32] = MLKEM_K; /* domain separation by k, FIPS 203 final */
+    zhtp_sha3_512(sec.rho_sigma, sec.dk, 33);
+    const uint8_t *rho = sec.rho_sigma, *sigma = sec.rho_sigma + 32;
+    ZHTP_CT_DECLASSIFY(sec.rho_sigma, 32); /* rho is published in ek */
+
+    zhtp_mlkem_gen_matrix(a, rho, 0);
+
+    prf4(sec.prf, sigma, 0);
+    for (unsigned i = 0; i < 3; i++)
+        zhtp_mlkem_poly_cbd2(&sec.s.p[i], sec.prf[i]);
+    zhtp_mlkem_poly_cbd2(&sec.e.p[0], sec.prf[3]);
+    prf4(sec.prf, sigma, 4);
+    zhtp_mlkem_poly_cbd2(&sec.e.p[1], sec.prf[0]);
+    zhtp_mlkem_poly_cbd2(&sec.e.p[2], sec.prf[1]);
+
+    for (unsigned i = 0; i < MLKEM_K; i++) {
+        ar->ntt(&sec.s.p[i]);
+        ar->ntt(&sec.e.p[i]);
+    }
+    /* t̂ = Â ∘ ŝ + ê; basemul leaves 1/R, tomont puts it back. */
+    for (unsigned i = 0; i < MLKEM_K; i++) {
+        ar->basemul_acc(&t.p[i], &a[i], &sec.s);
+        zhtp_mlkem_poly_tomont(&t.p[i]);
+        zhtp_mlkem_poly_add(&t.p[i], &sec.e.p[i]);
+        zhtp_mlkem_poly_tobytes(ek + i * MLKEM_POLYBYTES, &t.p[i]);
+        zhtp_mlkem_poly_tobytes(dk_pke + i * MLKEM_POLYBYTES, &sec.s.p[i]);
+    }
+    memcpy(ek + MLKEM_POLYVECBYTES, rho, 32);
+
+    zhtp_wipe(&sec, sizeof sec);
+    zhtp_wipe(&t, sizeof t); /* t̂ itself is public, but the buffer held sums with ê */
+}
+
+/* K-PKE.Encrypt (Alg. 14). ek must have passed the modulus check. */
+static void pke_encrypt(uint8_t c[ZHTP_MLKEM768_CIPHERTEXTBYTES],
+                        const uint8_t ek[ZHTP_MLKEM768_PUBLICKEYBYTES], const uint8_t m[32],
+                        const uint8_t r[32])
+{
+    const mlkem_arith *ar = arith();
+    struct {
+        uint8_t prf[4][ZHTP_SHAKE256_RATE];
+        mlkem_polyvec y, e1, u;
+        mlkem_poly e2, mu, v;
+    } sec;
+    mlkem_polyvec at[MLKEM_K], t;
+
+    for (unsigned i = 0; i < MLKEM_K; i++)
+        zhtp_mlkem_poly_frombytes(&t.p[i], ek + i * MLKEM_POLYBYTES);
+    zhtp_mlkem_gen_matrix(at, ek + MLKEM_POLYVECBYTES, 1);
+
+    prf4(sec.prf, r, 0);
+    for (unsigned i = 0; i < 3; i++)
+        zhtp_mlkem_poly_cbd2(&sec.y.p[i], sec.prf[i]);
+    zhtp_mlkem_poly_cbd2(&sec.e1.p[0], sec.prf[3]);
+    prf4(sec.prf, r, 4);
+    zhtp_mlkem_poly_cbd2(&sec.e1.p[1], sec.prf[0]);
+    zhtp_mlkem_poly_cbd2(&sec.e1.p[2], sec.prf[1]);
+    zhtp_mlkem_poly_cbd2(&sec.e2, sec.prf[2]);
+
+    for (unsigned i = 0; i < MLKEM_K; i++)
+        ar->ntt(&sec.y.p[i]);
+
+    /* u = NTT^-1(Âᵀ ∘ ŷ) + e1 */
+    for (unsigned i = 0; i < MLKEM_K; i++) {
+        ar->basemul_acc(&sec.u.p[i], &at[i], &sec.y);
+        ar->invntt(&sec.u.p[i]);
+        zhtp_mlkem_poly_add(&sec.u.p[i], &sec.e1.p[i]);
+        zhtp_mlkem_poly_compress_du(c + i * 32 * MLKEM_DU, &sec.u.p[i]);
+    }
+    /* v = NTT^-1(t̂ᵀ ∘ ŷ) + e2 + Decompress_1(m) */
+    zhtp_mlkem_poly_frommsg(&sec.mu, m);
+    ar->basemul_acc(&sec.v, &t, &sec.y);
+    ar->invntt(&sec.v);
+    zhtp_mlkem_poly_add(&sec.v, &sec.e2);
+    zhtp_mlkem_poly_add(&sec.v, &sec.mu);
+    zhtp_mlkem_poly_compress_dv(c + MLKEM_C1BYTES, &sec.v);
+
+    zhtp_wipe(&sec, sizeof sec);
+}
+
+/* K-PKE.Decrypt (Alg. 15). */
+static void pke_decrypt(uint8_t m[32], const uint8_t dk_pke[MLKEM_POLYVECBYTES],
+                        const uint8_t c[ZHTP_MLKEM768_CIPHERTEXTBYTES])
+{
+    const mlkem_arith *ar = arith();
+    struct {
+        mlkem_polyvec s;
+        mlkem_poly w;
+    } sec;
+    mlkem_polyvec u;
+    mlkem_poly v;
+
+    for (unsigned i = 0; i < MLKEM_K; i++) {
+        zhtp_mlkem_poly_decompress_du(&u.p[i], c + i * 32 * MLKEM_DU);
+        ar->ntt(&u.p[i]);
+        zhtp_mlkem_poly_frombytes(&sec.s.p[i], dk_pke + i * MLKEM_POLYBYTES);
+    }
+    zhtp_mlkem_poly_decompress_dv(&v, c + MLKEM_C1BYTES);
+    /* w = v' - NTT^-1(ŝᵀ ∘ NTT(u')) */
+    ar->basemul_acc(&sec.w, &sec.s, &u);
+    ar->invntt(&sec.w);
+    zhtp_mlkem_poly_sub(&v, &sec.w);
+    zhtp_mlkem_poly_tomsg(m, &v);
+
+    zhtp_wipe(&sec, sizeof sec);
+    zhtp_wipe(&v, sizeof v); /* v' - w determines m */
+    zhtp_wipe(&u, sizeof u);
+}
+
+/* ---- ML-KEM ---- */
+
+int zhtp_kem_mlkem768_keypair_from_seed(uint8_t pk[ZHTP_MLKEM768_PUBLICKEYBYTES],
+                                        uint8_t sk[ZHTP_MLKEM768_SECRETKEYBYTES],
+                                        const uint8_t d[32], const uint8_t z[32])
+{
+    /* Alg. 16: dk = dk_PKE || ek || H(ek) || z */
+    pke_keygen(pk, sk + DK_PKE_OFF, d);
+    ZHTP_CT_DECLASSIFY(pk, ZHTP_MLKEM768_PUBLICKEYBYTES);
+    memcpy(sk + EK_OFF, pk, ZHTP_MLKEM768_PUBLICKEYBYTES);
+    zhtp_sha3_256(sk + HEK_OFF, pk, ZHTP_MLKEM768_PUBLICKEYBYTES);
+    memcpy(sk + Z_OFF, z, 32);
+    return ZHTP_OK;
+}
+
+int zhtp_kem_mlkem768_keypair(uint8_t pk[ZHTP_MLKEM768_PUBLICKEYBYTES],
+                              uint8_t sk[ZHTP_MLKEM768_SECRETKEYBYTES])
+{
+    uint8_t dz[64];
+    randombytes_buf(dz, sizeof dz);
+    int rc = zhtp_kem_mlkem768_keypair_from_seed(pk, sk, dz, dz + 32);
+    zhtp_wipe(dz, sizeof dz);
+    return rc;
+}
+
+int zhtp_kem_mlkem768_check_pk(const uint8_t pk[ZHTP_MLKEM768_PUBLICKEYBYTES])
+{
+    /* §7.2: ByteEncode12(ByteDecode12(ek)) == ek, i.e. no 12-bit value is >= q. ek is public,
+     * so the early exit is harmless. */
+    for (size_t i = 0; i < MLKEM_POLYVECBYTES; i += 3) {
+        unsigned d1 = pk[i] | (unsigned)(pk[i + 1] & 0x0f) << 8;
+        unsigned d2 = pk[i + 1] >> 4 | (unsigned)pk[i + 2] << 4;
+        if (d1 >= MLKEM_Q || d2 >= MLKEM_Q)
+            return ZHTP_ERR_CRYPTO_BADKEY;
+    }
+    return ZHTP_OK;
+}
+
+int zhtp_kem_mlkem768_check_sk(const uint8_t sk[ZHTP_MLKEM768_SECRETKEYBYTES])
+{
+    /* §7.3: H(ek) stored in dk must match ek. Both are public parts of dk. */
+    uint8_t h[32];
+    ZHTP_CT_DECLASSIFY(sk + EK_OFF, ZHTP_MLKEM768_PUBLICKEYBYTES + 32);
+    zhtp_sha3_256(h, sk + EK_OFF, ZHTP_MLKEM768_PUBLICKEYBYTES);
+    return zhtp_ct_memcmp(h, sk + HEK_OFF, 32) == 0 ? ZHTP_OK : ZHTP_ERR_CRYPTO_BADKEY;
+}
+
+int zhtp_kem_mlkem768_encaps_from_seed(uint8_t ct[ZHTP_MLKEM768_CIPHERTEXTBYTES],
+                                       uint8_t ss[ZHTP_MLKEM768_SSBYTES],
+                                       const uint8_t pk[ZHTP_MLKEM768_PUBLICKEYBYTES],
+                                       const uint8_t m[32])
+{
+    uint8_t mh[64], kr[64]; /* m || H(ek), then (K, r) = G(m || H(ek)) */
+
+    if (zhtp_kem_mlkem768_check_pk(pk) != ZHTP_OK) {
+        memset(ct, 0, ZHTP_MLKEM768_CIPHERTEXTBYTES);
+        memset(ss, 0, ZHTP_MLKEM768_SSBYTES);
+        return ZHTP_ERR_CRYPTO_BADKEY;
+    }
+    memcpy(mh, m, 32);
+    zhtp_sha3_256(mh + 32, pk, ZHTP_MLKEM768_PUBLICKEYBYTES);
+    zhtp_sha3_512(kr, mh, sizeof mh);
+    pke_encrypt(ct, pk, m, kr + 32);
+    ZHTP_CT_DECLASSIFY(ct, ZHTP_MLKEM768_CIPHERTEXTBYTES); /* sent in the clear */
+    memcpy(ss, kr, 32);
+    zhtp_wipe(mh, sizeof mh);
+    zhtp_wipe(kr, sizeof kr);
+    return ZHTP_OK;
+}
+
+int zhtp_kem_mlkem768_encaps(uint8_t ct[ZHTP_MLKEM768_CIPHERTEXTBYTES],
+                             uint8_t ss[ZHTP_MLKEM768_SSBYTES],
+                             const uint8_t pk[ZHTP_MLKEM768_PUBLICKEYBYTES])
+{
+    uint8_t m[32];
+    randombytes_buf(m, sizeof m);
+    int rc = zhtp_kem_mlkem768_encaps_from_seed(ct, ss, pk, m);
+    zhtp_wipe(m, sizeof m);
+    return rc;
+}
+
+int zhtp_kem_mlkem768_decaps(uint8_t ss[ZHTP_MLKEM768_SSBYTES],
+                             const uint8_t ct[ZHTP_MLKEM768_CIPHERTEXTBYTES],
+                             const uint8_t sk[ZHTP_MLKEM768_SECRETKEYBYTES])
+{
+    struct {
+        uint8_t mh[64]; /* m' || h */
+        uint8_t kr[64]; /* (K', r') = G(m' || h) */
+        uint8_t kbar[32];
+        uint8_t ct2[ZHTP_MLKEM768_CIPHERTEXTBYTES];
+        zhtp_keccak j;
+    } sec;
+
+    if (zhtp_kem_mlkem768_check_sk(sk) != ZHTP_OK) {
+        memset(ss, 0, ZHTP_MLKEM768_SSBYTES);
+        return ZHTP_ERR_CRYPTO_BADKEY;
+    }
+    /* Alg. 18 */
+    pke_decrypt(sec.mh, sk + DK_PKE_OFF, ct);
+    memcpy(sec.mh + 32, sk + HEK_OFF, 32);
+    zhtp_sha3_512(sec.kr, sec.mh, sizeof sec.mh);
+    /* K̄ = J(z || c) = SHAKE256(z || c, 32): the implicit-rejection key */
+    zhtp_shake256_init(&sec.j);
+    zhtp_keccak_absorb(&sec.j, sk + Z_OFF, 32);
+    zhtp_keccak_absorb(&sec.j, ct, ZHTP_MLKEM768_CIPHERTEXTBYTES);
+    zhtp_shake_finalize(&sec.j);
+    zhtp_keccak_squeeze(&sec.j, sec.kbar, 32);
+    pke_encrypt(sec.ct2, sk + EK_OFF, sec.mh, sec.kr + 32);
+    /* Untrusted c against the re-encryption, without a branch: mask is 0xff when they differ
+     * (zhtp_ct_memcmp returns -1) and 0 when equal; then K = mask ? K̄ : K'. */
+    uint8_t mask = (uint8_t)zhtp_ct_memcmp(ct, sec.ct2, ZHTP_MLKEM768_CIPHERTEXTBYTES);
+    for (unsigned i = 0; i < 32; i++)
+        ss[i] = (uint8_t)(sec.kr[i] ^ (mask & (sec.kr[i] ^ sec.kbar[i])));
+    zhtp_wipe(&sec, sizeof sec);
+    return ZHTP_OK;
+}
