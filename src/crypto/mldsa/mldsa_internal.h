@@ -60,8 +60,20 @@ extern const mldsa_backend mldsa_backend_avx2;
 
 /* ---- scalar helpers (mldsa_poly.c) ---- */
 
-int32_t mldsa_montgomery_reduce(int64_t a); /* a R^-1 mod q, |result| < q for |a| < 2^31 q */
-int32_t mldsa_reduce32(int32_t a);          /* same class, |result| <= 6283009 */
+/* a R^-1 mod q, |result| < q for |a| < 2^31 q. */
+static inline int32_t mldsa_montgomery_reduce(int64_t a)
+{
+    int32_t t = (int32_t)((uint64_t)a * 58728449u); /* q^-1 mod 2^32 */
+    return (int32_t)((a - (int64_t)t * MLDSA_Q) >> 32);
+}
+
+/* a - round(a / 2^23) q, same class mod q, |result| <= 6283009 (|a| < 2^31 - 2^22): q is just
+ * below 2^23, so this removes nearly all multiples of q. */
+static inline int32_t mldsa_reduce32(int32_t a)
+{
+    int32_t t = (a + (1 << 22)) >> 23;
+    return a - t * MLDSA_Q;
+}
 
 void mldsa_poly_reduce(mldsa_poly *a);
 void mldsa_poly_freeze(mldsa_poly *a); /* to [0, q) */

@@ -4,8 +4,6 @@
  * only on public data in verify. */
 #include "mldsa_internal.h"
 
-#define QINV 58728449 /* q^-1 mod 2^32 */
-
 /* zetas[i] = 1753^BitRev8(i) * 2^32 mod q, centered (FIPS 204 Appendix B in Montgomery form;
  * generated from the definition, zetas[0] is unused). */
 static const int32_t zetas[256] = {
@@ -39,19 +37,6 @@ static const int32_t zetas[256] = {
     -2286327, 183443,   -976891,  1612842,  -3545687, -554416,  3919660,  -48306,   -1362209,
     3937738,  1400424,  -846154,  1976782,
 };
-
-int32_t mldsa_montgomery_reduce(int64_t a)
-{
-    int32_t t = (int32_t)((uint64_t)a * QINV);
-    return (int32_t)((a - (int64_t)t * MLDSA_Q) >> 32);
-}
-
-/* a - round(a / 2^23) q: q is just below 2^23, so this removes nearly all multiples of q. */
-int32_t mldsa_reduce32(int32_t a)
-{
-    int32_t t = (a + (1 << 22)) >> 23;
-    return a - t * MLDSA_Q;
-}
 
 static int32_t caddq(int32_t a)
 {
