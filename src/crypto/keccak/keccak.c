@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "keccak.h"
+#include "keccak_impl.h"
 
 static const uint64_t round_constants[24] = {
     0x0000000000000001ULL, 0x0000000000008082ULL, 0x800000000000808aULL, 0x8000000080008000ULL,
@@ -14,47 +15,190 @@ static const uint64_t round_constants[24] = {
     0x8000000080008081ULL, 0x8000000000008080ULL, 0x0000000080000001ULL, 0x8000000080008008ULL,
 };
 
-static inline uint64_t rol(uint64_t x, unsigned n)
-{
-    return n ? (x << n) | (x >> (64 - n)) : x;
-}
-
-/* rho offsets and pi destinations, walked along the (x, y) -> (y, 2x + 3y) cycle from lane 1. */
-static const unsigned rho_offset[24] = {1,  3,  6,  10, 15, 21, 28, 36, 45, 55, 2,  14,
-                                        27, 41, 56, 8,  25, 43, 62, 18, 39, 61, 20, 44};
-static const unsigned pi_lane[24] = {10, 7,  11, 17, 18, 3, 5,  16, 8,  21, 24, 4,
-                                     15, 23, 19, 13, 12, 2, 20, 14, 22, 9,  6,  1};
+/* Lanes live in locals named aXY / eXY (x column, y row; s[x + 5y]) so the compiler can keep
+ * them in registers. Each round is FIPS 202 §3.2 spelled out row by row: for output row y',
+ * B[x'][y'] = ROT(A[x][y] ^ D[x], r[x][y]) with x' = y and y' = 2x + 3y (theta, rho, pi), then
+ * chi on that row, and iota on lane (0, 0). Rounds alternate between the a and e sets. */
+#define ROL64(x, n) (((x) << (n)) | ((x) >> (64 - (n))))
 
 void zhtp_keccakf1600(uint64_t s[25])
 {
-    for (int round = 0; round < 24; round++) {
-        uint64_t c[5], t;
-        /* theta */
-        for (int x = 0; x < 5; x++)
-            c[x] = s[x] ^ s[x + 5] ^ s[x + 10] ^ s[x + 15] ^ s[x + 20];
-        for (int x = 0; x < 5; x++) {
-            t = c[(x + 4) % 5] ^ rol(c[(x + 1) % 5], 1);
-            for (int y = 0; y < 25; y += 5)
-                s[y + x] ^= t;
-        }
-        /* rho and pi together */
-        t = s[1];
-        for (int i = 0; i < 24; i++) {
-            unsigned j = pi_lane[i];
-            uint64_t next = s[j];
-            s[j] = rol(t, rho_offset[i]);
-            t = next;
-        }
-        /* chi */
-        for (int y = 0; y < 25; y += 5) {
-            uint64_t row[5];
-            memcpy(row, &s[y], sizeof row);
-            for (int x = 0; x < 5; x++)
-                s[y + x] = row[x] ^ (~row[(x + 1) % 5] & row[(x + 2) % 5]);
-        }
-        /* iota */
-        s[0] ^= round_constants[round];
+    uint64_t a00 = s[0];
+    uint64_t a10 = s[1];
+    uint64_t a20 = s[2];
+    uint64_t a30 = s[3];
+    uint64_t a40 = s[4];
+    uint64_t a01 = s[5];
+    uint64_t a11 = s[6];
+    uint64_t a21 = s[7];
+    uint64_t a31 = s[8];
+    uint64_t a41 = s[9];
+    uint64_t a02 = s[10];
+    uint64_t a12 = s[11];
+    uint64_t a22 = s[12];
+    uint64_t a32 = s[13];
+    uint64_t a42 = s[14];
+    uint64_t a03 = s[15];
+    uint64_t a13 = s[16];
+    uint64_t a23 = s[17];
+    uint64_t a33 = s[18];
+    uint64_t a43 = s[19];
+    uint64_t a04 = s[20];
+    uint64_t a14 = s[21];
+    uint64_t a24 = s[22];
+    uint64_t a34 = s[23];
+    uint64_t a44 = s[24];
+    uint64_t e00, e10, e20, e30, e40, e01, e11, e21, e31, e41, e02, e12, e22, e32, e42, e03, e13,
+        e23, e33, e43, e04, e14, e24, e34, e44;
+    uint64_t c0, c1, c2, c3, c4, d0, d1, d2, d3, d4, b0, b1, b2, b3, b4;
+
+    for (int round = 0; round < 24; round += 2) {
+        c0 = ((((a00 ^ a01) ^ a02) ^ a03) ^ a04);
+        c1 = ((((a10 ^ a11) ^ a12) ^ a13) ^ a14);
+        c2 = ((((a20 ^ a21) ^ a22) ^ a23) ^ a24);
+        c3 = ((((a30 ^ a31) ^ a32) ^ a33) ^ a34);
+        c4 = ((((a40 ^ a41) ^ a42) ^ a43) ^ a44);
+        d0 = (c4 ^ ROL64(c1, 1));
+        d1 = (c0 ^ ROL64(c2, 1));
+        d2 = (c1 ^ ROL64(c3, 1));
+        d3 = (c2 ^ ROL64(c4, 1));
+        d4 = (c3 ^ ROL64(c0, 1));
+        b0 = (a00 ^ d0);
+        b1 = ROL64((a11 ^ d1), 44);
+        b2 = ROL64((a22 ^ d2), 43);
+        b3 = ROL64((a33 ^ d3), 21);
+        b4 = ROL64((a44 ^ d4), 14);
+        e00 = ((b0 ^ (~b1 & b2)) ^ round_constants[round]);
+        e10 = (b1 ^ (~b2 & b3));
+        e20 = (b2 ^ (~b3 & b4));
+        e30 = (b3 ^ (~b4 & b0));
+        e40 = (b4 ^ (~b0 & b1));
+        b0 = ROL64((a30 ^ d3), 28);
+        b1 = ROL64((a41 ^ d4), 20);
+        b2 = ROL64((a02 ^ d0), 3);
+        b3 = ROL64((a13 ^ d1), 45);
+        b4 = ROL64((a24 ^ d2), 61);
+        e01 = (b0 ^ (~b1 & b2));
+        e11 = (b1 ^ (~b2 & b3));
+        e21 = (b2 ^ (~b3 & b4));
+        e31 = (b3 ^ (~b4 & b0));
+        e41 = (b4 ^ (~b0 & b1));
+        b0 = ROL64((a10 ^ d1), 1);
+        b1 = ROL64((a21 ^ d2), 6);
+        b2 = ROL64((a32 ^ d3), 25);
+        b3 = ROL64((a43 ^ d4), 8);
+        b4 = ROL64((a04 ^ d0), 18);
+        e02 = (b0 ^ (~b1 & b2));
+        e12 = (b1 ^ (~b2 & b3));
+        e22 = (b2 ^ (~b3 & b4));
+        e32 = (b3 ^ (~b4 & b0));
+        e42 = (b4 ^ (~b0 & b1));
+        b0 = ROL64((a40 ^ d4), 27);
+        b1 = ROL64((a01 ^ d0), 36);
+        b2 = ROL64((a12 ^ d1), 10);
+        b3 = ROL64((a23 ^ d2), 15);
+        b4 = ROL64((a34 ^ d3), 56);
+        e03 = (b0 ^ (~b1 & b2));
+        e13 = (b1 ^ (~b2 & b3));
+        e23 = (b2 ^ (~b3 & b4));
+        e33 = (b3 ^ (~b4 & b0));
+        e43 = (b4 ^ (~b0 & b1));
+        b0 = ROL64((a20 ^ d2), 62);
+        b1 = ROL64((a31 ^ d3), 55);
+        b2 = ROL64((a42 ^ d4), 39);
+        b3 = ROL64((a03 ^ d0), 41);
+        b4 = ROL64((a14 ^ d1), 2);
+        e04 = (b0 ^ (~b1 & b2));
+        e14 = (b1 ^ (~b2 & b3));
+        e24 = (b2 ^ (~b3 & b4));
+        e34 = (b3 ^ (~b4 & b0));
+        e44 = (b4 ^ (~b0 & b1));
+        c0 = ((((e00 ^ e01) ^ e02) ^ e03) ^ e04);
+        c1 = ((((e10 ^ e11) ^ e12) ^ e13) ^ e14);
+        c2 = ((((e20 ^ e21) ^ e22) ^ e23) ^ e24);
+        c3 = ((((e30 ^ e31) ^ e32) ^ e33) ^ e34);
+        c4 = ((((e40 ^ e41) ^ e42) ^ e43) ^ e44);
+        d0 = (c4 ^ ROL64(c1, 1));
+        d1 = (c0 ^ ROL64(c2, 1));
+        d2 = (c1 ^ ROL64(c3, 1));
+        d3 = (c2 ^ ROL64(c4, 1));
+        d4 = (c3 ^ ROL64(c0, 1));
+        b0 = (e00 ^ d0);
+        b1 = ROL64((e11 ^ d1), 44);
+        b2 = ROL64((e22 ^ d2), 43);
+        b3 = ROL64((e33 ^ d3), 21);
+        b4 = ROL64((e44 ^ d4), 14);
+        a00 = ((b0 ^ (~b1 & b2)) ^ round_constants[round + 1]);
+        a10 = (b1 ^ (~b2 & b3));
+        a20 = (b2 ^ (~b3 & b4));
+        a30 = (b3 ^ (~b4 & b0));
+        a40 = (b4 ^ (~b0 & b1));
+        b0 = ROL64((e30 ^ d3), 28);
+        b1 = ROL64((e41 ^ d4), 20);
+        b2 = ROL64((e02 ^ d0), 3);
+        b3 = ROL64((e13 ^ d1), 45);
+        b4 = ROL64((e24 ^ d2), 61);
+        a01 = (b0 ^ (~b1 & b2));
+        a11 = (b1 ^ (~b2 & b3));
+        a21 = (b2 ^ (~b3 & b4));
+        a31 = (b3 ^ (~b4 & b0));
+        a41 = (b4 ^ (~b0 & b1));
+        b0 = ROL64((e10 ^ d1), 1);
+        b1 = ROL64((e21 ^ d2), 6);
+        b2 = ROL64((e32 ^ d3), 25);
+        b3 = ROL64((e43 ^ d4), 8);
+        b4 = ROL64((e04 ^ d0), 18);
+        a02 = (b0 ^ (~b1 & b2));
+        a12 = (b1 ^ (~b2 & b3));
+        a22 = (b2 ^ (~b3 & b4));
+        a32 = (b3 ^ (~b4 & b0));
+        a42 = (b4 ^ (~b0 & b1));
+        b0 = ROL64((e40 ^ d4), 27);
+        b1 = ROL64((e01 ^ d0), 36);
+        b2 = ROL64((e12 ^ d1), 10);
+        b3 = ROL64((e23 ^ d2), 15);
+        b4 = ROL64((e34 ^ d3), 56);
+        a03 = (b0 ^ (~b1 & b2));
+        a13 = (b1 ^ (~b2 & b3));
+        a23 = (b2 ^ (~b3 & b4));
+        a33 = (b3 ^ (~b4 & b0));
+        a43 = (b4 ^ (~b0 & b1));
+        b0 = ROL64((e20 ^ d2), 62);
+        b1 = ROL64((e31 ^ d3), 55);
+        b2 = ROL64((e42 ^ d4), 39);
+        b3 = ROL64((e03 ^ d0), 41);
+        b4 = ROL64((e14 ^ d1), 2);
+        a04 = (b0 ^ (~b1 & b2));
+        a14 = (b1 ^ (~b2 & b3));
+        a24 = (b2 ^ (~b3 & b4));
+        a34 = (b3 ^ (~b4 & b0));
+        a44 = (b4 ^ (~b0 & b1));
     }
+    s[0] = a00;
+    s[1] = a10;
+    s[2] = a20;
+    s[3] = a30;
+    s[4] = a40;
+    s[5] = a01;
+    s[6] = a11;
+    s[7] = a21;
+    s[8] = a31;
+    s[9] = a41;
+    s[10] = a02;
+    s[11] = a12;
+    s[12] = a22;
+    s[13] = a32;
+    s[14] = a42;
+    s[15] = a03;
+    s[16] = a13;
+    s[17] = a23;
+    s[18] = a33;
+    s[19] = a43;
+    s[20] = a04;
+    s[21] = a14;
+    s[22] = a24;
+    s[23] = a34;
+    s[24] = a44;
 }
 
 static inline void xor_byte(uint64_t *s, unsigned pos, uint8_t b)
@@ -150,8 +294,8 @@ void zhtp_keccak_squeezeblocks(zhtp_keccak *k, uint8_t *out, size_t nblocks)
     zhtp_keccak_squeeze(k, out, nblocks * k->rate);
 }
 
-static void oneshot(uint8_t *out, size_t out_len, const uint8_t *in, size_t in_len,
-                    unsigned rate, uint8_t ds)
+static void oneshot(uint8_t *out, size_t out_len, const uint8_t *in, size_t in_len, unsigned rate,
+                    uint8_t ds)
 {
     zhtp_keccak k;
     zhtp_keccak_init(&k, rate);
@@ -195,26 +339,65 @@ static void keccakf1600_x4_portable(uint64_t s[100])
     }
 }
 
-static void (*x4_permute)(uint64_t s[100]) = keccakf1600_x4_portable;
-static const char *x4_name = "portable";
+#if defined(ZHTP_KECCAK_HAVE_AVX2)
+static int cpu_has_avx2(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2");
+}
+#endif
+
+typedef void (*x4_fn)(uint64_t s[100]);
+
+static void x4_auto(x4_fn *fn, const char **name)
+{
+#if defined(ZHTP_KECCAK_HAVE_AVX2)
+    if (cpu_has_avx2()) {
+        *fn = zhtp_keccakf1600_x4_avx2;
+        *name = "avx2";
+        return;
+    }
+#endif
+    *fn = keccakf1600_x4_portable;
+    *name = "portable";
+}
+
+/* Chosen on first use ("auto"). Two threads racing on the first call store the same values. */
+static x4_fn x4_permute;
+static const char *x4_name;
 
 int zhtp_keccak_x4_set_impl(const char *name)
 {
-    if (strcmp(name, "portable") == 0 || strcmp(name, "auto") == 0) {
+    if (strcmp(name, "auto") == 0) {
+        x4_auto(&x4_permute, &x4_name);
+        return 0;
+    }
+    if (strcmp(name, "portable") == 0) {
         x4_permute = keccakf1600_x4_portable;
         x4_name = "portable";
         return 0;
     }
+#if defined(ZHTP_KECCAK_HAVE_AVX2)
+    if (strcmp(name, "avx2") == 0 && cpu_has_avx2()) {
+        x4_permute = zhtp_keccakf1600_x4_avx2;
+        x4_name = "avx2";
+        return 0;
+    }
+#endif
     return -8;
 }
 
 const char *zhtp_keccak_x4_impl(void)
 {
+    if (x4_permute == NULL)
+        x4_auto(&x4_permute, &x4_name);
     return x4_name;
 }
 
 void zhtp_keccakf1600_x4(uint64_t s[100])
 {
+    if (x4_permute == NULL)
+        x4_auto(&x4_permute, &x4_name);
     x4_permute(s);
 }
 
