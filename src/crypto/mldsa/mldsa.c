@@ -180,7 +180,7 @@ typedef struct sign_state {
     mldsa_poly a[MLDSA_K][MLDSA_L];
     mldsa_poly s1hat[MLDSA_L], s2hat[MLDSA_K], t0hat[MLDSA_K];
     mldsa_poly y[MLDSA_L], yhat[MLDSA_L], z[MLDSA_L];
-    mldsa_poly w[MLDSA_K], w1[MLDSA_K], r[MLDSA_K], r0[MLDSA_K];
+    mldsa_poly w[MLDSA_K], w1[MLDSA_K], r[MLDSA_K], r0[MLDSA_K], r1[MLDSA_K];
     mldsa_poly cs2[MLDSA_K], ct0[MLDSA_K], h[MLDSA_K];
     mldsa_poly c, chat;
 } sign_state;
@@ -204,7 +204,7 @@ static void sign_loop(const mldsa_backend *b, sign_state *st, uint8_t sig[ZHTP_M
         matrix_mul(b, st->w, st->a, st->yhat);
         for (unsigned i = 0; i < MLDSA_K; i++) {
             mldsa_poly_freeze(&st->w[i]);
-            mldsa_poly_decompose(&st->w1[i], &st->r0[i], &st->w[i]);
+            b->decompose(&st->w1[i], &st->r0[i], &st->w[i]);
         }
         mldsa_pack_w1(st->w1buf, st->w1);
         /* c~ = H(mu || w1Encode(w1), lambda/4) */
@@ -229,7 +229,7 @@ static void sign_loop(const mldsa_backend *b, sign_state *st, uint8_t sig[ZHTP_M
             b->invntt_tomont(&st->cs2[i]);
             mldsa_poly_sub(&st->r[i], &st->w[i], &st->cs2[i]);
             mldsa_poly_freeze(&st->r[i]);
-            mldsa_poly_decompose(&st->cs2[i], &st->r0[i], &st->r[i]); /* cs2 reused for r1 */
+            b->decompose(&st->r1[i], &st->r0[i], &st->r[i]);
             reject |= mldsa_poly_exceeds(&st->r0[i], MLDSA_GAMMA2 - MLDSA_BETA);
         }
         ZHTP_CT_DECLASSIFY(&reject, sizeof reject);
@@ -246,7 +246,7 @@ static void sign_loop(const mldsa_backend *b, sign_state *st, uint8_t sig[ZHTP_M
             reject |= mldsa_poly_exceeds(&st->ct0[i], MLDSA_GAMMA2);
             mldsa_poly_add(&st->w[i], &st->r[i], &st->ct0[i]); /* w reused for r + ct0 */
             mldsa_poly_freeze(&st->w[i]);
-            hints += mldsa_poly_make_hint(&st->h[i], &st->w[i], &st->r[i]);
+            hints += b->make_hint(&st->h[i], &st->w[i], &st->r1[i]);
         }
         reject |= (uint32_t)(MLDSA_OMEGA - (int32_t)hints) >> 31; /* hints > omega */
         ZHTP_CT_DECLASSIFY(&reject, sizeof reject);

@@ -51,6 +51,11 @@ typedef struct mldsa_backend {
     void (*invntt_tomont)(mldsa_poly *a);
     /* out = reduce32(sum_i a[i] o b[i] R^-1), n <= 4, inputs as ntt() returns them or smaller. */
     void (*pointwise_acc)(mldsa_poly *out, const mldsa_poly *a, const mldsa_poly *b, unsigned n);
+    /* Decompose (Alg. 36) of every coefficient of a frozen polynomial. */
+    void (*decompose)(mldsa_poly *a1, mldsa_poly *a0, const mldsa_poly *a);
+    /* h_i = (HighBits(a_i) != b1_i) for frozen a; returns the number of ones. With
+     * b1 = HighBits(r) and a = r + z this is MakeHint(z, r) (Alg. 39). */
+    uint32_t (*make_hint)(mldsa_poly *h, const mldsa_poly *a, const mldsa_poly *b1);
 } mldsa_backend;
 
 extern const mldsa_backend mldsa_backend_portable;
@@ -88,10 +93,6 @@ uint32_t mldsa_poly_exceeds(const mldsa_poly *a, int32_t bound);
 void mldsa_poly_power2round(mldsa_poly *a1, mldsa_poly *a0, const mldsa_poly *a);
 /* Decompose (Alg. 36) of one frozen coefficient; exposed for the exhaustive unit test. */
 void mldsa_decompose(int32_t *r1, int32_t *r0, int32_t r);
-void mldsa_poly_decompose(mldsa_poly *a1, mldsa_poly *a0, const mldsa_poly *a);
-/* h_i = HighBits(a_i) != HighBits(b_i) for frozen a, b (MakeHint, Alg. 39, in the form
- * HighBits(r) != HighBits(r + z)). Returns the number of ones. */
-uint32_t mldsa_poly_make_hint(mldsa_poly *h, const mldsa_poly *a, const mldsa_poly *b);
 /* UseHint (Alg. 40) on a frozen polynomial (public data: verify only). */
 void mldsa_poly_use_hint(mldsa_poly *out, const mldsa_poly *a, const mldsa_poly *h);
 

@@ -416,78 +416,106 @@ static inline void gs_lanes(__m256i *x, __m256i *y, const int32_t *z, const int3
     *y = montmul(d, LOADV(z), LOADV(zq));
 }
 
+#define BCAST(m) _mm256_set1_epi32(zetas_scalar[m]), _mm256_set1_epi32(zetas_scalar_qinv[m])
+
+/* The last three layers (len 4, 2, 1) on 16 coefficients held in lo (c0..7) and hi (c8..15). */
+static inline void ntt_tail(__m256i *lo, __m256i *hi, unsigned p)
+{
+    __m256i x, y;
+    to_len4(&x, &y, *lo, *hi);
+    ct_lanes(&x, &y, fwd_len4 + 8 * p, fwd_len4_qinv + 8 * p);
+    swap64(&x, &y);
+    ct_lanes(&x, &y, fwd_len2 + 8 * p, fwd_len2_qinv + 8 * p);
+    swap32(&x, &y);
+    ct_lanes(&x, &y, fwd_len1 + 8 * p, fwd_len1_qinv + 8 * p);
+    swap32(&x, &y);
+    swap64(&x, &y);
+    to_len4(lo, hi, x, y);
+}
+
+static inline void invntt_head(__m256i *lo, __m256i *hi, unsigned p)
+{
+    __m256i x, y;
+    to_len4(&x, &y, *lo, *hi);
+    swap64(&x, &y);
+    swap32(&x, &y);
+    gs_lanes(&x, &y, inv_len1 + 8 * p, inv_len1_qinv + 8 * p);
+    swap32(&x, &y);
+    gs_lanes(&x, &y, inv_len2 + 8 * p, inv_len2_qinv + 8 * p);
+    swap64(&x, &y);
+    gs_lanes(&x, &y, inv_len4 + 8 * p, inv_len4_qinv + 8 * p);
+    to_len4(lo, hi, x, y);
+}
+
+/* Two passes over memory instead of eight. Pass 1 runs layers len = 128, 64, 32 on the eight
+ * vectors j, j+4, ..., j+28 (32 coefficients apart); pass 2 runs len = 16, 8, 4, 2, 1 on four
+ * adjacent vectors. Twiddle m of block start s in layer len is zetas[256/(2 len) + s/(2 len)]. */
 static void ntt_avx2(mldsa_poly *a)
 {
     int32_t *c = a->c;
-    unsigned m = 0;
-    /* layers len = 128 .. 8: butterflies between whole vectors, one twiddle per block */
-    for (unsigned lv = 16; lv >= 1; lv >>= 1) {
-        for (unsigned start = 0; start < 32; start += 2 * lv) {
-            m++;
-            __m256i z = _mm256_set1_epi32(zetas_scalar[m]);
-            __m256i zq = _mm256_set1_epi32(zetas_scalar_qinv[m]);
-            for (unsigned j = start; j < start + lv; j++) {
-                __m256i x = LOADV(c + 8 * j), y = LOADV(c + 8 * (j + lv));
-                ct_bcast(&x, &y, z, zq);
-                STOREV(c + 8 * j, x);
-                STOREV(c + 8 * (j + lv), y);
-            }
+    for (unsigned j = 0; j < 4; j++) {
+        __m256i v[8];
+        for (unsigned k = 0; k < 8; k++)
+            v[k] = LOADV(c + 8 * (j + 4 * k));
+        for (unsigned k = 0; k < 4; k++)
+            ct_bcast(&v[k], &v[k + 4], BCAST(1));
+        for (unsigned k = 0; k < 2; k++) {
+            ct_bcast(&v[k], &v[k + 2], BCAST(2));
+            ct_bcast(&v[k + 4], &v[k + 6], BCAST(3));
         }
+        for (unsigned k = 0; k < 8; k += 2)
+            ct_bcast(&v[k], &v[k + 1], BCAST(4 + k / 2));
+        for (unsigned k = 0; k < 8; k++)
+            STOREV(c + 8 * (j + 4 * k), v[k]);
     }
-    /* layers len = 4, 2, 1 inside each block of 16 coefficients */
-    for (unsigned p = 0; p < 16; p++) {
-        __m256i x, y;
-        to_len4(&x, &y, LOADV(c + 16 * p), LOADV(c + 16 * p + 8));
-        ct_lanes(&x, &y, fwd_len4 + 8 * p, fwd_len4_qinv + 8 * p);
-        swap64(&x, &y);
-        ct_lanes(&x, &y, fwd_len2 + 8 * p, fwd_len2_qinv + 8 * p);
-        swap32(&x, &y);
-        ct_lanes(&x, &y, fwd_len1 + 8 * p, fwd_len1_qinv + 8 * p);
-        swap32(&x, &y);
-        swap64(&x, &y);
-        __m256i lo, hi;
-        to_len4(&lo, &hi, x, y);
-        STOREV(c + 16 * p, lo);
-        STOREV(c + 16 * p + 8, hi);
+    for (unsigned g = 0; g < 8; g++) {
+        __m256i v[4];
+        for (unsigned k = 0; k < 4; k++)
+            v[k] = LOADV(c + 32 * g + 8 * k);
+        ct_bcast(&v[0], &v[2], BCAST(8 + g));
+        ct_bcast(&v[1], &v[3], BCAST(8 + g));
+        ct_bcast(&v[0], &v[1], BCAST(16 + 2 * g));
+        ct_bcast(&v[2], &v[3], BCAST(17 + 2 * g));
+        ntt_tail(&v[0], &v[1], 2 * g);
+        ntt_tail(&v[2], &v[3], 2 * g + 1);
+        for (unsigned k = 0; k < 4; k++)
+            STOREV(c + 32 * g + 8 * k, v[k]);
     }
 }
 
+/* The mirror image: block start s of layer len uses zetas[256/len - 1 - s/(2 len)]. */
 static void invntt_tomont_avx2(mldsa_poly *a)
 {
     int32_t *c = a->c;
-    for (unsigned p = 0; p < 16; p++) {
-        __m256i x, y;
-        to_len4(&x, &y, LOADV(c + 16 * p), LOADV(c + 16 * p + 8));
-        swap64(&x, &y);
-        swap32(&x, &y);
-        gs_lanes(&x, &y, inv_len1 + 8 * p, inv_len1_qinv + 8 * p);
-        swap32(&x, &y);
-        gs_lanes(&x, &y, inv_len2 + 8 * p, inv_len2_qinv + 8 * p);
-        swap64(&x, &y);
-        gs_lanes(&x, &y, inv_len4 + 8 * p, inv_len4_qinv + 8 * p);
-        __m256i lo, hi;
-        to_len4(&lo, &hi, x, y);
-        STOREV(c + 16 * p, lo);
-        STOREV(c + 16 * p + 8, hi);
-    }
-    /* layers len = 8 .. 128; block at start s of layer len uses zetas[256/len - 1 - s/(2 len)] */
-    for (unsigned lv = 1; lv <= 16; lv <<= 1) {
-        unsigned m = 32 / lv;
-        for (unsigned start = 0; start < 32; start += 2 * lv) {
-            m--;
-            __m256i z = _mm256_set1_epi32(zetas_scalar[m]);
-            __m256i zq = _mm256_set1_epi32(zetas_scalar_qinv[m]);
-            for (unsigned j = start; j < start + lv; j++) {
-                __m256i x = LOADV(c + 8 * j), y = LOADV(c + 8 * (j + lv));
-                gs_bcast(&x, &y, z, zq);
-                STOREV(c + 8 * j, x);
-                STOREV(c + 8 * (j + lv), y);
-            }
-        }
+    for (unsigned g = 0; g < 8; g++) {
+        __m256i v[4];
+        for (unsigned k = 0; k < 4; k++)
+            v[k] = LOADV(c + 32 * g + 8 * k);
+        invntt_head(&v[0], &v[1], 2 * g);
+        invntt_head(&v[2], &v[3], 2 * g + 1);
+        gs_bcast(&v[0], &v[1], BCAST(31 - 2 * g));
+        gs_bcast(&v[2], &v[3], BCAST(30 - 2 * g));
+        gs_bcast(&v[0], &v[2], BCAST(15 - g));
+        gs_bcast(&v[1], &v[3], BCAST(15 - g));
+        for (unsigned k = 0; k < 4; k++)
+            STOREV(c + 32 * g + 8 * k, v[k]);
     }
     const __m256i f = _mm256_set1_epi32(41978), fq = _mm256_set1_epi32(FQINV);
-    for (unsigned j = 0; j < 32; j++)
-        STOREV(c + 8 * j, montmul_bcast(LOADV(c + 8 * j), f, fq));
+    for (unsigned j = 0; j < 4; j++) {
+        __m256i v[8];
+        for (unsigned k = 0; k < 8; k++)
+            v[k] = LOADV(c + 8 * (j + 4 * k));
+        for (unsigned k = 0; k < 8; k += 2)
+            gs_bcast(&v[k], &v[k + 1], BCAST(7 - k / 2));
+        for (unsigned k = 0; k < 2; k++) {
+            gs_bcast(&v[k], &v[k + 2], BCAST(3));
+            gs_bcast(&v[k + 4], &v[k + 6], BCAST(2));
+        }
+        for (unsigned k = 0; k < 4; k++)
+            gs_bcast(&v[k], &v[k + 4], BCAST(1));
+        for (unsigned k = 0; k < 8; k++)
+            STOREV(c + 8 * (j + 4 * k), montmul_bcast(v[k], f, fq));
+    }
 }
 
 static void pointwise_acc_avx2(mldsa_poly *out, const mldsa_poly *a, const mldsa_poly *b,
@@ -514,9 +542,49 @@ static void pointwise_acc_avx2(mldsa_poly *out, const mldsa_poly *a, const mldsa
     }
 }
 
+/* Decompose as in mldsa_decompose (mldsa_poly.c), eight lanes at a time. */
+static inline void decompose8(__m256i *r1, __m256i *r0, __m256i r)
+{
+    __m256i x = _mm256_srli_epi32(_mm256_add_epi32(r, _mm256_set1_epi32(MLDSA_GAMMA2 - 1)), 11);
+    __m256i hi = _mm256_srli_epi32(_mm256_mullo_epi32(x, _mm256_set1_epi32(11276)), 20);
+    __m256i lo = _mm256_sub_epi32(r, _mm256_mullo_epi32(hi, _mm256_set1_epi32(2 * MLDSA_GAMMA2)));
+    __m256i wrap = _mm256_cmpeq_epi32(hi, _mm256_set1_epi32(44));
+    *r1 = _mm256_andnot_si256(wrap, hi);
+    *r0 = _mm256_add_epi32(lo, wrap);
+}
+
+static void decompose_avx2(mldsa_poly *a1, mldsa_poly *a0, const mldsa_poly *a)
+{
+    for (unsigned j = 0; j < MLDSA_N; j += 8) {
+        __m256i hi, lo;
+        decompose8(&hi, &lo, LOADV(a->c + j));
+        STOREV(a1->c + j, hi);
+        STOREV(a0->c + j, lo);
+    }
+}
+
+static uint32_t make_hint_avx2(mldsa_poly *h, const mldsa_poly *a, const mldsa_poly *b1)
+{
+    const __m256i one = _mm256_set1_epi32(1);
+    __m256i count = _mm256_setzero_si256();
+    for (unsigned j = 0; j < MLDSA_N; j += 8) {
+        __m256i hi, lo;
+        decompose8(&hi, &lo, LOADV(a->c + j));
+        __m256i bit = _mm256_andnot_si256(_mm256_cmpeq_epi32(hi, LOADV(b1->c + j)), one);
+        STOREV(h->c + j, bit);
+        count = _mm256_add_epi32(count, bit);
+    }
+    __m128i c = _mm_add_epi32(_mm256_castsi256_si128(count), _mm256_extracti128_si256(count, 1));
+    c = _mm_add_epi32(c, _mm_shuffle_epi32(c, 0x4e));
+    c = _mm_add_epi32(c, _mm_shuffle_epi32(c, 0xb1));
+    return (uint32_t)_mm_cvtsi128_si32(c);
+}
+
 const mldsa_backend mldsa_backend_avx2 = {
     .name = "avx2",
     .ntt = ntt_avx2,
     .invntt_tomont = invntt_tomont_avx2,
     .pointwise_acc = pointwise_acc_avx2,
+    .decompose = decompose_avx2,
+    .make_hint = make_hint_avx2,
 };

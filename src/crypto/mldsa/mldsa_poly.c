@@ -97,13 +97,6 @@ static void pointwise_acc_portable(mldsa_poly *out, const mldsa_poly *a, const m
     }
 }
 
-const mldsa_backend mldsa_backend_portable = {
-    .name = "portable",
-    .ntt = ntt_portable,
-    .invntt_tomont = invntt_tomont_portable,
-    .pointwise_acc = pointwise_acc_portable,
-};
-
 /* ---- coefficient-wise helpers ---- */
 
 void mldsa_poly_reduce(mldsa_poly *a)
@@ -172,11 +165,11 @@ void mldsa_poly_power2round(mldsa_poly *a1, mldsa_poly *a0, const mldsa_poly *a)
 void mldsa_decompose(int32_t *r1, int32_t *r0, int32_t r)
 {
     /* r1 = ceil((r - gamma2) / (2 gamma2)) = floor((r + gamma2 - 1) / (2 gamma2)), so that
-     * r0 = r - r1 2 gamma2 lies in (-gamma2, gamma2]. The division is a multiplication by
-     * ceil(2^48 / 190464): exact for every numerator below 2^24 (checked exhaustively by the
-     * unit test), and free of the variable-time divide instruction. */
-    uint64_t x = (uint64_t)(uint32_t)(r + MLDSA_GAMMA2 - 1);
-    int32_t hi = (int32_t)((x * 1477838210u) >> 48);
+     * r0 = r - r1 2 gamma2 lies in (-gamma2, gamma2]. 2 gamma2 = 2^11 * 93, and x / 93 for
+     * x < 2^13 is (x * ceil(2^20 / 93)) >> 20 exactly (the unit test checks every r): 32-bit
+     * arithmetic only, no divide instruction, and it vectorizes. */
+    uint32_t x = (uint32_t)(r + MLDSA_GAMMA2 - 1) >> 11;
+    int32_t hi = (int32_t)((x * 11276u) >> 20);
     int32_t lo = r - hi * 2 * MLDSA_GAMMA2;
     /* r - r0 = q - 1 (hi = 44): FIPS 204 sets r1 = 0 and r0 = r0 - 1. */
     int32_t wrap = -(int32_t)(((uint32_t)(hi ^ 44) - 1) >> 31); /* all ones when hi == 44 */
@@ -184,20 +177,19 @@ void mldsa_decompose(int32_t *r1, int32_t *r0, int32_t r)
     *r0 = lo + wrap;
 }
 
-void mldsa_poly_decompose(mldsa_poly *a1, mldsa_poly *a0, const mldsa_poly *a)
+static void poly_decompose_portable(mldsa_poly *a1, mldsa_poly *a0, const mldsa_poly *a)
 {
     for (unsigned i = 0; i < MLDSA_N; i++)
         mldsa_decompose(&a1->c[i], &a0->c[i], a->c[i]);
 }
 
-uint32_t mldsa_poly_make_hint(mldsa_poly *h, const mldsa_poly *a, const mldsa_poly *b)
+static uint32_t poly_make_hint_portable(mldsa_poly *h, const mldsa_poly *a, const mldsa_poly *b1)
 {
     uint32_t count = 0;
     for (unsigned i = 0; i < MLDSA_N; i++) {
-        int32_t a1, b1, lo;
+        int32_t a1, lo;
         mldsa_decompose(&a1, &lo, a->c[i]);
-        mldsa_decompose(&b1, &lo, b->c[i]);
-        uint32_t x = (uint32_t)(a1 ^ b1);
+        uint32_t x = (uint32_t)(a1 ^ b1->c[i]);
         uint32_t bit = (x | (0u - x)) >> 31;
         h->c[i] = (int32_t)bit;
         count += bit;
@@ -217,3 +209,12 @@ void mldsa_poly_use_hint(mldsa_poly *out, const mldsa_poly *a, const mldsa_poly 
         out->c[i] = r1;
     }
 }
+
+const mldsa_backend mldsa_backend_portable = {
+    .name = "portable",
+    .ntt = ntt_portable,
+    .invntt_tomont = invntt_tomont_portable,
+    .pointwise_acc = pointwise_acc_portable,
+    .decompose = poly_decompose_portable,
+    .make_hint = poly_make_hint_portable,
+};

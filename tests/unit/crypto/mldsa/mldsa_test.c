@@ -264,6 +264,41 @@ static void decompose_matches_definition_for_every_residue(void **state)
     }
 }
 
+/* Each backend's poly-level Decompose agrees with the scalar one on every residue, and its
+ * MakeHint counts and marks exactly the coefficients whose high bits differ. */
+static void backend_rounding_matches_scalar_for_every_residue(void **state)
+{
+    for (size_t m = 0; m < NIMPLS; m++) {
+        const mldsa_backend *b = m == 0 ? &mldsa_backend_portable : NULL;
+#if defined(ZHTP_MLDSA_HAVE_AVX2)
+        if (m == 1 && __builtin_cpu_supports("avx2"))
+            b = &mldsa_backend_avx2;
+#endif
+        if (!b)
+            continue;
+        for (int32_t base = 0; base < MLDSA_Q; base += MLDSA_N) {
+            mldsa_poly a, a1, a0, b1, h;
+            for (int i = 0; i < MLDSA_N; i++) {
+                int32_t v = base + i;
+                a.c[i] = v < MLDSA_Q ? v : v - MLDSA_Q;
+                b1.c[i] = (base / MLDSA_N + i) % 44;
+            }
+            b->decompose(&a1, &a0, &a);
+            uint32_t want_count = 0;
+            for (int i = 0; i < MLDSA_N; i++) {
+                int32_t r1, r0;
+                mldsa_decompose(&r1, &r0, a.c[i]);
+                if (a1.c[i] != r1 || a0.c[i] != r0)
+                    fail_msg("%s decompose(%d)", b->name, a.c[i]);
+                want_count += r1 != b1.c[i];
+            }
+            assert_int_equal(b->make_hint(&h, &a, &b1), want_count);
+            for (int i = 0; i < MLDSA_N; i++)
+                assert_int_equal(h.c[i], a1.c[i] != b1.c[i]);
+        }
+    }
+}
+
 static int64_t mod_q(int64_t a)
 {
     a %= MLDSA_Q;
@@ -584,6 +619,7 @@ int main(void)
         cmocka_unit_test(sigver_tg7_internal_external_mu),
         cmocka_unit_test(sigver_tg8_internal),
         cmocka_unit_test(decompose_matches_definition_for_every_residue),
+        cmocka_unit_test(backend_rounding_matches_scalar_for_every_residue),
         cmocka_unit_test(ntt_product_matches_schoolbook_on_every_impl),
         cmocka_unit_test(signature_bit_flips_are_rejected),
         cmocka_unit_test(public_key_bit_flips_are_rejected),
