@@ -56,9 +56,28 @@ extern const mlkem_arith zhtp_mlkem_arith_avx2;
 extern const int16_t zhtp_mlkem_zetas[128];
 extern const int16_t zhtp_mlkem_gammas[128];
 
-/* Scalar helpers (portable, constant time). */
-int16_t zhtp_mlkem_barrett_reduce(int16_t a);
-int16_t zhtp_mlkem_fqmul(int16_t a, int16_t b);
+/* Scalar helpers (portable, constant time), inline because the NTT calls them per butterfly. */
+#define MLKEM_QINV      (-3327) /* q^-1 mod 2^16, as int16 */
+#define MLKEM_BARRETT_V 20159   /* round(2^26 / q) */
+
+/* For |a| < q * 2^15 returns a / R mod q in (-q, q). */
+static inline int16_t zhtp_mlkem_montgomery_reduce(int32_t a)
+{
+    int16_t t = (int16_t)((int16_t)a * MLKEM_QINV);
+    return (int16_t)((a - (int32_t)t * MLKEM_Q) >> 16);
+}
+
+static inline int16_t zhtp_mlkem_fqmul(int16_t a, int16_t b)
+{
+    return zhtp_mlkem_montgomery_reduce((int32_t)a * b);
+}
+
+/* Any int16 to its representative in [-(q-1)/2, (q-1)/2]. */
+static inline int16_t zhtp_mlkem_barrett_reduce(int16_t a)
+{
+    int16_t t = (int16_t)(((int32_t)MLKEM_BARRETT_V * a + (1 << 25)) >> 26);
+    return (int16_t)(a - t * MLKEM_Q);
+}
 
 void zhtp_mlkem_poly_reduce(mlkem_poly *p);
 void zhtp_mlkem_poly_tomont(mlkem_poly *p);

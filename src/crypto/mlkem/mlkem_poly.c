@@ -7,10 +7,8 @@
 #include "mlkem_internal.h"
 #include "zhtp/util.h"
 
-#define QINV      (-3327) /* q^-1 mod 2^16, as int16 */
-#define BARRETT_V 20159   /* round(2^26 / q) */
-#define MONT_R2   1353    /* R^2 mod q: fqmul by it multiplies by R */
-#define INV_F     1441    /* R^2 / 128 mod q: the last step of the inverse NTT */
+#define MONT_R2 1353 /* R^2 mod q: fqmul by it multiplies by R */
+#define INV_F   1441 /* R^2 / 128 mod q: the last step of the inverse NTT */
 
 const int16_t zhtp_mlkem_zetas[128] = {
     -1044, -758,  -359,  -1517, 1493,  1422,  287,   202,   -171,  622,   1577,  182,   962,
@@ -38,25 +36,6 @@ const int16_t zhtp_mlkem_gammas[128] = {
     -1510, 1510,  -854,  854,   -870,  870,   478,  -478,  -108,  108,   -308,  308,   996,
     -996,  991,   -991,  958,   -958,  -1460, 1460, 1522,  -1522, 1628,  -1628,
 };
-
-/* For |a| < q * 2^15 returns a / R mod q in (-q, q). */
-static inline int16_t montgomery_reduce(int32_t a)
-{
-    int16_t t = (int16_t)((int16_t)a * QINV);
-    return (int16_t)((a - (int32_t)t * MLKEM_Q) >> 16);
-}
-
-int16_t zhtp_mlkem_fqmul(int16_t a, int16_t b)
-{
-    return montgomery_reduce((int32_t)a * b);
-}
-
-/* Any int16 to its representative in [-(q-1)/2, (q-1)/2]. */
-int16_t zhtp_mlkem_barrett_reduce(int16_t a)
-{
-    int16_t t = (int16_t)(((int32_t)BARRETT_V * a + (1 << 25)) >> 26);
-    return (int16_t)(a - t * MLKEM_Q);
-}
 
 /* Any int16 to [0, q) without a branch. */
 static inline uint16_t canonical(int16_t a)

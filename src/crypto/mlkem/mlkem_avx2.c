@@ -1,0 +1,178 @@
+/* AVX2 backend of the ML-KEM polynomial arithmetic: NTT, inverse NTT and the accumulated base
+ * multiplication on 16 coefficients per vector, in the natural coefficient order, so packing,
+ * compression and sampling stay shared with the portable code. Every step is the portable
+ * step lane by lane (same Montgomery product, same Barrett rounding, same butterfly order), so
+ * the outputs are bit-identical to the portable backend, which the unit tests check.
+ * Montgomery product: a*b/R = mulhi(a, b) - mulhi(mullo(a, b*q^-1), q); the low halves cancel.
+ * This file alone is compiled with -mavx2; mlkem.c selects it only on CPUs with AVX2. */
+#include <immintrin.h>
+
+#include "mlkem_avx2_tables.h"
+#include "mlkem_internal.h"
+
+#define V(p, i) (((__m256i *)(p)->c)[i])
+
+static inline __m256i montmul(__m256i a, __m256i b, __m256i bqinv, __m256i q)
+{
+    __m256i lo = _mm256_mullo_epi16(a, bqinv);
+    __m256i hi = _mm256_mulhi_epi16(a, b);
+    return _mm256_sub_epi16(hi, _mm256_mulhi_epi16(lo, q));
+}
+
+/* floor((a * v + 2^25) / 2^26) computed as floor((floor(a v / 2^16) + 2^9) / 2^10): equal. */
+static inline __m256i barrett(__m256i a, __m256i q)
+{
+    const __m256i v = _mm256_set1_epi16(MLKEM_BARRETT_V);
+    __m256i t = _mm256_mulhi_epi16(a, v);
+    t = _mm256_srai_epi16(_mm256_add_epi16(t, _mm256_set1_epi16(1 << 9)), 10);
+    return _mm256_sub_epi16(a, _mm256_mullo_epi16(t, q));
+}
+
+static inline __m256i load(const int16_t *p)
+{
+    return _mm256_load_si256((const __m256i *)p);
+}
+
+/* Partner lane (i xor len) for the butterflies inside one vector. */
+static inline __m256i swap8(__m256i x)
+{
+    return _mm256_permute4x64_epi64(x, 0x4e);
+}
+static inline __m256i swap4(__m256i x)
+{
+    return _mm256_shuffle_epi32(x, 0x4e);
+}
+static inline __m256i swap2(__m256i x)
+{
+    return _mm256_shuffle_epi32(x, 0xb1);
+}
+
+/* All-ones in the lanes that hold f[j + len] (bit len of the index set). */
+static inline __m256i upper_mask(unsigned len)
+{
+    __m256i idx = _mm256_setr_epi16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __m256i bit = _mm256_set1_epi16((int16_t)len);
+    return _mm256_cmpeq_epi16(_mm256_and_si256(idx, bit), bit);
+}
+
+/* Cooley-Tukey butterflies with partner distance len < 16: every lane gets its pair's a and
+ * b, lower lanes keep a + zeta b, upper lanes a - zeta b. */
+static inline __m256i ct_inner(__m256i x, __m256i partner, __m256i up, __m256i zeta, __m256i zqinv,
+                               __m256i sign, __m256i q)
+{
+    __m256i a = _mm256_blendv_epi8(x, partner, up);
+    __m256i b = _mm256_blendv_epi8(partner, x, up);
+    __m256i t = montmul(b, zeta, zqinv, q);
+    return _mm256_add_epi16(a, _mm256_sign_epi16(t, sign));
+}
+
+static void ntt_avx2(mlkem_poly *p)
+{
+    const __m256i q = _mm256_set1_epi16(MLKEM_Q);
+    unsigned k = 1;
+
+    /* len = 128 .. 16: partners are whole vectors len/16 apart, one zeta per block */
+    for (unsigned len = 128; len >= 16; len >>= 1) {
+        unsigned step = len / 16;
+        for (unsigned start = 0; start < 16; start += 2 * step) {
+            int16_t z = zhtp_mlkem_zetas[k++];
+            __m256i zeta = _mm256_set1_epi16(z);
+            __m256i zq = _mm256_set1_epi16((int16_t)(z * MLKEM_QINV));
+            for (unsigned j = start; j < start + step; j++) {
+                __m256i t = montmul(V(p, j + step), zeta, zq, q);
+                __m256i a = V(p, j);
+                V(p, j + step) = _mm256_sub_epi16(a, t);
+                V(p, j) = _mm256_add_epi16(a, t);
+            }
+        }
+    }
+    const __m256i up8 = upper_mask(8), up4 = upper_mask(4), up2 = upper_mask(2);
+    const __m256i one = _mm256_set1_epi16(1);
+    const __m256i s8 = _mm256_or_si256(up8, one), s4 = _mm256_or_si256(up4, one),
+                  s2 = _mm256_or_si256(up2, one); /* +1 lower, -1 upper */
+    for (unsigned v = 0; v < 16; v++) {
+        __m256i x = V(p, v);
+        x = ct_inner(x, swap8(x), up8, load(fwd_zeta_len8[v]), load(fwd_zetaqinv_len8[v]), s8, q);
+        x = ct_inner(x, swap4(x), up4, load(fwd_zeta_len4[v]), load(fwd_zetaqinv_len4[v]), s4, q);
+        x = ct_inner(x, swap2(x), up2, load(fwd_zeta_len2[v]), load(fwd_zetaqinv_len2[v]), s2, q);
+        V(p, v) = barrett(x, q);
+    }
+}
+
+/* Gentleman-Sande butterflies with partner distance len < 16: lower lanes get
+ * Barrett(a + b), upper lanes zeta (b - a). */
+static inline __m256i gs_inner(__m256i x, __m256i partner, __m256i up, __m256i zeta, __m256i zqinv,
+                               __m256i q)
+{
+    __m256i a = _mm256_blendv_epi8(x, partner, up);
+    __m256i b = _mm256_blendv_epi8(partner, x, up);
+    __m256i sum = barrett(_mm256_add_epi16(a, b), q);
+    __m256i diff = montmul(_mm256_sub_epi16(b, a), zeta, zqinv, q);
+    return _mm256_blendv_epi8(sum, diff, up);
+}
+
+static void invntt_avx2(mlkem_poly *p)
+{
+    const __m256i q = _mm256_set1_epi16(MLKEM_Q);
+    const __m256i up8 = upper_mask(8), up4 = upper_mask(4), up2 = upper_mask(2);
+
+    for (unsigned v = 0; v < 16; v++) {
+        __m256i x = V(p, v);
+        x = gs_inner(x, swap2(x), up2, load(inv_zeta_len2[v]), load(inv_zetaqinv_len2[v]), q);
+        x = gs_inner(x, swap4(x), up4, load(inv_zeta_len4[v]), load(inv_zetaqinv_len4[v]), q);
+        x = gs_inner(x, swap8(x), up8, load(inv_zeta_len8[v]), load(inv_zetaqinv_len8[v]), q);
+        V(p, v) = x;
+    }
+    unsigned k = 15;
+    for (unsigned len = 16; len <= 128; len <<= 1) {
+        unsigned step = len / 16;
+        for (unsigned start = 0; start < 16; start += 2 * step) {
+            int16_t z = zhtp_mlkem_zetas[k--];
+            __m256i zeta = _mm256_set1_epi16(z);
+            __m256i zq = _mm256_set1_epi16((int16_t)(z * MLKEM_QINV));
+            for (unsigned j = start; j < start + step; j++) {
+                __m256i t = V(p, j), u = V(p, j + step);
+                V(p, j) = barrett(_mm256_add_epi16(t, u), q);
+                V(p, j + step) = montmul(_mm256_sub_epi16(u, t), zeta, zq, q);
+            }
+        }
+    }
+    const __m256i f = _mm256_set1_epi16(1441); /* R^2 / 128 mod q */
+    const __m256i fq = _mm256_set1_epi16((int16_t)(1441 * MLKEM_QINV));
+    for (unsigned v = 0; v < 16; v++)
+        V(p, v) = montmul(V(p, v), f, fq, q);
+}
+
+/* Per coefficient pair (a0, a1), (b0, b1) and root gamma: c0 = a0 b0 + (a1 b1) gamma,
+ * c1 = a0 b1 + a1 b0, every product a Montgomery product as in the portable code. The sums of
+ * the K terms stay below 6q < 2^15, so int16 accumulation is exact. */
+static void basemul_acc_avx2(mlkem_poly *r, const mlkem_polyvec *a, const mlkem_polyvec *b)
+{
+    const __m256i q = _mm256_set1_epi16(MLKEM_Q);
+    const __m256i qinv = _mm256_set1_epi16(MLKEM_QINV);
+    const __m256i swap_pairs =
+        _mm256_setr_epi8(2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13, 2, 3, 0, 1, 6, 7, 4,
+                         5, 10, 11, 8, 9, 14, 15, 12, 13);
+    for (unsigned v = 0; v < 16; v++) {
+        __m256i acc = _mm256_setzero_si256();
+        const __m256i g = load(gamma[v]), gq = load(gammaqinv[v]);
+        for (unsigned i = 0; i < MLKEM_K; i++) {
+            __m256i x = V(&a->p[i], v), y = V(&b->p[i], v);
+            __m256i ys = _mm256_shuffle_epi8(y, swap_pairs);
+            __m256i prod = montmul(x, y, _mm256_mullo_epi16(y, qinv), q);    /* a0b0, a1b1 */
+            __m256i cross = montmul(x, ys, _mm256_mullo_epi16(ys, qinv), q); /* a0b1, a1b0 */
+            __m256i pg = montmul(prod, g, gq, q);                            /* -, a1b1 gamma */
+            __m256i t1 = _mm256_blend_epi16(prod, cross, 0xaa);              /* a0b0, a1b0 */
+            __m256i t2 = _mm256_shuffle_epi8(_mm256_blend_epi16(cross, pg, 0xaa), swap_pairs);
+            acc = _mm256_add_epi16(acc, _mm256_add_epi16(t1, t2)); /* a1b1 gamma, a0b1 */
+        }
+        V(r, v) = barrett(acc, q);
+    }
+}
+
+const mlkem_arith zhtp_mlkem_arith_avx2 = {
+    .name = "avx2",
+    .ntt = ntt_avx2,
+    .invntt = invntt_avx2,
+    .basemul_acc = basemul_acc_avx2,
+};
