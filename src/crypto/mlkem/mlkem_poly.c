@@ -137,43 +137,53 @@ void zhtp_mlkem_poly_sub(mlkem_poly *r, const mlkem_poly *b)
 
 /* ---- ByteEncode_d / ByteDecode_d (Alg. 5, 6): little-endian bit packing ---- */
 
-static void pack(uint8_t *out, const uint16_t v[MLKEM_N], unsigned d)
+/* Groups of g coefficients fill exactly g*d/8 bytes (d = 12, 10: 4; d = 4, 1: 8), so each
+ * group goes through one 64-bit word. Only d, a public constant, steers the loops. */
+static inline unsigned group_of(unsigned d)
 {
-    uint64_t acc = 0;
-    unsigned bits = 0;
-    for (unsigned i = 0; i < MLKEM_N; i++) {
-        acc |= (uint64_t)v[i] << bits;
-        bits += d;
-        while (bits >= 8) { /* depends on d only */
-            *out++ = (uint8_t)acc;
-            acc >>= 8;
-            bits -= 8;
-        }
+    return d >= 10 ? 4 : 8;
+}
+
+static inline __attribute__((always_inline)) void pack(uint8_t *out, const uint16_t v[MLKEM_N],
+                                                       unsigned d)
+{
+    const unsigned g = group_of(d), nbytes = g * d / 8;
+    for (unsigned i = 0; i < MLKEM_N; i += g) {
+        uint64_t acc = 0;
+        for (unsigned j = 0; j < g; j++)
+            acc |= (uint64_t)v[i + j] << (d * j);
+        for (unsigned b = 0; b < nbytes; b++)
+            out[b] = (uint8_t)(acc >> (8 * b));
+        out += nbytes;
     }
 }
 
-static void unpack(uint16_t v[MLKEM_N], const uint8_t *in, unsigned d)
+static inline __attribute__((always_inline)) void unpack(uint16_t v[MLKEM_N], const uint8_t *in,
+                                                         unsigned d)
 {
-    uint64_t acc = 0;
-    unsigned bits = 0;
-    for (unsigned i = 0; i < MLKEM_N; i++) {
-        while (bits < d) {
-            acc |= (uint64_t)*in++ << bits;
-            bits += 8;
-        }
-        v[i] = (uint16_t)(acc & ((1u << d) - 1));
-        acc >>= d;
-        bits -= d;
+    const unsigned g = group_of(d), nbytes = g * d / 8;
+    for (unsigned i = 0; i < MLKEM_N; i += g) {
+        uint64_t acc = 0;
+        for (unsigned b = 0; b < nbytes; b++)
+            acc |= (uint64_t)in[b] << (8 * b);
+        for (unsigned j = 0; j < g; j++)
+            v[i + j] = (uint16_t)((acc >> (d * j)) & ((1u << d) - 1));
+        in += nbytes;
     }
 }
 
 /* round(2^d / q * x) mod 2^d = floor((x * 2^d + q/2) / q) mod 2^d. The quotient comes from a
  * multiplication by ceil(2^35 / q): for numerators below 2^23 the error is below 1/q, so the
  * floor is exact (the unit test checks every x and d). */
-uint16_t zhtp_mlkem_compress(uint16_t x, unsigned d)
+static inline uint16_t compress(uint16_t x, unsigned d)
 {
     uint64_t n = ((uint64_t)x << d) + MLKEM_Q / 2;
     return (uint16_t)(((n * 10321340u) >> 35) & ((1u << d) - 1));
+}
+
+uint16_t zhtp_mlkem_compress(uint16_t x, unsigned d)
+{
+    return compress(x, d);
 }
 
 static inline int16_t decompress(uint16_t y, unsigned d)
@@ -199,16 +209,18 @@ void zhtp_mlkem_poly_frombytes(mlkem_poly *p, const uint8_t in[MLKEM_POLYBYTES])
     zhtp_wipe(v, sizeof v);
 }
 
-static void compress_poly(uint8_t *out, const mlkem_poly *p, unsigned d)
+static inline __attribute__((always_inline)) void compress_poly(uint8_t *out, const mlkem_poly *p,
+                                                                unsigned d)
 {
     uint16_t v[MLKEM_N];
     for (unsigned i = 0; i < MLKEM_N; i++)
-        v[i] = zhtp_mlkem_compress(canonical(p->c[i]), d);
+        v[i] = compress(canonical(p->c[i]), d);
     pack(out, v, d);
     zhtp_wipe(v, sizeof v);
 }
 
-static void decompress_poly(mlkem_poly *p, const uint8_t *in, unsigned d)
+static inline __attribute__((always_inline)) void decompress_poly(mlkem_poly *p, const uint8_t *in,
+                                                                  unsigned d)
 {
     uint16_t v[MLKEM_N];
     unpack(v, in, d);
@@ -252,7 +264,7 @@ void zhtp_mlkem_poly_tomsg(uint8_t msg[32], const mlkem_poly *p)
     for (unsigned i = 0; i < 32; i++) {
         uint8_t byte = 0;
         for (unsigned j = 0; j < 8; j++)
-            byte |= (uint8_t)(zhtp_mlkem_compress(canonical(p->c[8 * i + j]), 1) << j);
+            byte |= (uint8_t)(compress(canonical(p->c[8 * i + j]), 1) << j);
         msg[i] = byte;
     }
 }
