@@ -148,7 +148,7 @@ int zhtp_sign_mldsa44_keypair_from_seed(uint8_t pk[ZHTP_MLDSA44_PUBLICKEYBYTES],
     matrix_mul(b, st.t, st.a, st.s1hat);
     for (unsigned i = 0; i < MLDSA_K; i++) {
         mldsa_poly_add(&st.t[i], &st.t[i], &st.s2[i]);
-        mldsa_poly_freeze(&st.t[i]);
+        b->freeze(&st.t[i]);
         mldsa_poly_power2round(&st.t1[i], &st.t0[i], &st.t[i]);
     }
     mldsa_pack_pk(pk, rho, st.t1);
@@ -195,7 +195,7 @@ static void sign_loop(const mldsa_backend *b, sign_state *st, uint8_t sig[ZHTP_M
     /* kappa advances by l per attempt; 16 bits of it are hashed. An overflow would need
      * ~16,000 rejections in a row (each attempt passes with probability ~1/4.25). */
     for (uint16_t kappa = 0;; kappa = (uint16_t)(kappa + MLDSA_L)) {
-        mldsa_expand_mask(st->y, st->rhopp, kappa);
+        mldsa_expand_mask(b, st->y, st->rhopp, kappa);
         for (unsigned j = 0; j < MLDSA_L; j++) {
             st->yhat[j] = st->y[j];
             b->ntt(&st->yhat[j]);
@@ -203,7 +203,7 @@ static void sign_loop(const mldsa_backend *b, sign_state *st, uint8_t sig[ZHTP_M
         /* w = NTT^-1(A o NTT(y)), w1 = HighBits(w) */
         matrix_mul(b, st->w, st->a, st->yhat);
         for (unsigned i = 0; i < MLDSA_K; i++) {
-            mldsa_poly_freeze(&st->w[i]);
+            b->freeze(&st->w[i]);
             b->decompose(&st->w1[i], &st->r0[i], &st->w[i]);
         }
         mldsa_pack_w1(st->w1buf, st->w1);
@@ -220,17 +220,17 @@ static void sign_loop(const mldsa_backend *b, sign_state *st, uint8_t sig[ZHTP_M
         for (unsigned j = 0; j < MLDSA_L; j++) {
             b->pointwise_acc(&st->z[j], &st->chat, &st->s1hat[j], 1);
             b->invntt_tomont(&st->z[j]);
-            mldsa_poly_center(&st->z[j]);
+            b->center(&st->z[j]);
             mldsa_poly_add(&st->z[j], &st->z[j], &st->y[j]);
-            reject |= mldsa_poly_exceeds(&st->z[j], MLDSA_GAMMA1 - MLDSA_BETA);
+            reject |= b->exceeds(&st->z[j], MLDSA_GAMMA1 - MLDSA_BETA);
         }
         for (unsigned i = 0; i < MLDSA_K; i++) {
             b->pointwise_acc(&st->cs2[i], &st->chat, &st->s2hat[i], 1);
             b->invntt_tomont(&st->cs2[i]);
             mldsa_poly_sub(&st->r[i], &st->w[i], &st->cs2[i]);
-            mldsa_poly_freeze(&st->r[i]);
+            b->freeze(&st->r[i]);
             b->decompose(&st->r1[i], &st->r0[i], &st->r[i]);
-            reject |= mldsa_poly_exceeds(&st->r0[i], MLDSA_GAMMA2 - MLDSA_BETA);
+            reject |= b->exceeds(&st->r0[i], MLDSA_GAMMA2 - MLDSA_BETA);
         }
         ZHTP_CT_DECLASSIFY(&reject, sizeof reject);
         if (reject)
@@ -242,10 +242,10 @@ static void sign_loop(const mldsa_backend *b, sign_state *st, uint8_t sig[ZHTP_M
         for (unsigned i = 0; i < MLDSA_K; i++) {
             b->pointwise_acc(&st->ct0[i], &st->chat, &st->t0hat[i], 1);
             b->invntt_tomont(&st->ct0[i]);
-            mldsa_poly_center(&st->ct0[i]);
-            reject |= mldsa_poly_exceeds(&st->ct0[i], MLDSA_GAMMA2);
+            b->center(&st->ct0[i]);
+            reject |= b->exceeds(&st->ct0[i], MLDSA_GAMMA2);
             mldsa_poly_add(&st->w[i], &st->r[i], &st->ct0[i]); /* w reused for r + ct0 */
-            mldsa_poly_freeze(&st->w[i]);
+            b->freeze(&st->w[i]);
             hints += b->make_hint(&st->h[i], &st->w[i], &st->r1[i]);
         }
         reject |= (uint32_t)(MLDSA_OMEGA - (int32_t)hints) >> 31; /* hints > omega */
@@ -363,11 +363,11 @@ static int verify_core(verify_state *st, const uint8_t *sig, const uint8_t *mu_g
                        const uint8_t pk[ZHTP_MLDSA44_PUBLICKEYBYTES])
 {
     const mldsa_backend *b = be();
-    if (mldsa_unpack_sig(st->ctilde, st->z, st->h, sig) != 0)
+    if (mldsa_unpack_sig(b, st->ctilde, st->z, st->h, sig) != 0)
         return ZHTP_ERR_CRYPTO_VERIFY; /* malformed hint */
     uint32_t bad = 0;
     for (unsigned j = 0; j < MLDSA_L; j++)
-        bad |= mldsa_poly_exceeds(&st->z[j], MLDSA_GAMMA1 - MLDSA_BETA);
+        bad |= b->exceeds(&st->z[j], MLDSA_GAMMA1 - MLDSA_BETA);
     if (bad)
         return ZHTP_ERR_CRYPTO_VERIFY;
 
@@ -392,8 +392,8 @@ static int verify_core(verify_state *st, const uint8_t *sig, const uint8_t *mu_g
         mldsa_poly_sub(&st->w[i], &st->w[i], &st->ct1);
         mldsa_poly_reduce(&st->w[i]);
         b->invntt_tomont(&st->w[i]);
-        mldsa_poly_freeze(&st->w[i]);
-        mldsa_poly_use_hint(&st->w[i], &st->w[i], &st->h[i]);
+        b->freeze(&st->w[i]);
+        b->use_hint(&st->w[i], &st->w[i], &st->h[i]);
     }
     mldsa_pack_w1(st->w1buf, st->w);
     shake256_cat(st->ctilde2, MLDSA_CTILDE, st->mu, 64, st->w1buf, sizeof st->w1buf, NULL, 0, NULL,

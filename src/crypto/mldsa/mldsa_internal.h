@@ -56,6 +56,14 @@ typedef struct mldsa_backend {
     /* h_i = (HighBits(a_i) != b1_i) for frozen a; returns the number of ones. With
      * b1 = HighBits(r) and a = r + z this is MakeHint(z, r) (Alg. 39). */
     uint32_t (*make_hint)(mldsa_poly *h, const mldsa_poly *a, const mldsa_poly *b1);
+    /* UseHint (Alg. 40) on a frozen polynomial; public data (verify only). */
+    void (*use_hint)(mldsa_poly *out, const mldsa_poly *a, const mldsa_poly *h);
+    void (*freeze)(mldsa_poly *a); /* to [0, q), from |a| < 2^31 - 2^22 */
+    void (*center)(mldsa_poly *a); /* to [-(q-1)/2, (q-1)/2], same input range */
+    /* 1 when some |a_i| >= bound (a centered), else 0, without an early exit. */
+    uint32_t (*exceeds)(const mldsa_poly *a, int32_t bound);
+    /* BitUnpack(in, gamma1 - 1, gamma1): 18-bit fields, coefficient gamma1 - field. */
+    void (*unpack_z)(mldsa_poly *z, const uint8_t in[MLDSA_POLY_Z_BYTES]);
 } mldsa_backend;
 
 extern const mldsa_backend mldsa_backend_portable;
@@ -81,19 +89,17 @@ static inline int32_t mldsa_reduce32(int32_t a)
 }
 
 void mldsa_poly_reduce(mldsa_poly *a);
-void mldsa_poly_freeze(mldsa_poly *a); /* to [0, q) */
-void mldsa_poly_center(mldsa_poly *a); /* to [-(q-1)/2, (q-1)/2] */
+void mldsa_poly_freeze(mldsa_poly *a); /* portable backend->freeze */
+void mldsa_poly_center(mldsa_poly *a); /* portable backend->center */
 void mldsa_poly_add(mldsa_poly *r, const mldsa_poly *a, const mldsa_poly *b);
 void mldsa_poly_sub(mldsa_poly *r, const mldsa_poly *a, const mldsa_poly *b);
-void mldsa_poly_shiftl(mldsa_poly *a); /* a * 2^d */
-/* 1 when some |a_i| >= bound (a centered), else 0, without an early exit. */
-uint32_t mldsa_poly_exceeds(const mldsa_poly *a, int32_t bound);
+void mldsa_poly_shiftl(mldsa_poly *a);                           /* a * 2^d */
+uint32_t mldsa_poly_exceeds(const mldsa_poly *a, int32_t bound); /* portable backend->exceeds */
 
 /* Power2Round (Alg. 35) on a frozen polynomial: a = a1 2^d + a0. */
 void mldsa_poly_power2round(mldsa_poly *a1, mldsa_poly *a0, const mldsa_poly *a);
 /* Decompose (Alg. 36) of one frozen coefficient; exposed for the exhaustive unit test. */
 void mldsa_decompose(int32_t *r1, int32_t *r0, int32_t r);
-/* UseHint (Alg. 40) on a frozen polynomial (public data: verify only). */
 void mldsa_poly_use_hint(mldsa_poly *out, const mldsa_poly *a, const mldsa_poly *h);
 
 /* ---- sampling (mldsa_sample.c) ---- */
@@ -103,7 +109,8 @@ void mldsa_expand_a(mldsa_poly a[MLDSA_K][MLDSA_L], const uint8_t rho[32]);
 /* ExpandS (Alg. 33): s1, s2 from rho' (64 bytes), coefficients in [-eta, eta]. */
 void mldsa_expand_s(mldsa_poly s1[MLDSA_L], mldsa_poly s2[MLDSA_K], const uint8_t rhop[64]);
 /* ExpandMask (Alg. 34): y from rho'' and kappa. */
-void mldsa_expand_mask(mldsa_poly y[MLDSA_L], const uint8_t rhopp[64], uint16_t kappa);
+void mldsa_expand_mask(const mldsa_backend *b, mldsa_poly y[MLDSA_L], const uint8_t rhopp[64],
+                       uint16_t kappa);
 /* SampleInBall (Alg. 29). ctilde must be public (declassified) when called. */
 void mldsa_sample_in_ball(mldsa_poly *c, const uint8_t ctilde[MLDSA_CTILDE]);
 
@@ -122,9 +129,9 @@ void mldsa_pack_sig(uint8_t sig[MLDSA_SIG_BYTES], const uint8_t ctilde[MLDSA_CTI
                     const mldsa_poly z[MLDSA_L], const mldsa_poly h[MLDSA_K]);
 /* sigDecode (Alg. 27) with HintBitUnpack (Alg. 21). Returns 0, or -1 when the hint encoding
  * is malformed (h = bottom). z comes out centered. */
-int mldsa_unpack_sig(uint8_t ctilde[MLDSA_CTILDE], mldsa_poly z[MLDSA_L], mldsa_poly h[MLDSA_K],
-                     const uint8_t sig[MLDSA_SIG_BYTES]);
-/* BitUnpack(in, gamma1 - 1, gamma1): 18-bit fields, coefficient gamma1 - field (centered). */
+int mldsa_unpack_sig(const mldsa_backend *b, uint8_t ctilde[MLDSA_CTILDE], mldsa_poly z[MLDSA_L],
+                     mldsa_poly h[MLDSA_K], const uint8_t sig[MLDSA_SIG_BYTES]);
+/* portable backend->unpack_z */
 void mldsa_unpack_z(mldsa_poly *z, const uint8_t in[MLDSA_POLY_Z_BYTES]);
 /* w1Encode (Alg. 28). */
 void mldsa_pack_w1(uint8_t out[MLDSA_K * MLDSA_POLY_W1_BYTES], const mldsa_poly w1[MLDSA_K]);

@@ -580,6 +580,88 @@ static uint32_t make_hint_avx2(mldsa_poly *h, const mldsa_poly *a, const mldsa_p
     return (uint32_t)_mm_cvtsi128_si32(c);
 }
 
+static void use_hint_avx2(mldsa_poly *out, const mldsa_poly *a, const mldsa_poly *h)
+{
+    const __m256i zero = _mm256_setzero_si256(), two = _mm256_set1_epi32(2);
+    const __m256i minus1 = _mm256_set1_epi32(-1), m44 = _mm256_set1_epi32(44);
+    for (unsigned j = 0; j < MLDSA_N; j += 8) {
+        __m256i r1, r0;
+        decompose8(&r1, &r0, LOADV(a->c + j));
+        /* +1 when r0 > 0, else -1; only where h = 1; then r1 mod 44 */
+        __m256i step =
+            _mm256_add_epi32(_mm256_and_si256(_mm256_cmpgt_epi32(r0, zero), two), minus1);
+        __m256i hmask = _mm256_sub_epi32(zero, LOADV(h->c + j));
+        r1 = _mm256_add_epi32(r1, _mm256_and_si256(step, hmask));
+        r1 = _mm256_andnot_si256(_mm256_cmpeq_epi32(r1, m44), r1);
+        r1 = _mm256_add_epi32(r1, _mm256_and_si256(_mm256_cmpeq_epi32(r1, minus1), m44));
+        STOREV(out->c + j, r1);
+    }
+}
+
+static inline __m256i freeze8(__m256i a)
+{
+    const __m256i q = _mm256_set1_epi32(MLDSA_Q);
+    __m256i t = _mm256_srai_epi32(_mm256_add_epi32(a, _mm256_set1_epi32(1 << 22)), 23);
+    a = _mm256_sub_epi32(a, _mm256_mullo_epi32(t, q));
+    return _mm256_add_epi32(a, _mm256_and_si256(_mm256_srai_epi32(a, 31), q));
+}
+
+static void freeze_avx2(mldsa_poly *a)
+{
+    for (unsigned j = 0; j < MLDSA_N; j += 8)
+        STOREV(a->c + j, freeze8(LOADV(a->c + j)));
+}
+
+static void center_avx2(mldsa_poly *a)
+{
+    const __m256i q = _mm256_set1_epi32(MLDSA_Q), half = _mm256_set1_epi32((MLDSA_Q - 1) / 2);
+    for (unsigned j = 0; j < MLDSA_N; j += 8) {
+        __m256i v = freeze8(LOADV(a->c + j));
+        v = _mm256_sub_epi32(v, _mm256_and_si256(_mm256_cmpgt_epi32(v, half), q));
+        STOREV(a->c + j, v);
+    }
+}
+
+static uint32_t exceeds_avx2(const mldsa_poly *a, int32_t bound)
+{
+    const __m256i lim = _mm256_set1_epi32(bound - 1);
+    __m256i bad = _mm256_setzero_si256();
+    for (unsigned j = 0; j < MLDSA_N; j += 8)
+        bad = _mm256_or_si256(bad, _mm256_cmpgt_epi32(_mm256_abs_epi32(LOADV(a->c + j)), lim));
+    /* No branch here: the caller decides (and declassifies) what to do with the bit. */
+    return (uint32_t)(_mm256_testz_si256(bad, bad) == 0);
+}
+
+/* Eight 18-bit fields are 18 bytes: fields 0..3 start at bytes 0, 2, 4, 6 (bit shifts 0, 2,
+ * 4, 6) of the first 9 bytes and fields 4..7 likewise in the next 9. One 128-bit load per
+ * half, a byte shuffle to put each field's four bytes in its lane, a variable shift, a mask. */
+static void unpack_z_avx2(mldsa_poly *z, const uint8_t in[MLDSA_POLY_Z_BYTES])
+{
+    const __m256i idx = _mm256_setr_epi8(0, 1, 2, 3, 2, 3, 4, 5, 4, 5, 6, 7, 6, 7, 8, 9, 0, 1, 2, 3,
+                                         2, 3, 4, 5, 4, 5, 6, 7, 6, 7, 8, 9);
+    const __m256i shifts = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+    const __m256i mask = _mm256_set1_epi32(0x3ffff), g1 = _mm256_set1_epi32(MLDSA_GAMMA1);
+    /* The last group would read 7 bytes past the input; it takes the scalar path. */
+    for (unsigned g = 0; g < MLDSA_N / 8 - 1; g++) {
+        const uint8_t *p = in + 18 * g;
+        __m256i v =
+            _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)p)),
+                                    _mm_loadu_si128((const __m128i *)(p + 9)), 1);
+        v = _mm256_and_si256(_mm256_srlv_epi32(_mm256_shuffle_epi8(v, idx), shifts), mask);
+        STOREV(z->c + 8 * g, _mm256_sub_epi32(g1, v));
+    }
+    for (unsigned i = MLDSA_N / 4 - 2; i < MLDSA_N / 4; i++) {
+        const uint8_t *p = in + 9 * i;
+        uint32_t v[4];
+        v[0] = p[0] | (uint32_t)p[1] << 8 | (uint32_t)(p[2] & 0x03) << 16;
+        v[1] = p[2] >> 2 | (uint32_t)p[3] << 6 | (uint32_t)(p[4] & 0x0f) << 14;
+        v[2] = p[4] >> 4 | (uint32_t)p[5] << 4 | (uint32_t)(p[6] & 0x3f) << 12;
+        v[3] = p[6] >> 6 | (uint32_t)p[7] << 2 | (uint32_t)p[8] << 10;
+        for (unsigned k = 0; k < 4; k++)
+            z->c[4 * i + k] = MLDSA_GAMMA1 - (int32_t)v[k];
+    }
+}
+
 const mldsa_backend mldsa_backend_avx2 = {
     .name = "avx2",
     .ntt = ntt_avx2,
@@ -587,4 +669,9 @@ const mldsa_backend mldsa_backend_avx2 = {
     .pointwise_acc = pointwise_acc_avx2,
     .decompose = decompose_avx2,
     .make_hint = make_hint_avx2,
+    .use_hint = use_hint_avx2,
+    .freeze = freeze_avx2,
+    .center = center_avx2,
+    .exceeds = exceeds_avx2,
+    .unpack_z = unpack_z_avx2,
 };

@@ -5,39 +5,76 @@
 
 #include "mldsa_internal.h"
 
-/* Packs c_i = (sub ? off - a_i : a_i), each already in [0, 2^bits). No data-dependent branch:
- * the loop structure depends only on bits. */
-static void pack_bits(uint8_t *out, const mldsa_poly *a, unsigned bits, int sub, int32_t off)
+/* Packs c_i = (sub ? off - a_i : a_i), each already in [0, 2^bits). With
+ * bits <= 16: eight coefficients make exactly `bits` bytes, assembled in two 64-bit words. Every
+ * branch depends only on bits and the position (constants once inlined), never on a coefficient. */
+static inline void pack_bits(uint8_t *out, const mldsa_poly *a, unsigned bits, int sub, int32_t off)
 {
-    uint64_t acc = 0;
-    unsigned have = 0;
-    uint32_t mask = (1u << bits) - 1;
-    for (unsigned i = 0; i < MLDSA_N; i++) {
-        uint32_t v = (uint32_t)(sub ? off - a->c[i] : a->c[i]) & mask;
-        acc |= (uint64_t)v << have;
-        have += bits;
-        while (have >= 8) {
-            *out++ = (uint8_t)acc;
-            acc >>= 8;
-            have -= 8;
+    const uint32_t mask = (1u << bits) - 1;
+    for (unsigned g = 0; g < MLDSA_N / 8; g++, out += bits) {
+        uint64_t lo = 0, hi = 0;
+        for (unsigned i = 0; i < 8; i++) {
+            int32_t c = a->c[8 * g + i];
+            uint64_t v = (uint32_t)(sub ? off - c : c) & mask;
+            unsigned pos = i * bits;
+            if (pos < 64) {
+                lo |= v << pos;
+                if (pos + bits > 64)
+                    hi |= v >> (64 - pos);
+            } else {
+                hi |= v << (pos - 64);
+            }
+        }
+        for (unsigned k = 0; k < bits; k++)
+            out[k] = (uint8_t)(k < 8 ? lo >> (8 * k) : hi >> (8 * (k - 8)));
+    }
+}
+
+static inline void unpack_bits(mldsa_poly *a, const uint8_t *in, unsigned bits, int sub,
+                               int32_t off)
+{
+    const uint32_t mask = (1u << bits) - 1;
+    for (unsigned g = 0; g < MLDSA_N / 8; g++, in += bits) {
+        uint64_t lo = 0, hi = 0;
+        for (unsigned k = 0; k < bits; k++) {
+            if (k < 8)
+                lo |= (uint64_t)in[k] << (8 * k);
+            else
+                hi |= (uint64_t)in[k] << (8 * (k - 8));
+        }
+        for (unsigned i = 0; i < 8; i++) {
+            unsigned pos = i * bits;
+            uint64_t v;
+            if (pos < 64) {
+                v = lo >> pos;
+                if (pos + bits > 64)
+                    v |= hi << (64 - pos);
+            } else {
+                v = hi >> (pos - 64);
+            }
+            int32_t c = (int32_t)(v & mask);
+            a->c[8 * g + i] = sub ? off - c : c;
         }
     }
 }
 
-static void unpack_bits(mldsa_poly *a, const uint8_t *in, unsigned bits, int sub, int32_t off)
+/* BitPack(z, gamma1 - 1, gamma1): 18-bit fields gamma1 - z, four coefficients in 9 bytes. */
+static void pack_z(uint8_t *out, const mldsa_poly *z)
 {
-    uint64_t acc = 0;
-    unsigned have = 0;
-    uint32_t mask = (1u << bits) - 1;
-    for (unsigned i = 0; i < MLDSA_N; i++) {
-        while (have < bits) {
-            acc |= (uint64_t)*in++ << have;
-            have += 8;
-        }
-        int32_t v = (int32_t)(acc & mask);
-        acc >>= bits;
-        have -= bits;
-        a->c[i] = sub ? off - v : v;
+    for (unsigned i = 0; i < MLDSA_N / 4; i++) {
+        uint32_t v[4];
+        for (unsigned k = 0; k < 4; k++)
+            v[k] = (uint32_t)(MLDSA_GAMMA1 - z->c[4 * i + k]) & 0x3ffff;
+        uint8_t *p = out + 9 * i;
+        p[0] = (uint8_t)v[0];
+        p[1] = (uint8_t)(v[0] >> 8);
+        p[2] = (uint8_t)(v[0] >> 16 | v[1] << 2);
+        p[3] = (uint8_t)(v[1] >> 6);
+        p[4] = (uint8_t)(v[1] >> 14 | v[2] << 4);
+        p[5] = (uint8_t)(v[2] >> 4);
+        p[6] = (uint8_t)(v[2] >> 12 | v[3] << 6);
+        p[7] = (uint8_t)(v[3] >> 2);
+        p[8] = (uint8_t)(v[3] >> 10);
     }
 }
 
@@ -119,7 +156,7 @@ void mldsa_pack_sig(uint8_t sig[MLDSA_SIG_BYTES], const uint8_t ctilde[MLDSA_CTI
     memcpy(p, ctilde, MLDSA_CTILDE);
     p += MLDSA_CTILDE;
     for (unsigned i = 0; i < MLDSA_L; i++, p += MLDSA_POLY_Z_BYTES)
-        pack_bits(p, &z[i], 18, 1, MLDSA_GAMMA1);
+        pack_z(p, &z[i]);
     memset(p, 0, MLDSA_OMEGA + MLDSA_K);
     unsigned idx = 0;
     for (unsigned i = 0; i < MLDSA_K; i++) {
@@ -135,14 +172,14 @@ void mldsa_pack_sig(uint8_t sig[MLDSA_SIG_BYTES], const uint8_t ctilde[MLDSA_CTI
  * cumulative count is at most omega and not below the previous one, the indices within a
  * polynomial strictly increase, and the unused index bytes are zero. Together they make the
  * encoding of a hint unique (strong unforgeability). The bytes are untrusted. */
-int mldsa_unpack_sig(uint8_t ctilde[MLDSA_CTILDE], mldsa_poly z[MLDSA_L], mldsa_poly h[MLDSA_K],
-                     const uint8_t sig[MLDSA_SIG_BYTES])
+int mldsa_unpack_sig(const mldsa_backend *b, uint8_t ctilde[MLDSA_CTILDE], mldsa_poly z[MLDSA_L],
+                     mldsa_poly h[MLDSA_K], const uint8_t sig[MLDSA_SIG_BYTES])
 {
     const uint8_t *p = sig;
     memcpy(ctilde, p, MLDSA_CTILDE);
     p += MLDSA_CTILDE;
     for (unsigned i = 0; i < MLDSA_L; i++, p += MLDSA_POLY_Z_BYTES)
-        mldsa_unpack_z(&z[i], p);
+        b->unpack_z(&z[i], p);
 
     memset(h, 0, sizeof(mldsa_poly) * MLDSA_K);
     unsigned idx = 0;

@@ -217,4 +217,9 @@ const mldsa_backend mldsa_backend_portable = {
     .pointwise_acc = pointwise_acc_portable,
     .decompose = poly_decompose_portable,
     .make_hint = poly_make_hint_portable,
+    .use_hint = mldsa_poly_use_hint,
+    .freeze = mldsa_poly_freeze,
+    .center = mldsa_poly_center,
+    .exceeds = mldsa_poly_exceeds,
+    .unpack_z = mldsa_unpack_z,
 };

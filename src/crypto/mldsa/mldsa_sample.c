@@ -10,10 +10,12 @@
  * buf to a from position ctr. rho is public, so branching on the bytes is fine. */
 static unsigned rej_uniform(int32_t *a, unsigned ctr, const uint8_t *buf, size_t len)
 {
+    /* Branch-free body: the candidate is always written to a[ctr] (ctr < 256 here) and kept
+     * by advancing ctr only when it is below q. */
     for (size_t pos = 0; ctr < MLDSA_N && pos + 3 <= len; pos += 3) {
         uint32_t t = buf[pos] | (uint32_t)buf[pos + 1] << 8 | (uint32_t)(buf[pos + 2] & 0x7f) << 16;
-        if (t < MLDSA_Q)
-            a[ctr++] = (int32_t)t;
+        a[ctr] = (int32_t)t;
+        ctr += t < MLDSA_Q;
     }
     return ctr;
 }
@@ -103,7 +105,8 @@ void mldsa_expand_s(mldsa_poly s1[MLDSA_L], mldsa_poly s2[MLDSA_K], const uint8_
 
 #define EXPAND_MASK_BLOCKS ((MLDSA_POLY_Z_BYTES + ZHTP_SHAKE256_RATE - 1) / ZHTP_SHAKE256_RATE)
 
-void mldsa_expand_mask(mldsa_poly y[MLDSA_L], const uint8_t rhopp[64], uint16_t kappa)
+void mldsa_expand_mask(const mldsa_backend *b, mldsa_poly y[MLDSA_L], const uint8_t rhopp[64],
+                       uint16_t kappa)
 {
     uint8_t seed[4][66];
     uint8_t buf[4][EXPAND_MASK_BLOCKS * ZHTP_SHAKE256_RATE];
@@ -118,7 +121,7 @@ void mldsa_expand_mask(mldsa_poly y[MLDSA_L], const uint8_t rhopp[64], uint16_t 
                                0x1f);
     zhtp_keccak_x4_squeezeblocks(&k, buf[0], buf[1], buf[2], buf[3], EXPAND_MASK_BLOCKS);
     for (unsigned t = 0; t < MLDSA_L; t++)
-        mldsa_unpack_z(&y[t], buf[t]);
+        b->unpack_z(&y[t], buf[t]);
     zhtp_wipe(seed, sizeof seed);
     zhtp_wipe(buf, sizeof buf);
     zhtp_wipe(&k, sizeof k);

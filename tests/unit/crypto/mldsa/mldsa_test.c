@@ -305,6 +305,64 @@ static int64_t mod_q(int64_t a)
     return a < 0 ? a + MLDSA_Q : a;
 }
 
+/* freeze, center, exceeds (at the exact bound), unpack_z and use_hint agree across backends
+ * on random and edge inputs; the portable ones are checked against their definitions. */
+static void backend_helpers_agree_with_definitions(void **state)
+{
+    zt_rng r;
+    zt_rng_seed(&r, 45);
+    const mldsa_backend *bs[2] = {&mldsa_backend_portable, NULL};
+#if defined(ZHTP_MLDSA_HAVE_AVX2)
+    if (__builtin_cpu_supports("avx2"))
+        bs[1] = &mldsa_backend_avx2;
+#endif
+    for (int trial = 0; trial < 200; trial++) {
+        mldsa_poly a, h;
+        uint8_t buf[MLDSA_POLY_Z_BYTES];
+        for (int i = 0; i < MLDSA_N; i++) {
+            a.c[i] = (int32_t)zt_rng_below(&r, 1u << 31) - (1 << 30);
+            h.c[i] = (int32_t)zt_rng_below(&r, 2);
+        }
+        zt_rng_bytes(&r, buf, sizeof buf);
+        int32_t bound = (int32_t)zt_rng_below(&r, 1 << 20) + 1;
+        for (int k = 0; k < 2; k++) {
+            const mldsa_backend *b = bs[k];
+            if (!b)
+                continue;
+            mldsa_poly f = a, c = a, z, u, e;
+            b->freeze(&f);
+            b->center(&c);
+            for (int i = 0; i < MLDSA_N; i++) {
+                assert_int_equal(f.c[i], mod_q(a.c[i]));
+                assert_int_equal(mod_q(c.c[i]), mod_q(a.c[i]));
+                assert_true(c.c[i] >= -(MLDSA_Q - 1) / 2 && c.c[i] <= (MLDSA_Q - 1) / 2);
+            }
+            b->unpack_z(&z, buf);
+            for (int i = 0; i < MLDSA_N; i++) {
+                uint32_t v = 0;
+                for (int bit = 0; bit < 18; bit++)
+                    v |= (uint32_t)(buf[(18 * i + bit) / 8] >> ((18 * i + bit) % 8) & 1) << bit;
+                assert_int_equal(z.c[i], MLDSA_GAMMA1 - (int32_t)v);
+            }
+            b->use_hint(&u, &f, &h);
+            for (int i = 0; i < MLDSA_N; i++) {
+                int32_t r1, r0;
+                mldsa_decompose(&r1, &r0, f.c[i]);
+                if (h.c[i])
+                    r1 = (r1 + (r0 > 0 ? 1 : -1) + 44) % 44;
+                assert_int_equal(u.c[i], r1);
+            }
+            /* exceeds: one coefficient exactly at, or just below, +-bound */
+            for (int edge = 0; edge < 4; edge++) {
+                memset(&e, 0, sizeof e);
+                int32_t v = (edge & 1) ? bound : bound - 1;
+                e.c[zt_rng_below(&r, MLDSA_N)] = (edge & 2) ? -v : v;
+                assert_int_equal(b->exceeds(&e, bound), (uint32_t)(edge & 1));
+            }
+        }
+    }
+}
+
 /* NTT^-1(NTT(a) o NTT(b)) = a b in Z_q[X]/(X^256 + 1), and NTT^-1(NTT(a)) = a, per backend. */
 static void ntt_product_matches_schoolbook_on_every_impl(void **state)
 {
@@ -621,6 +679,7 @@ int main(void)
         cmocka_unit_test(decompose_matches_definition_for_every_residue),
         cmocka_unit_test(backend_rounding_matches_scalar_for_every_residue),
         cmocka_unit_test(ntt_product_matches_schoolbook_on_every_impl),
+        cmocka_unit_test(backend_helpers_agree_with_definitions),
         cmocka_unit_test(signature_bit_flips_are_rejected),
         cmocka_unit_test(public_key_bit_flips_are_rejected),
         cmocka_unit_test(malformed_hints_are_rejected),
