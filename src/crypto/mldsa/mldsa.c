@@ -139,7 +139,7 @@ int zhtp_sign_mldsa44_keypair_from_seed(uint8_t pk[ZHTP_MLDSA44_PUBLICKEYBYTES],
     /* rho becomes the public key's first field: public from here on. */
     ZHTP_CT_DECLASSIFY(st.expanded, 32);
 
-    mldsa_expand_a(st.a, rho);
+    mldsa_expand_a(b, st.a, rho);
     mldsa_expand_s(st.s1, st.s2, rhop);
     for (unsigned j = 0; j < MLDSA_L; j++) {
         st.s1hat[j] = st.s1[j];
@@ -272,7 +272,7 @@ static void sign_setup(const mldsa_backend *b, sign_state *st,
         b->ntt(&st->s2hat[i]);
         b->ntt(&st->t0hat[i]);
     }
-    mldsa_expand_a(st->a, st->rho);
+    mldsa_expand_a(b, st->a, st->rho);
 }
 
 static void sign_mu(uint8_t sig[ZHTP_MLDSA44_BYTES], const uint8_t *mu_given, const uint8_t *prefix,
@@ -378,7 +378,7 @@ static int verify_core(verify_state *st, const uint8_t *sig, const uint8_t *mu_g
         zhtp_shake256(st->tr, sizeof st->tr, pk, ZHTP_MLDSA44_PUBLICKEYBYTES);
         compute_mu(st->mu, st->tr, prefix, prefix_len, ctx, ctx_len, msg, msg_len);
     }
-    mldsa_expand_a(st->a, st->rho);
+    mldsa_expand_a(b, st->a, st->rho);
     mldsa_sample_in_ball(&st->c, st->ctilde);
     b->ntt(&st->c);
     for (unsigned j = 0; j < MLDSA_L; j++)

@@ -64,6 +64,10 @@ typedef struct mldsa_backend {
     uint32_t (*exceeds)(const mldsa_poly *a, int32_t bound);
     /* BitUnpack(in, gamma1 - 1, gamma1): 18-bit fields, coefficient gamma1 - field. */
     void (*unpack_z)(mldsa_poly *z, const uint8_t in[MLDSA_POLY_Z_BYTES]);
+    /* RejNTTPoly's sampling loop (Alg. 30 with CoeffFromThreeBytes, Alg. 14) on public bytes:
+     * appends the accepted coefficients of buf[0..len) to a from position ctr, stops at 256,
+     * returns the new count. len is a multiple of 3. */
+    unsigned (*rej_uniform)(int32_t *a, unsigned ctr, const uint8_t *buf, size_t len);
 } mldsa_backend;
 
 extern const mldsa_backend mldsa_backend_portable;
@@ -105,7 +109,8 @@ void mldsa_poly_use_hint(mldsa_poly *out, const mldsa_poly *a, const mldsa_poly 
 /* ---- sampling (mldsa_sample.c) ---- */
 
 /* ExpandA (Alg. 32): A[r][s] = RejNTTPoly(rho || s || r), four entries per x4 sponge. */
-void mldsa_expand_a(mldsa_poly a[MLDSA_K][MLDSA_L], const uint8_t rho[32]);
+void mldsa_expand_a(const mldsa_backend *b, mldsa_poly a[MLDSA_K][MLDSA_L], const uint8_t rho[32]);
+unsigned mldsa_rej_uniform(int32_t *a, unsigned ctr, const uint8_t *buf, size_t len); /* portable */
 /* ExpandS (Alg. 33): s1, s2 from rho' (64 bytes), coefficients in [-eta, eta]. */
 void mldsa_expand_s(mldsa_poly s1[MLDSA_L], mldsa_poly s2[MLDSA_K], const uint8_t rhop[64]);
 /* ExpandMask (Alg. 34): y from rho'' and kappa. */

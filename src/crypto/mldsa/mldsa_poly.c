@@ -222,4 +222,5 @@ const mldsa_backend mldsa_backend_portable = {
     .center = mldsa_poly_center,
     .exceeds = mldsa_poly_exceeds,
     .unpack_z = mldsa_unpack_z,
+    .rej_uniform = mldsa_rej_uniform,
 };

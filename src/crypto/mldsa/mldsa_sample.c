@@ -8,7 +8,7 @@
 
 /* RejNTTPoly's loop body (CoeffFromThreeBytes, Alg. 14): appends the accepted coefficients of
  * buf to a from position ctr. rho is public, so branching on the bytes is fine. */
-static unsigned rej_uniform(int32_t *a, unsigned ctr, const uint8_t *buf, size_t len)
+unsigned mldsa_rej_uniform(int32_t *a, unsigned ctr, const uint8_t *buf, size_t len)
 {
     /* Branch-free body: the candidate is always written to a[ctr] (ctr < 256 here) and kept
      * by advancing ctr only when it is below q. */
@@ -23,7 +23,7 @@ static unsigned rej_uniform(int32_t *a, unsigned ctr, const uint8_t *buf, size_t
 /* 5 blocks give 280 candidates for 256 slots; each is accepted with probability q/2^23. */
 #define EXPAND_A_BLOCKS 5
 
-void mldsa_expand_a(mldsa_poly a[MLDSA_K][MLDSA_L], const uint8_t rho[32])
+void mldsa_expand_a(const mldsa_backend *b, mldsa_poly a[MLDSA_K][MLDSA_L], const uint8_t rho[32])
 {
     uint8_t seed[4][34];
     uint8_t buf[4][EXPAND_A_BLOCKS * ZHTP_SHAKE128_RATE];
@@ -42,11 +42,11 @@ void mldsa_expand_a(mldsa_poly a[MLDSA_K][MLDSA_L], const uint8_t rho[32])
                                    0x1f);
         zhtp_keccak_x4_squeezeblocks(&k, buf[0], buf[1], buf[2], buf[3], EXPAND_A_BLOCKS);
         for (unsigned t = 0; t < 4; t++)
-            ctr[t] = rej_uniform(out[t], 0, buf[t], sizeof buf[t]);
+            ctr[t] = b->rej_uniform(out[t], 0, buf[t], sizeof buf[t]);
         while (ctr[0] < MLDSA_N || ctr[1] < MLDSA_N || ctr[2] < MLDSA_N || ctr[3] < MLDSA_N) {
             zhtp_keccak_x4_squeezeblocks(&k, buf[0], buf[1], buf[2], buf[3], 1);
             for (unsigned t = 0; t < 4; t++)
-                ctr[t] = rej_uniform(out[t], ctr[t], buf[t], ZHTP_SHAKE128_RATE);
+                ctr[t] = b->rej_uniform(out[t], ctr[t], buf[t], ZHTP_SHAKE128_RATE);
         }
     }
 }

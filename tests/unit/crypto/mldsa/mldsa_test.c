@@ -299,6 +299,53 @@ static void backend_rounding_matches_scalar_for_every_residue(void **state)
     }
 }
 
+/* RejNTTPoly's sampler: every backend keeps exactly the 23-bit candidates below q, in order,
+ * from any starting count, with about half of the candidates rejected (q and just above q
+ * included). */
+static void backend_rej_uniform_matches_definition(void **state)
+{
+    zt_rng r;
+    zt_rng_seed(&r, 46);
+    const mldsa_backend *bs[2] = {&mldsa_backend_portable, NULL};
+#if defined(ZHTP_MLDSA_HAVE_AVX2)
+    if (__builtin_cpu_supports("avx2"))
+        bs[1] = &mldsa_backend_avx2;
+#endif
+    for (int trial = 0; trial < 300; trial++) {
+        uint8_t buf[5 * 168];
+        size_t len = 3 * zt_rng_below(&r, sizeof buf / 3 + 1);
+        unsigned start = (unsigned)zt_rng_below(&r, MLDSA_N);
+        zt_rng_bytes(&r, buf, sizeof buf);
+        for (size_t pos = 0; pos + 3 <= sizeof buf; pos += 3) {
+            if (zt_rng_below(&r, 2)) { /* a value in [q, 2^23), sometimes exactly q */
+                uint32_t v = zt_rng_below(&r, 4) == 0
+                                 ? MLDSA_Q
+                                 : MLDSA_Q + (uint32_t)zt_rng_below(&r, (1u << 23) - MLDSA_Q);
+                buf[pos] = (uint8_t)v;
+                buf[pos + 1] = (uint8_t)(v >> 8);
+                buf[pos + 2] = (uint8_t)((v >> 16) | (buf[pos + 2] & 0x80));
+            }
+        }
+        int32_t want[MLDSA_N];
+        unsigned want_ctr = start;
+        for (size_t pos = 0; want_ctr < MLDSA_N && pos + 3 <= len; pos += 3) {
+            uint32_t t =
+                buf[pos] | (uint32_t)buf[pos + 1] << 8 | (uint32_t)(buf[pos + 2] & 0x7f) << 16;
+            if (t < MLDSA_Q)
+                want[want_ctr++] = (int32_t)t;
+        }
+        for (int k = 0; k < 2; k++) {
+            if (!bs[k])
+                continue;
+            int32_t got[MLDSA_N];
+            unsigned ctr = bs[k]->rej_uniform(got, start, buf, len);
+            assert_int_equal(ctr, want_ctr);
+            if (ctr > start)
+                assert_memory_equal(got + start, want + start, (ctr - start) * sizeof(int32_t));
+        }
+    }
+}
+
 static int64_t mod_q(int64_t a)
 {
     a %= MLDSA_Q;
@@ -680,6 +727,7 @@ int main(void)
         cmocka_unit_test(backend_rounding_matches_scalar_for_every_residue),
         cmocka_unit_test(ntt_product_matches_schoolbook_on_every_impl),
         cmocka_unit_test(backend_helpers_agree_with_definitions),
+        cmocka_unit_test(backend_rej_uniform_matches_definition),
         cmocka_unit_test(signature_bit_flips_are_rejected),
         cmocka_unit_test(public_key_bit_flips_are_rejected),
         cmocka_unit_test(malformed_hints_are_rejected),
