@@ -92,8 +92,8 @@ typedef struct zhtp_router_config {
     zhtp_route_lookup_fn lookup; /* NULL: zhtp_router_next_hop_id answers ZHTP_ERR_NOTFOUND */
     void *user_data;             /* passed to rng and lookup */
     /* Period of the root's sequence number (tree refresh), ns. 0: 2 s. Every node sends one
-     * announcement per neighbour per period; a silent neighbour expires after 3.5 periods and
-     * a root whose sequence number stops advancing is dropped after 4 periods. */
+     * announcement per neighbour per period; a silent neighbour expires after 6.5 periods and
+     * a root whose sequence number stops advancing is dropped after 6 periods. */
     zhtp_time refresh_ns;
     /* Hysteresis of parent choice, in 1/256: a new parent must be this much cheaper than the
      * current one. 0: 32 (12.5 %). */
@@ -187,6 +187,27 @@ size_t zhtp_router_state_bytes(const zhtp_router *r);
 /* Incremented on every change of root, parent or coordinates: lets drivers detect
  * convergence. */
 uint64_t zhtp_router_changes(const zhtp_router *r);
+
+/* What this router believes about one neighbour (for dashboards, tests, debugging). Pointers
+ * are borrowed until the next mutating call on the router. */
+typedef struct zhtp_route_nbr_info {
+    const uint8_t *id;       /* ZHTP_NODE_ID_LEN bytes */
+    const uint8_t *root_id;  /* as announced; meaningless when !has_info */
+    const uint16_t *coords;  /* its announced coordinates */
+    size_t depth;
+    uint32_t root_seq;
+    uint32_t root_cost;      /* its announced cost to the root */
+    uint32_t link_cost;      /* cheapest link to it */
+    uint16_t port;           /* the port this node gave it */
+    size_t links;            /* links to it */
+    bool has_info;           /* an announcement heard recently enough */
+    bool is_parent;
+    bool is_child;           /* its path runs through this node */
+} zhtp_route_nbr_info;
+
+size_t zhtp_router_neighbour_count(const zhtp_router *r);
+/* Returns ZHTP_OK or ZHTP_ERR_NOTFOUND (index out of range). */
+int zhtp_router_neighbour_get(const zhtp_router *r, size_t index, zhtp_route_nbr_info *out);
 
 /* Tree distance between two coordinate lists: hops from a up to their deepest common
  * ancestor and down to b. Pure. */

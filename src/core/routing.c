@@ -16,6 +16,9 @@
 /* Links to one neighbour costing more than this many times its cheapest link carry no share of
  * its traffic: a LoRa link beside WiFi would only add delay. */
 #define SPREAD_FACTOR 4u
+/* How many root sequence numbers a parent may lag behind the newest a neighbour offers. */
+#define SEQ_LAG 4
+#define REPEATS 2
 
 typedef struct rlink {
     zhtp_route_link_id id;
@@ -63,6 +66,12 @@ struct zhtp_router {
     uint32_t own_seq;       /* sequence number used while this node is the root */
     zhtp_time seq_heard_at; /* when root_seq last advanced */
     zhtp_time next_refresh; /* while root */
+    /* After a change of root, parent or coordinates the announcement is repeated REPEATS more
+     * times, refresh/8 apart: neighbours that lost it would otherwise forward on stale
+     * coordinates until the next refresh. */
+    zhtp_time repeat_at;
+    uint8_t repeats_left;
+    zhtp_time next_announce; /* periodic announcement to all neighbours */
     int32_t parent;         /* index into nbrs, -1 when root */
     uint16_t depth;
     uint16_t path_cap;
@@ -140,20 +149,33 @@ static int32_t seq_diff(uint32_t a, uint32_t b)
     return (int32_t)(a - b);
 }
 
+/* A neighbour hears from another once per refresh. The link layer's keepalive (link_down) is
+ * the fast failure detector; these silence timeouts are the backstop, long enough that
+ * announcement loss alone rarely trips them (20 % loss: 0.2^6 ~ 6e-5 per link and period). */
 static zhtp_time nbr_timeout(const zhtp_router *r)
 {
-    return r->refresh_ns * 3 + r->refresh_ns / 2;
+    return r->refresh_ns * 6 + r->refresh_ns / 2;
 }
 
+/* Longer than SEQ_LAG periods, so a node whose parent stalls first moves to a neighbour with
+ * fresh sequence numbers and only declares the root lost when none has any. */
 static zhtp_time root_timeout(const zhtp_router *r)
 {
-    return r->refresh_ns * 4;
+    return r->refresh_ns * 6;
 }
 
-static void mark_all_dirty(zhtp_router *r)
+/* Queues an announcement to every neighbour and re-arms the periodic one. Announcements are
+ * mostly driven by the root's refresh wave; the periodic one, a little longer than the refresh
+ * and jittered so neighbours do not synchronise, covers nodes the wave missed through loss:
+ * without it a node that lost the wave would also stay silent to its neighbours. */
+static void announce_all(zhtp_router *r, zhtp_time now)
 {
     for (uint32_t i = 0; i < r->n_nbrs; i++)
         r->nbrs[i].is_dirty = true;
+    uint8_t j[2];
+    r->rng(r->user_data, j, sizeof j);
+    zhtp_time jitter = (r->refresh_ns / 4) * (zhtp_time)((j[0] << 8) | j[1]) / 65536u;
+    r->next_announce = now + r->refresh_ns + jitter;
 }
 
 uint32_t zhtp_route_tree_distance(const uint16_t *a, size_t a_depth, const uint16_t *b,
@@ -169,9 +191,10 @@ uint32_t zhtp_route_tree_distance(const uint16_t *a, size_t a_depth, const uint1
 int zhtp_router_new(zhtp_router **out, const zhtp_router_config *cfg,
                     const uint8_t self_id[ZHTP_NODE_ID_LEN], zhtp_time now)
 {
+    if (out)
+        *out = NULL;
     if (!out || !cfg || !cfg->rng || !self_id)
         return ZHTP_ERR_INVAL;
-    *out = NULL;
     const zhtp_mem *mem = cfg->mem ? cfg->mem : zhtp_mem_default();
     zhtp_router *r = zhtp_mem_alloc(mem, sizeof *r);
     if (!r)
@@ -195,6 +218,7 @@ int zhtp_router_new(zhtp_router **out, const zhtp_router_config *cfg,
     r->root_seq = r->own_seq;
     r->seq_heard_at = now;
     r->next_refresh = now + r->refresh_ns;
+    r->next_announce = now + r->refresh_ns;
     r->parent = -1;
     r->next_port = 1;
     *out = r;
@@ -243,6 +267,14 @@ static bool is_eligible(const zhtp_router *r, const nbr *n, zhtp_time now)
            n->depth < r->path_cap && !root_is_dead(r, n, now);
 }
 
+static void on_structure_changed(zhtp_router *r, zhtp_time now)
+{
+    r->changes++;
+    announce_all(r, now);
+    r->repeats_left = REPEATS;
+    r->repeat_at = now + r->refresh_ns / 8;
+}
+
 static void become_root(zhtp_router *r, zhtp_time now)
 {
     if (r->parent < 0 && memcmp(r->root_id, r->self_id, ZHTP_NODE_ID_LEN) == 0)
@@ -255,13 +287,14 @@ static void become_root(zhtp_router *r, zhtp_time now)
     r->depth = 0;
     r->seq_heard_at = now;
     r->next_refresh = now + r->refresh_ns;
-    r->changes++;
-    mark_all_dirty(r);
+    on_structure_changed(r, now);
 }
 
-/* Takes neighbour p as parent (or refreshes from it). The own path capacity suffices by the
- * invariant, so nothing is allocated. */
-static void adopt_parent(zhtp_router *r, int32_t pi, zhtp_time now)
+/* Takes neighbour p as parent (or refreshes from it). |max_seq| is the newest sequence number of
+ * p's root any eligible neighbour announced: any of them proves the root alive, so the root
+ * timeout does not fire because of losses on the parent link alone. The own path capacity
+ * suffices by the invariant, so nothing is allocated. */
+static void adopt_parent(zhtp_router *r, int32_t pi, uint32_t max_seq, zhtp_time now)
 {
     const nbr *p = &r->nbrs[pi];
     bool changed = r->parent != pi || r->depth != p->depth + 1 ||
@@ -284,16 +317,16 @@ static void adopt_parent(zhtp_router *r, int32_t pi, zhtp_time now)
     bool cost_moved =
         cost > r->root_cost + r->root_cost / 8 || cost < r->root_cost - r->root_cost / 8;
     r->root_cost = cost;
-    bool seq_advanced = !same_root || seq_diff(p->root_seq, r->root_seq) > 0;
-    if (!same_root || seq_advanced)
+    bool seq_advanced = !same_root || seq_diff(max_seq, r->root_seq) > 0;
+    if (seq_advanced) {
         r->seq_heard_at = now;
-    if (seq_advanced)
-        r->root_seq = p->root_seq;
+        r->root_seq = max_seq;
+    }
     memcpy(r->root_id, p->root_id, ZHTP_NODE_ID_LEN);
     if (changed)
-        r->changes++;
-    if (changed || seq_advanced || cost_moved)
-        mark_all_dirty(r);
+        on_structure_changed(r, now);
+    else if (seq_advanced || cost_moved)
+        announce_all(r, now);
 }
 
 /* Parent choice: the best root any loop-free neighbour offers (smallest id, and this node
@@ -321,15 +354,17 @@ static void reselect(zhtp_router *r, zhtp_time now)
             have_max = true;
         }
     }
-    /* A neighbour one sequence number behind is still current: the refresh wave reaches
-     * neighbours at slightly different times, and demanding the newest would flap parents. */
+    /* A neighbour a few sequence numbers behind is still current: the refresh wave reaches
+     * neighbours at different times and announcements get lost; demanding the newest would
+     * flap parents on every loss. A parent really cut off from the root falls SEQ_LAG behind
+     * within as many refresh periods, or its link goes down first. */
     int32_t best = -1;
     uint64_t best_total = UINT64_MAX;
     uint64_t cur_total = UINT64_MAX;
     for (uint32_t i = 0; i < r->n_nbrs; i++) {
         const nbr *n = &r->nbrs[i];
         if (!is_eligible(r, n, now) || memcmp(n->root_id, best_root, ZHTP_NODE_ID_LEN) != 0 ||
-            seq_diff(max_seq, n->root_seq) > 1)
+            seq_diff(max_seq, n->root_seq) > SEQ_LAG)
             continue;
         uint64_t total = (uint64_t)n->cost + n->link_cost;
         if ((int32_t)i == r->parent)
@@ -342,7 +377,7 @@ static void reselect(zhtp_router *r, zhtp_time now)
     }
     if (cur_total != UINT64_MAX && cur_total <= best_total + best_total * r->margin_256 / 256u)
         best = r->parent;
-    adopt_parent(r, best, now);
+    adopt_parent(r, best, max_seq, now);
 }
 
 /* Cached cheapest link of each neighbour. */
@@ -592,6 +627,10 @@ zhtp_time zhtp_router_next_deadline(const zhtp_router *r)
         d = r->seq_heard_at + root_timeout(r);
     if (r->has_dead && r->dead_until < d)
         d = r->dead_until;
+    if (r->repeats_left && r->repeat_at < d)
+        d = r->repeat_at;
+    if (r->n_nbrs && r->next_announce < d)
+        d = r->next_announce;
     for (uint32_t i = 0; i < r->n_nbrs; i++)
         if (r->nbrs[i].has_info && r->nbrs[i].last_heard + nbr_timeout(r) < d)
             d = r->nbrs[i].last_heard + nbr_timeout(r);
@@ -622,12 +661,19 @@ int zhtp_router_tick(zhtp_router *r, zhtp_time now)
     }
     if (again)
         reselect(r, now);
+    if (r->repeats_left && now >= r->repeat_at) {
+        r->repeats_left--;
+        r->repeat_at = now + r->refresh_ns / 8;
+        announce_all(r, now);
+    }
+    if (r->n_nbrs && now >= r->next_announce)
+        announce_all(r, now);
     if (r->parent < 0 && now >= r->next_refresh) {
         r->own_seq++;
         r->root_seq = r->own_seq;
         r->seq_heard_at = now;
         r->next_refresh = now + r->refresh_ns;
-        mark_all_dirty(r);
+        announce_all(r, now);
     }
     return ZHTP_OK;
 }
@@ -684,17 +730,15 @@ int zhtp_router_next_hop(zhtp_router *r, const uint16_t *dest_ports, size_t dest
     uint32_t limit = d_self;
     if (bound && *bound < limit)
         limit = *bound;
-    /* Remaining hops are priced at this node's average cost per tree hop, so a neighbour a few
-     * tree hops closer over an expensive medium loses to a cheap one nearly as close. */
-    uint64_t hop_ref = r->depth ? r->root_cost / r->depth : 0;
-    if (hop_ref == 0) { /* the root has no path to average: use its cheapest link */
-        hop_ref = UINT32_MAX;
-        for (uint32_t i = 0; i < r->n_nbrs; i++)
-            if (r->nbrs[i].link_cost < hop_ref)
-                hop_ref = r->nbrs[i].link_cost;
-        if (hop_ref == 0 || hop_ref == UINT32_MAX)
-            hop_ref = 1;
-    }
+    /* Remaining hops are priced at this node's cheapest link: an expensive medium is taken
+     * only when it saves that many cheap hops (a LoRa hop costs ~8000 WiFi hops), or when it
+     * is the only way closer. */
+    uint64_t hop_ref = UINT32_MAX;
+    for (uint32_t i = 0; i < r->n_nbrs; i++)
+        if (r->nbrs[i].link_cost < hop_ref)
+            hop_ref = r->nbrs[i].link_cost;
+    if (hop_ref == 0 || hop_ref == UINT32_MAX)
+        hop_ref = 1;
     int32_t best = -1;
     uint64_t best_score = UINT64_MAX;
     uint32_t best_d = 0;
@@ -772,4 +816,31 @@ size_t zhtp_router_state_bytes(const zhtp_router *r)
 uint64_t zhtp_router_changes(const zhtp_router *r)
 {
     return r->changes;
+}
+
+size_t zhtp_router_neighbour_count(const zhtp_router *r)
+{
+    return r->n_nbrs;
+}
+
+int zhtp_router_neighbour_get(const zhtp_router *r, size_t index, zhtp_route_nbr_info *out)
+{
+    if (!r || !out)
+        return ZHTP_ERR_INVAL;
+    if (index >= r->n_nbrs)
+        return ZHTP_ERR_NOTFOUND;
+    const nbr *n = &r->nbrs[index];
+    out->id = n->id;
+    out->root_id = n->root_id;
+    out->coords = n->ports;
+    out->depth = n->depth;
+    out->root_seq = n->root_seq;
+    out->root_cost = n->cost;
+    out->link_cost = n->link_cost;
+    out->port = n->port;
+    out->links = n->nlinks;
+    out->has_info = n->has_info;
+    out->is_parent = r->parent == (int32_t)index;
+    out->is_child = n->contains_me;
+    return ZHTP_OK;
 }
