@@ -2,13 +2,13 @@
  * is tested against, and the only one on non-x86 builds. */
 #include "blake3_impl.h"
 
-static inline uint32_t rotr32(uint32_t w, unsigned c)
+B3_INLINE uint32_t rotr32(uint32_t w, unsigned c)
 {
     return (w >> c) | (w << (32 - c));
 }
 
 /* The quarter-round G of spec §2.2. */
-static inline void g(uint32_t v[16], int a, int b, int c, int d, uint32_t mx, uint32_t my)
+B3_INLINE void g(uint32_t v[16], int a, int b, int c, int d, uint32_t mx, uint32_t my)
 {
     v[a] = v[a] + v[b] + mx;
     v[d] = rotr32(v[d] ^ v[a], 16);
@@ -20,7 +20,7 @@ static inline void g(uint32_t v[16], int a, int b, int c, int d, uint32_t mx, ui
     v[b] = rotr32(v[b] ^ v[c], 7);
 }
 
-static inline void round_fn(uint32_t v[16], const uint32_t m[16], int r)
+B3_INLINE void round_fn(uint32_t v[16], const uint32_t m[16], int r)
 {
     const uint8_t *s = B3_MSG_SCHEDULE[r];
     /* Columns, then diagonals. */
@@ -34,8 +34,8 @@ static inline void round_fn(uint32_t v[16], const uint32_t m[16], int r)
     g(v, 3, 4, 9, 14, m[s[14]], m[s[15]]);
 }
 
-static inline void compress_core(uint32_t v[16], const uint32_t cv[8], const uint8_t block[64],
-                                 uint8_t block_len, uint64_t counter, uint8_t flags)
+B3_INLINE void compress_core(uint32_t v[16], const uint32_t cv[8], const uint8_t block[64],
+                             uint8_t block_len, uint64_t counter, uint8_t flags)
 {
     uint32_t m[16];
     for (int i = 0; i < 16; i++)

@@ -8,31 +8,34 @@
 
 #include "blake3_impl.h"
 
+#define ADD(a, b) _mm_add_epi32((a), (b))
+#define XOR(a, b) _mm_xor_si128((a), (b))
+
 #define LOADU(p)     _mm_loadu_si128((const __m128i *)(const void *)(p))
 #define STOREU(p, v) _mm_storeu_si128((__m128i *)(void *)(p), (v))
 
-static inline __m128i rotr16(__m128i x)
+B3_INLINE __m128i rotr16(__m128i x)
 {
     return _mm_shuffle_epi8(x, _mm_set_epi8(13, 12, 15, 14, 9, 8, 11, 10, 5, 4, 7, 6, 1, 0, 3, 2));
 }
 
-static inline __m128i rotr12(__m128i x)
+B3_INLINE __m128i rotr12(__m128i x)
 {
     return _mm_or_si128(_mm_srli_epi32(x, 12), _mm_slli_epi32(x, 20));
 }
 
-static inline __m128i rotr8(__m128i x)
+B3_INLINE __m128i rotr8(__m128i x)
 {
     return _mm_shuffle_epi8(x, _mm_set_epi8(12, 15, 14, 13, 8, 11, 10, 9, 4, 7, 6, 5, 0, 3, 2, 1));
 }
 
-static inline __m128i rotr7(__m128i x)
+B3_INLINE __m128i rotr7(__m128i x)
 {
     return _mm_or_si128(_mm_srli_epi32(x, 7), _mm_slli_epi32(x, 25));
 }
 
 /* G on four (a, b, c, d) groups at once, spec §2.2. */
-static inline void g4(__m128i *a, __m128i *b, __m128i *c, __m128i *d, __m128i mx, __m128i my)
+B3_INLINE void g4(__m128i *a, __m128i *b, __m128i *c, __m128i *d, __m128i mx, __m128i my)
 {
     *a = _mm_add_epi32(_mm_add_epi32(*a, *b), mx);
     *d = rotr16(_mm_xor_si128(*d, *a));
@@ -46,8 +49,8 @@ static inline void g4(__m128i *a, __m128i *b, __m128i *c, __m128i *d, __m128i mx
 
 /* ---- one block, row form ---- */
 
-static inline void compress_rows(__m128i rows[4], const uint32_t cv[8], const uint8_t block[64],
-                                 uint8_t block_len, uint64_t counter, uint8_t flags)
+B3_INLINE void compress_rows(__m128i rows[4], const uint32_t cv[8], const uint8_t block[64],
+                             uint8_t block_len, uint64_t counter, uint8_t flags)
 {
     uint32_t m[16];
     memcpy(m, block, sizeof m); /* x86 is little-endian: bytes are already words */
@@ -100,21 +103,46 @@ void zhtp_blake3_compress_xof_sse41(const uint32_t cv[8], const uint8_t block[64
 
 /* ---- four inputs, transposed form ---- */
 
-static inline void round_x4(__m128i v[16], const __m128i m[16], int r)
+/* Half of G (spec §2.2) on four column or diagonal groups at once, step by step across the
+ * groups: GCC does not reorder instructions much on x86, and this order gives the CPU four
+ * independent chains at every step instead of one long chain per group. */
+#define G_HALF(v, a0, b0, c0, d0, a1, b1, c1, d1, a2, b2, c2, d2, a3, b3, c3, d3, m0, m1, m2, m3,  \
+               ROT_D, ROT_B)                                                                       \
+    do {                                                                                           \
+        v[a0] = ADD(ADD(v[a0], m0), v[b0]);                                                        \
+        v[a1] = ADD(ADD(v[a1], m1), v[b1]);                                                        \
+        v[a2] = ADD(ADD(v[a2], m2), v[b2]);                                                        \
+        v[a3] = ADD(ADD(v[a3], m3), v[b3]);                                                        \
+        v[d0] = ROT_D(XOR(v[d0], v[a0]));                                                          \
+        v[d1] = ROT_D(XOR(v[d1], v[a1]));                                                          \
+        v[d2] = ROT_D(XOR(v[d2], v[a2]));                                                          \
+        v[d3] = ROT_D(XOR(v[d3], v[a3]));                                                          \
+        v[c0] = ADD(v[c0], v[d0]);                                                                 \
+        v[c1] = ADD(v[c1], v[d1]);                                                                 \
+        v[c2] = ADD(v[c2], v[d2]);                                                                 \
+        v[c3] = ADD(v[c3], v[d3]);                                                                 \
+        v[b0] = ROT_B(XOR(v[b0], v[c0]));                                                          \
+        v[b1] = ROT_B(XOR(v[b1], v[c1]));                                                          \
+        v[b2] = ROT_B(XOR(v[b2], v[c2]));                                                          \
+        v[b3] = ROT_B(XOR(v[b3], v[c3]));                                                          \
+    } while (0)
+
+B3_INLINE void round_x4(__m128i v[16], const __m128i m[16], int r)
 {
     const uint8_t *s = B3_MSG_SCHEDULE[r];
-    g4(&v[0], &v[4], &v[8], &v[12], m[s[0]], m[s[1]]);
-    g4(&v[1], &v[5], &v[9], &v[13], m[s[2]], m[s[3]]);
-    g4(&v[2], &v[6], &v[10], &v[14], m[s[4]], m[s[5]]);
-    g4(&v[3], &v[7], &v[11], &v[15], m[s[6]], m[s[7]]);
-    g4(&v[0], &v[5], &v[10], &v[15], m[s[8]], m[s[9]]);
-    g4(&v[1], &v[6], &v[11], &v[12], m[s[10]], m[s[11]]);
-    g4(&v[2], &v[7], &v[8], &v[13], m[s[12]], m[s[13]]);
-    g4(&v[3], &v[4], &v[9], &v[14], m[s[14]], m[s[15]]);
+    /* Columns (0,4,8,12) .. (3,7,11,15), then diagonals (0,5,10,15) .. (3,4,9,14). */
+    G_HALF(v, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15, m[s[0]], m[s[2]], m[s[4]],
+           m[s[6]], rotr16, rotr12);
+    G_HALF(v, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15, m[s[1]], m[s[3]], m[s[5]],
+           m[s[7]], rotr8, rotr7);
+    G_HALF(v, 0, 5, 10, 15, 1, 6, 11, 12, 2, 7, 8, 13, 3, 4, 9, 14, m[s[8]], m[s[10]], m[s[12]],
+           m[s[14]], rotr16, rotr12);
+    G_HALF(v, 0, 5, 10, 15, 1, 6, 11, 12, 2, 7, 8, 13, 3, 4, 9, 14, m[s[9]], m[s[11]], m[s[13]],
+           m[s[15]], rotr8, rotr7);
 }
 
 /* 4x4 transpose of 32-bit words: row j becomes column j. Its own inverse. */
-static inline void transpose4(__m128i x[4])
+B3_INLINE void transpose4(__m128i x[4])
 {
     __m128i t0 = _mm_unpacklo_epi32(x[0], x[1]);
     __m128i t1 = _mm_unpackhi_epi32(x[0], x[1]);
@@ -126,8 +154,12 @@ static inline void transpose4(__m128i x[4])
     x[3] = _mm_unpackhi_epi64(t1, t3);
 }
 
-static inline void load_msg_x4(__m128i m[16], const uint8_t *const *inputs, size_t off)
+B3_INLINE void load_msg_x4(__m128i m[16], const uint8_t *const *inputs, size_t off,
+                           size_t next_group)
 {
+    /* Fetch the same spot of the next group of inputs ahead of time: see blake3_avx2.c. */
+    for (int j = 0; j < 4; j++)
+        _mm_prefetch((const char *)((uintptr_t)inputs[j] + off + next_group), _MM_HINT_T0);
     for (int q = 0; q < 4; q++) {
         __m128i *x = m + 4 * q;
         for (int j = 0; j < 4; j++)
@@ -155,7 +187,7 @@ static void hash4(const uint8_t *const *inputs, size_t blocks, const uint32_t ke
         if (b + 1 == blocks)
             block_flags |= flags_end;
         __m128i m[16], v[16];
-        load_msg_x4(m, inputs, 64 * b);
+        load_msg_x4(m, inputs, 64 * b, 4 * 64 * blocks);
         for (int i = 0; i < 8; i++)
             v[i] = h[i];
         v[8] = _mm_set1_epi32((int)B3_IV[0]);
