@@ -213,16 +213,26 @@ static inline uint8_t get_byte(const uint64_t *s, unsigned pos)
 
 static inline uint64_t load64(const uint8_t *p)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t v;
+    memcpy(&v, p, 8); /* the lane byte order is the host's: one load */
+    return v;
+#else
     uint64_t v = 0;
     for (int i = 7; i >= 0; i--)
         v = v << 8 | p[i];
     return v;
+#endif
 }
 
 static inline void store64(uint8_t *p, uint64_t v)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(p, &v, 8);
+#else
     for (int i = 0; i < 8; i++)
         p[i] = (uint8_t)(v >> (8 * i));
+#endif
 }
 
 void zhtp_keccak_init(zhtp_keccak *k, unsigned rate)
@@ -417,13 +427,18 @@ void zhtp_keccak_x4_absorb_once(zhtp_keccak_x4 *k, unsigned rate, const uint8_t 
         zhtp_keccakf1600_x4(k->s);
         off += rate;
     }
+    /* The last partial block goes straight into the state (no stack copy of the input, which
+     * may be secret), then the padding. */
+    size_t rem = len - off;
     for (int j = 0; j < 4; j++) {
-        uint8_t block[200] = {0};
-        memcpy(block, in[j] + off, len - off);
-        block[len - off] ^= ds;
-        block[rate - 1] ^= 0x80;
-        for (unsigned i = 0; i < rate / 8; i++)
-            k->s[4 * i + j] ^= load64(block + 8 * i);
+        const uint8_t *p = in[j] + off;
+        size_t b = 0;
+        for (; b + 8 <= rem; b += 8)
+            k->s[4 * (b / 8) + j] ^= load64(p + b);
+        for (; b < rem; b++)
+            k->s[4 * (b / 8) + j] ^= (uint64_t)p[b] << (8 * (b % 8));
+        k->s[4 * (rem / 8) + j] ^= (uint64_t)ds << (8 * (rem % 8));
+        k->s[4 * ((rate - 1) / 8) + j] ^= (uint64_t)0x80 << (8 * ((rate - 1) % 8));
     }
 }
 

@@ -118,7 +118,7 @@ static void pke_keygen(uint8_t ek[ZHTP_MLKEM768_PUBLICKEYBYTES], uint8_t dk_pke[
     const uint8_t *rho = sec.rho_sigma, *sigma = sec.rho_sigma + 32;
     ZHTP_CT_DECLASSIFY(sec.rho_sigma, 32); /* rho is published in ek */
 
-    zhtp_mlkem_gen_matrix(a, rho, 0);
+    zhtp_mlkem_gen_matrix(a, rho, 0, ar, NULL);
 
     prf4(sec.prf, sigma, 0);
     for (unsigned i = 0; i < 3; i++)
@@ -146,10 +146,10 @@ static void pke_keygen(uint8_t ek[ZHTP_MLKEM768_PUBLICKEYBYTES], uint8_t dk_pke[
     zhtp_wipe(&t, sizeof t); /* t̂ itself is public, but the buffer held sums with ê */
 }
 
-/* K-PKE.Encrypt (Alg. 14). ek must have passed the modulus check. */
+/* K-PKE.Encrypt (Alg. 14). ek must have passed the modulus check. a_last: see gen_matrix. */
 static void pke_encrypt(uint8_t c[ZHTP_MLKEM768_CIPHERTEXTBYTES],
                         const uint8_t ek[ZHTP_MLKEM768_PUBLICKEYBYTES], const uint8_t m[32],
-                        const uint8_t r[32])
+                        const uint8_t r[32], const mlkem_poly *a_last)
 {
     const mlkem_arith *ar = arith();
     struct {
@@ -161,7 +161,7 @@ static void pke_encrypt(uint8_t c[ZHTP_MLKEM768_CIPHERTEXTBYTES],
 
     for (unsigned i = 0; i < MLKEM_K; i++)
         zhtp_mlkem_poly_frombytes(&t.p[i], ek + i * MLKEM_POLYBYTES);
-    zhtp_mlkem_gen_matrix(at, ek + MLKEM_POLYVECBYTES, 1);
+    zhtp_mlkem_gen_matrix(at, ek + MLKEM_POLYVECBYTES, 1, ar, a_last);
 
     prf4(sec.prf, r, 0);
     for (unsigned i = 0; i < 3; i++)
@@ -241,52 +241,27 @@ static uint8_t ct_differ_mask(const uint8_t *a, const uint8_t *b, size_t len)
     return (uint8_t)(0 - ((d | (0 - d)) >> 63));
 }
 
-static inline uint64_t load64_le(const uint8_t *p)
+/* Encaps and Decaps start with hashes of public or independent inputs: H(ek), in Decaps also
+ * K̄ = J(z || c) = SHAKE256(z || c, 32), and the XOF output for the matrix corner entry
+ * Â[2][2] (seed rho || 2 || 2, the same in Â and Âᵀ). They run as lanes of one four-way
+ * sponge: 9 four-way permutations instead of 9 (Encaps) or 18 (Decaps) single ones plus 3.
+ * The corner lane gets 8 blocks of output, which the 9 permutations provide for free. */
+#define CORNER_BLOCKS 8
+
+static void start_hashes(uint8_t h[32], uint8_t kbar[32], mlkem_poly *a_last, const uint8_t *ek,
+                         const uint8_t *z, const uint8_t *c, const mlkem_arith *ar)
 {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
-/* Decaps needs two independent hashes of rate 136 before anything else: H(ek) = SHA3-256(ek)
- * for the §7.3 check and K̄ = J(z || c) = SHAKE256(z || c, 32). Both inputs pad to exactly 9
- * blocks (1184 = 8*136 + 96, 32 + 1088 = 8*136 + 32), so they run in lockstep in lanes 0 and 1
- * of one four-way sponge: 9 four-way permutations instead of 18 single ones. */
-#define HJ_BLOCKS 9
-_Static_assert(ZHTP_MLKEM768_PUBLICKEYBYTES / ZHTP_SHA3_256_RATE == HJ_BLOCKS - 1 &&
-                   (32 + ZHTP_MLKEM768_CIPHERTEXTBYTES) / ZHTP_SHAKE256_RATE == HJ_BLOCKS - 1,
-               "both inputs take nine blocks");
-
-static void hash_ek_and_j(uint8_t h[32], uint8_t kbar[32], const uint8_t *ek, const uint8_t *z,
-                          const uint8_t *c)
-{
-    struct {
-        uint8_t in[2][HJ_BLOCKS * ZHTP_SHAKE256_RATE];
-        zhtp_keccak_x4 k4;
-    } sec;
-    const size_t rate = ZHTP_SHAKE256_RATE;
-
-    memset(&sec, 0, sizeof sec);
-    memcpy(sec.in[0], ek, ZHTP_MLKEM768_PUBLICKEYBYTES);
-    sec.in[0][ZHTP_MLKEM768_PUBLICKEYBYTES] ^= 0x06; /* SHA3 */
-    memcpy(sec.in[1], z, 32);
-    memcpy(sec.in[1] + 32, c, ZHTP_MLKEM768_CIPHERTEXTBYTES);
-    sec.in[1][32 + ZHTP_MLKEM768_CIPHERTEXTBYTES] ^= 0x1f; /* SHAKE */
-    sec.in[0][sizeof sec.in[0] - 1] ^= 0x80;
-    sec.in[1][sizeof sec.in[1] - 1] ^= 0x80;
-    for (unsigned b = 0; b < HJ_BLOCKS; b++) {
-        for (unsigned i = 0; i < rate / 8; i++)
-            for (unsigned j = 0; j < 2; j++)
-                sec.k4.s[4 * i + j] ^= load64_le(sec.in[j] + b * rate + 8 * i);
-        zhtp_keccakf1600_x4(sec.k4.s);
-    }
-    for (unsigned i = 0; i < 4; i++)
-        for (unsigned byte = 0; byte < 8; byte++) {
-            h[8 * i + byte] = (uint8_t)(sec.k4.s[4 * i] >> (8 * byte));
-            kbar[8 * i + byte] = (uint8_t)(sec.k4.s[4 * i + 1] >> (8 * byte));
-        }
-    zhtp_wipe(&sec, sizeof sec);
+    uint8_t seed[34], xof[CORNER_BLOCKS * ZHTP_SHAKE128_RATE];
+    mlkem_sponge_job jobs[3] = {
+        {{ek, NULL}, {ZHTP_MLKEM768_PUBLICKEYBYTES, 0}, ZHTP_SHA3_256_RATE, 0x06, h, 32},
+        {{seed, NULL}, {34, 0}, ZHTP_SHAKE128_RATE, 0x1f, xof, sizeof xof},
+        {{z, c}, {32, ZHTP_MLKEM768_CIPHERTEXTBYTES}, ZHTP_SHAKE256_RATE, 0x1f, kbar, 32},
+    };
+    memcpy(seed, ek + MLKEM_POLYVECBYTES, 32);
+    seed[32] = MLKEM_K - 1;
+    seed[33] = MLKEM_K - 1;
+    zhtp_mlkem_sponge_run(jobs, kbar != NULL ? 3 : 2);
+    zhtp_mlkem_sample_ntt_finish(a_last, xof, sizeof xof, seed, ar);
 }
 
 int zhtp_kem_mlkem768_keypair_from_seed(uint8_t pk[ZHTP_MLKEM768_PUBLICKEYBYTES],
@@ -340,6 +315,7 @@ int zhtp_kem_mlkem768_encaps_from_seed(uint8_t ct[ZHTP_MLKEM768_CIPHERTEXTBYTES]
                                        const uint8_t m[32])
 {
     uint8_t mh[64], kr[64]; /* m || H(ek), then (K, r) = G(m || H(ek)) */
+    mlkem_poly a_last;      /* public */
 
     if (zhtp_kem_mlkem768_check_pk(pk) != ZHTP_OK) {
         memset(ct, 0, ZHTP_MLKEM768_CIPHERTEXTBYTES);
@@ -347,9 +323,9 @@ int zhtp_kem_mlkem768_encaps_from_seed(uint8_t ct[ZHTP_MLKEM768_CIPHERTEXTBYTES]
         return ZHTP_ERR_CRYPTO_BADKEY;
     }
     memcpy(mh, m, 32);
-    zhtp_sha3_256(mh + 32, pk, ZHTP_MLKEM768_PUBLICKEYBYTES);
+    start_hashes(mh + 32, NULL, &a_last, pk, NULL, NULL, arith());
     zhtp_sha3_512(kr, mh, sizeof mh);
-    pke_encrypt(ct, pk, m, kr + 32);
+    pke_encrypt(ct, pk, m, kr + 32, &a_last);
     ZHTP_CT_DECLASSIFY(ct, ZHTP_MLKEM768_CIPHERTEXTBYTES); /* sent in the clear */
     memcpy(ss, kr, 32);
     zhtp_wipe(mh, sizeof mh);
@@ -379,10 +355,11 @@ int zhtp_kem_mlkem768_decaps(uint8_t ss[ZHTP_MLKEM768_SSBYTES],
         uint8_t ct2[ZHTP_MLKEM768_CIPHERTEXTBYTES];
         uint8_t h[32]; /* H(ek), public */
     } sec;
+    mlkem_poly a_last; /* public */
 
     /* §7.3 hash check, with K̄ = J(z || c) computed alongside; ek and H(ek) are public. */
     ZHTP_CT_DECLASSIFY(sk + EK_OFF, ZHTP_MLKEM768_PUBLICKEYBYTES + 32);
-    hash_ek_and_j(sec.h, sec.kbar, sk + EK_OFF, sk + Z_OFF, ct);
+    start_hashes(sec.h, sec.kbar, &a_last, sk + EK_OFF, sk + Z_OFF, ct, arith());
     if (zhtp_ct_memcmp(sec.h, sk + HEK_OFF, 32) != 0) {
         memset(ss, 0, ZHTP_MLKEM768_SSBYTES);
         zhtp_wipe(&sec, sizeof sec);
@@ -392,7 +369,7 @@ int zhtp_kem_mlkem768_decaps(uint8_t ss[ZHTP_MLKEM768_SSBYTES],
     pke_decrypt(sec.mh, sk + DK_PKE_OFF, ct);
     memcpy(sec.mh + 32, sk + HEK_OFF, 32);
     zhtp_sha3_512(sec.kr, sec.mh, sizeof sec.mh);
-    pke_encrypt(sec.ct2, sk + EK_OFF, sec.mh, sec.kr + 32);
+    pke_encrypt(sec.ct2, sk + EK_OFF, sec.mh, sec.kr + 32, &a_last);
     /* Untrusted c against the re-encryption, without a branch: K = mask ? K̄ : K'. */
     uint8_t mask = ct_differ_mask(ct, sec.ct2, ZHTP_MLKEM768_CIPHERTEXTBYTES);
     for (unsigned i = 0; i < 32; i++)

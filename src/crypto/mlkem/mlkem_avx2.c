@@ -170,9 +170,43 @@ static void basemul_acc_avx2(mlkem_poly *r, const mlkem_polyvec *a, const mlkem_
     }
 }
 
+/* SampleNTT's rejection step (Alg. 7) on public XOF bytes, 16 candidates per 24 bytes: each
+ * 128-bit half takes 12 bytes, pshufb puts the byte pairs of every 12-bit value in a 16-bit
+ * lane, even lanes keep the low 12 bits and odd lanes shift right by 4, values < q are
+ * compared in, and rej_pack moves the accepted lanes to the front. Values land in the same
+ * order as in the portable loop, which finishes the tail. */
+static unsigned rej_uniform_avx2(int16_t *r, unsigned ctr, const uint8_t *buf, size_t len)
+{
+    const __m256i q = _mm256_set1_epi16(MLKEM_Q);
+    const __m256i mask12 = _mm256_set1_epi16(0x0fff);
+    const __m256i spread = _mm256_setr_epi8(0, 1, 1, 2, 3, 4, 4, 5, 6, 7, 7, 8, 9, 10, 10, 11, 4, 5,
+                                            5, 6, 7, 8, 8, 9, 10, 11, 11, 12, 13, 14, 14, 15);
+    size_t pos = 0;
+
+    while (ctr + 16 <= MLKEM_N && pos + 32 <= len) {
+        __m256i x = _mm256_loadu_si256((const __m256i *)(buf + pos));
+        x = _mm256_permute4x64_epi64(x, 0x94); /* qwords 0 1 | 1 2: bytes 0-15 | 8-23 */
+        x = _mm256_shuffle_epi8(x, spread);
+        __m256i v = _mm256_blend_epi16(_mm256_and_si256(x, mask12), _mm256_srli_epi16(x, 4), 0xaa);
+        __m256i good = _mm256_cmpgt_epi16(q, v);
+        unsigned m = (unsigned)_mm256_movemask_epi8(_mm256_packs_epi16(good, good));
+        unsigned m0 = m & 0xff, m1 = (m >> 16) & 0xff;
+        __m128i lo = _mm256_castsi256_si128(v), hi = _mm256_extracti128_si256(v, 1);
+        lo = _mm_shuffle_epi8(lo, _mm_load_si128((const __m128i *)rej_pack[m0]));
+        _mm_storeu_si128((__m128i *)(r + ctr), lo);
+        ctr += (unsigned)__builtin_popcount(m0);
+        hi = _mm_shuffle_epi8(hi, _mm_load_si128((const __m128i *)rej_pack[m1]));
+        _mm_storeu_si128((__m128i *)(r + ctr), hi);
+        ctr += (unsigned)__builtin_popcount(m1);
+        pos += 24;
+    }
+    return zhtp_mlkem_rej_uniform_portable(r, ctr, buf + pos, len - pos);
+}
+
 const mlkem_arith zhtp_mlkem_arith_avx2 = {
     .name = "avx2",
     .ntt = ntt_avx2,
     .invntt = invntt_avx2,
     .basemul_acc = basemul_acc_avx2,
+    .rej_uniform = rej_uniform_avx2,
 };

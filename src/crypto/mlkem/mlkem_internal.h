@@ -43,6 +43,9 @@ typedef struct mlkem_arith {
     void (*ntt)(mlkem_poly *p);
     void (*invntt)(mlkem_poly *p);
     void (*basemul_acc)(mlkem_poly *r, const mlkem_polyvec *a, const mlkem_polyvec *b);
+    /* SampleNTT's rejection step on public bytes: appends accepted values to r from index
+     * ctr until 256; returns the new count. */
+    unsigned (*rej_uniform)(int16_t *r, unsigned ctr, const uint8_t *buf, size_t len);
 } mlkem_arith;
 
 extern const mlkem_arith zhtp_mlkem_arith_portable;
@@ -97,9 +100,32 @@ void zhtp_mlkem_poly_tomsg(uint8_t msg[32], const mlkem_poly *p);
 /* Compress_d(x) for canonical x in [0, q), without division; exported for the unit test. */
 uint16_t zhtp_mlkem_compress(uint16_t x, unsigned d);
 
+/* One sponge (SHA3 or SHAKE) for zhtp_mlkem_sponge_run: input is in[0] || in[1] (either may
+ * be empty), rate in bytes, ds the domain byte (0x06 SHA3, 0x1f SHAKE), out_len bytes out. */
+typedef struct mlkem_sponge_job {
+    const uint8_t *in[2];
+    size_t in_len[2];
+    unsigned rate;
+    uint8_t ds;
+    uint8_t *out;
+    size_t out_len;
+} mlkem_sponge_job;
+
+/* Runs up to four independent sponges, in the lanes of one four-way state when the x4
+ * backend is SIMD, else one after another. Outputs equal those of separate sponges. */
+void zhtp_mlkem_sponge_run(const mlkem_sponge_job *jobs, unsigned n);
+
 /* SamplePolyCBD_2 (Alg. 8) on 128 PRF bytes. */
 void zhtp_mlkem_poly_cbd2(mlkem_poly *p, const uint8_t buf[MLKEM_ETA_BYTES]);
 /* Â (or its transpose) from the public seed rho, SampleNTT (Alg. 7) four entries at a time. */
-void zhtp_mlkem_gen_matrix(mlkem_polyvec a[MLKEM_K], const uint8_t rho[32], int transposed);
+/* last, when not NULL, is the corner entry Â[k-1][k-1] already sampled (its seed bytes are
+ * the same in Â and its transpose), so only the other eight are generated. */
+void zhtp_mlkem_gen_matrix(mlkem_polyvec a[MLKEM_K], const uint8_t rho[32], int transposed,
+                           const mlkem_arith *ar, const mlkem_poly *last);
+/* SampleNTT from XOF output buf (len a multiple of 168) of SHAKE128(seed); squeezes further
+ * from a fresh sponge in the rare case that buf does not yield 256 values. */
+void zhtp_mlkem_sample_ntt_finish(mlkem_poly *p, const uint8_t *buf, size_t len,
+                                  const uint8_t seed[34], const mlkem_arith *ar);
+unsigned zhtp_mlkem_rej_uniform_portable(int16_t *r, unsigned ctr, const uint8_t *buf, size_t len);
 
 #endif

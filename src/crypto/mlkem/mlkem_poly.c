@@ -107,6 +107,7 @@ const mlkem_arith zhtp_mlkem_arith_portable = {
     .ntt = ntt_portable,
     .invntt = invntt_portable,
     .basemul_acc = basemul_acc_portable,
+    .rej_uniform = zhtp_mlkem_rej_uniform_portable,
 };
 
 /* ---- coefficient-wise helpers ---- */
@@ -292,7 +293,7 @@ void zhtp_mlkem_poly_cbd2(mlkem_poly *p, const uint8_t buf[MLKEM_ETA_BYTES])
 }
 
 /* Rejection step of SampleNTT (Alg. 7) on public XOF output; returns the new count. */
-static unsigned rej_uniform(int16_t *r, unsigned ctr, const uint8_t *buf, size_t len)
+unsigned zhtp_mlkem_rej_uniform_portable(int16_t *r, unsigned ctr, const uint8_t *buf, size_t len)
 {
     for (size_t pos = 0; ctr < MLKEM_N && pos + 3 <= len; pos += 3) {
         uint16_t d1 = (uint16_t)(buf[pos] | (buf[pos + 1] & 0x0f) << 8);
@@ -309,12 +310,36 @@ static unsigned rej_uniform(int16_t *r, unsigned ctr, const uint8_t *buf, size_t
  * probability, and the loops below squeeze more only when needed. */
 #define GEN_BLOCKS 3
 
-void zhtp_mlkem_gen_matrix(mlkem_polyvec a[MLKEM_K], const uint8_t rho[32], int transposed)
+void zhtp_mlkem_sample_ntt_finish(mlkem_poly *p, const uint8_t *buf, size_t len,
+                                  const uint8_t seed[34], const mlkem_arith *ar)
+{
+    unsigned ctr = ar->rej_uniform(p->c, 0, buf, len);
+    if (ctr < MLKEM_N) {
+        /* Rare: re-run the XOF, skip the blocks already used, and continue. */
+        uint8_t blk[ZHTP_SHAKE128_RATE];
+        zhtp_keccak k;
+        zhtp_shake128_init(&k);
+        zhtp_keccak_absorb(&k, seed, 34);
+        zhtp_shake_finalize(&k);
+        for (size_t b = 0; b < len / ZHTP_SHAKE128_RATE; b++)
+            zhtp_keccak_squeezeblocks(&k, blk, 1);
+        while (ctr < MLKEM_N) {
+            zhtp_keccak_squeezeblocks(&k, blk, 1);
+            ctr = ar->rej_uniform(p->c, ctr, blk, sizeof blk);
+        }
+    }
+}
+
+void zhtp_mlkem_gen_matrix(mlkem_polyvec a[MLKEM_K], const uint8_t rho[32], int transposed,
+                           const mlkem_arith *ar, const mlkem_poly *last)
 {
     uint8_t seed[4][34];
     uint8_t buf[4][GEN_BLOCKS * ZHTP_SHAKE128_RATE];
     unsigned entry = 0;
-    const unsigned total = MLKEM_K * MLKEM_K;
+    const unsigned total = last != NULL ? MLKEM_K * MLKEM_K - 1 : MLKEM_K * MLKEM_K;
+
+    if (last != NULL)
+        a[MLKEM_K - 1].p[MLKEM_K - 1] = *last;
 
     for (unsigned j = 0; j < 4; j++)
         memcpy(seed[j], rho, 32);
@@ -337,10 +362,10 @@ void zhtp_mlkem_gen_matrix(mlkem_polyvec a[MLKEM_K], const uint8_t rho[32], int 
             zhtp_keccak_absorb(&k, seed[0], 34);
             zhtp_shake_finalize(&k);
             zhtp_keccak_squeezeblocks(&k, buf[0], GEN_BLOCKS);
-            ctr[0] = rej_uniform(dst[0], 0, buf[0], sizeof buf[0]);
+            ctr[0] = ar->rej_uniform(dst[0], 0, buf[0], sizeof buf[0]);
             while (ctr[0] < MLKEM_N) {
                 zhtp_keccak_squeezeblocks(&k, buf[0], 1);
-                ctr[0] = rej_uniform(dst[0], ctr[0], buf[0], ZHTP_SHAKE128_RATE);
+                ctr[0] = ar->rej_uniform(dst[0], ctr[0], buf[0], ZHTP_SHAKE128_RATE);
             }
         } else {
             zhtp_keccak_x4 k4;
@@ -348,7 +373,7 @@ void zhtp_mlkem_gen_matrix(mlkem_polyvec a[MLKEM_K], const uint8_t rho[32], int 
                                        34, 0x1f);
             zhtp_keccak_x4_squeezeblocks(&k4, buf[0], buf[1], buf[2], buf[3], GEN_BLOCKS);
             for (unsigned j = 0; j < lanes; j++)
-                ctr[j] = rej_uniform(dst[j], 0, buf[j], sizeof buf[j]);
+                ctr[j] = ar->rej_uniform(dst[j], 0, buf[j], sizeof buf[j]);
             for (;;) {
                 unsigned done = 1;
                 for (unsigned j = 0; j < lanes; j++)
@@ -357,7 +382,7 @@ void zhtp_mlkem_gen_matrix(mlkem_polyvec a[MLKEM_K], const uint8_t rho[32], int 
                     break;
                 zhtp_keccak_x4_squeezeblocks(&k4, buf[0], buf[1], buf[2], buf[3], 1);
                 for (unsigned j = 0; j < lanes; j++)
-                    ctr[j] = rej_uniform(dst[j], ctr[j], buf[j], ZHTP_SHAKE128_RATE);
+                    ctr[j] = ar->rej_uniform(dst[j], ctr[j], buf[j], ZHTP_SHAKE128_RATE);
             }
         }
         entry += lanes;

@@ -323,6 +323,67 @@ static void compress_without_division_matches_definition(void **state)
     }
 }
 
+/* The four-lane sponge scheduler against one incremental sponge per job, with lanes of
+ * different rates, padding, input splits and output lengths, on both x4 backends. */
+static void sponge_lanes_match_separate_sponges(void **state)
+{
+    use_impl(state);
+    const unsigned rates[3] = {ZHTP_SHA3_512_RATE, ZHTP_SHAKE256_RATE, ZHTP_SHAKE128_RATE};
+    static uint8_t in[4][2][700], out[4][900], want[900];
+    zt_rng r;
+    zt_rng_seed(&r, 1600);
+    for (int trial = 0; trial < 60; trial++) {
+        unsigned n = 1 + (unsigned)zt_rng_below(&r, 4);
+        mlkem_sponge_job jobs[4];
+        for (unsigned l = 0; l < n; l++) {
+            size_t len0 = (size_t)zt_rng_below(&r, 700),
+                   len1 = (size_t)zt_rng_below(&r, 3) == 0 ? 0 : (size_t)zt_rng_below(&r, 700);
+            zt_rng_bytes(&r, in[l][0], len0);
+            zt_rng_bytes(&r, in[l][1], len1);
+            jobs[l] = (mlkem_sponge_job){{in[l][0], in[l][1]},
+                                         {len0, len1},
+                                         rates[zt_rng_below(&r, 3)],
+                                         zt_rng_below(&r, 2) ? 0x1f : 0x06,
+                                         out[l],
+                                         1 + (size_t)zt_rng_below(&r, 900)};
+        }
+        zhtp_mlkem_sponge_run(jobs, n);
+        for (unsigned l = 0; l < n; l++) {
+            zhtp_keccak k;
+            zhtp_keccak_init(&k, jobs[l].rate);
+            zhtp_keccak_absorb(&k, jobs[l].in[0], jobs[l].in_len[0]);
+            zhtp_keccak_absorb(&k, jobs[l].in[1], jobs[l].in_len[1]);
+            zhtp_keccak_finalize(&k, jobs[l].ds);
+            zhtp_keccak_squeeze(&k, want, jobs[l].out_len);
+            assert_memory_equal(out[l], want, jobs[l].out_len);
+        }
+    }
+}
+
+/* SampleNTT finishing from a short XOF prefix must continue the same XOF stream: the result
+ * equals sampling from a long prefix. */
+static void sample_ntt_fallback_continues_the_xof(void **state)
+{
+    (void)state;
+    uint8_t seed[34], xof[12 * ZHTP_SHAKE128_RATE];
+    mlkem_poly full, part;
+    zt_rng r;
+    zt_rng_seed(&r, 7);
+    for (int trial = 0; trial < 10; trial++) {
+        zt_rng_bytes(&r, seed, sizeof seed);
+        zhtp_shake128(xof, sizeof xof, seed, sizeof seed);
+        zhtp_mlkem_sample_ntt_finish(&full, xof, sizeof xof, seed, &zhtp_mlkem_arith_portable);
+        for (size_t blocks = 0; blocks <= 2; blocks++) {
+            memset(&part, 0, sizeof part);
+            zhtp_mlkem_sample_ntt_finish(&part, xof, blocks * ZHTP_SHAKE128_RATE, seed,
+                                         &zhtp_mlkem_arith_portable);
+            assert_memory_equal(&part, &full, sizeof full);
+        }
+        for (int i = 0; i < MLKEM_N; i++)
+            assert_true(full.c[i] >= 0 && full.c[i] < MLKEM_Q);
+    }
+}
+
 #define PER_IMPL(fn)                                                                               \
     cmocka_unit_test_prestate_setup_teardown(fn, NULL, restore_auto, (void *)"portable"),          \
         cmocka_unit_test_prestate_setup_teardown(fn, NULL, restore_auto, (void *)"avx2")
@@ -339,6 +400,8 @@ int main(void)
         PER_IMPL(pk_with_coefficient_at_least_q_is_rejected),
         PER_IMPL(sk_with_altered_ek_hash_is_rejected),
         PER_IMPL(seeded_round_trips_agree),
+        PER_IMPL(sponge_lanes_match_separate_sponges),
+        cmocka_unit_test(sample_ntt_fallback_continues_the_xof),
         cmocka_unit_test_teardown(backends_agree_with_portable, restore_auto),
     };
     return cmocka_run_group_tests_name("mlkem", tests, NULL, NULL);
