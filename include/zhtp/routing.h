@@ -191,18 +191,18 @@ uint64_t zhtp_router_changes(const zhtp_router *r);
 /* What this router believes about one neighbour (for dashboards, tests, debugging). Pointers
  * are borrowed until the next mutating call on the router. */
 typedef struct zhtp_route_nbr_info {
-    const uint8_t *id;       /* ZHTP_NODE_ID_LEN bytes */
-    const uint8_t *root_id;  /* as announced; meaningless when !has_info */
-    const uint16_t *coords;  /* its announced coordinates */
+    const uint8_t *id;      /* ZHTP_NODE_ID_LEN bytes */
+    const uint8_t *root_id; /* as announced; meaningless when !has_info */
+    const uint16_t *coords; /* its announced coordinates */
     size_t depth;
     uint32_t root_seq;
-    uint32_t root_cost;      /* its announced cost to the root */
-    uint32_t link_cost;      /* cheapest link to it */
-    uint16_t port;           /* the port this node gave it */
-    size_t links;            /* links to it */
-    bool has_info;           /* an announcement heard recently enough */
+    uint32_t root_cost; /* its announced cost to the root */
+    uint32_t link_cost; /* cheapest link to it */
+    uint16_t port;      /* the port this node gave it */
+    size_t links;       /* links to it */
+    bool has_info;      /* an announcement heard recently enough */
     bool is_parent;
-    bool is_child;           /* its path runs through this node */
+    bool is_child; /* its path runs through this node */
 } zhtp_route_nbr_info;
 
 size_t zhtp_router_neighbour_count(const zhtp_router *r);

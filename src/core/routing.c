@@ -72,7 +72,7 @@ struct zhtp_router {
     zhtp_time repeat_at;
     uint8_t repeats_left;
     zhtp_time next_announce; /* periodic announcement to all neighbours */
-    int32_t parent;         /* index into nbrs, -1 when root */
+    int32_t parent;          /* index into nbrs, -1 when root */
     uint16_t depth;
     uint16_t path_cap;
     uint16_t *ports; /* own path, path_cap entries each (one allocation) */

@@ -593,7 +593,39 @@ bool rn_build_random(rn_net *net, uint32_t extra, uint64_t seed)
     return true;
 }
 
-bool rn_build_rgg(rn_net *net, double mean_degree, uint32_t trunk_ppm, uint64_t seed)
+/* Nodes within |reach| cells of v's cell (cell side = WiFi range). */
+static void rgg_link_within(rn_net *net, const double *xy, const uint32_t *cell_start,
+                            const uint32_t *order, const uint32_t *cell_of, const bool *has_lora,
+                            uint32_t g, double r, uint32_t v, int reach)
+{
+    int cx = (int)(cell_of[v] % g), cy = (int)(cell_of[v] / g);
+    for (int dy = -reach; dy <= reach; dy++)
+        for (int dx = -reach; dx <= reach; dx++) {
+            int nx = cx + dx, ny = cy + dy;
+            if (nx < 0 || ny < 0 || nx >= (int)g || ny >= (int)g)
+                continue;
+            uint32_t c = (uint32_t)ny * g + (uint32_t)nx;
+            for (uint32_t k = cell_start[c]; k < cell_start[c + 1]; k++) {
+                uint32_t w = order[k];
+                if (w <= v)
+                    continue;
+                double ddx = xy[2 * v] - xy[2 * w], ddy = xy[2 * v + 1] - xy[2 * w + 1];
+                double d = sqrt(ddx * ddx + ddy * ddy);
+                if (reach == 1) {
+                    if (d >= r)
+                        continue;
+                    rn_add_edge(net, v, w, ZHTP_MEDIUM_WIFI_DIRECT, 0);
+                    if (d < 0.3 * r)
+                        rn_add_edge(net, v, w, ZHTP_MEDIUM_BLE, 0);
+                } else if (has_lora[w] && d < RN_LORA_RANGE * r) {
+                    rn_add_edge(net, v, w, ZHTP_MEDIUM_LORA, 0);
+                }
+            }
+        }
+}
+
+bool rn_build_rgg(rn_net *net, double mean_degree, uint32_t lora_ppm, uint32_t trunk_ppm,
+                  uint64_t seed)
 {
     uint64_t s = seed;
     uint32_t n = net->n;
@@ -603,15 +635,16 @@ bool rn_build_rgg(rn_net *net, double mean_degree, uint32_t trunk_ppm, uint64_t 
         g = 1;
     double *xy = malloc(2 * (size_t)n * sizeof(double));
     uint32_t *cell_start = calloc((size_t)g * g + 1, sizeof(uint32_t));
+    uint32_t *fill = malloc(((size_t)g * g + 1) * sizeof(uint32_t));
     uint32_t *order = malloc(n * sizeof(uint32_t));
     uint32_t *cell_of = malloc(n * sizeof(uint32_t));
-    if (!xy || !cell_start || !order || !cell_of) {
-        free(xy), free(cell_start), free(order), free(cell_of);
-        return false;
-    }
+    bool *has_lora = calloc(n, sizeof(bool));
+    if (!xy || !cell_start || !fill || !order || !cell_of || !has_lora)
+        abort();
     for (uint32_t v = 0; v < n; v++) {
         xy[2 * v] = unit(&s);
         xy[2 * v + 1] = unit(&s);
+        has_lora[v] = rn_splitmix(&s) % 1000000u < lora_ppm;
         uint32_t cx = (uint32_t)(xy[2 * v] * g), cy = (uint32_t)(xy[2 * v + 1] * g);
         if (cx >= g)
             cx = g - 1;
@@ -622,39 +655,14 @@ bool rn_build_rgg(rn_net *net, double mean_degree, uint32_t trunk_ppm, uint64_t 
     }
     for (uint32_t c = 0; c < g * g; c++)
         cell_start[c + 1] += cell_start[c];
-    uint32_t *fill = malloc(((size_t)g * g + 1) * sizeof(uint32_t));
-    if (!fill)
-        abort();
     memcpy(fill, cell_start, ((size_t)g * g + 1) * sizeof(uint32_t));
     for (uint32_t v = 0; v < n; v++)
         order[fill[cell_of[v]]++] = v;
-    free(fill);
     for (uint32_t v = 0; v < n; v++) {
-        int cx = (int)(cell_of[v] % g), cy = (int)(cell_of[v] / g);
-        for (int dy = -1; dy <= 1; dy++)
-            for (int dx = -1; dx <= 1; dx++) {
-                int nx = cx + dx, ny = cy + dy;
-                if (nx < 0 || ny < 0 || nx >= (int)g || ny >= (int)g)
-                    continue;
-                uint32_t c = (uint32_t)ny * g + (uint32_t)nx;
-                for (uint32_t k = cell_start[c]; k < cell_start[c + 1]; k++) {
-                    uint32_t w = order[k];
-                    if (w <= v)
-                        continue;
-                    double ddx = xy[2 * v] - xy[2 * w], ddy = xy[2 * v + 1] - xy[2 * w + 1];
-                    double d = sqrt(ddx * ddx + ddy * ddy);
-                    if (d >= r)
-                        continue;
-                    /* Media by distance: WiFi Direct reaches ~200 m, LoRa ~15 km; the range
-                     * r stands for LoRa's, the inner 60 % for WiFi's; BLE only very close. */
-                    if (d < 0.6 * r)
-                        rn_add_edge(net, v, w, ZHTP_MEDIUM_WIFI_DIRECT, 0);
-                    else
-                        rn_add_edge(net, v, w, ZHTP_MEDIUM_LORA, 0);
-                    if (d < 0.2 * r)
-                        rn_add_edge(net, v, w, ZHTP_MEDIUM_BLE, 0);
-                }
-            }
+        rgg_link_within(net, xy, cell_start, order, cell_of, has_lora, g, r, v, 1);
+        if (has_lora[v])
+            rgg_link_within(net, xy, cell_start, order, cell_of, has_lora, g, r, v,
+                            (int)RN_LORA_RANGE + 1);
     }
     if (trunk_ppm) {
         uint32_t *gw = malloc(n * sizeof(uint32_t));
@@ -672,7 +680,7 @@ bool rn_build_rgg(rn_net *net, double mean_degree, uint32_t trunk_ppm, uint64_t 
             }
         free(gw);
     }
-    free(xy), free(cell_start), free(order), free(cell_of);
+    free(xy), free(cell_start), free(fill), free(order), free(cell_of), free(has_lora);
     return true;
 }
 

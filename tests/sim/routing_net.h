@@ -89,10 +89,15 @@ bool rn_tree_consistent(rn_net *net, uint32_t v);
 /* Topologies. Media: see routing_net.c. Return false on allocation failure. */
 bool rn_build_line(rn_net *net, zhtp_route_medium_kind kind);
 bool rn_build_grid(rn_net *net, uint32_t w, uint64_t seed);
-/* Random geometric graph in the unit square with mean degree about |mean_degree|: close pairs
- * get WiFi Direct (the closest also a parallel BLE link), far ones LoRa. |trunk_ppm| of the
- * nodes are gateways with a UDP link to 3 random other gateways (internet uplinks). */
-bool rn_build_rgg(rn_net *net, double mean_degree, uint32_t trunk_ppm, uint64_t seed);
+/* Random geometric "city" in the unit square: every node has WiFi Direct with range r chosen
+ * for a mean WiFi degree of |mean_degree| (pairs closer than 0.3 r also get a parallel BLE
+ * link); |lora_ppm| of the nodes also carry LoRa, linking LoRa nodes within RN_LORA_RANGE * r;
+ * |trunk_ppm| of the nodes are gateways with a UDP link to 3 random other gateways (internet
+ * uplinks). Ranges are scaled: WiFi Direct ~200 m, LoRa here only 4x that (a real 15 km would
+ * make the LoRa graph complete at city density). */
+#define RN_LORA_RANGE 4.0
+bool rn_build_rgg(rn_net *net, double mean_degree, uint32_t lora_ppm, uint32_t trunk_ppm,
+                  uint64_t seed);
 /* Connected random graph: a random tree plus |extra| random edges, random media. */
 bool rn_build_random(rn_net *net, uint32_t extra, uint64_t seed);
 
