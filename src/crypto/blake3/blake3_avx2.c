@@ -35,18 +35,6 @@ B3_INLINE __m256i rotr7(__m256i x)
     return _mm256_or_si256(_mm256_srli_epi32(x, 7), _mm256_slli_epi32(x, 25));
 }
 
-B3_INLINE void g8(__m256i *a, __m256i *b, __m256i *c, __m256i *d, __m256i mx, __m256i my)
-{
-    *a = _mm256_add_epi32(_mm256_add_epi32(*a, *b), mx);
-    *d = rotr16(_mm256_xor_si256(*d, *a));
-    *c = _mm256_add_epi32(*c, *d);
-    *b = rotr12(_mm256_xor_si256(*b, *c));
-    *a = _mm256_add_epi32(_mm256_add_epi32(*a, *b), my);
-    *d = rotr8(_mm256_xor_si256(*d, *a));
-    *c = _mm256_add_epi32(*c, *d);
-    *b = rotr7(_mm256_xor_si256(*b, *c));
-}
-
 /* Half of G (spec §2.2) on four column or diagonal groups at once, step by step across the
  * groups: GCC does not reorder instructions much on x86, and this order gives the CPU four
  * independent chains at every step instead of one long chain per group. */
