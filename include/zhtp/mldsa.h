@@ -57,9 +57,48 @@ ZHTP_NODISCARD int zhtp_sign_mldsa44_verify(const uint8_t *sig, size_t sig_len, 
 ZHTP_NODISCARD int zhtp_sign_mldsa44_verify_internal(const uint8_t *sig, size_t sig_len,
                                                      const uint8_t *mprime, size_t mprime_len,
                                                      const uint8_t pk[ZHTP_MLDSA44_PUBLICKEYBYTES]);
-ZHTP_NODISCARD int zhtp_sign_mldsa44_verify_internal_mu(const uint8_t *sig, size_t sig_len,
-                                                        const uint8_t mu[ZHTP_MLDSA44_MUBYTES],
-                                                        const uint8_t pk[ZHTP_MLDSA44_PUBLICKEYBYTES]);
+ZHTP_NODISCARD int
+zhtp_sign_mldsa44_verify_internal_mu(const uint8_t *sig, size_t sig_len,
+                                     const uint8_t mu[ZHTP_MLDSA44_MUBYTES],
+                                     const uint8_t pk[ZHTP_MLDSA44_PUBLICKEYBYTES]);
+
+/* HashML-DSA (FIPS 204 Alg. 4/5): signs PH(msg) with M' = 1 || len(ctx) || ctx || OID || PH(msg).
+ * The values are the last byte of each hash's NIST OID 2.16.840.1.101.3.4.2.x. SHA2-224,
+ * SHA2-384, SHA2-512/224 and SHA2-512/256 are defined but not available (no implementation
+ * without a new dependency): they return ZHTP_ERR_UNSUPPORTED. */
+typedef enum zhtp_mldsa_prehash {
+    ZHTP_MLDSA_PH_SHA2_256 = 0x01,
+    ZHTP_MLDSA_PH_SHA2_384 = 0x02, /* unsupported */
+    ZHTP_MLDSA_PH_SHA2_512 = 0x03,
+    ZHTP_MLDSA_PH_SHA2_224 = 0x04,     /* unsupported */
+    ZHTP_MLDSA_PH_SHA2_512_224 = 0x05, /* unsupported */
+    ZHTP_MLDSA_PH_SHA2_512_256 = 0x06, /* unsupported */
+    ZHTP_MLDSA_PH_SHA3_224 = 0x07,
+    ZHTP_MLDSA_PH_SHA3_256 = 0x08,
+    ZHTP_MLDSA_PH_SHA3_384 = 0x09,
+    ZHTP_MLDSA_PH_SHA3_512 = 0x0a,
+    ZHTP_MLDSA_PH_SHAKE128 = 0x0b, /* 256-bit output */
+    ZHTP_MLDSA_PH_SHAKE256 = 0x0c, /* 512-bit output */
+} zhtp_mldsa_prehash;
+
+/* HashML-DSA.Sign, hedged (fresh rnd). ZHTP_OK, ZHTP_ERR_INVAL (ctx_len > 255 or unknown ph)
+ * or ZHTP_ERR_UNSUPPORTED. */
+int zhtp_sign_mldsa44_prehash_sign(uint8_t sig[ZHTP_MLDSA44_BYTES], const uint8_t *msg,
+                                   size_t msg_len, const uint8_t *ctx, size_t ctx_len,
+                                   zhtp_mldsa_prehash ph,
+                                   const uint8_t sk[ZHTP_MLDSA44_SECRETKEYBYTES]);
+/* The same with a caller-chosen rnd (32 zero bytes: the deterministic variant). */
+int zhtp_sign_mldsa44_prehash_sign_rnd(uint8_t sig[ZHTP_MLDSA44_BYTES], const uint8_t *msg,
+                                       size_t msg_len, const uint8_t *ctx, size_t ctx_len,
+                                       zhtp_mldsa_prehash ph,
+                                       const uint8_t rnd[ZHTP_MLDSA44_RNDBYTES],
+                                       const uint8_t sk[ZHTP_MLDSA44_SECRETKEYBYTES]);
+/* HashML-DSA.Verify. The errors of zhtp_sign_mldsa44_verify, plus ZHTP_ERR_UNSUPPORTED. */
+ZHTP_NODISCARD int zhtp_sign_mldsa44_prehash_verify(const uint8_t *sig, size_t sig_len,
+                                                    const uint8_t *msg, size_t msg_len,
+                                                    const uint8_t *ctx, size_t ctx_len,
+                                                    zhtp_mldsa_prehash ph,
+                                                    const uint8_t pk[ZHTP_MLDSA44_PUBLICKEYBYTES]);
 
 /* Implementation in use ("avx2" or "portable") and a switch for tests and benchmarks. */
 const char *zhtp_sign_mldsa44_impl(void);

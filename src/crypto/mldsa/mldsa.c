@@ -134,7 +134,8 @@ int zhtp_sign_mldsa44_keypair_from_seed(uint8_t pk[ZHTP_MLDSA44_PUBLICKEYBYTES],
     memcpy(st.seedbuf, xi, 32);
     st.seedbuf[32] = MLDSA_K;
     st.seedbuf[33] = MLDSA_L;
-    zhtp_shake256(st.expanded, sizeof st.expanded, st.seedbuf, sizeof st.seedbuf);
+    shake256_cat(st.expanded, sizeof st.expanded, st.seedbuf, sizeof st.seedbuf, NULL, 0, NULL, 0,
+                 NULL, 0); /* wipes its sponge state, unlike the one-shot helper */
     const uint8_t *rho = st.expanded, *rhop = st.expanded + 32, *key = st.expanded + 96;
     /* rho becomes the public key's first field: public from here on. */
     ZHTP_CT_DECLASSIFY(st.expanded, 32);
@@ -275,10 +276,10 @@ static void sign_setup(const mldsa_backend *b, sign_state *st,
     mldsa_expand_a(b, st->a, st->rho);
 }
 
-static void sign_mu(uint8_t sig[ZHTP_MLDSA44_BYTES], const uint8_t *mu_given, const uint8_t *prefix,
-                    size_t prefix_len, const uint8_t *ctx, size_t ctx_len, const uint8_t *msg,
-                    size_t msg_len, const uint8_t rnd[32],
-                    const uint8_t sk[ZHTP_MLDSA44_SECRETKEYBYTES])
+void mldsa_sign_mu(uint8_t sig[ZHTP_MLDSA44_BYTES], const uint8_t *mu_given, const uint8_t *prefix,
+                   size_t prefix_len, const uint8_t *ctx, size_t ctx_len, const uint8_t *msg,
+                   size_t msg_len, const uint8_t rnd[32],
+                   const uint8_t sk[ZHTP_MLDSA44_SECRETKEYBYTES])
 {
     const mldsa_backend *b = be();
     sign_state st;
@@ -299,7 +300,7 @@ int zhtp_sign_mldsa44_sign_internal(uint8_t sig[ZHTP_MLDSA44_BYTES], const uint8
 {
     if (!mprime && mprime_len)
         return ZHTP_ERR_INVAL;
-    sign_mu(sig, NULL, NULL, 0, NULL, 0, mprime, mprime_len, rnd, sk);
+    mldsa_sign_mu(sig, NULL, NULL, 0, NULL, 0, mprime, mprime_len, rnd, sk);
     return ZHTP_OK;
 }
 
@@ -308,7 +309,7 @@ int zhtp_sign_mldsa44_sign_internal_mu(uint8_t sig[ZHTP_MLDSA44_BYTES],
                                        const uint8_t rnd[ZHTP_MLDSA44_RNDBYTES],
                                        const uint8_t sk[ZHTP_MLDSA44_SECRETKEYBYTES])
 {
-    sign_mu(sig, mu, NULL, 0, NULL, 0, NULL, 0, rnd, sk);
+    mldsa_sign_mu(sig, mu, NULL, 0, NULL, 0, NULL, 0, rnd, sk);
     return ZHTP_OK;
 }
 
@@ -326,7 +327,7 @@ static int sign_external(uint8_t sig[ZHTP_MLDSA44_BYTES], const uint8_t *msg, si
     }
     /* M' = 0 || len(ctx) || ctx || M (Alg. 2 step 10) */
     const uint8_t prefix[2] = {0, (uint8_t)ctx_len};
-    sign_mu(sig, NULL, prefix, 2, ctx, ctx_len, msg, msg_len, rnd, sk);
+    mldsa_sign_mu(sig, NULL, prefix, 2, ctx, ctx_len, msg, msg_len, rnd, sk);
     zhtp_wipe(rnd, sizeof rnd);
     return ZHTP_OK;
 }
@@ -400,6 +401,14 @@ static int verify_core(verify_state *st, const uint8_t *sig, const uint8_t *mu_g
                  0);
     return zhtp_ct_memcmp(st->ctilde, st->ctilde2, MLDSA_CTILDE) == 0 ? ZHTP_OK
                                                                       : ZHTP_ERR_CRYPTO_VERIFY;
+}
+
+int mldsa_verify_prefixed(const uint8_t *sig, const uint8_t *prefix, size_t prefix_len,
+                          const uint8_t *ctx, size_t ctx_len, const uint8_t *msg, size_t msg_len,
+                          const uint8_t pk[ZHTP_MLDSA44_PUBLICKEYBYTES])
+{
+    verify_state st;
+    return verify_core(&st, sig, NULL, prefix, prefix_len, ctx, ctx_len, msg, msg_len, pk);
 }
 
 int zhtp_sign_mldsa44_verify(const uint8_t *sig, size_t sig_len, const uint8_t *msg, size_t msg_len,

@@ -73,6 +73,18 @@ typedef struct mldsa_backend {
 extern const mldsa_backend mldsa_backend_portable;
 #if defined(ZHTP_MLDSA_HAVE_AVX2)
 extern const mldsa_backend mldsa_backend_avx2;
+/* ---- shared by mldsa.c and mldsa_prehash.c ---- */
+
+/* Sign_internal with mu = H(tr || prefix || ctx || msg) (or mu_given when not NULL). */
+void mldsa_sign_mu(uint8_t sig[MLDSA_SIG_BYTES], const uint8_t *mu_given, const uint8_t *prefix,
+                   size_t prefix_len, const uint8_t *ctx, size_t ctx_len, const uint8_t *msg,
+                   size_t msg_len, const uint8_t rnd[32], const uint8_t sk[MLDSA_SK_BYTES]);
+/* Verify_internal over M' = prefix || ctx || msg; sig is MLDSA_SIG_BYTES long. ZHTP_OK or
+ * ZHTP_ERR_CRYPTO_VERIFY. */
+int mldsa_verify_prefixed(const uint8_t *sig, const uint8_t *prefix, size_t prefix_len,
+                          const uint8_t *ctx, size_t ctx_len, const uint8_t *msg, size_t msg_len,
+                          const uint8_t pk[MLDSA_PK_BYTES]);
+
 #endif
 
 /* ---- scalar helpers (mldsa_poly.c) ---- */
@@ -140,5 +152,17 @@ int mldsa_unpack_sig(const mldsa_backend *b, uint8_t ctilde[MLDSA_CTILDE], mldsa
 void mldsa_unpack_z(mldsa_poly *z, const uint8_t in[MLDSA_POLY_Z_BYTES]);
 /* w1Encode (Alg. 28). */
 void mldsa_pack_w1(uint8_t out[MLDSA_K * MLDSA_POLY_W1_BYTES], const mldsa_poly w1[MLDSA_K]);
+
+/* ---- shared by mldsa.c and mldsa_prehash.c ---- */
+
+/* Sign_internal with mu = H(tr || prefix || ctx || msg) (or mu_given when not NULL). */
+void mldsa_sign_mu(uint8_t sig[MLDSA_SIG_BYTES], const uint8_t *mu_given, const uint8_t *prefix,
+                   size_t prefix_len, const uint8_t *ctx, size_t ctx_len, const uint8_t *msg,
+                   size_t msg_len, const uint8_t rnd[32], const uint8_t sk[MLDSA_SK_BYTES]);
+/* Verify_internal over M' = prefix || ctx || msg; sig is MLDSA_SIG_BYTES long. ZHTP_OK or
+ * ZHTP_ERR_CRYPTO_VERIFY. */
+int mldsa_verify_prefixed(const uint8_t *sig, const uint8_t *prefix, size_t prefix_len,
+                          const uint8_t *ctx, size_t ctx_len, const uint8_t *msg, size_t msg_len,
+                          const uint8_t pk[MLDSA_PK_BYTES]);
 
 #endif
