@@ -1,10 +1,10 @@
 /* zhtp hash: BLAKE3 of files, printed like b3sum ("HEX  NAME" per file).
  *
- * Regular files are mapped and handed to the hasher in one update(), so the SIMD tree code
- * sees whole runs of chunks and the speed is the hash's, not the copying's; pipes and stdin
- * are read 1 MiB at a time. A name containing a newline or backslash is escaped the way
- * b3sum does it: the line starts with '\', and the name shows '\n' and '\\'. Other bytes are
- * printed as they are (b3sum would replace invalid UTF-8; we do not). */
+ * Regular files are mapped in 64 MiB windows and each handed to the hasher in one update(),
+ * so the SIMD tree code sees whole runs of chunks and the speed is the hash's, not the
+ * copying's; pipes and stdin are read 1 MiB at a time. A name containing a newline or backslash is
+ * escaped the way b3sum does it: the line starts with '\', and the name shows '\n' and '\\'. Other
+ * bytes are printed as they are (b3sum would replace invalid UTF-8; we do not). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -22,6 +22,7 @@
 #include "cmds.h"
 
 #define READ_BUF_LEN ((size_t)1 << 20)
+#define MAP_WINDOW   ((size_t)64 << 20) /* a multiple of any page size */
 
 static void usage(FILE *f)
 {
@@ -128,6 +129,38 @@ static int hash_by_reading(zhtp_blake3 *h, int fd, uint8_t *buf)
     }
 }
 
+/* Hashes size bytes of a regular file through windows of MAP_WINDOW bytes, each mapped with
+ * MAP_POPULATE (one system call instead of a page fault per 16 pages) while the kernel reads
+ * ahead the next one. Windows bound the memory held for files larger than RAM, and every
+ * window is a whole power-of-two subtree, so the hasher still gets whole runs of chunks.
+ * Returns 0, an errno value, or EAGAIN when the first window cannot be mapped (the caller
+ * reads the file instead). Later windows that fail continue with read() from there. */
+static int hash_mapped(zhtp_blake3 *h, int fd, uint64_t size)
+{
+    for (uint64_t off = 0; off < size;) {
+        size_t n = size - off < MAP_WINDOW ? (size_t)(size - off) : MAP_WINDOW;
+        void *map = mmap(NULL, n, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, (off_t)off);
+        if (map == MAP_FAILED) {
+            if (off == 0)
+                return EAGAIN;
+            if (lseek(fd, (off_t)off, SEEK_SET) < 0)
+                return errno;
+            uint8_t *buf = malloc(READ_BUF_LEN);
+            if (buf == NULL)
+                return ENOMEM;
+            int err = hash_by_reading(h, fd, buf);
+            free(buf);
+            return err;
+        }
+        if (off + n < size)
+            posix_fadvise(fd, (off_t)(off + n), MAP_WINDOW, POSIX_FADV_WILLNEED);
+        zhtp_blake3_update(h, map, n);
+        munmap(map, n);
+        off += n;
+    }
+    return 0;
+}
+
 /* Hashes one file (path "-" is stdin) into h. Returns 0 or an errno value. A regular file
  * that another process truncates while mapped would raise SIGBUS, as with b3sum's mmap. */
 static int hash_one(zhtp_blake3 *h, const char *path, uint8_t **buf)
@@ -147,16 +180,12 @@ static int hash_one(zhtp_blake3 *h, const char *path, uint8_t **buf)
         goto out;
     }
     /* Not for stdin: it may be a file already read part-way, and mmap would start at 0. */
-    if (!is_stdin && S_ISREG(st.st_mode) && st.st_size > 0 &&
-        (uint64_t)st.st_size <= (uint64_t)SIZE_MAX) {
-        size_t len = (size_t)st.st_size;
-        void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-        if (map != MAP_FAILED) {
-            zhtp_blake3_update(h, map, len);
-            munmap(map, len);
+    if (!is_stdin && S_ISREG(st.st_mode) && st.st_size > 0) {
+        err = hash_mapped(h, fd, (uint64_t)st.st_size);
+        if (err != EAGAIN)
             goto out;
-        }
         /* Some files (e.g. in /proc or on odd file systems) cannot be mapped: read them. */
+        err = 0;
     }
     if (*buf == NULL && (*buf = malloc(READ_BUF_LEN)) == NULL) {
         err = ENOMEM;
