@@ -63,16 +63,16 @@ zhtp_sign_mldsa44_verify_internal_mu(const uint8_t *sig, size_t sig_len,
                                      const uint8_t pk[ZHTP_MLDSA44_PUBLICKEYBYTES]);
 
 /* HashML-DSA (FIPS 204 Alg. 4/5): signs PH(msg) with M' = 1 || len(ctx) || ctx || OID || PH(msg).
- * The values are the last byte of each hash's NIST OID 2.16.840.1.101.3.4.2.x. SHA2-224,
- * SHA2-384, SHA2-512/224 and SHA2-512/256 are defined but not available (no implementation
- * without a new dependency): they return ZHTP_ERR_UNSUPPORTED. */
+ * The values are the last byte of each hash's NIST OID 2.16.840.1.101.3.4.2.x. All twelve
+ * are available (SHA2-224 and SHA2-512/224 are weaker than ML-DSA-44's category; the standard
+ * allows them). */
 typedef enum zhtp_mldsa_prehash {
     ZHTP_MLDSA_PH_SHA2_256 = 0x01,
-    ZHTP_MLDSA_PH_SHA2_384 = 0x02, /* unsupported */
+    ZHTP_MLDSA_PH_SHA2_384 = 0x02,
     ZHTP_MLDSA_PH_SHA2_512 = 0x03,
-    ZHTP_MLDSA_PH_SHA2_224 = 0x04,     /* unsupported */
-    ZHTP_MLDSA_PH_SHA2_512_224 = 0x05, /* unsupported */
-    ZHTP_MLDSA_PH_SHA2_512_256 = 0x06, /* unsupported */
+    ZHTP_MLDSA_PH_SHA2_224 = 0x04,
+    ZHTP_MLDSA_PH_SHA2_512_224 = 0x05,
+    ZHTP_MLDSA_PH_SHA2_512_256 = 0x06,
     ZHTP_MLDSA_PH_SHA3_224 = 0x07,
     ZHTP_MLDSA_PH_SHA3_256 = 0x08,
     ZHTP_MLDSA_PH_SHA3_384 = 0x09,
@@ -81,8 +81,8 @@ typedef enum zhtp_mldsa_prehash {
     ZHTP_MLDSA_PH_SHAKE256 = 0x0c, /* 512-bit output */
 } zhtp_mldsa_prehash;
 
-/* HashML-DSA.Sign, hedged (fresh rnd). ZHTP_OK, ZHTP_ERR_INVAL (ctx_len > 255 or unknown ph)
- * or ZHTP_ERR_UNSUPPORTED. */
+/* HashML-DSA.Sign, hedged (fresh rnd). ZHTP_OK or ZHTP_ERR_INVAL (ctx_len > 255 or unknown
+ * ph). */
 int zhtp_sign_mldsa44_prehash_sign(uint8_t sig[ZHTP_MLDSA44_BYTES], const uint8_t *msg,
                                    size_t msg_len, const uint8_t *ctx, size_t ctx_len,
                                    zhtp_mldsa_prehash ph,
@@ -93,7 +93,7 @@ int zhtp_sign_mldsa44_prehash_sign_rnd(uint8_t sig[ZHTP_MLDSA44_BYTES], const ui
                                        zhtp_mldsa_prehash ph,
                                        const uint8_t rnd[ZHTP_MLDSA44_RNDBYTES],
                                        const uint8_t sk[ZHTP_MLDSA44_SECRETKEYBYTES]);
-/* HashML-DSA.Verify. The errors of zhtp_sign_mldsa44_verify, plus ZHTP_ERR_UNSUPPORTED. */
+/* HashML-DSA.Verify. The errors of zhtp_sign_mldsa44_verify (unknown ph: ZHTP_ERR_INVAL). */
 ZHTP_NODISCARD int zhtp_sign_mldsa44_prehash_verify(const uint8_t *sig, size_t sig_len,
                                                     const uint8_t *msg, size_t msg_len,
                                                     const uint8_t *ctx, size_t ctx_len,

@@ -1,6 +1,10 @@
 /* HashML-DSA (FIPS 204 §5.4, Alg. 4/5): the message is hashed first and
  * M' = 1 || len(ctx) || ctx || OID || PH(M) is signed with Sign_internal. The hashes come from
- * keccak.h (SHA3, SHAKE) and libsodium (SHA2-256, SHA2-512). */
+ * keccak.h (SHA3, SHAKE) and libsodium (SHA2-256, SHA2-512). SHA2-224, SHA2-384 and
+ * SHA2-512/t are, by FIPS 180-4, the SHA2-256/512 compression started from another initial
+ * value and truncated: libsodium's state structs are public (crypto_hash_sha*.h), so we
+ * initialise them, replace the eight chaining words with the FIPS 180-4 §5.3 values, and
+ * truncate the output. Checked against Python's hashlib and by the ACVP pre-hash vectors. */
 #include <string.h>
 
 #include <sodium.h>
@@ -12,6 +16,41 @@
 
 #define OID_BYTES 11
 #define PH_MAX    64
+
+static const uint32_t iv_sha224[8] = {0xc1059ed8u, 0x367cd507u, 0x3070dd17u, 0xf70e5939u,
+                                      0xffc00b31u, 0x68581511u, 0x64f98fa7u, 0xbefa4fa4u};
+static const uint64_t iv_sha384[8] = {0xcbbb9d5dc1059ed8u, 0x629a292a367cd507u, 0x9159015a3070dd17u,
+                                      0x152fecd8f70e5939u, 0x67332667ffc00b31u, 0x8eb44a8768581511u,
+                                      0xdb0c2e0d64f98fa7u, 0x47b5481dbefa4fa4u};
+static const uint64_t iv_sha512_224[8] = {
+    0x8c3d37c819544da2u, 0x73e1996689dcd4d6u, 0x1dfab7ae32ff9c82u, 0x679dd514582f9fcfu,
+    0x0f6d2b697bd44da8u, 0x77e36f7304c48942u, 0x3f9d85a86a1d36c8u, 0x1112e6ad91d692a1u};
+static const uint64_t iv_sha512_256[8] = {
+    0x22312194fc2bf72cu, 0x9f555fa3c84c64c2u, 0x2393b86b6f53b151u, 0x963877195940eabdu,
+    0x96283ee2a88effe3u, 0xbe5e1e2553863992u, 0x2b0199fc2c85b8aau, 0x0eb72ddc81c52ca2u};
+
+static void sha512_from_iv(uint8_t *out, size_t out_len, const uint64_t iv[8], const uint8_t *msg,
+                           size_t msg_len)
+{
+    crypto_hash_sha512_state st;
+    uint8_t full[64];
+    crypto_hash_sha512_init(&st);
+    memcpy(st.state, iv, sizeof st.state);
+    crypto_hash_sha512_update(&st, msg, msg_len);
+    crypto_hash_sha512_final(&st, full);
+    memcpy(out, full, out_len);
+}
+
+static void sha224(uint8_t out[28], const uint8_t *msg, size_t msg_len)
+{
+    crypto_hash_sha256_state st;
+    uint8_t full[32];
+    crypto_hash_sha256_init(&st);
+    memcpy(st.state, iv_sha224, sizeof st.state);
+    crypto_hash_sha256_update(&st, msg, msg_len);
+    crypto_hash_sha256_final(&st, full);
+    memcpy(out, full, 28);
+}
 
 /* Writes OID || PH(msg) to out; returns its length, or a negative zhtp_err. */
 static int oid_and_digest(uint8_t out[OID_BYTES + PH_MAX], zhtp_mldsa_prehash ph,
@@ -53,10 +92,21 @@ static int oid_and_digest(uint8_t out[OID_BYTES + PH_MAX], zhtp_mldsa_prehash ph
         d_len = 64;
         break;
     case ZHTP_MLDSA_PH_SHA2_224:
+        sha224(d, msg, msg_len);
+        d_len = 28;
+        break;
     case ZHTP_MLDSA_PH_SHA2_384:
+        sha512_from_iv(d, 48, iv_sha384, msg, msg_len);
+        d_len = 48;
+        break;
     case ZHTP_MLDSA_PH_SHA2_512_224:
+        sha512_from_iv(d, 28, iv_sha512_224, msg, msg_len);
+        d_len = 28;
+        break;
     case ZHTP_MLDSA_PH_SHA2_512_256:
-        return ZHTP_ERR_UNSUPPORTED;
+        sha512_from_iv(d, 32, iv_sha512_256, msg, msg_len);
+        d_len = 32;
+        break;
     default:
         return ZHTP_ERR_INVAL;
     }
