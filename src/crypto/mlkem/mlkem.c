@@ -52,6 +52,17 @@ static const mlkem_arith *arith(void)
     return a;
 }
 
+const mlkem_arith *zhtp_mlkem_arith_by_name(const char *name)
+{
+    if (strcmp(name, "portable") == 0)
+        return &zhtp_mlkem_arith_portable;
+#if defined(ZHTP_MLKEM_HAVE_AVX2)
+    if (strcmp(name, "avx2") == 0 && cpu_has_avx2())
+        return &zhtp_mlkem_arith_avx2;
+#endif
+    return NULL;
+}
+
 const char *zhtp_kem_mlkem768_impl(void)
 {
     return arith()->name;
@@ -160,7 +171,7 @@ static void pke_encrypt(uint8_t c[ZHTP_MLKEM768_CIPHERTEXTBYTES],
     mlkem_polyvec at[MLKEM_K], t;
 
     for (unsigned i = 0; i < MLKEM_K; i++)
-        zhtp_mlkem_poly_frombytes(&t.p[i], ek + i * MLKEM_POLYBYTES);
+        ar->frombytes(&t.p[i], ek + i * MLKEM_POLYBYTES);
     zhtp_mlkem_gen_matrix(at, ek + MLKEM_POLYVECBYTES, 1, ar, a_last);
 
     prf4(sec.prf, r, 0);
@@ -180,7 +191,7 @@ static void pke_encrypt(uint8_t c[ZHTP_MLKEM768_CIPHERTEXTBYTES],
         ar->basemul_acc(&sec.u.p[i], &at[i], &sec.y);
         ar->invntt(&sec.u.p[i]);
         zhtp_mlkem_poly_add(&sec.u.p[i], &sec.e1.p[i]);
-        zhtp_mlkem_poly_compress_du(c + i * 32 * MLKEM_DU, &sec.u.p[i]);
+        ar->compress_du(c + i * 32 * MLKEM_DU, &sec.u.p[i]);
     }
     /* v = NTT^-1(t̂ᵀ ∘ ŷ) + e2 + Decompress_1(m) */
     zhtp_mlkem_poly_frommsg(&sec.mu, m);
@@ -206,9 +217,9 @@ static void pke_decrypt(uint8_t m[32], const uint8_t dk_pke[MLKEM_POLYVECBYTES],
     mlkem_poly v;
 
     for (unsigned i = 0; i < MLKEM_K; i++) {
-        zhtp_mlkem_poly_decompress_du(&u.p[i], c + i * 32 * MLKEM_DU);
+        ar->decompress_du(&u.p[i], c + i * 32 * MLKEM_DU);
         ar->ntt(&u.p[i]);
-        zhtp_mlkem_poly_frombytes(&sec.s.p[i], dk_pke + i * MLKEM_POLYBYTES);
+        ar->frombytes(&sec.s.p[i], dk_pke + i * MLKEM_POLYBYTES);
     }
     zhtp_mlkem_poly_decompress_dv(&v, c + MLKEM_C1BYTES);
     /* w = v' - NTT^-1(ŝᵀ ∘ NTT(u')) */

@@ -6,9 +6,11 @@
  * Montgomery product: a*b/R = mulhi(a, b) - mulhi(mullo(a, b*q^-1), q); the low halves cancel.
  * This file alone is compiled with -mavx2; mlkem.c selects it only on CPUs with AVX2. */
 #include <immintrin.h>
+#include <string.h>
 
 #include "mlkem_avx2_tables.h"
 #include "mlkem_internal.h"
+#include "zhtp/util.h"
 
 #define V(p, i) (((__m256i *)(p)->c)[i])
 
@@ -203,10 +205,98 @@ static unsigned rej_uniform_avx2(int16_t *r, unsigned ctr, const uint8_t *buf, s
     return zhtp_mlkem_rej_uniform_portable(r, ctr, buf + pos, len - pos);
 }
 
+/* Any int16 to [0, q): Barrett, then add q to the negative lanes. */
+static inline __m256i canonical(__m256i x, __m256i q)
+{
+    x = barrett(x, q);
+    return _mm256_add_epi16(x, _mm256_and_si256(_mm256_srai_epi16(x, 15), q));
+}
+
+/* Compress_10 on canonical x: floor((1024 x + 1664) / q) mod 1024, computed as
+ * (161271 x + 262016) >> 19 in 32-bit lanes, which equals it for every x in [0, q) (the unit
+ * test compares all int16 inputs with the portable code). Then ByteEncode_10: pairs become
+ * 20-bit words (madd), pairs of those 40-bit words, and a byte shuffle keeps 5 bytes of each
+ * 64-bit lane, 10 per 128-bit half. The stores overlap forward into a padded buffer. */
+static void compress_du_avx2(uint8_t out[32 * MLKEM_DU], const mlkem_poly *p)
+{
+    const __m256i q = _mm256_set1_epi16(MLKEM_Q);
+    const __m256i mul = _mm256_set1_epi32(161271), add = _mm256_set1_epi32(262016);
+    const __m256i mask10 = _mm256_set1_epi32(1023);
+    const __m256i pair = _mm256_set1_epi32(1 << 26 | 1); /* lanes (1, 1024) as int16 pairs */
+    const __m256i sh = _mm256_setr_epi32(12, 0, 12, 0, 12, 0, 12, 0);
+    const __m256i take5 = _mm256_setr_epi8(0, 1, 2, 3, 4, 8, 9, 10, 11, 12, -1, -1, -1, -1, -1, -1,
+                                           0, 1, 2, 3, 4, 8, 9, 10, 11, 12, -1, -1, -1, -1, -1, -1);
+    uint8_t buf[32 * MLKEM_DU + 16];
+
+    for (unsigned v = 0; v < 16; v++) {
+        __m256i x = canonical(V(p, v), q);
+        __m256i lo = _mm256_cvtepu16_epi32(_mm256_castsi256_si128(x));
+        __m256i hi = _mm256_cvtepu16_epi32(_mm256_extracti128_si256(x, 1));
+        lo = _mm256_and_si256(
+            _mm256_srli_epi32(_mm256_add_epi32(_mm256_mullo_epi32(lo, mul), add), 19), mask10);
+        hi = _mm256_and_si256(
+            _mm256_srli_epi32(_mm256_add_epi32(_mm256_mullo_epi32(hi, mul), add), 19), mask10);
+        x = _mm256_permute4x64_epi64(_mm256_packus_epi32(lo, hi), 0xd8); /* back in order */
+        x = _mm256_madd_epi16(x, pair);                                  /* v0 + v1 << 10 */
+        x = _mm256_srli_epi64(_mm256_sllv_epi32(x, sh), 12);             /* w0 + w1 << 20 */
+        x = _mm256_shuffle_epi8(x, take5);
+        _mm_storeu_si128((__m128i *)(buf + 20 * v), _mm256_castsi256_si128(x));
+        _mm_storeu_si128((__m128i *)(buf + 20 * v + 10), _mm256_extracti128_si256(x, 1));
+    }
+    memcpy(out, buf, 32 * MLKEM_DU);
+    zhtp_wipe(buf, sizeof buf); /* the re-encryption in Decaps is secret until compared */
+}
+
+/* ByteDecode_10 then Decompress_10: each 16-bit lane gathers the two bytes holding its
+ * value, a multiply by 2^(6 - r) and a shift by 6 drop the r low bits and the bits above,
+ * and (y * q + 512) >> 10 is mulhrs(4 y, 8 q) exactly. Input is copied to a padded buffer so
+ * the 16-byte loads stay inside it. */
+static void decompress_du_avx2(mlkem_poly *p, const uint8_t in[32 * MLKEM_DU])
+{
+    const __m256i gather = _mm256_setr_epi8(0, 1, 1, 2, 2, 3, 3, 4, 5, 6, 6, 7, 7, 8, 8, 9, 0, 1, 1,
+                                            2, 2, 3, 3, 4, 5, 6, 6, 7, 7, 8, 8, 9);
+    const __m256i align = _mm256_setr_epi16(64, 16, 4, 1, 64, 16, 4, 1, 64, 16, 4, 1, 64, 16, 4, 1);
+    const __m256i q8 = _mm256_set1_epi16(8 * MLKEM_Q);
+    uint8_t buf[32 * MLKEM_DU + 16];
+
+    memcpy(buf, in, 32 * MLKEM_DU);
+    memset(buf + 32 * MLKEM_DU, 0, 16);
+    for (unsigned v = 0; v < 16; v++) {
+        __m128i lo = _mm_loadu_si128((const __m128i *)(buf + 20 * v));
+        __m128i hi = _mm_loadu_si128((const __m128i *)(buf + 20 * v + 10));
+        __m256i x = _mm256_shuffle_epi8(_mm256_set_m128i(hi, lo), gather);
+        x = _mm256_srli_epi16(_mm256_mullo_epi16(x, align), 6);
+        V(p, v) = _mm256_mulhrs_epi16(_mm256_slli_epi16(x, 2), q8);
+    }
+    zhtp_wipe(buf, sizeof buf);
+}
+
+/* ByteDecode_12, the same way: 12 bytes per 128-bit half, shifts r = 0, 4. */
+static void frombytes_avx2(mlkem_poly *p, const uint8_t in[MLKEM_POLYBYTES])
+{
+    const __m256i gather = _mm256_setr_epi8(0, 1, 1, 2, 3, 4, 4, 5, 6, 7, 7, 8, 9, 10, 10, 11, 0, 1,
+                                            1, 2, 3, 4, 4, 5, 6, 7, 7, 8, 9, 10, 10, 11);
+    const __m256i align = _mm256_setr_epi16(16, 1, 16, 1, 16, 1, 16, 1, 16, 1, 16, 1, 16, 1, 16, 1);
+    uint8_t buf[MLKEM_POLYBYTES + 16];
+
+    memcpy(buf, in, MLKEM_POLYBYTES);
+    memset(buf + MLKEM_POLYBYTES, 0, 16);
+    for (unsigned v = 0; v < 16; v++) {
+        __m128i lo = _mm_loadu_si128((const __m128i *)(buf + 24 * v));
+        __m128i hi = _mm_loadu_si128((const __m128i *)(buf + 24 * v + 12));
+        __m256i x = _mm256_shuffle_epi8(_mm256_set_m128i(hi, lo), gather);
+        V(p, v) = _mm256_srli_epi16(_mm256_mullo_epi16(x, align), 4);
+    }
+    zhtp_wipe(buf, sizeof buf); /* dk_PKE is secret */
+}
+
 const mlkem_arith zhtp_mlkem_arith_avx2 = {
     .name = "avx2",
     .ntt = ntt_avx2,
     .invntt = invntt_avx2,
     .basemul_acc = basemul_acc_avx2,
     .rej_uniform = rej_uniform_avx2,
+    .compress_du = compress_du_avx2,
+    .decompress_du = decompress_du_avx2,
+    .frombytes = frombytes_avx2,
 };

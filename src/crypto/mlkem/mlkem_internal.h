@@ -46,9 +46,16 @@ typedef struct mlkem_arith {
     /* SampleNTT's rejection step on public bytes: appends accepted values to r from index
      * ctr until 256; returns the new count. */
     unsigned (*rej_uniform)(int16_t *r, unsigned ctr, const uint8_t *buf, size_t len);
+    /* The hot codecs, same contracts as zhtp_mlkem_poly_compress_du / _decompress_du /
+     * _frombytes below (any int16 input to compress; outputs equal the portable ones). */
+    void (*compress_du)(uint8_t out[32 * MLKEM_DU], const mlkem_poly *p);
+    void (*decompress_du)(mlkem_poly *p, const uint8_t in[32 * MLKEM_DU]);
+    void (*frombytes)(mlkem_poly *p, const uint8_t in[MLKEM_POLYBYTES]);
 } mlkem_arith;
 
 extern const mlkem_arith zhtp_mlkem_arith_portable;
+/* The backend called name ("portable", "avx2"), or NULL when not built or not on this CPU. */
+const mlkem_arith *zhtp_mlkem_arith_by_name(const char *name);
 #if defined(ZHTP_MLKEM_HAVE_AVX2)
 extern const mlkem_arith zhtp_mlkem_arith_avx2;
 #endif

@@ -108,6 +108,9 @@ const mlkem_arith zhtp_mlkem_arith_portable = {
     .invntt = invntt_portable,
     .basemul_acc = basemul_acc_portable,
     .rej_uniform = zhtp_mlkem_rej_uniform_portable,
+    .compress_du = zhtp_mlkem_poly_compress_du,
+    .decompress_du = zhtp_mlkem_poly_decompress_du,
+    .frombytes = zhtp_mlkem_poly_frombytes,
 };
 
 /* ---- coefficient-wise helpers ---- */
@@ -138,41 +141,6 @@ void zhtp_mlkem_poly_sub(mlkem_poly *r, const mlkem_poly *b)
 
 /* ---- ByteEncode_d / ByteDecode_d (Alg. 5, 6): little-endian bit packing ---- */
 
-/* Groups of g coefficients fill exactly g*d/8 bytes (d = 12, 10: 4; d = 4, 1: 8), so each
- * group goes through one 64-bit word. Only d, a public constant, steers the loops. */
-static inline unsigned group_of(unsigned d)
-{
-    return d >= 10 ? 4 : 8;
-}
-
-static inline __attribute__((always_inline)) void pack(uint8_t *out, const uint16_t v[MLKEM_N],
-                                                       unsigned d)
-{
-    const unsigned g = group_of(d), nbytes = g * d / 8;
-    for (unsigned i = 0; i < MLKEM_N; i += g) {
-        uint64_t acc = 0;
-        for (unsigned j = 0; j < g; j++)
-            acc |= (uint64_t)v[i + j] << (d * j);
-        for (unsigned b = 0; b < nbytes; b++)
-            out[b] = (uint8_t)(acc >> (8 * b));
-        out += nbytes;
-    }
-}
-
-static inline __attribute__((always_inline)) void unpack(uint16_t v[MLKEM_N], const uint8_t *in,
-                                                         unsigned d)
-{
-    const unsigned g = group_of(d), nbytes = g * d / 8;
-    for (unsigned i = 0; i < MLKEM_N; i += g) {
-        uint64_t acc = 0;
-        for (unsigned b = 0; b < nbytes; b++)
-            acc |= (uint64_t)in[b] << (8 * b);
-        for (unsigned j = 0; j < g; j++)
-            v[i + j] = (uint16_t)((acc >> (d * j)) & ((1u << d) - 1));
-        in += nbytes;
-    }
-}
-
 /* round(2^d / q * x) mod 2^d = floor((x * 2^d + q/2) / q) mod 2^d. The quotient comes from a
  * multiplication by ceil(2^35 / q): for numerators below 2^23 the error is below 1/q, so the
  * floor is exact (the unit test checks every x and d). */
@@ -192,42 +160,65 @@ static inline int16_t decompress(uint16_t y, unsigned d)
     return (int16_t)(((uint32_t)y * MLKEM_Q + (1u << (d - 1))) >> d);
 }
 
-void zhtp_mlkem_poly_tobytes(uint8_t out[MLKEM_POLYBYTES], const mlkem_poly *p)
+/* ByteEncode_d / ByteDecode_d (Alg. 5, 6), fused with the per-coefficient map. Groups of g
+ * coefficients fill exactly g*d/8 bytes (d = 12, 10: 4; d = 4: 8), so each group passes
+ * through one 64-bit word and no secret-holding array is left on the stack. Only d, a public
+ * constant, steers the loops. */
+enum coef_map { MAP_CANONICAL, MAP_COMPRESS };
+
+static inline __attribute__((always_inline)) void encode(uint8_t *out, const mlkem_poly *p,
+                                                         unsigned d, enum coef_map map)
 {
-    uint16_t v[MLKEM_N];
-    for (unsigned i = 0; i < MLKEM_N; i++)
-        v[i] = canonical(p->c[i]);
-    pack(out, v, 12);
-    zhtp_wipe(v, sizeof v);
+    const unsigned g = d >= 10 ? 4 : 8, nbytes = g * d / 8;
+    for (unsigned i = 0; i < MLKEM_N; i += g, out += nbytes) {
+        uint64_t acc = 0;
+        for (unsigned j = 0; j < g; j++) {
+            uint16_t x = canonical(p->c[i + j]);
+            if (map == MAP_COMPRESS)
+                x = compress(x, d);
+            acc |= (uint64_t)x << (d * j);
+        }
+        for (unsigned b = 0; b < nbytes; b++)
+            out[b] = (uint8_t)(acc >> (8 * b));
+    }
 }
 
+static inline __attribute__((always_inline)) void decode(mlkem_poly *p, const uint8_t *in,
+                                                         unsigned d, int decompress_it)
+{
+    const unsigned g = d >= 10 ? 4 : 8, nbytes = g * d / 8;
+    for (unsigned i = 0; i < MLKEM_N; i += g, in += nbytes) {
+        uint64_t acc = 0;
+        for (unsigned b = 0; b < nbytes; b++)
+            acc |= (uint64_t)in[b] << (8 * b);
+        for (unsigned j = 0; j < g; j++) {
+            uint16_t y = (uint16_t)((acc >> (d * j)) & ((1u << d) - 1));
+            p->c[i + j] = decompress_it ? decompress(y, d) : (int16_t)y;
+        }
+    }
+}
+
+void zhtp_mlkem_poly_tobytes(uint8_t out[MLKEM_POLYBYTES], const mlkem_poly *p)
+{
+    encode(out, p, 12, MAP_CANONICAL);
+}
+
+/* Values < 4096; ek is range-checked separately (§7.2), dk_PKE is not required to be. */
 void zhtp_mlkem_poly_frombytes(mlkem_poly *p, const uint8_t in[MLKEM_POLYBYTES])
 {
-    uint16_t v[MLKEM_N];
-    unpack(v, in, 12);
-    for (unsigned i = 0; i < MLKEM_N; i++)
-        p->c[i] = (int16_t)v[i]; /* < 4096; ek is range-checked separately (§7.2) */
-    zhtp_wipe(v, sizeof v);
+    decode(p, in, 12, 0);
 }
 
 static inline __attribute__((always_inline)) void compress_poly(uint8_t *out, const mlkem_poly *p,
                                                                 unsigned d)
 {
-    uint16_t v[MLKEM_N];
-    for (unsigned i = 0; i < MLKEM_N; i++)
-        v[i] = compress(canonical(p->c[i]), d);
-    pack(out, v, d);
-    zhtp_wipe(v, sizeof v);
+    encode(out, p, d, MAP_COMPRESS);
 }
 
 static inline __attribute__((always_inline)) void decompress_poly(mlkem_poly *p, const uint8_t *in,
                                                                   unsigned d)
 {
-    uint16_t v[MLKEM_N];
-    unpack(v, in, d);
-    for (unsigned i = 0; i < MLKEM_N; i++)
-        p->c[i] = decompress(v[i], d);
-    zhtp_wipe(v, sizeof v);
+    decode(p, in, d, 1);
 }
 
 void zhtp_mlkem_poly_compress_du(uint8_t out[32 * MLKEM_DU], const mlkem_poly *p)
