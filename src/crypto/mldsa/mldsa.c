@@ -173,20 +173,30 @@ int zhtp_sign_mldsa44_keypair(uint8_t pk[ZHTP_MLDSA44_PUBLICKEYBYTES],
 
 /* ---- Sign_internal (Alg. 7) ---- */
 
+/* c s for the secret polynomials s = s1, s2, t0 is computed directly from c's 39 nonzero
+ * coefficients (mldsa_backend.sparse_mul) rather than through the NTT: exact integers, so the
+ * results need no reduction. ext holds (-s || s) for each of them, built once per call. */
+#define EXT_S1 0
+#define EXT_S2 MLDSA_L
+#define EXT_T0 (MLDSA_L + MLDSA_K)
+#define EXT_N  (MLDSA_L + 2 * MLDSA_K)
+
 typedef struct sign_state {
     uint8_t rho[32], key[32], tr[64];
     uint8_t rhopp[64];
     uint8_t ctilde[MLDSA_CTILDE];
     uint8_t w1buf[MLDSA_K * MLDSA_POLY_W1_BYTES];
+    uint8_t cpos[MLDSA_TAU], cneg[MLDSA_TAU];
     mldsa_poly a[MLDSA_K][MLDSA_L];
-    mldsa_poly s1hat[MLDSA_L], s2hat[MLDSA_K], t0hat[MLDSA_K];
+    _Alignas(32) int32_t ext[EXT_N][2 * MLDSA_N];
+    mldsa_poly s1[MLDSA_L], s2[MLDSA_K], t0[MLDSA_K];
     mldsa_poly y[MLDSA_L], yhat[MLDSA_L], z[MLDSA_L];
     mldsa_poly w[MLDSA_K], w1[MLDSA_K], r[MLDSA_K], r0[MLDSA_K], r1[MLDSA_K];
     mldsa_poly cs2[MLDSA_K], ct0[MLDSA_K], h[MLDSA_K];
-    mldsa_poly c, chat;
+    mldsa_poly c;
 } sign_state;
 
-/* The signing loop from mu (64 bytes) on. st->rho, key, s1hat, s2hat, t0hat and a are set. */
+/* The signing loop from mu (64 bytes) on. st->rho, key, ext and a are set. */
 static void sign_loop(const mldsa_backend *b, sign_state *st, uint8_t sig[ZHTP_MLDSA44_BYTES],
                       const uint8_t mu[64], const uint8_t rnd[32])
 {
@@ -213,21 +223,24 @@ static void sign_loop(const mldsa_backend *b, sign_state *st, uint8_t sig[ZHTP_M
                      0);
         ZHTP_CT_DECLASSIFY(st->ctilde, MLDSA_CTILDE); /* see the file comment */
         mldsa_sample_in_ball(&st->c, st->ctilde);
-        st->chat = st->c;
-        b->ntt(&st->chat);
+        /* c is public (from c~): its positions may steer loads. */
+        unsigned npos = 0, nneg = 0;
+        for (unsigned i = 0; i < MLDSA_N; i++) {
+            if (st->c.c[i] == 1)
+                st->cpos[npos++] = (uint8_t)i;
+            else if (st->c.c[i] == -1)
+                st->cneg[nneg++] = (uint8_t)i;
+        }
 
-        /* z = y + NTT^-1(c^ o s1^), r = w - NTT^-1(c^ o s2^), r0 = LowBits(r) */
+        /* z = y + c s1, r = w - c s2, r0 = LowBits(r) */
         uint32_t reject = 0;
         for (unsigned j = 0; j < MLDSA_L; j++) {
-            b->pointwise_acc(&st->z[j], &st->chat, &st->s1hat[j], 1);
-            b->invntt_tomont(&st->z[j]);
-            b->center(&st->z[j]);
+            b->sparse_mul(&st->z[j], st->ext[EXT_S1 + j], st->cpos, npos, st->cneg, nneg);
             mldsa_poly_add(&st->z[j], &st->z[j], &st->y[j]);
             reject |= b->exceeds(&st->z[j], MLDSA_GAMMA1 - MLDSA_BETA);
         }
         for (unsigned i = 0; i < MLDSA_K; i++) {
-            b->pointwise_acc(&st->cs2[i], &st->chat, &st->s2hat[i], 1);
-            b->invntt_tomont(&st->cs2[i]);
+            b->sparse_mul(&st->cs2[i], st->ext[EXT_S2 + i], st->cpos, npos, st->cneg, nneg);
             mldsa_poly_sub(&st->r[i], &st->w[i], &st->cs2[i]);
             b->freeze(&st->r[i]);
             b->decompose(&st->r1[i], &st->r0[i], &st->r[i]);
@@ -237,13 +250,10 @@ static void sign_loop(const mldsa_backend *b, sign_state *st, uint8_t sig[ZHTP_M
         if (reject)
             continue;
 
-        /* ct0 = NTT^-1(c^ o t0^); h = MakeHint(-ct0, w - cs2 + ct0), i.e. HighBits(r + ct0)
-         * != HighBits(r) */
+        /* ct0 = c t0; h = MakeHint(-ct0, w - cs2 + ct0), i.e. HighBits(r + ct0) != HighBits(r) */
         uint32_t hints = 0;
         for (unsigned i = 0; i < MLDSA_K; i++) {
-            b->pointwise_acc(&st->ct0[i], &st->chat, &st->t0hat[i], 1);
-            b->invntt_tomont(&st->ct0[i]);
-            b->center(&st->ct0[i]);
+            b->sparse_mul(&st->ct0[i], st->ext[EXT_T0 + i], st->cpos, npos, st->cneg, nneg);
             reject |= b->exceeds(&st->ct0[i], MLDSA_GAMMA2);
             mldsa_poly_add(&st->w[i], &st->r[i], &st->ct0[i]); /* w reused for r + ct0 */
             b->freeze(&st->w[i]);
@@ -260,18 +270,27 @@ static void sign_loop(const mldsa_backend *b, sign_state *st, uint8_t sig[ZHTP_M
     }
 }
 
-/* skDecode and the per-key precomputation (NTTs of s1, s2, t0 and ExpandA), once a call. */
+/* ext = (-s || s): x^j s has coefficient i equal to ext[256 + i - j] (negacyclic wrap). */
+static void make_ext(int32_t ext[2 * MLDSA_N], const mldsa_poly *s)
+{
+    for (unsigned i = 0; i < MLDSA_N; i++) {
+        ext[i] = -s->c[i];
+        ext[MLDSA_N + i] = s->c[i];
+    }
+}
+
+/* skDecode and the per-key precomputation (the (-s || s) tables and ExpandA), once a call. */
 static void sign_setup(const mldsa_backend *b, sign_state *st,
                        const uint8_t sk[ZHTP_MLDSA44_SECRETKEYBYTES])
 {
-    mldsa_unpack_sk(st->rho, st->key, st->tr, st->s1hat, st->s2hat, st->t0hat, sk);
+    mldsa_unpack_sk(st->rho, st->key, st->tr, st->s1, st->s2, st->t0, sk);
     /* rho is the public key's first field. */
     ZHTP_CT_DECLASSIFY(st->rho, sizeof st->rho);
     for (unsigned j = 0; j < MLDSA_L; j++)
-        b->ntt(&st->s1hat[j]);
+        make_ext(st->ext[EXT_S1 + j], &st->s1[j]);
     for (unsigned i = 0; i < MLDSA_K; i++) {
-        b->ntt(&st->s2hat[i]);
-        b->ntt(&st->t0hat[i]);
+        make_ext(st->ext[EXT_S2 + i], &st->s2[i]);
+        make_ext(st->ext[EXT_T0 + i], &st->t0[i]);
     }
     mldsa_expand_a(b, st->a, st->rho);
 }

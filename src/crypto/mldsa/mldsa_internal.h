@@ -68,6 +68,10 @@ typedef struct mldsa_backend {
      * appends the accepted coefficients of buf[0..len) to a from position ctr, stops at 256,
      * returns the new count. len is a multiple of 3. */
     unsigned (*rej_uniform)(int32_t *a, unsigned ctr, const uint8_t *buf, size_t len);
+    /* out = c s in Z[X]/(X^256 + 1), exactly, for c with +1 at pos[0..npos) and -1 at
+     * neg[0..nneg) (public positions) and ext = (-s || s). |out_i| <= (npos + nneg) max|s|. */
+    void (*sparse_mul)(mldsa_poly *out, const int32_t ext[2 * MLDSA_N], const uint8_t *pos,
+                       unsigned npos, const uint8_t *neg, unsigned nneg);
 } mldsa_backend;
 
 extern const mldsa_backend mldsa_backend_portable;

@@ -761,6 +761,40 @@ static unsigned rej_uniform_avx2(int32_t *a, unsigned ctr, const uint8_t *buf, s
     return ctr;
 }
 
+/* c s from c's nonzero positions: 32 output vectors, each the sum of 39 unaligned windows of
+ * ext = (-s || s). The window offsets depend only on c (public). */
+static void sparse_mul_avx2(mldsa_poly *out, const int32_t ext[2 * MLDSA_N], const uint8_t *pos,
+                            unsigned npos, const uint8_t *neg, unsigned nneg)
+{
+    const int32_t *pp[MLDSA_TAU], *pn[MLDSA_TAU]; /* npos + nneg = tau */
+    for (unsigned k = 0; k < npos; k++)
+        pp[k] = ext + MLDSA_N - pos[k];
+    for (unsigned k = 0; k < nneg; k++)
+        pn[k] = ext + MLDSA_N - neg[k];
+    /* Four output vectors per pass, so each window pointer is loaded once per four vectors. */
+    for (unsigned i = 0; i < MLDSA_N; i += 32) {
+        __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+        for (unsigned k = 0; k < npos; k++) {
+            const int32_t *p = pp[k] + i;
+            a0 = _mm256_add_epi32(a0, _mm256_loadu_si256((const __m256i *)p));
+            a1 = _mm256_add_epi32(a1, _mm256_loadu_si256((const __m256i *)(p + 8)));
+            a2 = _mm256_add_epi32(a2, _mm256_loadu_si256((const __m256i *)(p + 16)));
+            a3 = _mm256_add_epi32(a3, _mm256_loadu_si256((const __m256i *)(p + 24)));
+        }
+        for (unsigned k = 0; k < nneg; k++) {
+            const int32_t *p = pn[k] + i;
+            a0 = _mm256_sub_epi32(a0, _mm256_loadu_si256((const __m256i *)p));
+            a1 = _mm256_sub_epi32(a1, _mm256_loadu_si256((const __m256i *)(p + 8)));
+            a2 = _mm256_sub_epi32(a2, _mm256_loadu_si256((const __m256i *)(p + 16)));
+            a3 = _mm256_sub_epi32(a3, _mm256_loadu_si256((const __m256i *)(p + 24)));
+        }
+        STOREV(out->c + i, a0);
+        STOREV(out->c + i + 8, a1);
+        STOREV(out->c + i + 16, a2);
+        STOREV(out->c + i + 24, a3);
+    }
+}
+
 const mldsa_backend mldsa_backend_avx2 = {
     .name = "avx2",
     .ntt = ntt_avx2,
@@ -774,4 +808,5 @@ const mldsa_backend mldsa_backend_avx2 = {
     .exceeds = exceeds_avx2,
     .unpack_z = unpack_z_avx2,
     .rej_uniform = rej_uniform_avx2,
+    .sparse_mul = sparse_mul_avx2,
 };

@@ -210,6 +210,23 @@ void mldsa_poly_use_hint(mldsa_poly *out, const mldsa_poly *a, const mldsa_poly 
     }
 }
 
+static void sparse_mul_portable(mldsa_poly *out, const int32_t ext[2 * MLDSA_N], const uint8_t *pos,
+                                unsigned npos, const uint8_t *neg, unsigned nneg)
+{
+    for (unsigned i = 0; i < MLDSA_N; i++)
+        out->c[i] = 0;
+    for (unsigned k = 0; k < npos; k++) {
+        const int32_t *p = ext + MLDSA_N - pos[k];
+        for (unsigned i = 0; i < MLDSA_N; i++)
+            out->c[i] += p[i];
+    }
+    for (unsigned k = 0; k < nneg; k++) {
+        const int32_t *p = ext + MLDSA_N - neg[k];
+        for (unsigned i = 0; i < MLDSA_N; i++)
+            out->c[i] -= p[i];
+    }
+}
+
 const mldsa_backend mldsa_backend_portable = {
     .name = "portable",
     .ntt = ntt_portable,
@@ -223,4 +240,5 @@ const mldsa_backend mldsa_backend_portable = {
     .exceeds = mldsa_poly_exceeds,
     .unpack_z = mldsa_unpack_z,
     .rej_uniform = mldsa_rej_uniform,
+    .sparse_mul = sparse_mul_portable,
 };
