@@ -119,9 +119,11 @@ static void pke_keygen(uint8_t ek[ZHTP_MLKEM768_PUBLICKEYBYTES], uint8_t dk_pke[
         uint8_t dk[33];
         uint8_t rho_sigma[64];
         uint8_t prf[4][ZHTP_SHAKE256_RATE];
+        uint8_t n[2]; /* PRF counters N */
         mlkem_polyvec s, e;
     } sec;
     mlkem_polyvec a[MLKEM_K], t;
+    mlkem_poly a_last;
 
     memcpy(sec.dk, d, 32);
     sec.dk[32] = MLKEM_K; /* domain separation by k, FIPS 203 final */
@@ -129,15 +131,29 @@ static void pke_keygen(uint8_t ek[ZHTP_MLKEM768_PUBLICKEYBYTES], uint8_t dk_pke[
     const uint8_t *rho = sec.rho_sigma, *sigma = sec.rho_sigma + 32;
     ZHTP_CT_DECLASSIFY(sec.rho_sigma, 32); /* rho is published in ek */
 
-    zhtp_mlkem_gen_matrix(a, rho, 0, ar, NULL);
-
     prf4(sec.prf, sigma, 0);
     for (unsigned i = 0; i < 3; i++)
-        zhtp_mlkem_poly_cbd2(&sec.s.p[i], sec.prf[i]);
-    zhtp_mlkem_poly_cbd2(&sec.e.p[0], sec.prf[3]);
-    prf4(sec.prf, sigma, 4);
-    zhtp_mlkem_poly_cbd2(&sec.e.p[1], sec.prf[0]);
-    zhtp_mlkem_poly_cbd2(&sec.e.p[2], sec.prf[1]);
+        ar->cbd2(&sec.s.p[i], sec.prf[i]);
+    ar->cbd2(&sec.e.p[0], sec.prf[3]);
+    /* PRF(sigma, 4), PRF(sigma, 5) and the XOF of the corner entry Â[2][2] share one
+     * four-way sponge: 3 permutations instead of 1 four-way and 3 single ones. */
+    {
+        uint8_t seed[34], xof[3 * ZHTP_SHAKE128_RATE];
+        memcpy(seed, rho, 32);
+        seed[32] = seed[33] = MLKEM_K - 1;
+        sec.n[0] = 4;
+        sec.n[1] = 5;
+        mlkem_sponge_job jobs[3] = {
+            {{sigma, &sec.n[0]}, {32, 1}, ZHTP_SHAKE256_RATE, 0x1f, sec.prf[0], MLKEM_ETA_BYTES},
+            {{sigma, &sec.n[1]}, {32, 1}, ZHTP_SHAKE256_RATE, 0x1f, sec.prf[1], MLKEM_ETA_BYTES},
+            {{seed, NULL}, {34, 0}, ZHTP_SHAKE128_RATE, 0x1f, xof, sizeof xof},
+        };
+        zhtp_mlkem_sponge_run(jobs, 3);
+        zhtp_mlkem_sample_ntt_finish(&a_last, xof, sizeof xof, seed, ar);
+    }
+    ar->cbd2(&sec.e.p[1], sec.prf[0]);
+    ar->cbd2(&sec.e.p[2], sec.prf[1]);
+    zhtp_mlkem_gen_matrix(a, rho, 0, ar, &a_last);
 
     for (unsigned i = 0; i < MLKEM_K; i++) {
         ar->ntt(&sec.s.p[i]);
@@ -176,12 +192,12 @@ static void pke_encrypt(uint8_t c[ZHTP_MLKEM768_CIPHERTEXTBYTES],
 
     prf4(sec.prf, r, 0);
     for (unsigned i = 0; i < 3; i++)
-        zhtp_mlkem_poly_cbd2(&sec.y.p[i], sec.prf[i]);
-    zhtp_mlkem_poly_cbd2(&sec.e1.p[0], sec.prf[3]);
+        ar->cbd2(&sec.y.p[i], sec.prf[i]);
+    ar->cbd2(&sec.e1.p[0], sec.prf[3]);
     prf4(sec.prf, r, 4);
-    zhtp_mlkem_poly_cbd2(&sec.e1.p[1], sec.prf[0]);
-    zhtp_mlkem_poly_cbd2(&sec.e1.p[2], sec.prf[1]);
-    zhtp_mlkem_poly_cbd2(&sec.e2, sec.prf[2]);
+    ar->cbd2(&sec.e1.p[1], sec.prf[0]);
+    ar->cbd2(&sec.e1.p[2], sec.prf[1]);
+    ar->cbd2(&sec.e2, sec.prf[2]);
 
     for (unsigned i = 0; i < MLKEM_K; i++)
         ar->ntt(&sec.y.p[i]);

@@ -290,6 +290,23 @@ static void frombytes_avx2(mlkem_poly *p, const uint8_t in[MLKEM_POLYBYTES])
     zhtp_wipe(buf, sizeof buf); /* dk_PKE is secret */
 }
 
+/* SamplePolyCBD_2 on 16 bytes (32 coefficients) at a time: adding the even and odd bits
+ * gives every 2-bit sum, each nibble then holds (x, y) of one coefficient, and x - y per
+ * nibble is interleaved back into coefficient order and sign-extended. */
+static void cbd2_avx2(mlkem_poly *p, const uint8_t buf[MLKEM_ETA_BYTES])
+{
+    const __m128i m55 = _mm_set1_epi8(0x55), m03 = _mm_set1_epi8(0x03);
+    for (unsigned i = 0; i < MLKEM_ETA_BYTES / 16; i++) {
+        __m128i t = _mm_loadu_si128((const __m128i *)(buf + 16 * i));
+        __m128i d = _mm_add_epi8(_mm_and_si128(t, m55), _mm_and_si128(_mm_srli_epi16(t, 1), m55));
+        __m128i lo = _mm_sub_epi8(_mm_and_si128(d, m03), _mm_and_si128(_mm_srli_epi16(d, 2), m03));
+        __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(d, 4), m03),
+                                  _mm_and_si128(_mm_srli_epi16(d, 6), m03));
+        V(p, 2 * i) = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(lo, hi));
+        V(p, 2 * i + 1) = _mm256_cvtepi8_epi16(_mm_unpackhi_epi8(lo, hi));
+    }
+}
+
 const mlkem_arith zhtp_mlkem_arith_avx2 = {
     .name = "avx2",
     .ntt = ntt_avx2,
@@ -299,4 +316,5 @@ const mlkem_arith zhtp_mlkem_arith_avx2 = {
     .compress_du = compress_du_avx2,
     .decompress_du = decompress_du_avx2,
     .frombytes = frombytes_avx2,
+    .cbd2 = cbd2_avx2,
 };

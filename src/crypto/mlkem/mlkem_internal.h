@@ -51,6 +51,7 @@ typedef struct mlkem_arith {
     void (*compress_du)(uint8_t out[32 * MLKEM_DU], const mlkem_poly *p);
     void (*decompress_du)(mlkem_poly *p, const uint8_t in[32 * MLKEM_DU]);
     void (*frombytes)(mlkem_poly *p, const uint8_t in[MLKEM_POLYBYTES]);
+    void (*cbd2)(mlkem_poly *p, const uint8_t buf[MLKEM_ETA_BYTES]);
 } mlkem_arith;
 
 extern const mlkem_arith zhtp_mlkem_arith_portable;

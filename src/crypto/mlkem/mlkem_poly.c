@@ -111,6 +111,7 @@ const mlkem_arith zhtp_mlkem_arith_portable = {
     .compress_du = zhtp_mlkem_poly_compress_du,
     .decompress_du = zhtp_mlkem_poly_decompress_du,
     .frombytes = zhtp_mlkem_poly_frombytes,
+    .cbd2 = zhtp_mlkem_poly_cbd2,
 };
 
 /* ---- coefficient-wise helpers ---- */

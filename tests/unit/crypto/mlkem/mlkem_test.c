@@ -385,7 +385,7 @@ static void sample_ntt_fallback_continues_the_xof(void **state)
 }
 
 /* The SIMD codecs against the portable ones: Compress_10 on every int16 input (in 256
- * polynomials), decoding on random bytes. */
+ * polynomials), decoding and CBD sampling on random bytes. */
 static void simd_codecs_match_portable_on_all_inputs(void **state)
 {
     (void)state;
@@ -412,6 +412,9 @@ static void simd_codecs_match_portable_on_all_inputs(void **state)
         assert_memory_equal(&a, &b, sizeof a);
         port->frombytes(&a, in);
         simd->frombytes(&b, in);
+        assert_memory_equal(&a, &b, sizeof a);
+        port->cbd2(&a, in);
+        simd->cbd2(&b, in);
         assert_memory_equal(&a, &b, sizeof a);
     }
 }
