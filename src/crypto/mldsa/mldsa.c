@@ -174,31 +174,26 @@ int zhtp_sign_mldsa44_keypair(uint8_t pk[ZHTP_MLDSA44_PUBLICKEYBYTES],
 /* ---- Sign_internal (Alg. 7) ---- */
 
 /* c s for the secret polynomials s = s1, s2, t0 is computed directly from c's 39 nonzero
- * coefficients (mldsa_backend.sparse_mul) rather than through the NTT: exact integers, so the
- * results need no reduction. ext holds (-s || s) for each of them, built once per call. */
-#define EXT_S1 0
-#define EXT_S2 MLDSA_L
-#define EXT_T0 (MLDSA_L + MLDSA_K)
-#define EXT_N  (MLDSA_L + 2 * MLDSA_K)
-
+ * coefficients (mldsa_backend.sparse_mul*) rather than through the NTT: exact integers, so the
+ * results need no reduction. Each s is kept as (-s || s), built once per call: in 16 bits for
+ * s1 and s2 (|c s| <= 78 fits), in 32 bits for t0 (|c t0| <= 39 * 2^12). */
 typedef struct sign_state {
     uint8_t rho[32], key[32], tr[64];
     uint8_t rhopp[64];
     uint8_t ctilde[MLDSA_CTILDE];
     uint8_t w1buf[MLDSA_K * MLDSA_POLY_W1_BYTES];
     uint8_t cpos[MLDSA_TAU], cneg[MLDSA_TAU];
-    mldsa_poly a[MLDSA_K][MLDSA_L];
-    _Alignas(32) int32_t ext[EXT_N][2 * MLDSA_N];
-    mldsa_poly s1[MLDSA_L], s2[MLDSA_K], t0[MLDSA_K];
+    _Alignas(32) int16_t ext_s[MLDSA_L + MLDSA_K][2 * MLDSA_N]; /* s1[0..l), then s2 */
+    _Alignas(32) int32_t ext_t0[MLDSA_K][2 * MLDSA_N];
     mldsa_poly y[MLDSA_L], yhat[MLDSA_L], z[MLDSA_L];
     mldsa_poly w[MLDSA_K], w1[MLDSA_K], r[MLDSA_K], r0[MLDSA_K], r1[MLDSA_K];
     mldsa_poly cs2[MLDSA_K], ct0[MLDSA_K], h[MLDSA_K];
     mldsa_poly c;
 } sign_state;
 
-/* The signing loop from mu (64 bytes) on. st->rho, key, ext and a are set. */
-static void sign_loop(const mldsa_backend *b, sign_state *st, uint8_t sig[ZHTP_MLDSA44_BYTES],
-                      const uint8_t mu[64], const uint8_t rnd[32])
+/* The signing loop from mu (64 bytes) on. st->rho, key and the ext tables are set. */
+static void sign_loop(const mldsa_backend *b, sign_state *st, const mldsa_poly a[MLDSA_K][MLDSA_L],
+                      uint8_t sig[ZHTP_MLDSA44_BYTES], const uint8_t mu[64], const uint8_t rnd[32])
 {
     /* rho'' = H(K || rnd || mu, 64) */
     shake256_cat(st->rhopp, 64, st->key, 32, rnd, 32, mu, 64, NULL, 0);
@@ -212,7 +207,7 @@ static void sign_loop(const mldsa_backend *b, sign_state *st, uint8_t sig[ZHTP_M
             b->ntt(&st->yhat[j]);
         }
         /* w = NTT^-1(A o NTT(y)), w1 = HighBits(w) */
-        matrix_mul(b, st->w, st->a, st->yhat);
+        matrix_mul(b, st->w, a, st->yhat);
         for (unsigned i = 0; i < MLDSA_K; i++) {
             b->freeze(&st->w[i]);
             b->decompose(&st->w1[i], &st->r0[i], &st->w[i]);
@@ -235,12 +230,12 @@ static void sign_loop(const mldsa_backend *b, sign_state *st, uint8_t sig[ZHTP_M
         /* z = y + c s1, r = w - c s2, r0 = LowBits(r) */
         uint32_t reject = 0;
         for (unsigned j = 0; j < MLDSA_L; j++) {
-            b->sparse_mul(&st->z[j], st->ext[EXT_S1 + j], st->cpos, npos, st->cneg, nneg);
+            b->sparse_mul16(&st->z[j], st->ext_s[j], st->cpos, npos, st->cneg, nneg);
             mldsa_poly_add(&st->z[j], &st->z[j], &st->y[j]);
             reject |= b->exceeds(&st->z[j], MLDSA_GAMMA1 - MLDSA_BETA);
         }
         for (unsigned i = 0; i < MLDSA_K; i++) {
-            b->sparse_mul(&st->cs2[i], st->ext[EXT_S2 + i], st->cpos, npos, st->cneg, nneg);
+            b->sparse_mul16(&st->cs2[i], st->ext_s[MLDSA_L + i], st->cpos, npos, st->cneg, nneg);
             mldsa_poly_sub(&st->r[i], &st->w[i], &st->cs2[i]);
             b->freeze(&st->r[i]);
             b->decompose(&st->r1[i], &st->r0[i], &st->r[i]);
@@ -253,7 +248,7 @@ static void sign_loop(const mldsa_backend *b, sign_state *st, uint8_t sig[ZHTP_M
         /* ct0 = c t0; h = MakeHint(-ct0, w - cs2 + ct0), i.e. HighBits(r + ct0) != HighBits(r) */
         uint32_t hints = 0;
         for (unsigned i = 0; i < MLDSA_K; i++) {
-            b->sparse_mul(&st->ct0[i], st->ext[EXT_T0 + i], st->cpos, npos, st->cneg, nneg);
+            b->sparse_mul(&st->ct0[i], st->ext_t0[i], st->cpos, npos, st->cneg, nneg);
             reject |= b->exceeds(&st->ct0[i], MLDSA_GAMMA2);
             mldsa_poly_add(&st->w[i], &st->r[i], &st->ct0[i]); /* w reused for r + ct0 */
             b->freeze(&st->w[i]);
@@ -271,7 +266,7 @@ static void sign_loop(const mldsa_backend *b, sign_state *st, uint8_t sig[ZHTP_M
 }
 
 /* ext = (-s || s): x^j s has coefficient i equal to ext[256 + i - j] (negacyclic wrap). */
-static void make_ext(int32_t ext[2 * MLDSA_N], const mldsa_poly *s)
+static void make_ext32(int32_t ext[2 * MLDSA_N], const mldsa_poly *s)
 {
     for (unsigned i = 0; i < MLDSA_N; i++) {
         ext[i] = -s->c[i];
@@ -279,20 +274,30 @@ static void make_ext(int32_t ext[2 * MLDSA_N], const mldsa_poly *s)
     }
 }
 
-/* skDecode and the per-key precomputation (the (-s || s) tables and ExpandA), once a call. */
-static void sign_setup(const mldsa_backend *b, sign_state *st,
+/* The same in 16 bits. s1 and s2 from skDecode lie in [-5, 2] even for a malformed key. */
+static void make_ext16(int16_t ext[2 * MLDSA_N], const mldsa_poly *s)
+{
+    for (unsigned i = 0; i < MLDSA_N; i++) {
+        ext[i] = (int16_t)-s->c[i];
+        ext[MLDSA_N + i] = (int16_t)s->c[i];
+    }
+}
+
+/* skDecode and the per-key precomputation (the (-s || s) tables and ExpandA), once a call.
+ * s1, s2 and t0 pass through y, cs2 and ct0, which the loop overwrites before reading. */
+static void sign_setup(const mldsa_backend *b, sign_state *st, mldsa_poly a[MLDSA_K][MLDSA_L],
                        const uint8_t sk[ZHTP_MLDSA44_SECRETKEYBYTES])
 {
-    mldsa_unpack_sk(st->rho, st->key, st->tr, st->s1, st->s2, st->t0, sk);
+    mldsa_unpack_sk(st->rho, st->key, st->tr, st->y, st->cs2, st->ct0, sk);
     /* rho is the public key's first field. */
     ZHTP_CT_DECLASSIFY(st->rho, sizeof st->rho);
     for (unsigned j = 0; j < MLDSA_L; j++)
-        make_ext(st->ext[EXT_S1 + j], &st->s1[j]);
+        make_ext16(st->ext_s[j], &st->y[j]);
     for (unsigned i = 0; i < MLDSA_K; i++) {
-        make_ext(st->ext[EXT_S2 + i], &st->s2[i]);
-        make_ext(st->ext[EXT_T0 + i], &st->t0[i]);
+        make_ext16(st->ext_s[MLDSA_L + i], &st->cs2[i]);
+        make_ext32(st->ext_t0[i], &st->ct0[i]);
     }
-    mldsa_expand_a(b, st->a, st->rho);
+    mldsa_expand_a(b, a, st->rho);
 }
 
 void mldsa_sign_mu(uint8_t sig[ZHTP_MLDSA44_BYTES], const uint8_t *mu_given, const uint8_t *prefix,
@@ -302,13 +307,14 @@ void mldsa_sign_mu(uint8_t sig[ZHTP_MLDSA44_BYTES], const uint8_t *mu_given, con
 {
     const mldsa_backend *b = be();
     sign_state st;
+    mldsa_poly a[MLDSA_K][MLDSA_L]; /* public (from rho): not wiped */
     uint8_t mu[64];
-    sign_setup(b, &st, sk);
+    sign_setup(b, &st, a, sk);
     if (mu_given)
         memcpy(mu, mu_given, 64);
     else
         compute_mu(mu, st.tr, prefix, prefix_len, ctx, ctx_len, msg, msg_len);
-    sign_loop(b, &st, sig, mu, rnd);
+    sign_loop(b, &st, a, sig, mu, rnd);
     zhtp_wipe(&st, sizeof st);
     zhtp_wipe(mu, sizeof mu);
 }

@@ -157,15 +157,22 @@ void mldsa_pack_sig(uint8_t sig[MLDSA_SIG_BYTES], const uint8_t ctilde[MLDSA_CTI
     p += MLDSA_CTILDE;
     for (unsigned i = 0; i < MLDSA_L; i++, p += MLDSA_POLY_Z_BYTES)
         pack_z(p, &z[i]);
-    memset(p, 0, MLDSA_OMEGA + MLDSA_K);
+    /* Branch-free compaction: every index is written at the current end and kept by advancing
+     * the end when its bit is set. The caller guarantees at most omega ones; the clamp keeps
+     * the writes inside idx_buf even if that were violated. */
+    uint8_t idx_buf[MLDSA_OMEGA + 1] = {0};
     unsigned idx = 0;
     for (unsigned i = 0; i < MLDSA_K; i++) {
         for (unsigned j = 0; j < MLDSA_N; j++) {
-            if (h[i].c[j] != 0 && idx < MLDSA_OMEGA)
-                p[idx++] = (uint8_t)j;
+            idx_buf[idx] = (uint8_t)j;
+            idx += (unsigned)(h[i].c[j] & 1);
+            idx -= idx > MLDSA_OMEGA;
         }
-        p[MLDSA_OMEGA + i] = (uint8_t)idx;
+        p[MLDSA_OMEGA + i] = (uint8_t)(idx < MLDSA_OMEGA ? idx : MLDSA_OMEGA);
     }
+    /* Positions past the last hint may hold leftovers of the scan: zero them (Alg. 20). */
+    for (unsigned k = 0; k < MLDSA_OMEGA; k++)
+        p[k] = k < idx ? idx_buf[k] : 0;
 }
 
 /* sigDecode (Alg. 27) and HintBitUnpack (Alg. 21). Every check of Alg. 21 is kept: each

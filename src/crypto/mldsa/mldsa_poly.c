@@ -227,6 +227,24 @@ static void sparse_mul_portable(mldsa_poly *out, const int32_t ext[2 * MLDSA_N],
     }
 }
 
+static void sparse_mul16_portable(mldsa_poly *out, const int16_t ext[2 * MLDSA_N],
+                                  const uint8_t *pos, unsigned npos, const uint8_t *neg,
+                                  unsigned nneg)
+{
+    for (unsigned i = 0; i < MLDSA_N; i++)
+        out->c[i] = 0;
+    for (unsigned k = 0; k < npos; k++) {
+        const int16_t *p = ext + MLDSA_N - pos[k];
+        for (unsigned i = 0; i < MLDSA_N; i++)
+            out->c[i] += p[i];
+    }
+    for (unsigned k = 0; k < nneg; k++) {
+        const int16_t *p = ext + MLDSA_N - neg[k];
+        for (unsigned i = 0; i < MLDSA_N; i++)
+            out->c[i] -= p[i];
+    }
+}
+
 const mldsa_backend mldsa_backend_portable = {
     .name = "portable",
     .ntt = ntt_portable,
@@ -241,4 +259,5 @@ const mldsa_backend mldsa_backend_portable = {
     .unpack_z = mldsa_unpack_z,
     .rej_uniform = mldsa_rej_uniform,
     .sparse_mul = sparse_mul_portable,
+    .sparse_mul16 = sparse_mul16_portable,
 };

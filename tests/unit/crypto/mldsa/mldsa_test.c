@@ -462,6 +462,69 @@ static void backend_rounding_matches_scalar_for_every_residue(void **state)
     }
 }
 
+/* c s by the sparse routines equals the schoolbook negacyclic product, for challenge-shaped c
+ * (tau coefficients +-1) and s in the ranges of s1/s2 (16-bit form) and t0 (32-bit form). */
+static void backend_sparse_mul_matches_schoolbook(void **state)
+{
+    zt_rng r;
+    zt_rng_seed(&r, 47);
+    const mldsa_backend *bs[2] = {&mldsa_backend_portable, NULL};
+#if defined(ZHTP_MLDSA_HAVE_AVX2)
+    if (__builtin_cpu_supports("avx2"))
+        bs[1] = &mldsa_backend_avx2;
+#endif
+    for (int trial = 0; trial < 100; trial++) {
+        int32_t c[MLDSA_N] = {0};
+        uint8_t pos[MLDSA_TAU], neg[MLDSA_TAU];
+        unsigned npos = 0, nneg = 0;
+        for (unsigned placed = 0; placed < MLDSA_TAU;) {
+            unsigned j = (unsigned)zt_rng_below(&r, MLDSA_N);
+            if (c[j])
+                continue;
+            c[j] = zt_rng_below(&r, 2) ? 1 : -1;
+            placed++;
+        }
+        for (unsigned j = 0; j < MLDSA_N; j++) {
+            if (c[j] == 1)
+                pos[npos++] = (uint8_t)j;
+            if (c[j] == -1)
+                neg[nneg++] = (uint8_t)j;
+        }
+        int wide = trial % 2; /* t0-sized or s1-sized coefficients */
+        int32_t sv[MLDSA_N];
+        _Alignas(32) int32_t ext32[2 * MLDSA_N];
+        _Alignas(32) int16_t ext16[2 * MLDSA_N];
+        for (unsigned i = 0; i < MLDSA_N; i++) {
+            sv[i] =
+                wide ? (int32_t)zt_rng_below(&r, 8192) - 4095 : (int32_t)zt_rng_below(&r, 8) - 5;
+            ext32[i] = -sv[i];
+            ext32[MLDSA_N + i] = sv[i];
+            ext16[i] = (int16_t)-sv[i];
+            ext16[MLDSA_N + i] = (int16_t)sv[i];
+        }
+        int32_t want[MLDSA_N] = {0};
+        for (unsigned j = 0; j < MLDSA_N; j++)
+            for (unsigned i = 0; i < MLDSA_N; i++) {
+                if (!c[j])
+                    continue;
+                if (i + j < MLDSA_N)
+                    want[i + j] += c[j] * sv[i];
+                else
+                    want[i + j - MLDSA_N] -= c[j] * sv[i];
+            }
+        for (int k = 0; k < 2; k++) {
+            if (!bs[k])
+                continue;
+            mldsa_poly out;
+            if (wide)
+                bs[k]->sparse_mul(&out, ext32, pos, npos, neg, nneg);
+            else
+                bs[k]->sparse_mul16(&out, ext16, pos, npos, neg, nneg);
+            assert_memory_equal(out.c, want, sizeof want);
+        }
+    }
+}
+
 /* RejNTTPoly's sampler: every backend keeps exactly the 23-bit candidates below q, in order,
  * from any starting count, with about half of the candidates rejected (q and just above q
  * included). */
@@ -895,6 +958,7 @@ int main(void)
         cmocka_unit_test(ntt_product_matches_schoolbook_on_every_impl),
         cmocka_unit_test(backend_helpers_agree_with_definitions),
         cmocka_unit_test(backend_rej_uniform_matches_definition),
+        cmocka_unit_test(backend_sparse_mul_matches_schoolbook),
         cmocka_unit_test(signature_bit_flips_are_rejected),
         cmocka_unit_test(public_key_bit_flips_are_rejected),
         cmocka_unit_test(malformed_hints_are_rejected),
