@@ -153,7 +153,7 @@ int main(int argc, char **argv)
 
     /* State per node. */
     double *bytes = malloc(nodes * sizeof(double));
-    double dsum = 0, nsum = 0, dmax = 0;
+    double dsum = 0, nsum = 0, dmax = 0, held_sum = 0, trie_sum = 0;
     for (uint32_t v = 0; v < nodes; v++) {
         zhtp_router *r = rn_router(net, v);
         bytes[v] = (double)zhtp_router_state_bytes(r);
@@ -163,14 +163,35 @@ int main(int argc, char **argv)
         if (d > dmax)
             dmax = (double)d;
         nsum += (double)zhtp_router_neighbour_count(r);
-        size_t nd = 0;
-        for (size_t i = 0; i < zhtp_router_neighbour_count(r); i++) {
+        /* Path entries held (own + every neighbour's), and how many distinct prefixes they
+         * form: the size a per-router prefix trie would need (docs/routing.md, "State"). */
+        const uint16_t *own = zhtp_router_coords(r, &d);
+        size_t nn = zhtp_router_neighbour_count(r);
+        size_t held = d, trie = d;
+        for (size_t i = 0; i < nn; i++) {
             zhtp_route_nbr_info in;
             zhtp_router_neighbour_get(r, i, &in);
-            nd += in.depth;
+            held += in.depth;
+            size_t best = 0, l = 0;
+            while (l < d && l < in.depth && own[l] == in.coords[l])
+                l++;
+            best = l;
+            for (size_t j = 0; j < i; j++) {
+                zhtp_route_nbr_info jn;
+                zhtp_router_neighbour_get(r, j, &jn);
+                l = 0;
+                while (l < jn.depth && l < in.depth && jn.coords[l] == in.coords[l])
+                    l++;
+                if (l > best)
+                    best = l;
+            }
+            trie += in.depth - best;
         }
-        (void)nd;
+        held_sum += (double)held;
+        trie_sum += (double)trie;
     }
+    printf("path_entries_held_mean %.1f\npath_trie_nodes_mean %.1f\n", held_sum / nodes,
+           trie_sum / nodes);
     printf("depth_mean %.2f\ndepth_max %.0f\nneighbours_mean %.2f\n", dsum / nodes, dmax,
            nsum / nodes);
     printf("state_bytes_mean %.0f\n", mean(bytes, nodes));
@@ -246,7 +267,8 @@ int main(int argc, char **argv)
                 others[no++] = o;
         }
         zhtp_time t0 = rn_now(net), done = 0;
-        for (zhtp_time tt = t0; tt <= t0 + 60 * SEC; tt += 10 * MS) {
+        /* 1 ms steps for the first 100 ms, then 10 ms */
+        for (zhtp_time tt = t0; tt <= t0 + 60 * SEC; tt += tt - t0 < 100 * MS ? MS : 10 * MS) {
             rn_run_until(net, tt);
             bool all = true;
             for (unsigned i = 0; i < no && all; i++) {
