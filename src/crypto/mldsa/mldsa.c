@@ -182,7 +182,7 @@ typedef struct sign_state {
     uint8_t rhopp[64];
     uint8_t ctilde[MLDSA_CTILDE];
     uint8_t w1buf[MLDSA_K * MLDSA_POLY_W1_BYTES];
-    uint8_t cpos[MLDSA_TAU], cneg[MLDSA_TAU];
+    uint8_t cpos[MLDSA_TAU + 1], cneg[MLDSA_TAU + 1];
     _Alignas(32) int16_t ext_s[MLDSA_L + MLDSA_K][2 * MLDSA_N]; /* s1[0..l), then s2 */
     _Alignas(32) int32_t ext_t0[MLDSA_K][2 * MLDSA_N];
     mldsa_poly y[MLDSA_L], yhat[MLDSA_L], z[MLDSA_L];
@@ -218,13 +218,15 @@ static void sign_loop(const mldsa_backend *b, sign_state *st, const mldsa_poly a
                      0);
         ZHTP_CT_DECLASSIFY(st->ctilde, MLDSA_CTILDE); /* see the file comment */
         mldsa_sample_in_ball(&st->c, st->ctilde);
-        /* c is public (from c~): its positions may steer loads. */
+        /* c is public (from c~): its positions may steer loads. Branch-free compaction (the
+         * branches would mispredict on most of the 39 nonzeros); each list has tau + 1 slots
+         * because the scan writes one past its final length. */
         unsigned npos = 0, nneg = 0;
         for (unsigned i = 0; i < MLDSA_N; i++) {
-            if (st->c.c[i] == 1)
-                st->cpos[npos++] = (uint8_t)i;
-            else if (st->c.c[i] == -1)
-                st->cneg[nneg++] = (uint8_t)i;
+            st->cpos[npos] = (uint8_t)i;
+            st->cneg[nneg] = (uint8_t)i;
+            npos += st->c.c[i] == 1;
+            nneg += st->c.c[i] == -1;
         }
 
         /* z = y + c s1, r = w - c s2, r0 = LowBits(r) */

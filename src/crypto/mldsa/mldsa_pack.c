@@ -157,22 +157,21 @@ void mldsa_pack_sig(uint8_t sig[MLDSA_SIG_BYTES], const uint8_t ctilde[MLDSA_CTI
     p += MLDSA_CTILDE;
     for (unsigned i = 0; i < MLDSA_L; i++, p += MLDSA_POLY_Z_BYTES)
         pack_z(p, &z[i]);
-    /* Branch-free compaction: every index is written at the current end and kept by advancing
-     * the end when its bit is set. The caller guarantees at most omega ones; the clamp keeps
-     * the writes inside idx_buf even if that were violated. */
-    uint8_t idx_buf[MLDSA_OMEGA + 1] = {0};
+    /* Most groups of eight coefficients hold no hint: skip those with one test. At most omega
+     * ones (the caller's guarantee); the bound check keeps the writes inside p regardless. */
+    memset(p, 0, MLDSA_OMEGA + MLDSA_K);
     unsigned idx = 0;
     for (unsigned i = 0; i < MLDSA_K; i++) {
-        for (unsigned j = 0; j < MLDSA_N; j++) {
-            idx_buf[idx] = (uint8_t)j;
-            idx += (unsigned)(h[i].c[j] & 1);
-            idx -= idx > MLDSA_OMEGA;
+        for (unsigned g = 0; g < MLDSA_N; g += 8) {
+            const int32_t *c = h[i].c + g;
+            if ((c[0] | c[1] | c[2] | c[3] | c[4] | c[5] | c[6] | c[7]) == 0)
+                continue;
+            for (unsigned j = g; j < g + 8; j++)
+                if (h[i].c[j] != 0 && idx < MLDSA_OMEGA)
+                    p[idx++] = (uint8_t)j;
         }
-        p[MLDSA_OMEGA + i] = (uint8_t)(idx < MLDSA_OMEGA ? idx : MLDSA_OMEGA);
+        p[MLDSA_OMEGA + i] = (uint8_t)idx;
     }
-    /* Positions past the last hint may hold leftovers of the scan: zero them (Alg. 20). */
-    for (unsigned k = 0; k < MLDSA_OMEGA; k++)
-        p[k] = k < idx ? idx_buf[k] : 0;
 }
 
 /* sigDecode (Alg. 27) and HintBitUnpack (Alg. 21). Every check of Alg. 21 is kept: each
@@ -207,9 +206,18 @@ int mldsa_unpack_sig(const mldsa_backend *b, uint8_t ctilde[MLDSA_CTILDE], mldsa
     return 0;
 }
 
-/* w1Encode (Alg. 28): SimpleBitPack(w1[i], 43), 6 bits each. */
+/* w1Encode (Alg. 28): SimpleBitPack(w1[i], 43), 6 bits each: four coefficients in 3 bytes. */
 void mldsa_pack_w1(uint8_t out[MLDSA_K * MLDSA_POLY_W1_BYTES], const mldsa_poly w1[MLDSA_K])
 {
-    for (unsigned i = 0; i < MLDSA_K; i++)
-        pack_bits(out + i * MLDSA_POLY_W1_BYTES, &w1[i], 6, 0, 0);
+    for (unsigned i = 0; i < MLDSA_K; i++) {
+        const int32_t *c = w1[i].c;
+        uint8_t *o = out + i * MLDSA_POLY_W1_BYTES;
+        for (unsigned g = 0; g < MLDSA_N / 4; g++) {
+            uint32_t v = (uint32_t)c[4 * g] | (uint32_t)c[4 * g + 1] << 6 |
+                         (uint32_t)c[4 * g + 2] << 12 | (uint32_t)c[4 * g + 3] << 18;
+            o[3 * g] = (uint8_t)v;
+            o[3 * g + 1] = (uint8_t)(v >> 8);
+            o[3 * g + 2] = (uint8_t)(v >> 16);
+        }
+    }
 }
