@@ -252,12 +252,14 @@ zhtp_ssize zhtp_wire_reasm_feed(zhtp_wire_reasm *r, uint64_t peer, const uint8_t
         r->rejected++;
         return ZHTP_ERR_WIRE_REASSEMBLY_FULL;
     }
-    if (recently_finished(r, peer, fh.tag, now)) {
+    /* A (peer, tag) held as a partial packet cannot also be remembered as finished (the
+     * memory is consulted before any entry is created), so only a fragment that would
+     * start a packet pays for the scan of the finished-ring. */
+    entry *e = find(r, peer, fh.tag);
+    if (!e && recently_finished(r, peer, fh.tag, now)) {
         r->rejected++;
         return ZHTP_ERR_WIRE_FRAGMENT;
     }
-
-    entry *e = find(r, peer, fh.tag);
     if (!e) {
         size_t need = entry_size(fh.total_len);
         if (need > r->cfg.max_bytes_per_peer || need > r->cfg.max_bytes_total) {
@@ -306,11 +308,13 @@ zhtp_ssize zhtp_wire_reasm_feed(zhtp_wire_reasm *r, uint64_t peer, const uint8_t
             return ZHTP_ERR_WIRE_FRAGMENT;
         }
     }
+    /* Every block already present was just found equal, so one copy of the whole
+     * fragment changes only the missing blocks. */
+    memcpy(e->buf + fh.offset, data.ptr, data.len);
     for (size_t b = first; b <= last; b++) {
         if (bit_get(e->bitmap, b))
             continue;
         size_t lo = b * 8, hi = lo + 8 < end ? lo + 8 : end;
-        memcpy(e->buf + lo, data.ptr + (lo - fh.offset), hi - lo);
         bit_set(e->bitmap, b);
         e->received += hi - lo;
     }
