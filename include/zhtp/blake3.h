@@ -2,7 +2,9 @@
  * incremental. A portable implementation plus, on x86, SSE4.1 and AVX2 paths chosen once at
  * run time from the CPU's features (__builtin_cpu_supports). There is no AVX-512 path yet.
  * Every function here is thread-safe on distinct hashers; BLAKE3 has no secret-dependent
- * branches or memory indices. */
+ * branches or memory indices. Keyed and derive-key state: the one-shot functions wipe their
+ * hasher, the tree code wipes the chaining values it keeps on the stack, but the compression
+ * kernels' own locals and register spills are not wiped (as in other BLAKE3 libraries). */
 #ifndef ZHTP_BLAKE3_H
 #define ZHTP_BLAKE3_H
 

@@ -122,6 +122,7 @@ static void output_cv(const b3_impl *impl, const b3_output *o, uint8_t cv_out[32
     memcpy(cv, o->cv, sizeof cv);
     impl->compress_in_place(cv, o->block, o->block_len, o->counter, o->flags);
     b3_store_cv_words(cv_out, cv);
+    zhtp_wipe(cv, sizeof cv);
 }
 
 static void parent_output(b3_output *o, const uint8_t block[64], const uint32_t key[8],
@@ -301,13 +302,19 @@ static size_t compress_subtree_wide(const b3_impl *impl, const uint8_t *in, size
     size_t left_n = compress_subtree_wide(impl, in, left_len, key, chunk_counter, flags, cvs);
     size_t right_n = compress_subtree_wide(impl, in + left_len, len - left_len, key, right_counter,
                                            flags, cvs + degree * ZHTP_BLAKE3_OUT_LEN);
+    size_t n;
     if (left_n == 1) {
         /* One lane, two single chunks: they are the two children; do not merge them here,
          * the caller needs at least 2 CVs. */
         memcpy(out, cvs, 2 * ZHTP_BLAKE3_OUT_LEN);
-        return 2;
+        n = 2;
+    } else {
+        n = compress_parents_parallel(impl, cvs, left_n + right_n, key, flags, out);
     }
-    return compress_parents_parallel(impl, cvs, left_n + right_n, key, flags, out);
+    /* CVs of a keyed hash are secret-derived; the SIMD kernels' own stack spills are not
+     * wiped (see blake3.h), but what this file keeps is. */
+    zhtp_wipe(cvs, (left_n + right_n) * ZHTP_BLAKE3_OUT_LEN);
+    return n;
 }
 
 /* Reduces a subtree of len > CHUNK_LEN bytes to its two children's CVs (64 bytes), leaving
@@ -324,6 +331,8 @@ static void compress_subtree_to_parent_node(const b3_impl *impl, const uint8_t *
         memcpy(cvs, next, n * ZHTP_BLAKE3_OUT_LEN);
     }
     memcpy(out, cvs, 2 * ZHTP_BLAKE3_OUT_LEN);
+    zhtp_wipe(cvs, sizeof cvs);
+    zhtp_wipe(next, sizeof next);
 }
 
 /* ---- the CV stack ---- */
@@ -340,6 +349,7 @@ static void merge_cv_stack(const b3_impl *impl, zhtp_blake3 *h, uint64_t total_c
         parent_output(&o, pair, h->key, h->flags);
         output_cv(impl, &o, pair);
         h->cv_stack_len--;
+        zhtp_wipe(&o, sizeof o);
     }
 }
 
@@ -419,6 +429,8 @@ void zhtp_blake3_update(zhtp_blake3 *h, const void *in_v, size_t len)
         output_cv(impl, &o, cv);
         push_cv(impl, h, cv, h->chunk_counter);
         chunk_reset(h, h->chunk_counter + 1);
+        zhtp_wipe(&o, sizeof o);
+        zhtp_wipe(cv, sizeof cv);
     }
 
     /* Whole subtrees: the largest power of two that fits and that starts on a multiple of its
@@ -437,12 +449,15 @@ void zhtp_blake3_update(zhtp_blake3 *h, const void *in_v, size_t len)
             chunk_output(h, &o);
             output_cv(impl, &o, cv);
             push_cv(impl, h, cv, h->chunk_counter);
+            zhtp_wipe(&o, sizeof o);
+            zhtp_wipe(cv, sizeof cv);
         } else {
             uint8_t pair[2 * ZHTP_BLAKE3_OUT_LEN];
             compress_subtree_to_parent_node(impl, in, (size_t)subtree_len, h->key, h->chunk_counter,
                                             h->flags, pair);
             push_cv(impl, h, pair, h->chunk_counter);
             push_cv(impl, h, pair + ZHTP_BLAKE3_OUT_LEN, h->chunk_counter + subtree_chunks / 2);
+            zhtp_wipe(pair, sizeof pair);
         }
         chunk_reset(h, h->chunk_counter + subtree_chunks);
         in += subtree_len;
