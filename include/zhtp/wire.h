@@ -361,7 +361,8 @@ ZHTP_NODISCARD zhtp_ssize zhtp_wire_payload_encode(uint8_t *out, size_t cap,
 /* Decodes the plaintext payload of operation op, which must fill in_len exactly.
  * Returns 0, ZHTP_ERR_WIRE_OPERATION, _TRUNCATED (shorter than its own fields say),
  * _LENGTH (trailing bytes, or a length/count over its limit), _RESERVED, _FIELD (an enum or
- * an index out of range). Variable parts of *p are borrowed from in. */
+ * an index out of range). Variable parts of *p are borrowed from in. On error *p is
+ * unspecified (partly written); use nothing of it. */
 ZHTP_NODISCARD int zhtp_wire_payload_decode(zhtp_wire_payload *p, uint8_t op, const uint8_t *in,
                                             size_t in_len);
 

@@ -280,6 +280,34 @@ static void frame_kind_is_told_by_the_first_byte(void **state)
     assert_int_equal(zhtp_wire_frame_kind(b, 0), ZHTP_WIRE_FRAME_INVALID);
 }
 
+static void a_header_with_nothing_to_elide_compresses_to_98_bytes(void **state)
+{
+    zhtp_wire_link_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.version = ZHTP_WIRE_VERSION;
+    ctx.counter_base = ZHTP_WIRE_COUNTER_NONE;
+    zhtp_wire_header h;
+    memset(&h, 0, sizeof h);
+    h.version = ZHTP_WIRE_VERSION;
+    h.operation = ZHTP_WIRE_OP_STORE;
+    h.flags = ZHTP_WIRE_FLAG_SEALED | ZHTP_WIRE_FLAG_TARGET_IS_KEY;
+    h.hop_count = 1, h.hop_limit = 2;
+    memset(h.sender, 1, 32);
+    memset(h.target, 2, 32);
+    h.message_id = 5, h.timestamp_ms = 6;
+    h.receiver_index = 0x01000000;
+    h.counter = UINT64_C(1) << 40;
+    uint8_t b[ZHTP_WIRE_COMPRESSED_MAX_HEADER + 16];
+    zhtp_ssize n = zhtp_wire_compressed_header_encode(b, sizeof b, &h, &ctx);
+    assert_int_equal(n, ZHTP_WIRE_COMPRESSED_MAX_HEADER);
+    assert_int_equal(n, 98);
+    assert_int_equal(zhtp_wire_compressed_header_encode(b, 97, &h, &ctx), ZHTP_ERR_NOBUF);
+    memset(b + n, 0, 16); /* empty payload, tag */
+    zhtp_wire_header g;
+    assert_int_equal(zhtp_wire_compressed_header_decode(&g, b, (size_t)n + 16, &ctx), 98);
+    assert_true(wg_header_equal(&h, &g));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -290,6 +318,7 @@ int main(void)
         cmocka_unit_test(malformed_dispatch_bytes_are_rejected),
         cmocka_unit_test(a_wrong_context_changes_the_rebuilt_header),
         cmocka_unit_test(frame_kind_is_told_by_the_first_byte),
+        cmocka_unit_test(a_header_with_nothing_to_elide_compresses_to_98_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -167,10 +167,43 @@ static void malformed_fragment_headers_are_rejected(void **state)
     assert_int_equal(zhtp_wire_frag_decode(&fh, &d, b, 8 + 8), ZHTP_ERR_WIRE_FRAGMENT);
 }
 
+static void a_fragment_lost_for_good_expires_the_packet_and_frees_its_memory(void **state)
+{
+    zt_rng r;
+    zt_rng_seed(&r, 501);
+    zhtp_wire_reasm *ra;
+    zhtp_wire_reasm_config cfg = {0};
+    cfg.timeout_ns = 2 * ZHTP_NS_PER_SEC;
+    assert_int_equal(zhtp_wire_reasm_new(&ra, &cfg), 0);
+    zt_rng_bytes(&r, pkt, 5000);
+    uint8_t f[200];
+    const uint8_t *out;
+    zhtp_ssize count = zhtp_wire_fragment_count(5000, 200);
+    size_t lost = (size_t)zt_rng_below(&r, (uint64_t)count);
+    for (size_t i = 0; i < (size_t)count; i++) {
+        if (i == lost)
+            continue;
+        zhtp_ssize n = zhtp_wire_fragment_build(f, sizeof f, pkt, 5000, 200, 77, i);
+        assert_int_equal(zhtp_wire_reasm_feed(ra, 5, f, (size_t)n, 0, &out), ZHTP_ERR_AGAIN);
+    }
+    assert_true(zhtp_wire_reasm_next_deadline(ra) == cfg.timeout_ns);
+    assert_int_equal(zhtp_wire_reasm_tick(ra, cfg.timeout_ns), 1);
+    zhtp_wire_reasm_stats st;
+    zhtp_wire_reasm_get_stats(ra, &st);
+    assert_int_equal(st.bytes_total, 0);
+    assert_int_equal(st.expired, 1);
+    /* the lost fragment turning up late does not revive it */
+    zhtp_ssize n = zhtp_wire_fragment_build(f, sizeof f, pkt, 5000, 200, 77, lost);
+    assert_int_equal(zhtp_wire_reasm_feed(ra, 5, f, (size_t)n, cfg.timeout_ns + 1, &out),
+                     ZHTP_ERR_WIRE_FRAGMENT);
+    zhtp_wire_reasm_free(ra);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(packets_rejoin_at_every_mtu_through_shuffles_duplicates_and_drops),
+        cmocka_unit_test(a_fragment_lost_for_good_expires_the_packet_and_frees_its_memory),
         cmocka_unit_test(fragment_count_and_build_check_their_arguments),
         cmocka_unit_test(malformed_fragment_headers_are_rejected),
     };
