@@ -105,9 +105,18 @@ void zhtp_mlkem_sponge_run(const mlkem_sponge_job *jobs, unsigned n)
         for (unsigned l = 0; l < n; l++) {
             const mlkem_sponge_job *j = &jobs[l];
             if (p < job_in_blocks(j)) {
-                job_block(sec.blk, j, p);
+                /* A whole block inside one segment is read in place; the others (segment
+                 * boundary, padding) are gathered first. */
+                size_t off = p * j->rate;
+                const uint8_t *src = sec.blk;
+                if (off + j->rate <= j->in_len[0])
+                    src = j->in[0] + off;
+                else if (off >= j->in_len[0] && off + j->rate <= job_in_len(j))
+                    src = j->in[1] + (off - j->in_len[0]);
+                else
+                    job_block(sec.blk, j, p);
                 for (unsigned w = 0; w < j->rate / 8; w++)
-                    sec.k4.s[4 * w + l] ^= load64_le(sec.blk + 8 * w);
+                    sec.k4.s[4 * w + l] ^= load64_le(src + 8 * w);
             }
         }
         zhtp_keccakf1600_x4(sec.k4.s);
