@@ -30,7 +30,11 @@ int zhtp_sign_mldsa44_keypair(uint8_t pk[ZHTP_MLDSA44_PUBLICKEYBYTES],
 
 /* ML-DSA.Sign (Alg. 2), pure, with a context string of 0..255 bytes. Hedged: rnd is fresh
  * randomness. Returns ZHTP_OK, or ZHTP_ERR_INVAL (ctx_len > 255). sig gets exactly
- * ZHTP_MLDSA44_BYTES. */
+ * ZHTP_MLDSA44_BYTES.
+ * Every signing function may also return ZHTP_ERR_CRYPTO_BADKEY (sig zeroed): the signing
+ * loop is bounded at 1000 attempts (FIPS 204 allows a bound of at least 814; a well-formed key
+ * needs about 4.25 on average and exceeds 814 with negligible probability), so only a
+ * malformed secret key can end there. */
 int zhtp_sign_mldsa44_sign(uint8_t sig[ZHTP_MLDSA44_BYTES], const uint8_t *msg, size_t msg_len,
                            const uint8_t *ctx, size_t ctx_len,
                            const uint8_t sk[ZHTP_MLDSA44_SECRETKEYBYTES]);

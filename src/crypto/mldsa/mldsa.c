@@ -191,16 +191,20 @@ typedef struct sign_state {
     mldsa_poly c;
 } sign_state;
 
-/* The signing loop from mu (64 bytes) on. st->rho, key and the ext tables are set. */
-static void sign_loop(const mldsa_backend *b, sign_state *st, const mldsa_poly a[MLDSA_K][MLDSA_L],
-                      uint8_t sig[ZHTP_MLDSA44_BYTES], const uint8_t mu[64], const uint8_t rnd[32])
+/* The signing loop from mu (64 bytes) on. st->rho, key and the ext tables are set. Returns
+ * ZHTP_OK, or ZHTP_ERR_CRYPTO_BADKEY after max_attempts rejections (sig untouched). */
+static int sign_loop(const mldsa_backend *b, sign_state *st, const mldsa_poly a[MLDSA_K][MLDSA_L],
+                     uint8_t sig[ZHTP_MLDSA44_BYTES], const uint8_t mu[64], const uint8_t rnd[32],
+                     unsigned max_attempts)
 {
     /* rho'' = H(K || rnd || mu, 64) */
     shake256_cat(st->rhopp, 64, st->key, 32, rnd, 32, mu, 64, NULL, 0);
 
-    /* kappa advances by l per attempt; 16 bits of it are hashed. An overflow would need
-     * ~16,000 rejections in a row (each attempt passes with probability ~1/4.25). */
-    for (uint16_t kappa = 0;; kappa = (uint16_t)(kappa + MLDSA_L)) {
+    /* kappa advances by l per attempt; the cap keeps it below 2^16 (IntegerToBytes(kappa, 2)
+     * would wrap anyway). Each attempt passes with probability about 1/4.25. */
+    uint16_t kappa = 0;
+    for (unsigned attempt = 0; attempt < max_attempts;
+         attempt++, kappa = (uint16_t)(kappa + MLDSA_L)) {
         mldsa_expand_mask(b, st->y, st->rhopp, kappa);
         for (unsigned j = 0; j < MLDSA_L; j++) {
             st->yhat[j] = st->y[j];
@@ -263,8 +267,9 @@ static void sign_loop(const mldsa_backend *b, sign_state *st, const mldsa_poly a
         /* Accepted: the hint is part of the returned signature. */
         ZHTP_CT_DECLASSIFY(st->h, sizeof st->h);
         mldsa_pack_sig(sig, st->ctilde, st->z, st->h);
-        return;
+        return ZHTP_OK;
     }
+    return ZHTP_ERR_CRYPTO_BADKEY;
 }
 
 /* ext = (-s || s): x^j s has coefficient i equal to ext[256 + i - j] (negacyclic wrap). */
@@ -302,10 +307,10 @@ static void sign_setup(const mldsa_backend *b, sign_state *st, mldsa_poly a[MLDS
     mldsa_expand_a(b, a, st->rho);
 }
 
-void mldsa_sign_mu(uint8_t sig[ZHTP_MLDSA44_BYTES], const uint8_t *mu_given, const uint8_t *prefix,
-                   size_t prefix_len, const uint8_t *ctx, size_t ctx_len, const uint8_t *msg,
-                   size_t msg_len, const uint8_t rnd[32],
-                   const uint8_t sk[ZHTP_MLDSA44_SECRETKEYBYTES])
+int mldsa_sign_mu(uint8_t sig[ZHTP_MLDSA44_BYTES], const uint8_t *mu_given, const uint8_t *prefix,
+                  size_t prefix_len, const uint8_t *ctx, size_t ctx_len, const uint8_t *msg,
+                  size_t msg_len, const uint8_t rnd[32],
+                  const uint8_t sk[ZHTP_MLDSA44_SECRETKEYBYTES], unsigned max_attempts)
 {
     const mldsa_backend *b = be();
     sign_state st;
@@ -316,9 +321,13 @@ void mldsa_sign_mu(uint8_t sig[ZHTP_MLDSA44_BYTES], const uint8_t *mu_given, con
         memcpy(mu, mu_given, 64);
     else
         compute_mu(mu, st.tr, prefix, prefix_len, ctx, ctx_len, msg, msg_len);
-    sign_loop(b, &st, a, sig, mu, rnd);
+    int rc = sign_loop(b, &st, a, sig, mu, rnd,
+                       max_attempts > 65536 / MLDSA_L ? 65536 / MLDSA_L : max_attempts);
+    if (rc != ZHTP_OK)
+        memset(sig, 0, ZHTP_MLDSA44_BYTES);
     zhtp_wipe(&st, sizeof st);
     zhtp_wipe(mu, sizeof mu);
+    return rc;
 }
 
 int zhtp_sign_mldsa44_sign_internal(uint8_t sig[ZHTP_MLDSA44_BYTES], const uint8_t *mprime,
@@ -327,8 +336,8 @@ int zhtp_sign_mldsa44_sign_internal(uint8_t sig[ZHTP_MLDSA44_BYTES], const uint8
 {
     if (!mprime && mprime_len)
         return ZHTP_ERR_INVAL;
-    mldsa_sign_mu(sig, NULL, NULL, 0, NULL, 0, mprime, mprime_len, rnd, sk);
-    return ZHTP_OK;
+    return mldsa_sign_mu(sig, NULL, NULL, 0, NULL, 0, mprime, mprime_len, rnd, sk,
+                         MLDSA_MAX_ATTEMPTS);
 }
 
 int zhtp_sign_mldsa44_sign_internal_mu(uint8_t sig[ZHTP_MLDSA44_BYTES],
@@ -336,8 +345,7 @@ int zhtp_sign_mldsa44_sign_internal_mu(uint8_t sig[ZHTP_MLDSA44_BYTES],
                                        const uint8_t rnd[ZHTP_MLDSA44_RNDBYTES],
                                        const uint8_t sk[ZHTP_MLDSA44_SECRETKEYBYTES])
 {
-    mldsa_sign_mu(sig, mu, NULL, 0, NULL, 0, NULL, 0, rnd, sk);
-    return ZHTP_OK;
+    return mldsa_sign_mu(sig, mu, NULL, 0, NULL, 0, NULL, 0, rnd, sk, MLDSA_MAX_ATTEMPTS);
 }
 
 static int sign_external(uint8_t sig[ZHTP_MLDSA44_BYTES], const uint8_t *msg, size_t msg_len,
@@ -354,9 +362,10 @@ static int sign_external(uint8_t sig[ZHTP_MLDSA44_BYTES], const uint8_t *msg, si
     }
     /* M' = 0 || len(ctx) || ctx || M (Alg. 2 step 10) */
     const uint8_t prefix[2] = {0, (uint8_t)ctx_len};
-    mldsa_sign_mu(sig, NULL, prefix, 2, ctx, ctx_len, msg, msg_len, rnd, sk);
+    int rc = mldsa_sign_mu(sig, NULL, prefix, 2, ctx, ctx_len, msg, msg_len, rnd, sk,
+                           MLDSA_MAX_ATTEMPTS);
     zhtp_wipe(rnd, sizeof rnd);
-    return ZHTP_OK;
+    return rc;
 }
 
 int zhtp_sign_mldsa44_sign(uint8_t sig[ZHTP_MLDSA44_BYTES], const uint8_t *msg, size_t msg_len,

@@ -80,18 +80,6 @@ typedef struct mldsa_backend {
 extern const mldsa_backend mldsa_backend_portable;
 #if defined(ZHTP_MLDSA_HAVE_AVX2)
 extern const mldsa_backend mldsa_backend_avx2;
-/* ---- shared by mldsa.c and mldsa_prehash.c ---- */
-
-/* Sign_internal with mu = H(tr || prefix || ctx || msg) (or mu_given when not NULL). */
-void mldsa_sign_mu(uint8_t sig[MLDSA_SIG_BYTES], const uint8_t *mu_given, const uint8_t *prefix,
-                   size_t prefix_len, const uint8_t *ctx, size_t ctx_len, const uint8_t *msg,
-                   size_t msg_len, const uint8_t rnd[32], const uint8_t sk[MLDSA_SK_BYTES]);
-/* Verify_internal over M' = prefix || ctx || msg; sig is MLDSA_SIG_BYTES long. ZHTP_OK or
- * ZHTP_ERR_CRYPTO_VERIFY. */
-int mldsa_verify_prefixed(const uint8_t *sig, const uint8_t *prefix, size_t prefix_len,
-                          const uint8_t *ctx, size_t ctx_len, const uint8_t *msg, size_t msg_len,
-                          const uint8_t pk[MLDSA_PK_BYTES]);
-
 #endif
 
 /* ---- scalar helpers (mldsa_poly.c) ---- */
@@ -162,10 +150,16 @@ void mldsa_pack_w1(uint8_t out[MLDSA_K * MLDSA_POLY_W1_BYTES], const mldsa_poly 
 
 /* ---- shared by mldsa.c and mldsa_prehash.c ---- */
 
-/* Sign_internal with mu = H(tr || prefix || ctx || msg) (or mu_given when not NULL). */
-void mldsa_sign_mu(uint8_t sig[MLDSA_SIG_BYTES], const uint8_t *mu_given, const uint8_t *prefix,
-                   size_t prefix_len, const uint8_t *ctx, size_t ctx_len, const uint8_t *msg,
-                   size_t msg_len, const uint8_t rnd[32], const uint8_t sk[MLDSA_SK_BYTES]);
+/* FIPS 204 lets an implementation bound the signing loop if the bound is at least 814 (a valid
+ * key exceeds that with negligible probability); only a malformed secret key gets near it. */
+#define MLDSA_MAX_ATTEMPTS 1000
+
+/* Sign_internal with mu = H(tr || prefix || ctx || msg) (or mu_given when not NULL), giving up
+ * after max_attempts rejected candidates. ZHTP_OK, or ZHTP_ERR_CRYPTO_BADKEY with sig zeroed. */
+int mldsa_sign_mu(uint8_t sig[MLDSA_SIG_BYTES], const uint8_t *mu_given, const uint8_t *prefix,
+                  size_t prefix_len, const uint8_t *ctx, size_t ctx_len, const uint8_t *msg,
+                  size_t msg_len, const uint8_t rnd[32], const uint8_t sk[MLDSA_SK_BYTES],
+                  unsigned max_attempts);
 /* Verify_internal over M' = prefix || ctx || msg; sig is MLDSA_SIG_BYTES long. ZHTP_OK or
  * ZHTP_ERR_CRYPTO_VERIFY. */
 int mldsa_verify_prefixed(const uint8_t *sig, const uint8_t *prefix, size_t prefix_len,

@@ -137,8 +137,8 @@ int zhtp_sign_mldsa44_prehash_sign_rnd(uint8_t sig[ZHTP_MLDSA44_BYTES], const ui
     if (n < 0)
         return n;
     const uint8_t prefix[2] = {1, (uint8_t)ctx_len};
-    mldsa_sign_mu(sig, NULL, prefix, 2, ctx, ctx_len, tail, (size_t)n, rnd, sk);
-    return ZHTP_OK;
+    return mldsa_sign_mu(sig, NULL, prefix, 2, ctx, ctx_len, tail, (size_t)n, rnd, sk,
+                         MLDSA_MAX_ATTEMPTS);
 }
 
 int zhtp_sign_mldsa44_prehash_sign(uint8_t sig[ZHTP_MLDSA44_BYTES], const uint8_t *msg,

@@ -911,6 +911,31 @@ static void sign_verify_round_trips_over_lengths_on_every_impl(void **state)
     restore_impl();
 }
 
+/* With the loop bound at one attempt, a message whose first candidate is rejected (about three
+ * in four) gives ZHTP_ERR_CRYPTO_BADKEY and a zeroed signature; the others give exactly the
+ * unbounded signature. */
+static void signing_stops_at_the_attempt_bound(void **state)
+{
+    uint8_t xi[32] = {11}, pk[PKB], sk[SKB], sig[SIGB], want[SIGB], zero[SIGB] = {0};
+    const uint8_t rnd[32] = {0};
+    assert_int_equal(zhtp_sign_mldsa44_keypair_from_seed(pk, sk, xi), ZHTP_OK);
+    unsigned gave_up = 0, signed_ok = 0;
+    for (uint8_t m = 0; m < 24; m++) {
+        memset(sig, 0xa5, sizeof sig);
+        int rc = mldsa_sign_mu(sig, NULL, NULL, 0, NULL, 0, &m, 1, rnd, sk, 1);
+        assert_int_equal(zhtp_sign_mldsa44_sign_internal(want, &m, 1, rnd, sk), ZHTP_OK);
+        if (rc == ZHTP_ERR_CRYPTO_BADKEY) {
+            assert_memory_equal(sig, zero, SIGB);
+            gave_up++;
+        } else {
+            assert_int_equal(rc, ZHTP_OK);
+            assert_memory_equal(sig, want, SIGB);
+            signed_ok++;
+        }
+    }
+    assert_true(gave_up > 0 && signed_ok > 0);
+}
+
 static void random_keypairs_differ_and_work(void **state)
 {
     uint8_t pk1[PKB], sk1[SKB], pk2[PKB], sk2[SKB], sig[SIGB];
@@ -967,6 +992,7 @@ int main(void)
         cmocka_unit_test(context_longer_than_255_is_inval),
         cmocka_unit_test(wrong_context_or_message_is_rejected),
         cmocka_unit_test(sign_verify_round_trips_over_lengths_on_every_impl),
+        cmocka_unit_test(signing_stops_at_the_attempt_bound),
         cmocka_unit_test(random_keypairs_differ_and_work),
         cmocka_unit_test(impl_switch_accepts_known_names_only),
     };
