@@ -44,6 +44,18 @@ typedef ptrdiff_t zhtp_ssize;
     X(ZHTP_ERR_WIRE_FIELD, -106, "field value out of range")                                       \
     X(ZHTP_ERR_WIRE_FRAGMENT, -107, "bad fragment")                                                \
     X(ZHTP_ERR_WIRE_REASSEMBLY_FULL, -108, "reassembly memory limit reached")                      \
+    /* core/session (-200..-299) */                                                                \
+    X(ZHTP_ERR_SESSION_NO_SESSION, -200, "no established session with this peer")                  \
+    X(ZHTP_ERR_SESSION_UNKNOWN_INDEX, -201, "no session has this receiver index")                  \
+    X(ZHTP_ERR_SESSION_REPLAY, -202, "packet replayed or left of the replay window")               \
+    X(ZHTP_ERR_SESSION_AUTH, -203, "packet authentication failed")                                 \
+    X(ZHTP_ERR_SESSION_EXPIRED, -204, "session keys expired or exhausted; rekeying")               \
+    X(ZHTP_ERR_SESSION_STALE, -205, "handshake timestamp not newer than the last accepted")        \
+    X(ZHTP_ERR_SESSION_COOKIE, -206, "under load: handshake needs a valid cookie")                 \
+    X(ZHTP_ERR_SESSION_MAC, -207, "handshake MAC invalid")                                         \
+    X(ZHTP_ERR_SESSION_LIMIT, -208, "connection limit reached")                                    \
+    X(ZHTP_ERR_SESSION_UNKNOWN_PEER, -209, "public identity of the peer unknown")                  \
+    X(ZHTP_ERR_SESSION_STATE, -210, "handshake message not expected in this state")                \
     /* crypto/ (-400..-499) */                                                                     \
     X(ZHTP_ERR_CRYPTO_VERIFY, -400, "signature verification failed")                               \
     X(ZHTP_ERR_CRYPTO_BADKEY, -401, "key failed its validity check")                               \

@@ -5,6 +5,7 @@
 #ifndef ZHTP_TYPES_H
 #define ZHTP_TYPES_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -23,6 +24,21 @@ typedef uint64_t zhtp_time;
 /* A node id is BLAKE3 of the node's identity public keys (self-certifying), 256 bits. DHT
  * keys live in the same 256-bit space. */
 #define ZHTP_NODE_ID_LEN 32
+
+/* The driver's name for one of the node's links (a UDP socket, a LoRa modem, one virtual link
+ * of the simulator). Opaque to the core. */
+typedef uint64_t zhtp_link_id;
+
+/* A link-layer address, opaque to the core (UDP: address + port; sim: a peer index). len 0 is
+ * the link's broadcast address (discovery beacons are sent there). */
+#define ZHTP_ADDR_MAX 28
+typedef struct zhtp_addr {
+    uint8_t len;
+    uint8_t bytes[ZHTP_ADDR_MAX];
+} zhtp_addr;
+
+/* Injected randomness: fills out[0..len). Seeded in tests and the simulator. */
+typedef void (*zhtp_rng_fn)(void *user_data, uint8_t *out, size_t len);
 
 #ifdef __cplusplus
 }
