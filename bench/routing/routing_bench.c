@@ -163,30 +163,34 @@ int main(int argc, char **argv)
         if (d > dmax)
             dmax = (double)d;
         nsum += (double)zhtp_router_neighbour_count(r);
-        /* Path entries held (own + every neighbour's), and how many distinct prefixes they
-         * form: the size a per-router prefix trie would need (docs/routing.md, "State"). */
+        /* Path entries a router would hold storing every neighbour's path in full, and how
+         * many distinct prefixes they form (a per-router trie); the router itself stores them
+         * against a reference path (docs/routing.md, "State"). */
         const uint16_t *own = zhtp_router_coords(r, &d);
         size_t nn = zhtp_router_neighbour_count(r);
         size_t held = d, trie = d;
+        uint16_t *nc = malloc((nn ? nn : 1) * ZHTP_ROUTE_MAX_DEPTH * sizeof *nc);
+        size_t *nd = malloc((nn ? nn : 1) * sizeof *nd);
         for (size_t i = 0; i < nn; i++) {
-            zhtp_route_nbr_info in;
-            zhtp_router_neighbour_get(r, i, &in);
-            held += in.depth;
+            uint16_t *ci = nc + i * ZHTP_ROUTE_MAX_DEPTH;
+            zhtp_router_neighbour_coords(r, i, ci, ZHTP_ROUTE_MAX_DEPTH, &nd[i]);
+            held += nd[i];
             size_t best = 0, l = 0;
-            while (l < d && l < in.depth && own[l] == in.coords[l])
+            while (l < d && l < nd[i] && own[l] == ci[l])
                 l++;
             best = l;
             for (size_t j = 0; j < i; j++) {
-                zhtp_route_nbr_info jn;
-                zhtp_router_neighbour_get(r, j, &jn);
+                const uint16_t *cj = nc + j * ZHTP_ROUTE_MAX_DEPTH;
                 l = 0;
-                while (l < jn.depth && l < in.depth && jn.coords[l] == in.coords[l])
+                while (l < nd[j] && l < nd[i] && cj[l] == ci[l])
                     l++;
                 if (l > best)
                     best = l;
             }
-            trie += in.depth - best;
+            trie += nd[i] - best;
         }
+        free(nc);
+        free(nd);
         held_sum += (double)held;
         trie_sum += (double)trie;
     }

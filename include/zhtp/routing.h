@@ -193,7 +193,6 @@ uint64_t zhtp_router_changes(const zhtp_router *r);
 typedef struct zhtp_route_nbr_info {
     const uint8_t *id;      /* ZHTP_NODE_ID_LEN bytes */
     const uint8_t *root_id; /* as announced; meaningless when !has_info */
-    const uint16_t *coords; /* its announced coordinates */
     size_t depth;
     uint32_t root_seq;
     uint32_t root_cost; /* its announced cost to the root */
@@ -208,6 +207,10 @@ typedef struct zhtp_route_nbr_info {
 size_t zhtp_router_neighbour_count(const zhtp_router *r);
 /* Returns ZHTP_OK or ZHTP_ERR_NOTFOUND (index out of range). */
 int zhtp_router_neighbour_get(const zhtp_router *r, size_t index, zhtp_route_nbr_info *out);
+/* Copies neighbour |index|'s announced coordinates (stored prefix-shared, hence a copy).
+ * Returns ZHTP_OK, ZHTP_ERR_NOTFOUND or ZHTP_ERR_NOBUF (deeper than |cap|). */
+int zhtp_router_neighbour_coords(const zhtp_router *r, size_t index, uint16_t *ports, size_t cap,
+                                 size_t *depth);
 
 /* Tree distance between two coordinate lists: hops from a up to their deepest common
  * ancestor and down to b. Pure. */

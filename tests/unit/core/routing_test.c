@@ -340,12 +340,27 @@ static void every_allocation_failure_returns_nomem_without_leak(void **state)
     zhtp_router_coords(r, &depth);
     long total = clean.count;
     assert_true(total > 5);
+    /* the same coordinates every time, whatever failed on the way (checked below) */
+    uint16_t want[64];
+    const uint16_t *c = zhtp_router_coords(r, &depth);
+    memcpy(want, c, depth * sizeof *c);
+    size_t want_depth = depth;
     zhtp_router_free(r);
     assert_int_equal(clean.live, 0);
+    long nomem = 0;
     for (long n = 1; n <= total; n++) {
         failmem f = {.fail_at = n};
         int err = script(&f, &r);
-        assert_int_equal(err, ZHTP_ERR_NOMEM);
+        /* A failed rebase of the neighbours' shared prefixes is not an error (it only costs
+         * memory): then the script completes and must reach the same state. */
+        if (err == ZHTP_OK) {
+            c = zhtp_router_coords(r, &depth);
+            assert_int_equal(depth, want_depth);
+            assert_memory_equal(c, want, depth * sizeof *c);
+        } else {
+            assert_int_equal(err, ZHTP_ERR_NOMEM);
+            nomem++;
+        }
         if (r) {
             /* consistent: the byte count matches the allocator, and it still works */
             assert_int_equal(zhtp_router_state_bytes(r), f.live_bytes);
@@ -363,6 +378,7 @@ static void every_allocation_failure_returns_nomem_without_leak(void **state)
         assert_int_equal(f.live, 0);
         assert_int_equal(f.live_bytes, 0);
     }
+    assert_true(nomem > total / 2);
 }
 
 /* --- scenarios on the harness ----------------------------------------------------------- */

@@ -1,0 +1,1031 @@
+/* The sans-I/O node core: links, neighbours, framing, routing integration, forwarding and the
+ * end-to-end message layer. Contract: include/zhtp/node.h; design and gaps: docs/node.md. */
+#include <string.h>
+
+#include "zhtp/node.h"
+#include "zhtp/wire.h"
+
+/* DATA channels of the end-to-end layer (inside the DATA payload, so an end-to-end session
+ * will seal them together with the body). */
+enum {
+    CH_MESSAGE = 1,  /* unreliable application message */
+    CH_ACK = 2,      /* body: u64 big-endian message id being acknowledged */
+    CH_RELIABLE = 3, /* application message that wants an ACK */
+};
+
+#define RECENT_LEN   64 /* reliable (source, id) pairs remembered to suppress duplicates */
+#define LOCAL_STACK  2048
+#define VERSIONS_LEN 1
+
+static const uint8_t our_versions[VERSIONS_LEN] = {ZHTP_WIRE_VERSION};
+
+typedef struct link {
+    zhtp_link_id id;
+    uint32_t mtu;
+    zhtp_route_medium medium;
+    zhtp_time next_beacon;
+} link;
+
+typedef struct nbr {
+    uint32_t link_idx;
+    zhtp_addr addr;
+    uint8_t id[ZHTP_NODE_ID_LEN];
+    uint64_t rlink; /* the router's link id: unique for the node's life */
+    zhtp_time last_heard;
+    uint32_t caps;
+} nbr;
+
+typedef struct frame {
+    struct frame *next;
+    zhtp_link_id link;
+    zhtp_addr to;
+    size_t len;
+    uint8_t data[];
+} frame;
+
+typedef struct event_entry {
+    struct event_entry *next;
+    zhtp_node_event ev;
+    size_t alloc_len;
+    uint8_t data[];
+} event_entry;
+
+typedef struct pending {
+    struct pending *next;
+    uint64_t msg_id;
+    uint8_t dest[ZHTP_NODE_ID_LEN];
+    zhtp_time deadline;
+    zhtp_time rto;
+    uint32_t attempts;
+    size_t len;
+    uint8_t data[];
+} pending;
+
+struct zhtp_node {
+    zhtp_node_config cfg;
+    const zhtp_mem *mem;
+    const zhtp_identity *identity;
+    uint8_t self[ZHTP_NODE_ID_LEN];
+    zhtp_router *router;
+    zhtp_wire_reasm *reasm;
+
+    link *links;
+    size_t n_links, cap_links;
+    nbr *nbrs;
+    size_t n_nbrs, cap_nbrs;
+    uint64_t next_rlink;
+
+    frame *q_head, *q_tail;
+    size_t q_bytes;
+    event_entry *ev_head, *ev_tail, *ev_last;
+    pending *pend;
+
+    uint64_t next_msg_id;
+    uint16_t next_frag_tag;
+    uint64_t recent[RECENT_LEN];
+    size_t recent_pos;
+    zhtp_node_stats st;
+};
+
+/* ---- small helpers ---------------------------------------------------------------------- */
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static void *nalloc(zhtp_node *n, size_t size)
+{
+    return zhtp_mem_alloc(n->mem, size);
+}
+
+static void nfree(zhtp_node *n, void *p, size_t size)
+{
+    if (p)
+        zhtp_mem_free(n->mem, p, size);
+}
+
+static bool addr_eq(const zhtp_addr *a, const zhtp_addr *b)
+{
+    return a->len == b->len && memcmp(a->bytes, b->bytes, a->len) == 0;
+}
+
+/* Stable 64-bit name of a (link, address) pair for the reassembler (FNV-1a of the address). */
+static uint64_t peer_key(uint32_t link_idx, const zhtp_addr *a)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < a->len; i++)
+        h = (h ^ a->bytes[i]) * 16777619u;
+    return ((uint64_t)link_idx << 32) | h;
+}
+
+static zhtp_time beacon_interval(const zhtp_node *n)
+{
+    return n->cfg.beacon_interval_ns;
+}
+
+static zhtp_time nbr_timeout(const zhtp_node *n)
+{
+    return n->cfg.beacon_interval_ns * n->cfg.beacon_misses;
+}
+
+static int find_link(const zhtp_node *n, zhtp_link_id id)
+{
+    for (size_t i = 0; i < n->n_links; i++)
+        if (n->links[i].id == id)
+            return (int)i;
+    return -1;
+}
+
+static nbr *find_nbr(zhtp_node *n, uint32_t link_idx, const zhtp_addr *a)
+{
+    for (size_t i = 0; i < n->n_nbrs; i++)
+        if (n->nbrs[i].link_idx == link_idx && addr_eq(&n->nbrs[i].addr, a))
+            return &n->nbrs[i];
+    return NULL;
+}
+
+static nbr *find_nbr_rlink(zhtp_node *n, uint64_t rlink)
+{
+    for (size_t i = 0; i < n->n_nbrs; i++)
+        if (n->nbrs[i].rlink == rlink)
+            return &n->nbrs[i];
+    return NULL;
+}
+
+/* Grows an array of |elem| bytes to hold one more; the old array is freed on success only. */
+static int grow(zhtp_node *n, void **arr, size_t *cap, size_t count, size_t elem)
+{
+    if (count < *cap)
+        return ZHTP_OK;
+    size_t ncap = *cap ? *cap * 2 : 4;
+    void *p = nalloc(n, ncap * elem);
+    if (!p)
+        return ZHTP_ERR_NOMEM;
+    if (*arr) {
+        memcpy(p, *arr, count * elem);
+        nfree(n, *arr, *cap * elem);
+    }
+    *arr = p;
+    *cap = ncap;
+    return ZHTP_OK;
+}
+
+/* ---- events ------------------------------------------------------------------------------ */
+
+static int push_event(zhtp_node *n, const zhtp_node_event *ev, const uint8_t *data, size_t len)
+{
+    size_t sz = sizeof(event_entry) + len;
+    event_entry *e = nalloc(n, sz);
+    if (!e)
+        return ZHTP_ERR_NOMEM;
+    e->next = NULL;
+    e->ev = *ev;
+    e->alloc_len = sz;
+    if (len)
+        memcpy(e->data, data, len);
+    e->ev.data = len ? e->data : NULL;
+    e->ev.len = len;
+    if (n->ev_tail)
+        n->ev_tail->next = e;
+    else
+        n->ev_head = e;
+    n->ev_tail = e;
+    return ZHTP_OK;
+}
+
+int zhtp_node_next_event(zhtp_node *n, zhtp_node_event *ev)
+{
+    if (!n || !ev)
+        return ZHTP_ERR_INVAL;
+    if (n->ev_last) {
+        nfree(n, n->ev_last, n->ev_last->alloc_len);
+        n->ev_last = NULL;
+    }
+    event_entry *e = n->ev_head;
+    if (!e)
+        return ZHTP_ERR_AGAIN;
+    n->ev_head = e->next;
+    if (!n->ev_head)
+        n->ev_tail = NULL;
+    *ev = e->ev;
+    n->ev_last = e; /* kept so ev->data stays valid until the next call */
+    return ZHTP_OK;
+}
+
+/* ---- outgoing frames --------------------------------------------------------------------- */
+
+static int queue_frame(zhtp_node *n, zhtp_link_id link_id, const zhtp_addr *to, const uint8_t *hdr,
+                       size_t hdr_len, const uint8_t *body, size_t body_len)
+{
+    size_t len = hdr_len + body_len;
+    if (n->q_bytes + len > n->cfg.max_queue_bytes) {
+        n->st.drop_queue++;
+        return ZHTP_OK; /* like a full interface queue: the frame is lost, not an error */
+    }
+    frame *f = nalloc(n, sizeof(frame) + len);
+    if (!f)
+        return ZHTP_ERR_NOMEM;
+    f->next = NULL;
+    f->link = link_id;
+    f->to = *to;
+    f->len = len;
+    if (hdr_len)
+        memcpy(f->data, hdr, hdr_len);
+    if (body_len)
+        memcpy(f->data + hdr_len, body, body_len);
+    if (n->q_tail)
+        n->q_tail->next = f;
+    else
+        n->q_head = f;
+    n->q_tail = f;
+    n->q_bytes += len;
+    return ZHTP_OK;
+}
+
+/* Queues a whole packet, given as a 128-byte header and the rest, fragmented to the link MTU. */
+static int queue_packet(zhtp_node *n, uint32_t link_idx, const zhtp_addr *to, const uint8_t *hdr,
+                        const uint8_t *rest, size_t rest_len)
+{
+    const link *l = &n->links[link_idx];
+    size_t total = ZHTP_WIRE_HEADER_LEN + rest_len;
+    if (total <= l->mtu)
+        return queue_frame(n, l->id, to, hdr, ZHTP_WIRE_HEADER_LEN, rest, rest_len);
+
+    /* Fragmentation needs the packet contiguous. */
+    uint8_t *pkt = nalloc(n, total);
+    if (!pkt)
+        return ZHTP_ERR_NOMEM;
+    memcpy(pkt, hdr, ZHTP_WIRE_HEADER_LEN);
+    memcpy(pkt + ZHTP_WIRE_HEADER_LEN, rest, rest_len);
+    zhtp_ssize count = zhtp_wire_fragment_count(total, l->mtu);
+    int rc = count < 0 ? (int)count : ZHTP_OK;
+    uint16_t tag = n->next_frag_tag++;
+    uint8_t fr[ZHTP_WIRE_MAX_MTU];
+    for (zhtp_ssize i = 0; rc == ZHTP_OK && i < count; i++) {
+        zhtp_ssize fl = zhtp_wire_fragment_build(fr, sizeof fr, pkt, total, l->mtu, tag, (size_t)i);
+        if (fl < 0)
+            rc = (int)fl;
+        else
+            rc = queue_frame(n, l->id, to, fr, (size_t)fl, NULL, 0);
+    }
+    nfree(n, pkt, total);
+    return rc;
+}
+
+/* Encodes header + payload and queues it. |payload_max| bounds the encoded payload. */
+static int send_packet(zhtp_node *n, uint32_t link_idx, const zhtp_addr *to, zhtp_wire_header *h,
+                       const zhtp_wire_payload *p, size_t payload_max)
+{
+    uint8_t stack[LOCAL_STACK];
+    uint8_t *buf = stack;
+    if (payload_max > sizeof stack) {
+        buf = nalloc(n, payload_max);
+        if (!buf)
+            return ZHTP_ERR_NOMEM;
+    }
+    int rc;
+    zhtp_ssize pl = zhtp_wire_payload_encode(buf, payload_max, p);
+    if (pl < 0) {
+        rc = (int)pl;
+        goto out;
+    }
+    h->payload_len = (uint32_t)pl;
+    uint8_t hdr[ZHTP_WIRE_HEADER_LEN];
+    zhtp_ssize hl = zhtp_wire_header_encode(hdr, sizeof hdr, h);
+    if (hl < 0) {
+        rc = (int)hl;
+        goto out;
+    }
+    rc = queue_packet(n, link_idx, to, hdr, buf, (size_t)pl);
+out:
+    if (buf != stack)
+        nfree(n, buf, payload_max);
+    return rc;
+}
+
+static void header_init(zhtp_node *n, zhtp_wire_header *h, uint8_t op, const uint8_t *target)
+{
+    memset(h, 0, sizeof *h);
+    h->version = ZHTP_WIRE_VERSION;
+    h->operation = op;
+    h->hop_count = 1;
+    h->hop_limit = 1;
+    memcpy(h->sender, n->self, ZHTP_NODE_ID_LEN);
+    if (target)
+        memcpy(h->target, target, ZHTP_NODE_ID_LEN);
+    h->message_id = n->next_msg_id++;
+}
+
+/* ---- PEER_DISCOVERY ---------------------------------------------------------------------- */
+
+/* A SOLICIT asks the receivers to answer with a BEACON; both carry our public identity when
+ * |with_identity| (first contact), keepalive beacons do not (2.5 KB each second is too much
+ * for LoRa). */
+static int send_discovery(zhtp_node *n, uint32_t link_idx, const zhtp_addr *to, uint8_t kind,
+                          bool with_identity, const uint8_t *target)
+{
+    uint8_t ident[ZHTP_IDENTITY_PUBLIC_BYTES];
+    size_t ident_len = 0;
+    if (with_identity) {
+        zhtp_ssize il = zhtp_identity_public_encode(ident, sizeof ident,
+                                                    zhtp_identity_get_public(n->identity));
+        if (il < 0)
+            return (int)il;
+        ident_len = (size_t)il;
+    }
+    zhtp_wire_header h;
+    header_init(n, &h, ZHTP_WIRE_OP_PEER_DISCOVERY, target);
+    zhtp_wire_payload p = {.operation = ZHTP_WIRE_OP_PEER_DISCOVERY};
+    p.u.peer_discovery.kind = kind;
+    p.u.peer_discovery.capabilities = n->cfg.capabilities;
+    p.u.peer_discovery.version_count = VERSIONS_LEN;
+    p.u.peer_discovery.versions = our_versions;
+    p.u.peer_discovery.identity.ptr = ident;
+    p.u.peer_discovery.identity.len = ident_len;
+    return send_packet(n, link_idx, to, &h, &p, 8 + VERSIONS_LEN + ident_len);
+}
+
+static void nbr_remove(zhtp_node *n, size_t i, zhtp_time now)
+{
+    nbr *b = &n->nbrs[i];
+    zhtp_node_event ev = {.type = ZHTP_NODE_EV_NEIGHBOUR_DOWN, .link = n->links[b->link_idx].id};
+    memcpy(ev.peer, b->id, ZHTP_NODE_ID_LEN);
+    (void)zhtp_router_link_down(n->router, b->rlink, now);
+    n->nbrs[i] = n->nbrs[--n->n_nbrs];
+    (void)push_event(n, &ev, NULL, 0); /* on NOMEM the event is lost; the state is right */
+}
+
+static int on_discovery(zhtp_node *n, uint32_t link_idx, const zhtp_addr *from,
+                        const zhtp_wire_header *h, const zhtp_wire_peer_discovery *d,
+                        zhtp_time now)
+{
+    if (memcmp(h->sender, n->self, ZHTP_NODE_ID_LEN) == 0)
+        return ZHTP_OK; /* our own broadcast echoed back */
+    nbr *b = find_nbr(n, link_idx, from);
+    if (b && memcmp(b->id, h->sender, ZHTP_NODE_ID_LEN) != 0) {
+        /* A different node now answers at this address: forget the old one first. */
+        nbr_remove(n, (size_t)(b - n->nbrs), now);
+        b = NULL;
+    }
+    if (!b) {
+        if (d->identity.len == 0) {
+            /* Keepalive from a node we do not know (we restarted, or lost it): ask it for
+             * its identity. */
+            return send_discovery(n, link_idx, from, ZHTP_WIRE_DISCOVERY_SOLICIT, true, h->sender);
+        }
+        /* Untrusted: the identity must parse and hash to the claimed node id. */
+        int rc = zhtp_identity_check_node_id(NULL, d->identity.ptr, d->identity.len, h->sender);
+        if (rc != ZHTP_OK) {
+            n->st.rx_bad++;
+            return rc;
+        }
+        rc = grow(n, (void **)&n->nbrs, &n->cap_nbrs, n->n_nbrs, sizeof(nbr));
+        if (rc != ZHTP_OK)
+            return rc;
+        uint64_t rlink = n->next_rlink;
+        rc = zhtp_router_link_up(n->router, rlink, h->sender, &n->links[link_idx].medium, now);
+        if (rc != ZHTP_OK)
+            return rc;
+        n->next_rlink++;
+        b = &n->nbrs[n->n_nbrs++];
+        memset(b, 0, sizeof *b);
+        b->link_idx = link_idx;
+        b->addr = *from;
+        memcpy(b->id, h->sender, ZHTP_NODE_ID_LEN);
+        b->rlink = rlink;
+        zhtp_node_event ev = {.type = ZHTP_NODE_EV_NEIGHBOUR_UP, .link = n->links[link_idx].id};
+        memcpy(ev.peer, b->id, ZHTP_NODE_ID_LEN);
+        (void)push_event(n, &ev, NULL, 0);
+    }
+    b->last_heard = now;
+    b->caps = d->capabilities;
+    if (d->kind == ZHTP_WIRE_DISCOVERY_SOLICIT)
+        return send_discovery(n, link_idx, from, ZHTP_WIRE_DISCOVERY_BEACON, true, h->sender);
+    return ZHTP_OK;
+}
+
+/* ---- routing ----------------------------------------------------------------------------- */
+
+/* Drains the router's announcements into ROUTING packets, one per neighbour link. */
+static int pump_router(zhtp_node *n, zhtp_time now)
+{
+    uint8_t stack[1024];
+    for (;;) {
+        zhtp_route_link_id rl;
+        uint8_t *buf = stack;
+        size_t cap = sizeof stack;
+        zhtp_ssize len = zhtp_router_next_message(n->router, &rl, buf, cap, now);
+        if (len == ZHTP_ERR_NOBUF) {
+            cap = ZHTP_ROUTE_ANNOUNCE_LEN(ZHTP_ROUTE_MAX_DEPTH);
+            buf = nalloc(n, cap);
+            if (!buf)
+                return ZHTP_ERR_NOMEM;
+            len = zhtp_router_next_message(n->router, &rl, buf, cap, now);
+        }
+        int rc = ZHTP_OK;
+        if (len >= 0) {
+            nbr *b = find_nbr_rlink(n, rl);
+            if (b) {
+                zhtp_wire_header h;
+                header_init(n, &h, ZHTP_WIRE_OP_ROUTING, b->id);
+                zhtp_wire_payload p = {.operation = ZHTP_WIRE_OP_ROUTING};
+                p.u.routing.tlv_count = 1;
+                p.u.routing.tlv[0].type = ZHTP_WIRE_ROUTING_ANNOUNCE;
+                p.u.routing.tlv[0].value.ptr = buf;
+                p.u.routing.tlv[0].value.len = (size_t)len;
+                rc = send_packet(n, b->link_idx, &b->addr, &h, &p, (size_t)len + 6);
+            }
+        }
+        if (buf != stack)
+            nfree(n, buf, cap);
+        if (len == ZHTP_ERR_AGAIN)
+            return ZHTP_OK;
+        if (len < 0)
+            return (int)len;
+        if (rc != ZHTP_OK)
+            return rc;
+    }
+}
+
+static int on_routing(zhtp_node *n, nbr *b, const zhtp_wire_routing *rt, zhtp_time now)
+{
+    for (size_t i = 0; i < rt->tlv_count; i++) {
+        if (rt->tlv[i].type != ZHTP_WIRE_ROUTING_ANNOUNCE)
+            continue; /* other types are for later versions of the router */
+        int rc = zhtp_router_recv(n->router, b->rlink, rt->tlv[i].value.ptr, rt->tlv[i].value.len,
+                                  now);
+        if (rc == ZHTP_ERR_NOMEM)
+            return rc;
+        if (rc != ZHTP_OK) {
+            n->st.rx_bad++;
+            return rc;
+        }
+    }
+    return ZHTP_OK;
+}
+
+/* ---- DATA: origin, forwarding, delivery ---------------------------------------------------- */
+
+/* Sends (origin) or forwards a DATA packet whose encoded header is |hdr| with target |dest|.
+ * Returns ZHTP_ERR_NOTFOUND when there is no next hop. */
+static int route_packet(zhtp_node *n, const uint8_t *dest, const uint8_t *hdr, const uint8_t *rest,
+                        size_t rest_len)
+{
+    uint32_t bound = ZHTP_ROUTE_BOUND_NONE;
+    zhtp_route_hop hop;
+    int rc = zhtp_router_next_hop_id(n->router, dest, &bound, &hop);
+    if (rc != ZHTP_OK || hop.is_local)
+        return ZHTP_ERR_NOTFOUND;
+    nbr *b = find_nbr_rlink(n, hop.link);
+    if (!b)
+        return ZHTP_ERR_NOTFOUND;
+    return queue_packet(n, b->link_idx, &b->addr, hdr, rest, rest_len);
+}
+
+static int send_data(zhtp_node *n, const uint8_t *dest, uint16_t channel, uint64_t msg_id,
+                     const uint8_t *body, size_t body_len)
+{
+    zhtp_wire_header h;
+    header_init(n, &h, ZHTP_WIRE_OP_DATA, dest);
+    h.message_id = msg_id;
+    h.hop_limit = n->cfg.hop_limit;
+    h.payload_len = (uint32_t)(ZHTP_WIRE_DATA_HEADER_LEN + body_len);
+    uint8_t hdr[ZHTP_WIRE_HEADER_LEN];
+    zhtp_ssize hl = zhtp_wire_header_encode(hdr, sizeof hdr, &h);
+    if (hl < 0)
+        return (int)hl;
+    size_t pl = ZHTP_WIRE_DATA_HEADER_LEN + body_len;
+    uint8_t stack[LOCAL_STACK];
+    uint8_t *buf = pl <= sizeof stack ? stack : nalloc(n, pl);
+    if (!buf)
+        return ZHTP_ERR_NOMEM;
+    zhtp_wire_payload p = {.operation = ZHTP_WIRE_OP_DATA};
+    p.u.data.subtype = ZHTP_WIRE_DATA_APP;
+    p.u.data.channel = channel;
+    p.u.data.body.ptr = body;
+    p.u.data.body.len = body_len;
+    zhtp_ssize el = zhtp_wire_payload_encode(buf, pl, &p);
+    int rc = el < 0 ? (int)el : route_packet(n, dest, hdr, buf, (size_t)el);
+    if (buf != stack)
+        nfree(n, buf, pl);
+    return rc;
+}
+
+static bool seen_recently(zhtp_node *n, const uint8_t *src, uint64_t msg_id)
+{
+    uint64_t key = get_u64(src) ^ (msg_id * 0x9E3779B97F4A7C15ull);
+    for (size_t i = 0; i < RECENT_LEN; i++)
+        if (n->recent[i] == key)
+            return true;
+    n->recent[n->recent_pos] = key;
+    n->recent_pos = (n->recent_pos + 1) % RECENT_LEN;
+    return false;
+}
+
+static int on_data_local(zhtp_node *n, const zhtp_wire_header *h, const zhtp_wire_data *d)
+{
+    if (d->subtype != ZHTP_WIRE_DATA_APP) {
+        n->st.rx_bad++; /* IPv6 over the mesh belongs to the tunnel module (not built yet) */
+        return ZHTP_OK;
+    }
+    zhtp_node_event ev = {.hops = h->hop_count, .msg_id = h->message_id};
+    memcpy(ev.peer, h->sender, ZHTP_NODE_ID_LEN);
+    switch (d->channel) {
+    case CH_ACK: {
+        if (d->body.len != 8) {
+            n->st.rx_bad++;
+            return ZHTP_OK;
+        }
+        uint64_t id = get_u64(d->body.ptr);
+        for (pending **pp = &n->pend; *pp; pp = &(*pp)->next) {
+            pending *p = *pp;
+            if (p->msg_id == id && memcmp(p->dest, h->sender, ZHTP_NODE_ID_LEN) == 0) {
+                *pp = p->next;
+                nfree(n, p, sizeof(pending) + p->len);
+                ev.type = ZHTP_NODE_EV_ACKED;
+                ev.msg_id = id;
+                return push_event(n, &ev, NULL, 0);
+            }
+        }
+        return ZHTP_OK; /* late duplicate ack */
+    }
+    case CH_RELIABLE: {
+        uint8_t ack[8];
+        put_u64(ack, h->message_id);
+        bool dup = seen_recently(n, h->sender, h->message_id);
+        /* Acknowledge every copy: the previous ack may be the one that was lost. */
+        int rc = send_data(n, h->sender, CH_ACK, n->next_msg_id++, ack, sizeof ack);
+        if (rc == ZHTP_ERR_NOMEM)
+            return rc;
+        if (dup) {
+            n->st.duplicates++;
+            return ZHTP_OK;
+        }
+        ev.type = ZHTP_NODE_EV_DATA;
+        return push_event(n, &ev, d->body.ptr, d->body.len);
+    }
+    case CH_MESSAGE:
+        ev.type = ZHTP_NODE_EV_DATA;
+        return push_event(n, &ev, d->body.ptr, d->body.len);
+    default:
+        n->st.rx_bad++;
+        return ZHTP_OK;
+    }
+}
+
+static int on_data(zhtp_node *n, const zhtp_wire_packet *pk, const uint8_t *raw, zhtp_time now)
+{
+    (void)now;
+    const zhtp_wire_header *h = &pk->hdr;
+    if (memcmp(h->target, n->self, ZHTP_NODE_ID_LEN) == 0) {
+        zhtp_wire_payload p;
+        int rc = zhtp_wire_payload_decode(&p, ZHTP_WIRE_OP_DATA, pk->payload.ptr, pk->payload.len);
+        if (rc != ZHTP_OK) {
+            n->st.rx_bad++;
+            return rc;
+        }
+        return on_data_local(n, h, &p.u.data);
+    }
+    /* Relay: the payload is the end-to-end layer's business, not ours; only the header
+     * changes (hop count). */
+    if (h->hop_count >= h->hop_limit) {
+        n->st.drop_hop_limit++;
+        return ZHTP_OK;
+    }
+    zhtp_wire_header fh = *h;
+    fh.hop_count++;
+    uint8_t hdr[ZHTP_WIRE_HEADER_LEN];
+    zhtp_ssize hl = zhtp_wire_header_encode(hdr, sizeof hdr, &fh);
+    if (hl < 0)
+        return (int)hl;
+    int rc = route_packet(n, h->target, hdr, raw + ZHTP_WIRE_HEADER_LEN,
+                          zhtp_wire_packet_len(h) - ZHTP_WIRE_HEADER_LEN);
+    if (rc == ZHTP_ERR_NOTFOUND) {
+        n->st.drop_no_route++;
+        return ZHTP_OK;
+    }
+    if (rc == ZHTP_OK)
+        n->st.fwd_packets++;
+    return rc;
+}
+
+/* ---- receive path -------------------------------------------------------------------------- */
+
+static int on_packet(zhtp_node *n, uint32_t link_idx, const zhtp_addr *from, const uint8_t *buf,
+                     size_t len, zhtp_time now)
+{
+    zhtp_wire_packet pk;
+    int rc = zhtp_wire_packet_decode(&pk, buf, len);
+    if (rc != ZHTP_OK) {
+        n->st.rx_bad++;
+        return rc;
+    }
+    if (pk.hdr.flags & ZHTP_WIRE_FLAG_SEALED) {
+        /* Link sessions are not composed yet (docs/node.md): nothing can open this. */
+        n->st.rx_bad++;
+        return ZHTP_ERR_UNSUPPORTED;
+    }
+    if (pk.hdr.operation == ZHTP_WIRE_OP_PEER_DISCOVERY) {
+        zhtp_wire_payload p;
+        rc = zhtp_wire_payload_decode(&p, pk.hdr.operation, pk.payload.ptr, pk.payload.len);
+        if (rc != ZHTP_OK) {
+            n->st.rx_bad++;
+            return rc;
+        }
+        return on_discovery(n, link_idx, from, &pk.hdr, &p.u.peer_discovery, now);
+    }
+    /* Everything else only from a known neighbour. */
+    nbr *b = find_nbr(n, link_idx, from);
+    if (!b) {
+        n->st.rx_bad++;
+        return ZHTP_OK;
+    }
+    b->last_heard = now;
+    switch (pk.hdr.operation) {
+    case ZHTP_WIRE_OP_ROUTING: {
+        if (memcmp(pk.hdr.sender, b->id, ZHTP_NODE_ID_LEN) != 0) {
+            n->st.rx_bad++; /* link-local control must come from the neighbour itself */
+            return ZHTP_OK;
+        }
+        zhtp_wire_payload p;
+        rc = zhtp_wire_payload_decode(&p, pk.hdr.operation, pk.payload.ptr, pk.payload.len);
+        if (rc != ZHTP_OK) {
+            n->st.rx_bad++;
+            return rc;
+        }
+        return on_routing(n, b, &p.u.routing, now);
+    }
+    case ZHTP_WIRE_OP_DATA:
+        return on_data(n, &pk, buf, now);
+    default:
+        return ZHTP_OK; /* DHT, relay, receipts: modules not composed yet */
+    }
+}
+
+int zhtp_node_recv(zhtp_node *n, zhtp_link_id link_id, const zhtp_addr *from, const uint8_t *buf,
+                   size_t len, zhtp_time now)
+{
+    if (!n || !from || (!buf && len))
+        return ZHTP_ERR_INVAL;
+    int li = find_link(n, link_id);
+    if (li < 0)
+        return ZHTP_ERR_NOTFOUND;
+    n->st.rx_frames++;
+    n->st.rx_bytes += len;
+    int rc;
+    switch (zhtp_wire_frame_kind(buf, len)) {
+    case ZHTP_WIRE_FRAME_FULL:
+        rc = on_packet(n, (uint32_t)li, from, buf, len, now);
+        break;
+    case ZHTP_WIRE_FRAME_FRAGMENT: {
+        const uint8_t *pkt;
+        zhtp_ssize pl =
+            zhtp_wire_reasm_feed(n->reasm, peer_key((uint32_t)li, from), buf, len, now, &pkt);
+        if (pl >= 0)
+            rc = on_packet(n, (uint32_t)li, from, pkt, (size_t)pl, now);
+        else if (pl == ZHTP_ERR_AGAIN)
+            rc = ZHTP_OK;
+        else {
+            if (pl != ZHTP_ERR_NOMEM)
+                n->st.rx_bad++;
+            rc = (int)pl;
+        }
+        break;
+    }
+    default:
+        /* Compressed headers need a link session context: not composed yet. */
+        n->st.rx_bad++;
+        rc = ZHTP_ERR_WIRE_MAGIC;
+        break;
+    }
+    int prc = pump_router(n, now);
+    return rc != ZHTP_OK ? rc : prc;
+}
+
+/* ---- application send, retransmission ------------------------------------------------------ */
+
+int zhtp_node_send(zhtp_node *n, const uint8_t dest[ZHTP_NODE_ID_LEN], const uint8_t *bytes,
+                   size_t len, uint32_t flags, zhtp_time now, uint64_t *msg_id)
+{
+    if (!n || !dest || (!bytes && len) || len > ZHTP_NODE_MAX_MESSAGE ||
+        memcmp(dest, n->self, ZHTP_NODE_ID_LEN) == 0)
+        return ZHTP_ERR_INVAL;
+    uint64_t id = n->next_msg_id++;
+    if (msg_id)
+        *msg_id = id;
+    if (!(flags & ZHTP_NODE_SEND_RELIABLE))
+        return send_data(n, dest, CH_MESSAGE, id, bytes, len);
+
+    pending *p = nalloc(n, sizeof(pending) + len);
+    if (!p)
+        return ZHTP_ERR_NOMEM;
+    p->msg_id = id;
+    memcpy(p->dest, dest, ZHTP_NODE_ID_LEN);
+    p->rto = n->cfg.rto_initial_ns;
+    p->deadline = now + p->rto;
+    p->attempts = 1;
+    p->len = len;
+    if (len)
+        memcpy(p->data, bytes, len);
+    int rc = send_data(n, dest, CH_RELIABLE, id, bytes, len);
+    if (rc == ZHTP_ERR_NOMEM) {
+        nfree(n, p, sizeof(pending) + len);
+        return rc;
+    }
+    /* No route yet is not an error: the retransmission timer tries again. */
+    p->next = n->pend;
+    n->pend = p;
+    return ZHTP_OK;
+}
+
+static int tick_pending(zhtp_node *n, zhtp_time now)
+{
+    int rc = ZHTP_OK;
+    for (pending **pp = &n->pend; *pp;) {
+        pending *p = *pp;
+        if (p->deadline > now) {
+            pp = &p->next;
+            continue;
+        }
+        if (p->attempts > n->cfg.max_retransmits) {
+            zhtp_node_event ev = {.type = ZHTP_NODE_EV_FAILED, .msg_id = p->msg_id};
+            memcpy(ev.peer, p->dest, ZHTP_NODE_ID_LEN);
+            *pp = p->next;
+            nfree(n, p, sizeof(pending) + p->len);
+            (void)push_event(n, &ev, NULL, 0);
+            continue;
+        }
+        p->attempts++;
+        n->st.retransmits++;
+        p->rto = p->rto * 2 > n->cfg.rto_max_ns ? n->cfg.rto_max_ns : p->rto * 2;
+        p->deadline = now + p->rto;
+        int r = send_data(n, p->dest, CH_RELIABLE, p->msg_id, p->data, p->len);
+        if (r == ZHTP_ERR_NOMEM)
+            rc = r;
+        pp = &p->next;
+    }
+    return rc;
+}
+
+/* ---- timers -------------------------------------------------------------------------------- */
+
+zhtp_time zhtp_node_next_deadline(const zhtp_node *n)
+{
+    if (!n)
+        return ZHTP_TIME_NEVER;
+    zhtp_time t = zhtp_router_next_deadline(n->router);
+    zhtp_time r = zhtp_wire_reasm_next_deadline(n->reasm);
+    if (r < t)
+        t = r;
+    for (size_t i = 0; i < n->n_links; i++)
+        if (n->links[i].next_beacon < t)
+            t = n->links[i].next_beacon;
+    for (size_t i = 0; i < n->n_nbrs; i++) {
+        zhtp_time e = n->nbrs[i].last_heard + nbr_timeout(n);
+        if (e < t)
+            t = e;
+    }
+    for (const pending *p = n->pend; p; p = p->next)
+        if (p->deadline < t)
+            t = p->deadline;
+    return t;
+}
+
+int zhtp_node_tick(zhtp_node *n, zhtp_time now)
+{
+    if (!n)
+        return ZHTP_ERR_INVAL;
+    int rc = ZHTP_OK;
+    for (size_t i = 0; i < n->n_nbrs;) {
+        if (n->nbrs[i].last_heard + nbr_timeout(n) <= now)
+            nbr_remove(n, i, now); /* moves the last one into i */
+        else
+            i++;
+    }
+    for (size_t i = 0; i < n->n_links; i++) {
+        link *l = &n->links[i];
+        if (l->next_beacon > now)
+            continue;
+        l->next_beacon = now + beacon_interval(n);
+        zhtp_addr bcast = {0};
+        int r = send_discovery(n, (uint32_t)i, &bcast, ZHTP_WIRE_DISCOVERY_BEACON, false, NULL);
+        if (r != ZHTP_OK)
+            rc = r;
+    }
+    (void)zhtp_wire_reasm_tick(n->reasm, now);
+    (void)zhtp_router_tick(n->router, now);
+    int r = tick_pending(n, now);
+    if (r != ZHTP_OK)
+        rc = r;
+    r = pump_router(n, now);
+    return rc != ZHTP_OK ? rc : r;
+}
+
+zhtp_ssize zhtp_node_next_datagram(zhtp_node *n, zhtp_link_id *link_id, zhtp_addr *to,
+                                   uint8_t *out, size_t out_cap, zhtp_time now)
+{
+    (void)now;
+    if (!n || !link_id || !to || !out)
+        return ZHTP_ERR_INVAL;
+    frame *f = n->q_head;
+    if (!f)
+        return ZHTP_ERR_AGAIN;
+    if (f->len > out_cap)
+        return ZHTP_ERR_NOBUF;
+    n->q_head = f->next;
+    if (!n->q_head)
+        n->q_tail = NULL;
+    n->q_bytes -= f->len;
+    *link_id = f->link;
+    *to = f->to;
+    memcpy(out, f->data, f->len);
+    zhtp_ssize len = (zhtp_ssize)f->len;
+    n->st.tx_frames++;
+    n->st.tx_bytes += f->len;
+    nfree(n, f, sizeof(frame) + f->len);
+    return len;
+}
+
+/* ---- lifetime, links ----------------------------------------------------------------------- */
+
+int zhtp_node_new(zhtp_node **out, const zhtp_node_config *cfg, const zhtp_identity *id,
+                  zhtp_time now)
+{
+    if (!out || !cfg || !cfg->rng || !id)
+        return ZHTP_ERR_INVAL;
+    *out = NULL;
+    const zhtp_mem *mem = cfg->mem ? cfg->mem : zhtp_mem_default();
+    zhtp_node *n = zhtp_mem_alloc(mem, sizeof *n);
+    if (!n)
+        return ZHTP_ERR_NOMEM;
+    memset(n, 0, sizeof *n);
+    n->cfg = *cfg;
+    n->mem = mem;
+    n->cfg.mem = mem;
+    n->identity = id;
+    if (!n->cfg.beacon_interval_ns)
+        n->cfg.beacon_interval_ns = ZHTP_NS_PER_SEC;
+    if (!n->cfg.beacon_misses)
+        n->cfg.beacon_misses = 3;
+    if (!n->cfg.rto_initial_ns)
+        n->cfg.rto_initial_ns = ZHTP_NS_PER_SEC;
+    if (!n->cfg.rto_max_ns)
+        n->cfg.rto_max_ns = 8 * ZHTP_NS_PER_SEC;
+    if (!n->cfg.max_retransmits)
+        n->cfg.max_retransmits = 32;
+    if (!n->cfg.hop_limit)
+        n->cfg.hop_limit = ZHTP_WIRE_DEFAULT_HOP_LIMIT;
+    if (!n->cfg.max_queue_bytes)
+        n->cfg.max_queue_bytes = 4u << 20;
+    memcpy(n->self, zhtp_identity_get_public(id)->node_id, ZHTP_NODE_ID_LEN);
+    uint8_t seed[8];
+    cfg->rng(cfg->user_data, seed, sizeof seed);
+    n->next_msg_id = get_u64(seed) | 1;
+    n->next_frag_tag = (uint16_t)(seed[0] << 8 | seed[1]);
+    n->next_rlink = 1;
+
+    zhtp_router_config rc = {
+        .mem = mem,
+        .rng = cfg->rng,
+        .lookup = cfg->lookup,
+        .user_data = cfg->user_data,
+        .refresh_ns = cfg->route_refresh_ns,
+    };
+    int err = zhtp_router_new(&n->router, &rc, n->self, now);
+    if (err != ZHTP_OK)
+        goto fail;
+    /* Small reassembly budget: a node holds a few partial packets per neighbour, not MiBs. */
+    zhtp_wire_reasm_config ra = {
+        .mem = mem,
+        .max_bytes_per_peer = 256u << 10,
+        .max_bytes_total = 1u << 20,
+        .max_packets_per_peer = 4,
+        .max_packets_total = 64,
+        .timeout_ns = 10 * ZHTP_NS_PER_SEC,
+        .finished_memory = 32,
+    };
+    err = zhtp_wire_reasm_new(&n->reasm, &ra);
+    if (err != ZHTP_OK)
+        goto fail;
+    *out = n;
+    return ZHTP_OK;
+fail:
+    zhtp_node_free(n);
+    return err;
+}
+
+void zhtp_node_free(zhtp_node *n)
+{
+    if (!n)
+        return;
+    while (n->q_head) {
+        frame *f = n->q_head;
+        n->q_head = f->next;
+        nfree(n, f, sizeof(frame) + f->len);
+    }
+    while (n->ev_head) {
+        event_entry *e = n->ev_head;
+        n->ev_head = e->next;
+        nfree(n, e, e->alloc_len);
+    }
+    if (n->ev_last)
+        nfree(n, n->ev_last, n->ev_last->alloc_len);
+    while (n->pend) {
+        pending *p = n->pend;
+        n->pend = p->next;
+        nfree(n, p, sizeof(pending) + p->len);
+    }
+    zhtp_router_free(n->router);
+    zhtp_wire_reasm_free(n->reasm);
+    nfree(n, n->links, n->cap_links * sizeof(link));
+    nfree(n, n->nbrs, n->cap_nbrs * sizeof(nbr));
+    const zhtp_mem *mem = n->mem;
+    zhtp_mem_free(mem, n, sizeof *n);
+}
+
+int zhtp_node_link_add(zhtp_node *n, zhtp_link_id link_id, uint32_t mtu,
+                       const zhtp_route_medium *medium, zhtp_time now)
+{
+    if (!n || !medium)
+        return ZHTP_ERR_INVAL;
+    if (!mtu)
+        mtu = medium->mtu;
+    if (mtu < ZHTP_WIRE_MIN_MTU || mtu > ZHTP_WIRE_MAX_MTU)
+        return ZHTP_ERR_INVAL;
+    if (find_link(n, link_id) >= 0)
+        return ZHTP_ERR_EXISTS;
+    int rc = grow(n, (void **)&n->links, &n->cap_links, n->n_links, sizeof(link));
+    if (rc != ZHTP_OK)
+        return rc;
+    link *l = &n->links[n->n_links++];
+    l->id = link_id;
+    l->mtu = mtu;
+    l->medium = *medium;
+    l->next_beacon = now + beacon_interval(n);
+    zhtp_addr bcast = {0};
+    rc = send_discovery(n, (uint32_t)(n->n_links - 1), &bcast, ZHTP_WIRE_DISCOVERY_SOLICIT, true,
+                        NULL);
+    if (rc == ZHTP_ERR_NOMEM)
+        n->n_links--; /* as before the call */
+    return rc;
+}
+
+int zhtp_node_link_remove(zhtp_node *n, zhtp_link_id link_id, zhtp_time now)
+{
+    if (!n)
+        return ZHTP_ERR_INVAL;
+    int li = find_link(n, link_id);
+    if (li < 0)
+        return ZHTP_ERR_NOTFOUND;
+    for (size_t i = 0; i < n->n_nbrs;) {
+        if (n->nbrs[i].link_idx == (uint32_t)li)
+            nbr_remove(n, i, now);
+        else
+            i++;
+    }
+    /* Keep link indices of neighbours valid: move the last link into the hole. */
+    size_t last = n->n_links - 1;
+    if ((size_t)li != last) {
+        n->links[li] = n->links[last];
+        for (size_t i = 0; i < n->n_nbrs; i++)
+            if (n->nbrs[i].link_idx == last)
+                n->nbrs[i].link_idx = (uint32_t)li;
+    }
+    n->n_links--;
+    return pump_router(n, now);
+}
+
+/* ---- getters -------------------------------------------------------------------------------- */
+
+void zhtp_node_get_stats(const zhtp_node *n, zhtp_node_stats *st)
+{
+    if (n && st)
+        *st = n->st;
+}
+
+const uint8_t *zhtp_node_id(const zhtp_node *n)
+{
+    return n->self;
+}
+
+const zhtp_router *zhtp_node_router(const zhtp_node *n)
+{
+    return n->router;
+}
+
+size_t zhtp_node_neighbour_count(const zhtp_node *n)
+{
+    return n->n_nbrs;
+}
