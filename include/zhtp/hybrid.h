@@ -125,6 +125,13 @@ int zhtp_sign_hybrid_sign_deterministic(uint8_t sig[ZHTP_SIGN_HYBRID_BYTES], con
                                         size_t msg_len, const uint8_t *ctx, size_t ctx_len,
                                         const uint8_t sk[ZHTP_SIGN_HYBRID_SECRETKEYBYTES]);
 
+/* The same with the ML-DSA randomness rnd given (FIPS 204's rnd): for the simulator and tests,
+ * which need the same trace from the same seed. rnd must be fresh and secret in production. */
+int zhtp_sign_hybrid_sign_from_seed(uint8_t sig[ZHTP_SIGN_HYBRID_BYTES], const uint8_t *msg,
+                                    size_t msg_len, const uint8_t *ctx, size_t ctx_len,
+                                    const uint8_t sk[ZHTP_SIGN_HYBRID_SECRETKEYBYTES],
+                                    const uint8_t rnd[ZHTP_MLDSA44_RNDBYTES]);
+
 /* Verifies an untrusted signature of sig_len bytes against an untrusted public key of pk_len
  * bytes. ZHTP_OK only when both halves verify over the same M''. Otherwise
  * ZHTP_ERR_CRYPTO_LENGTH (sig_len or pk_len wrong), ZHTP_ERR_CRYPTO_VERIFY, ZHTP_ERR_INVAL

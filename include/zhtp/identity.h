@@ -58,6 +58,10 @@ int zhtp_identity_sign(const zhtp_identity *id, uint8_t sig[ZHTP_SIGN_HYBRID_BYT
 int zhtp_identity_sign_deterministic(const zhtp_identity *id, uint8_t sig[ZHTP_SIGN_HYBRID_BYTES],
                                      const uint8_t *msg, size_t msg_len, const uint8_t *ctx,
                                      size_t ctx_len);
+/* With the ML-DSA randomness given (simulator, tests): see zhtp_sign_hybrid_sign_from_seed. */
+int zhtp_identity_sign_from_seed(const zhtp_identity *id, uint8_t sig[ZHTP_SIGN_HYBRID_BYTES],
+                                 const uint8_t *msg, size_t msg_len, const uint8_t *ctx,
+                                 size_t ctx_len, const uint8_t rnd[ZHTP_MLDSA44_RNDBYTES]);
 /* Decapsulates a ciphertext sent to the identity's static KEM key (zhtp_kem_hybrid_decaps). */
 ZHTP_NODISCARD int zhtp_identity_decaps(const zhtp_identity *id,
                                         uint8_t ss[ZHTP_KEM_HYBRID_SSBYTES], const uint8_t *ct,

@@ -24,16 +24,19 @@
 #define OFF_ML_SK  ZHTP_ED25519_SECRETKEYBYTES
 #define OFF_ML_PK  (ZHTP_ED25519_SECRETKEYBYTES + ZHTP_MLDSA44_SECRETKEYBYTES)
 
-/* Assembles M'' in a fresh heap buffer (freed by the caller). NULL on allocation failure. */
-static uint8_t *build_mpp(size_t *out_len, const uint8_t pk[ZHTP_SIGN_HYBRID_PUBLICKEYBYTES],
-                          const uint8_t *msg, size_t msg_len, const uint8_t *ctx, size_t ctx_len)
+/* Assembles M'' in a fresh heap buffer (freed by the caller), after |pre| spare bytes where
+ * the signer puts FIPS 204's M' prefix. *out points at M''. NULL on allocation failure. */
+static uint8_t *build_mpp(uint8_t **out, size_t *out_len, size_t pre,
+                          const uint8_t pk[ZHTP_SIGN_HYBRID_PUBLICKEYBYTES], const uint8_t *msg,
+                          size_t msg_len, const uint8_t *ctx, size_t ctx_len)
 {
     size_t head = DOMAIN_LEN + PH_LEN + 1 + ctx_len;
-    if (msg_len > SIZE_MAX - head)
+    if (msg_len > SIZE_MAX - head - pre - 1)
         return NULL;
-    uint8_t *m = malloc(head + msg_len + 1); /* +1: malloc(0)-free even for empty input */
-    if (!m)
+    uint8_t *buf = malloc(pre + head + msg_len + 1); /* +1: never malloc(0) */
+    if (!buf)
         return NULL;
+    uint8_t *m = buf + pre;
     memcpy(m, ZHTP_SIGN_HYBRID_DOMAIN, DOMAIN_LEN);
     zhtp_blake3_derive_key(m + DOMAIN_LEN, PH_LEN, ZHTP_SIGN_HYBRID_PK_CONTEXT, pk,
                            ZHTP_SIGN_HYBRID_PUBLICKEYBYTES);
@@ -42,8 +45,9 @@ static uint8_t *build_mpp(size_t *out_len, const uint8_t pk[ZHTP_SIGN_HYBRID_PUB
         memcpy(m + DOMAIN_LEN + PH_LEN + 1, ctx, ctx_len);
     if (msg_len)
         memcpy(m + head, msg, msg_len);
+    *out = m;
     *out_len = head + msg_len;
-    return m;
+    return buf;
 }
 
 int zhtp_sign_hybrid_keypair_from_seed(uint8_t pk[ZHTP_SIGN_HYBRID_PUBLICKEYBYTES],
@@ -86,12 +90,13 @@ int zhtp_sign_hybrid_pk_parse(uint8_t out[ZHTP_SIGN_HYBRID_PUBLICKEYBYTES], cons
     return ZHTP_OK;
 }
 
-static int sign(uint8_t sig[ZHTP_SIGN_HYBRID_BYTES], const uint8_t *msg, size_t msg_len,
-                const uint8_t *ctx, size_t ctx_len,
-                const uint8_t sk[ZHTP_SIGN_HYBRID_SECRETKEYBYTES], bool deterministic)
+int zhtp_sign_hybrid_sign_from_seed(uint8_t sig[ZHTP_SIGN_HYBRID_BYTES], const uint8_t *msg,
+                                    size_t msg_len, const uint8_t *ctx, size_t ctx_len,
+                                    const uint8_t sk[ZHTP_SIGN_HYBRID_SECRETKEYBYTES],
+                                    const uint8_t rnd[ZHTP_MLDSA44_RNDBYTES])
 {
     int rc = ZHTP_ERR_INVAL;
-    uint8_t *mpp = NULL;
+    uint8_t *buf = NULL, *mpp = NULL;
     size_t mpp_len = 0;
     if (ctx_len > ZHTP_SIGN_HYBRID_CTX_MAX || (!ctx && ctx_len) || (!msg && msg_len))
         goto out;
@@ -102,18 +107,21 @@ static int sign(uint8_t sig[ZHTP_SIGN_HYBRID_BYTES], const uint8_t *msg, size_t 
     memcpy(pk, sk + OFF_ED_SK + ZHTP_ED25519_SEEDBYTES, ZHTP_ED25519_PUBLICKEYBYTES);
     memcpy(pk + ZHTP_ED25519_PUBLICKEYBYTES, sk + OFF_ML_PK, ZHTP_MLDSA44_PUBLICKEYBYTES);
     rc = ZHTP_ERR_NOMEM;
-    mpp = build_mpp(&mpp_len, pk, msg, msg_len, ctx, ctx_len);
-    if (!mpp)
+    /* One buffer serves both halves: Ed25519 signs M''; ML-DSA signs
+     * M' = 0 || len(ctx) || ctx || M'' (FIPS 204 Alg. 2, pure), built in front of it. */
+    size_t pre = 2 + ctx_len;
+    buf = build_mpp(&mpp, &mpp_len, pre, pk, msg, msg_len, ctx, ctx_len);
+    if (!buf)
         goto out;
+    buf[0] = 0;
+    buf[1] = (uint8_t)ctx_len;
+    if (ctx_len)
+        memcpy(buf + 2, ctx, ctx_len);
     crypto_sign_ed25519_detached(sig, NULL, mpp, mpp_len, sk + OFF_ED_SK);
-    if (deterministic)
-        rc = zhtp_sign_mldsa44_sign_deterministic(sig + ZHTP_ED25519_BYTES, mpp, mpp_len, ctx,
-                                                  ctx_len, sk + OFF_ML_SK);
-    else
-        rc = zhtp_sign_mldsa44_sign(sig + ZHTP_ED25519_BYTES, mpp, mpp_len, ctx, ctx_len,
-                                    sk + OFF_ML_SK);
+    rc = zhtp_sign_mldsa44_sign_internal(sig + ZHTP_ED25519_BYTES, buf, pre + mpp_len, rnd,
+                                         sk + OFF_ML_SK);
 out:
-    free(mpp); /* M'' is the public message: nothing to wipe */
+    free(buf); /* M' is the public message: nothing to wipe */
     if (rc != ZHTP_OK)
         zhtp_wipe(sig, ZHTP_SIGN_HYBRID_BYTES);
     return rc;
@@ -123,14 +131,21 @@ int zhtp_sign_hybrid_sign(uint8_t sig[ZHTP_SIGN_HYBRID_BYTES], const uint8_t *ms
                           const uint8_t *ctx, size_t ctx_len,
                           const uint8_t sk[ZHTP_SIGN_HYBRID_SECRETKEYBYTES])
 {
-    return sign(sig, msg, msg_len, ctx, ctx_len, sk, false);
+    if (sodium_init() < 0)
+        return ZHTP_ERR_CRYPTO_INIT;
+    uint8_t rnd[ZHTP_MLDSA44_RNDBYTES];
+    randombytes_buf(rnd, sizeof rnd);
+    int rc = zhtp_sign_hybrid_sign_from_seed(sig, msg, msg_len, ctx, ctx_len, sk, rnd);
+    zhtp_wipe(rnd, sizeof rnd);
+    return rc;
 }
 
 int zhtp_sign_hybrid_sign_deterministic(uint8_t sig[ZHTP_SIGN_HYBRID_BYTES], const uint8_t *msg,
                                         size_t msg_len, const uint8_t *ctx, size_t ctx_len,
                                         const uint8_t sk[ZHTP_SIGN_HYBRID_SECRETKEYBYTES])
 {
-    return sign(sig, msg, msg_len, ctx, ctx_len, sk, true);
+    static const uint8_t zero[ZHTP_MLDSA44_RNDBYTES] = {0};
+    return zhtp_sign_hybrid_sign_from_seed(sig, msg, msg_len, ctx, ctx_len, sk, zero);
 }
 
 int zhtp_sign_hybrid_verify(const uint8_t *sig, size_t sig_len, const uint8_t *msg, size_t msg_len,
@@ -144,14 +159,15 @@ int zhtp_sign_hybrid_verify(const uint8_t *sig, size_t sig_len, const uint8_t *m
     if (sodium_init() < 0)
         return ZHTP_ERR_CRYPTO_INIT;
     size_t mpp_len = 0;
-    uint8_t *mpp = build_mpp(&mpp_len, pk, msg, msg_len, ctx, ctx_len);
-    if (!mpp)
+    uint8_t *mpp = NULL;
+    uint8_t *buf = build_mpp(&mpp, &mpp_len, 0, pk, msg, msg_len, ctx, ctx_len);
+    if (!buf)
         return ZHTP_ERR_NOMEM;
     /* Both halves always run: the result must not depend on which one an attacker broke. */
     int ed_bad = crypto_sign_ed25519_verify_detached(sig, mpp, mpp_len, pk) != 0;
     int ml_bad =
         zhtp_sign_mldsa44_verify(sig + ZHTP_ED25519_BYTES, ZHTP_MLDSA44_BYTES, mpp, mpp_len, ctx,
                                  ctx_len, pk + ZHTP_ED25519_PUBLICKEYBYTES) != ZHTP_OK;
-    free(mpp);
+    free(buf);
     return ed_bad | ml_bad ? ZHTP_ERR_CRYPTO_VERIFY : ZHTP_OK;
 }

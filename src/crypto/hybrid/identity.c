@@ -89,6 +89,13 @@ int zhtp_identity_sign_deterministic(const zhtp_identity *id, uint8_t sig[ZHTP_S
     return zhtp_sign_hybrid_sign_deterministic(sig, msg, msg_len, ctx, ctx_len, id->sig_sk);
 }
 
+int zhtp_identity_sign_from_seed(const zhtp_identity *id, uint8_t sig[ZHTP_SIGN_HYBRID_BYTES],
+                                 const uint8_t *msg, size_t msg_len, const uint8_t *ctx,
+                                 size_t ctx_len, const uint8_t rnd[ZHTP_MLDSA44_RNDBYTES])
+{
+    return zhtp_sign_hybrid_sign_from_seed(sig, msg, msg_len, ctx, ctx_len, id->sig_sk, rnd);
+}
+
 int zhtp_identity_decaps(const zhtp_identity *id, uint8_t ss[ZHTP_KEM_HYBRID_SSBYTES],
                          const uint8_t *ct, size_t ct_len)
 {

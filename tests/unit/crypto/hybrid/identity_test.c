@@ -170,6 +170,13 @@ static void identity_signs_and_decapsulates_with_its_keys(void **state)
     assert_int_equal(zhtp_identity_sign_deterministic(id, sig, m, 5, NULL, 0), ZHTP_OK);
     assert_int_equal(zhtp_identity_sign_deterministic(id, sig2, m, 5, NULL, 0), ZHTP_OK);
     assert_memory_equal(sig, sig2, sizeof sig);
+    uint8_t rnd[ZHTP_MLDSA44_RNDBYTES] = {5};
+    assert_int_equal(zhtp_identity_sign_from_seed(id, sig, m, 5, NULL, 0, rnd), ZHTP_OK);
+    assert_int_equal(zhtp_identity_sign_from_seed(id, sig2, m, 5, NULL, 0, rnd), ZHTP_OK);
+    assert_memory_equal(sig, sig2, sizeof sig);
+    assert_int_equal(
+        zhtp_sign_hybrid_verify(sig, sizeof sig, m, 5, NULL, 0, p->sig_pk, sizeof p->sig_pk),
+        ZHTP_OK);
     uint8_t ct[ZHTP_KEM_HYBRID_CIPHERTEXTBYTES], ss[32], ss2[32];
     assert_int_equal(zhtp_kem_hybrid_encaps(ct, ss, p->kem_pk), ZHTP_OK);
     assert_int_equal(zhtp_identity_decaps(id, ss2, ct, sizeof ct), ZHTP_OK);
