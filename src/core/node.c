@@ -339,8 +339,8 @@ static int send_discovery(zhtp_node *n, uint32_t link_idx, const zhtp_addr *to, 
     uint8_t ident[ZHTP_IDENTITY_PUBLIC_BYTES];
     size_t ident_len = 0;
     if (with_identity) {
-        zhtp_ssize il = zhtp_identity_public_encode(ident, sizeof ident,
-                                                    zhtp_identity_get_public(n->identity));
+        zhtp_ssize il =
+            zhtp_identity_public_encode(ident, sizeof ident, zhtp_identity_get_public(n->identity));
         if (il < 0)
             return (int)il;
         ident_len = (size_t)il;
@@ -368,8 +368,7 @@ static void nbr_remove(zhtp_node *n, size_t i, zhtp_time now)
 }
 
 static int on_discovery(zhtp_node *n, uint32_t link_idx, const zhtp_addr *from,
-                        const zhtp_wire_header *h, const zhtp_wire_peer_discovery *d,
-                        zhtp_time now)
+                        const zhtp_wire_header *h, const zhtp_wire_peer_discovery *d, zhtp_time now)
 {
     if (memcmp(h->sender, n->self, ZHTP_NODE_ID_LEN) == 0)
         return ZHTP_OK; /* our own broadcast echoed back */
@@ -464,8 +463,8 @@ static int on_routing(zhtp_node *n, nbr *b, const zhtp_wire_routing *rt, zhtp_ti
     for (size_t i = 0; i < rt->tlv_count; i++) {
         if (rt->tlv[i].type != ZHTP_WIRE_ROUTING_ANNOUNCE)
             continue; /* other types are for later versions of the router */
-        int rc = zhtp_router_recv(n->router, b->rlink, rt->tlv[i].value.ptr, rt->tlv[i].value.len,
-                                  now);
+        int rc =
+            zhtp_router_recv(n->router, b->rlink, rt->tlv[i].value.ptr, rt->tlv[i].value.len, now);
         if (rc == ZHTP_ERR_NOMEM)
             return rc;
         if (rc != ZHTP_OK) {
@@ -833,8 +832,8 @@ int zhtp_node_tick(zhtp_node *n, zhtp_time now)
     return rc != ZHTP_OK ? rc : r;
 }
 
-zhtp_ssize zhtp_node_next_datagram(zhtp_node *n, zhtp_link_id *link_id, zhtp_addr *to,
-                                   uint8_t *out, size_t out_cap, zhtp_time now)
+zhtp_ssize zhtp_node_next_datagram(zhtp_node *n, zhtp_link_id *link_id, zhtp_addr *to, uint8_t *out,
+                                   size_t out_cap, zhtp_time now)
 {
     (void)now;
     if (!n || !link_id || !to || !out)

@@ -1,0 +1,158 @@
+/* zhtp node: the sans-I/O protocol core of one mesh node.
+ *
+ * What it owns: the node's links (one per interface the driver opened, each with an MTU and a
+ * medium profile), its neighbours (learnt by PEER_DISCOVERY on those links), link framing
+ * (full 128-byte headers, fragmentation and reassembly to each link's MTU), the router
+ * (include/zhtp/routing.h) fed with neighbours and announcements, forwarding of DATA with a
+ * hop limit, and an end-to-end layer for application messages (delivery events, end-to-end
+ * acknowledgements and retransmission with backoff for reliable messages).
+ *
+ * What it must never do: touch a socket, a clock, a file, printf, a thread or a mutable global;
+ * allocate except through the injected zhtp_mem. Drivers (runtime/, zhtp-sim) feed datagrams
+ * with zhtp_node_recv, drain zhtp_node_next_datagram and zhtp_node_next_event after every call,
+ * and re-arm one timer at zhtp_node_next_deadline. Same seed, same inputs: same outputs.
+ *
+ * Known gaps (see docs/node.md): link sessions and end-to-end encryption are not composed yet
+ * (include/zhtp/session.h had not landed when this was written): packets travel UNSEALED and
+ * relays can read DATA. Destination coordinates come from a lookup callback the driver injects
+ * (zhtp-sim: an oracle over its own nodes) until the DHT exists.
+ *
+ * Thread-safety: none; one handle per thread at a time; handles are independent. */
+#ifndef ZHTP_NODE_H
+#define ZHTP_NODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zhtp/err.h"
+#include "zhtp/identity.h"
+#include "zhtp/mem.h"
+#include "zhtp/routing.h"
+#include "zhtp/types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* zhtp_link_id, zhtp_addr and zhtp_rng_fn are in include/zhtp/types.h (shared with session.h). */
+/* Log lines for humans; never receives secrets. |msg| is valid during the call only. */
+typedef void (*zhtp_log_fn)(void *user_data, int level, const char *msg);
+
+/* Application payload limit of one zhtp_node_send. */
+#define ZHTP_NODE_MAX_MESSAGE 65536
+
+/* zhtp_node_send flags */
+#define ZHTP_NODE_SEND_RELIABLE 0x1u /* retransmit until the destination acknowledges */
+
+typedef struct zhtp_node_config {
+    const zhtp_mem *mem; /* NULL: default allocator */
+    zhtp_rng_fn rng;     /* required; seeded in tests and the simulator */
+    zhtp_log_fn log;     /* NULL: silent */
+    void *user_data;     /* passed to rng, log and lookup */
+    /* Maps a node id to its tree coordinates (contract of zhtp_route_lookup_fn). Until the
+     * DHT exists the driver supplies it; NULL: only neighbours are reachable. */
+    zhtp_route_lookup_fn lookup;
+    uint32_t capabilities;        /* ZHTP_WIRE_CAP_* announced in PEER_DISCOVERY */
+    zhtp_time beacon_interval_ns; /* 0: 1 s. Keepalive beacon on every link */
+    uint32_t beacon_misses;       /* 0: 3. A neighbour silent this many intervals is lost */
+    zhtp_time route_refresh_ns;   /* 0: the router's default (2 s) */
+    zhtp_time rto_initial_ns;     /* 0: 1 s. First end-to-end retransmission timeout */
+    zhtp_time rto_max_ns;         /* 0: 8 s. Backoff cap */
+    uint32_t max_retransmits;     /* 0: 32. Then ZHTP_NODE_EV_FAILED */
+    uint8_t hop_limit;            /* 0: ZHTP_WIRE_DEFAULT_HOP_LIMIT */
+    size_t max_queue_bytes;       /* 0: 4 MiB of outgoing frames; beyond, new frames dropped */
+} zhtp_node_config;
+
+typedef struct zhtp_node zhtp_node;
+
+/* Creates a node. |cfg| is copied; |id| is borrowed and must outlive the node (its public half
+ * is sent in discovery). Returns ZHTP_OK, ZHTP_ERR_INVAL (NULL argument, no rng) or
+ * ZHTP_ERR_NOMEM (nothing allocated remains). */
+int zhtp_node_new(zhtp_node **out, const zhtp_node_config *cfg, const zhtp_identity *id,
+                  zhtp_time now);
+void zhtp_node_free(zhtp_node *n); /* NULL is a no-op */
+
+/* Adds a link. |mtu| is the largest frame the link carries (ZHTP_WIRE_MIN_MTU..MAX_MTU; 0: the
+ * medium's). |medium| is copied (zhtp_route_medium_preset gives typical profiles). The node
+ * solicits neighbours on it at once. Returns ZHTP_OK, ZHTP_ERR_EXISTS, ZHTP_ERR_INVAL or
+ * ZHTP_ERR_NOMEM. */
+int zhtp_node_link_add(zhtp_node *n, zhtp_link_id link, uint32_t mtu,
+                       const zhtp_route_medium *medium, zhtp_time now);
+/* Removes a link (interface went down): its neighbours are lost at once. ZHTP_OK or
+ * ZHTP_ERR_NOTFOUND. */
+int zhtp_node_link_remove(zhtp_node *n, zhtp_link_id link, zhtp_time now);
+
+/* Feeds one datagram received on |link| from |from|. |buf| is borrowed, untrusted. Returns
+ * ZHTP_OK (consumed, including packets dropped by policy), ZHTP_ERR_NOTFOUND (unknown link),
+ * ZHTP_ERR_NOMEM, or a wire/ decoder error (the datagram is dropped and counted in
+ * zhtp_node_stats.rx_bad; the node state is unchanged). */
+int zhtp_node_recv(zhtp_node *n, zhtp_link_id link, const zhtp_addr *from, const uint8_t *buf,
+                   size_t len, zhtp_time now);
+
+/* The next frame to transmit: writes it to |out|, its link and destination address, returns its
+ * length; ZHTP_ERR_AGAIN when nothing is queued; ZHTP_ERR_NOBUF if |out_cap| is below the
+ * frame (nothing written; the link's MTU is always enough). */
+zhtp_ssize zhtp_node_next_datagram(zhtp_node *n, zhtp_link_id *link, zhtp_addr *to, uint8_t *out,
+                                   size_t out_cap, zhtp_time now);
+
+/* The earliest time zhtp_node_tick has work (beacons, neighbour expiry, router timers,
+ * reassembly expiry, retransmissions); ZHTP_TIME_NEVER when idle. */
+zhtp_time zhtp_node_next_deadline(const zhtp_node *n);
+/* Runs everything due at |now|. ZHTP_OK or ZHTP_ERR_NOMEM (retried at the next tick). */
+int zhtp_node_tick(zhtp_node *n, zhtp_time now);
+
+/* Sends |len| bytes of application data to node |dest| (may be a non-neighbour). |bytes| is
+ * copied. With ZHTP_NODE_SEND_RELIABLE the node keeps a copy and retransmits with exponential
+ * backoff until the destination's end-to-end acknowledgement (ZHTP_NODE_EV_ACKED) or
+ * max_retransmits (ZHTP_NODE_EV_FAILED). Without it, one attempt. |*msg_id| (may be NULL) gets
+ * the message id used in events. Returns ZHTP_OK (queued; a first attempt without a route yet
+ * is retried by the reliable timer), ZHTP_ERR_INVAL (len > ZHTP_NODE_MAX_MESSAGE, dest is
+ * self), ZHTP_ERR_NOTFOUND (unreliable and no route now) or ZHTP_ERR_NOMEM. */
+int zhtp_node_send(zhtp_node *n, const uint8_t dest[ZHTP_NODE_ID_LEN], const uint8_t *bytes,
+                   size_t len, uint32_t flags, zhtp_time now, uint64_t *msg_id);
+
+typedef enum zhtp_node_event_type {
+    ZHTP_NODE_EV_NEIGHBOUR_UP = 1, /* peer, link */
+    ZHTP_NODE_EV_NEIGHBOUR_DOWN,   /* peer, link */
+    ZHTP_NODE_EV_DATA,             /* peer = source; data, len, hops, msg_id */
+    ZHTP_NODE_EV_ACKED,            /* peer = destination; msg_id; hops = ack's hop count */
+    ZHTP_NODE_EV_FAILED,           /* peer = destination; msg_id: gave up retransmitting */
+} zhtp_node_event_type;
+
+typedef struct zhtp_node_event {
+    zhtp_node_event_type type;
+    uint8_t peer[ZHTP_NODE_ID_LEN];
+    zhtp_link_id link;
+    uint64_t msg_id;
+    uint32_t hops;
+    const uint8_t *data; /* borrowed until the next call on the node */
+    size_t len;
+} zhtp_node_event;
+
+/* Pops the oldest event into |ev|. ZHTP_OK or ZHTP_ERR_AGAIN (none). */
+int zhtp_node_next_event(zhtp_node *n, zhtp_node_event *ev);
+
+typedef struct zhtp_node_stats {
+    uint64_t rx_frames, rx_bytes, tx_frames, tx_bytes;
+    uint64_t rx_bad;         /* undecodable datagrams, bad payloads, id/identity mismatches */
+    uint64_t fwd_packets;    /* DATA forwarded for others */
+    uint64_t drop_no_route;  /* DATA with no next hop */
+    uint64_t drop_hop_limit; /* DATA whose hop limit ran out */
+    uint64_t drop_queue;     /* frames dropped because the queue was full */
+    uint64_t retransmits;    /* end-to-end retransmissions */
+    uint64_t duplicates;     /* DATA delivered twice (retransmission), suppressed */
+} zhtp_node_stats;
+void zhtp_node_get_stats(const zhtp_node *n, zhtp_node_stats *st);
+
+/* This node's id (borrowed for the node's life). */
+const uint8_t *zhtp_node_id(const zhtp_node *n);
+/* The router, borrowed: for read-only queries (coordinates, changes, state bytes). */
+const zhtp_router *zhtp_node_router(const zhtp_node *n);
+/* Neighbours currently up. */
+size_t zhtp_node_neighbour_count(const zhtp_node *n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
