@@ -215,7 +215,7 @@ static void pke_encrypt(uint8_t c[ZHTP_MLKEM768_CIPHERTEXTBYTES],
     ar->invntt(&sec.v);
     zhtp_mlkem_poly_add(&sec.v, &sec.e2);
     zhtp_mlkem_poly_add(&sec.v, &sec.mu);
-    zhtp_mlkem_poly_compress_dv(c + MLKEM_C1BYTES, &sec.v);
+    ar->compress_dv(c + MLKEM_C1BYTES, &sec.v);
 
     zhtp_wipe(&sec, sizeof sec);
 }
@@ -242,7 +242,7 @@ static void pke_decrypt(uint8_t m[32], const uint8_t dk_pke[MLKEM_POLYVECBYTES],
     ar->basemul_acc(&sec.w, &sec.s, &u);
     ar->invntt(&sec.w);
     zhtp_mlkem_poly_sub(&v, &sec.w);
-    zhtp_mlkem_poly_tomsg(m, &v);
+    ar->tomsg(m, &v);
 
     zhtp_wipe(&sec, sizeof sec);
     zhtp_wipe(&v, sizeof v); /* v' - w determines m */

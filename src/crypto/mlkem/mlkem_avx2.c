@@ -226,7 +226,7 @@ static void compress_du_avx2(uint8_t out[32 * MLKEM_DU], const mlkem_poly *p)
     const __m256i sh = _mm256_setr_epi32(12, 0, 12, 0, 12, 0, 12, 0);
     const __m256i take5 = _mm256_setr_epi8(0, 1, 2, 3, 4, 8, 9, 10, 11, 12, -1, -1, -1, -1, -1, -1,
                                            0, 1, 2, 3, 4, 8, 9, 10, 11, 12, -1, -1, -1, -1, -1, -1);
-    uint8_t buf[32 * MLKEM_DU + 16];
+    uint8_t tail[32];
 
     for (unsigned v = 0; v < 16; v++) {
         __m256i x = canonical(V(p, v), q);
@@ -240,11 +240,14 @@ static void compress_du_avx2(uint8_t out[32 * MLKEM_DU], const mlkem_poly *p)
         x = _mm256_madd_epi16(x, pair);                                  /* v0 + v1 << 10 */
         x = _mm256_srli_epi64(_mm256_sllv_epi32(x, sh), 12);             /* w0 + w1 << 20 */
         x = _mm256_shuffle_epi8(x, take5);
-        _mm_storeu_si128((__m128i *)(buf + 20 * v), _mm256_castsi256_si128(x));
-        _mm_storeu_si128((__m128i *)(buf + 20 * v + 10), _mm256_extracti128_si256(x, 1));
+        /* 20 bytes from two overlapping 16-byte stores; the last group goes through tail so
+         * nothing is written past out[319]. */
+        uint8_t *dst = v < 15 ? out + 20 * v : tail;
+        _mm_storeu_si128((__m128i *)dst, _mm256_castsi256_si128(x));
+        _mm_storeu_si128((__m128i *)(dst + 10), _mm256_extracti128_si256(x, 1));
     }
-    memcpy(out, buf, 32 * MLKEM_DU);
-    zhtp_wipe(buf, sizeof buf); /* the re-encryption in Decaps is secret until compared */
+    memcpy(out + 20 * 15, tail, 20);
+    zhtp_wipe(tail, sizeof tail); /* the re-encryption in Decaps is secret until compared */
 }
 
 /* ByteDecode_10 then Decompress_10: each 16-bit lane gathers the two bytes holding its
@@ -257,18 +260,17 @@ static void decompress_du_avx2(mlkem_poly *p, const uint8_t in[32 * MLKEM_DU])
                                             2, 2, 3, 3, 4, 5, 6, 6, 7, 7, 8, 8, 9);
     const __m256i align = _mm256_setr_epi16(64, 16, 4, 1, 64, 16, 4, 1, 64, 16, 4, 1, 64, 16, 4, 1);
     const __m256i q8 = _mm256_set1_epi16(8 * MLKEM_Q);
-    uint8_t buf[32 * MLKEM_DU + 16];
+    uint8_t tail[32] = {0}; /* the last group, so no load reads past in[319]; c is public */
 
-    memcpy(buf, in, 32 * MLKEM_DU);
-    memset(buf + 32 * MLKEM_DU, 0, 16);
+    memcpy(tail, in + 20 * 15, 20);
     for (unsigned v = 0; v < 16; v++) {
-        __m128i lo = _mm_loadu_si128((const __m128i *)(buf + 20 * v));
-        __m128i hi = _mm_loadu_si128((const __m128i *)(buf + 20 * v + 10));
+        const uint8_t *src = v < 15 ? in + 20 * v : tail;
+        __m128i lo = _mm_loadu_si128((const __m128i *)src);
+        __m128i hi = _mm_loadu_si128((const __m128i *)(src + 10));
         __m256i x = _mm256_shuffle_epi8(_mm256_set_m128i(hi, lo), gather);
         x = _mm256_srli_epi16(_mm256_mullo_epi16(x, align), 6);
         V(p, v) = _mm256_mulhrs_epi16(_mm256_slli_epi16(x, 2), q8);
     }
-    zhtp_wipe(buf, sizeof buf);
 }
 
 /* ByteDecode_12, the same way: 12 bytes per 128-bit half, shifts r = 0, 4. */
@@ -277,17 +279,17 @@ static void frombytes_avx2(mlkem_poly *p, const uint8_t in[MLKEM_POLYBYTES])
     const __m256i gather = _mm256_setr_epi8(0, 1, 1, 2, 3, 4, 4, 5, 6, 7, 7, 8, 9, 10, 10, 11, 0, 1,
                                             1, 2, 3, 4, 4, 5, 6, 7, 7, 8, 9, 10, 10, 11);
     const __m256i align = _mm256_setr_epi16(16, 1, 16, 1, 16, 1, 16, 1, 16, 1, 16, 1, 16, 1, 16, 1);
-    uint8_t buf[MLKEM_POLYBYTES + 16];
+    uint8_t tail[32] = {0}; /* the last group, so no load reads past in[383] */
 
-    memcpy(buf, in, MLKEM_POLYBYTES);
-    memset(buf + MLKEM_POLYBYTES, 0, 16);
+    memcpy(tail, in + 24 * 15, 24);
     for (unsigned v = 0; v < 16; v++) {
-        __m128i lo = _mm_loadu_si128((const __m128i *)(buf + 24 * v));
-        __m128i hi = _mm_loadu_si128((const __m128i *)(buf + 24 * v + 12));
+        const uint8_t *src = v < 15 ? in + 24 * v : tail;
+        __m128i lo = _mm_loadu_si128((const __m128i *)src);
+        __m128i hi = _mm_loadu_si128((const __m128i *)(src + 12));
         __m256i x = _mm256_shuffle_epi8(_mm256_set_m128i(hi, lo), gather);
         V(p, v) = _mm256_srli_epi16(_mm256_mullo_epi16(x, align), 4);
     }
-    zhtp_wipe(buf, sizeof buf); /* dk_PKE is secret */
+    zhtp_wipe(tail, sizeof tail); /* dk_PKE is secret */
 }
 
 /* SamplePolyCBD_2 on 16 bytes (32 coefficients) at a time: adding the even and odd bits
@@ -307,6 +309,44 @@ static void cbd2_avx2(mlkem_poly *p, const uint8_t buf[MLKEM_ETA_BYTES])
     }
 }
 
+/* Compress_4 on canonical x is ((x * 630 >> 16) + 1) >> 1 for every x in [0, q) (checked
+ * against the portable code on all int16 inputs); then two nibbles per byte. */
+static void compress_dv_avx2(uint8_t out[32 * MLKEM_DV], const mlkem_poly *p)
+{
+    const __m256i q = _mm256_set1_epi16(MLKEM_Q), m = _mm256_set1_epi16(630);
+    const __m256i one = _mm256_set1_epi16(1), nib = _mm256_set1_epi16(15);
+    const __m256i pair = _mm256_set1_epi16(16 << 8 | 1); /* bytes (1, 16) */
+    for (unsigned v = 0; v < 16; v += 2) {
+        __m256i a = canonical(V(p, v), q), b = canonical(V(p, v + 1), q);
+        a = _mm256_and_si256(_mm256_srli_epi16(_mm256_add_epi16(_mm256_mulhi_epu16(a, m), one), 1),
+                             nib);
+        b = _mm256_and_si256(_mm256_srli_epi16(_mm256_add_epi16(_mm256_mulhi_epu16(b, m), one), 1),
+                             nib);
+        /* 32 nibbles as bytes in order, then pairs (lo + 16 hi) into 16 bytes */
+        __m256i x = _mm256_permute4x64_epi64(_mm256_packus_epi16(a, b), 0xd8);
+        x = _mm256_maddubs_epi16(x, pair);
+        x = _mm256_permute4x64_epi64(_mm256_packus_epi16(x, x), 0xd8);
+        _mm_storeu_si128((__m128i *)(out + 8 * v), _mm256_castsi256_si128(x));
+    }
+}
+
+/* Compress_1 on canonical x is 1 exactly for 833 <= x <= 2496: two compares per lane and a
+ * byte movemask give 32 message bits at once. */
+static void tomsg_avx2(uint8_t msg[32], const mlkem_poly *p)
+{
+    const __m256i q = _mm256_set1_epi16(MLKEM_Q);
+    const __m256i lo = _mm256_set1_epi16(832), hi = _mm256_set1_epi16(2497);
+    for (unsigned v = 0; v < 16; v += 2) {
+        __m256i a = canonical(V(p, v), q), b = canonical(V(p, v + 1), q);
+        a = _mm256_and_si256(_mm256_cmpgt_epi16(a, lo), _mm256_cmpgt_epi16(hi, a));
+        b = _mm256_and_si256(_mm256_cmpgt_epi16(b, lo), _mm256_cmpgt_epi16(hi, b));
+        __m256i x = _mm256_permute4x64_epi64(_mm256_packs_epi16(a, b), 0xd8);
+        uint32_t bits = (uint32_t)_mm256_movemask_epi8(x);
+        for (unsigned i = 0; i < 4; i++)
+            msg[2 * v + i] = (uint8_t)(bits >> (8 * i));
+    }
+}
+
 const mlkem_arith zhtp_mlkem_arith_avx2 = {
     .name = "avx2",
     .ntt = ntt_avx2,
@@ -317,4 +357,6 @@ const mlkem_arith zhtp_mlkem_arith_avx2 = {
     .decompress_du = decompress_du_avx2,
     .frombytes = frombytes_avx2,
     .cbd2 = cbd2_avx2,
+    .compress_dv = compress_dv_avx2,
+    .tomsg = tomsg_avx2,
 };

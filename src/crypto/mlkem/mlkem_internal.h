@@ -52,6 +52,8 @@ typedef struct mlkem_arith {
     void (*decompress_du)(mlkem_poly *p, const uint8_t in[32 * MLKEM_DU]);
     void (*frombytes)(mlkem_poly *p, const uint8_t in[MLKEM_POLYBYTES]);
     void (*cbd2)(mlkem_poly *p, const uint8_t buf[MLKEM_ETA_BYTES]);
+    void (*compress_dv)(uint8_t out[32 * MLKEM_DV], const mlkem_poly *p);
+    void (*tomsg)(uint8_t msg[32], const mlkem_poly *p);
 } mlkem_arith;
 
 extern const mlkem_arith zhtp_mlkem_arith_portable;

@@ -112,6 +112,8 @@ const mlkem_arith zhtp_mlkem_arith_portable = {
     .decompress_du = zhtp_mlkem_poly_decompress_du,
     .frombytes = zhtp_mlkem_poly_frombytes,
     .cbd2 = zhtp_mlkem_poly_cbd2,
+    .compress_dv = zhtp_mlkem_poly_compress_dv,
+    .tomsg = zhtp_mlkem_poly_tomsg,
 };
 
 /* ---- coefficient-wise helpers ---- */
