@@ -49,7 +49,10 @@ ZHTP_NODISCARD int zhtp_kem_mlkem768_decaps(uint8_t ss[ZHTP_MLKEM768_SSBYTES],
                                             const uint8_t sk[ZHTP_MLKEM768_SECRETKEYBYTES]);
 
 /* Name of the implementation in use ("avx2" or "portable"), and a switch for tests and
- * benchmarks ("portable", "avx2", "auto"); ZHTP_ERR_UNSUPPORTED when unavailable. */
+ * benchmarks ("portable", "avx2", "auto"); ZHTP_ERR_UNSUPPORTED when unavailable. Both give
+ * identical bytes. The default is "auto" (AVX2 when the CPU has it). The switch is
+ * process-wide, also selects the matching four-way Keccak backend (shared with ML-DSA), and
+ * must not race with other calls into the library. */
 const char *zhtp_kem_mlkem768_impl(void);
 int zhtp_kem_mlkem768_set_impl(const char *name);
 
