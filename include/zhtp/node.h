@@ -55,7 +55,7 @@ typedef struct zhtp_node_config {
     zhtp_route_lookup_fn lookup;
     uint32_t capabilities;        /* ZHTP_WIRE_CAP_* announced in PEER_DISCOVERY */
     zhtp_time beacon_interval_ns; /* 0: 1 s. Keepalive beacon on every link */
-    uint32_t beacon_misses;       /* 0: 3. A neighbour silent this many intervals is lost */
+    uint32_t beacon_misses;       /* 0: 4. A neighbour silent this many intervals is lost */
     zhtp_time route_refresh_ns;   /* 0: the router's default (2 s) */
     zhtp_time rto_initial_ns;     /* 0: 1 s. First end-to-end retransmission timeout */
     zhtp_time rto_max_ns;         /* 0: 8 s. Backoff cap */

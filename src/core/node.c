@@ -877,7 +877,7 @@ int zhtp_node_new(zhtp_node **out, const zhtp_node_config *cfg, const zhtp_ident
     if (!n->cfg.beacon_interval_ns)
         n->cfg.beacon_interval_ns = ZHTP_NS_PER_SEC;
     if (!n->cfg.beacon_misses)
-        n->cfg.beacon_misses = 3;
+        n->cfg.beacon_misses = 4;
     if (!n->cfg.rto_initial_ns)
         n->cfg.rto_initial_ns = ZHTP_NS_PER_SEC;
     if (!n->cfg.rto_max_ns)
