@@ -411,7 +411,8 @@ ZHTP_NODISCARD zhtp_ssize zhtp_wire_compressed_header_decode(zhtp_wire_header *h
                                                              const zhtp_wire_link_ctx *ctx);
 
 /* Whole-packet conversions: full <-> compressed. Return the output length or the errors of
- * the codecs above, ZHTP_ERR_NOBUF (nothing written). */
+ * the codecs above, ZHTP_ERR_NOBUF (nothing written). out may be in itself (conversion in
+ * place, cap counted from in) or a disjoint buffer; no other overlap. */
 ZHTP_NODISCARD zhtp_ssize zhtp_wire_packet_compress(uint8_t *out, size_t cap, const uint8_t *in,
                                                     size_t in_len, const zhtp_wire_link_ctx *ctx);
 ZHTP_NODISCARD zhtp_ssize zhtp_wire_packet_decompress(uint8_t *out, size_t cap, const uint8_t *in,

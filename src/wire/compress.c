@@ -167,6 +167,8 @@ zhtp_ssize zhtp_wire_compressed_header_decode(zhtp_wire_header *h, const uint8_t
 {
     if (zhtp_wire_frame_kind(in, in_len) != ZHTP_WIRE_FRAME_COMPRESSED)
         return ZHTP_ERR_INVAL;
+    if (ctx->version == ZHTP_WIRE_VERSION_NEGOTIATION)
+        return ZHTP_ERR_WIRE_VERSION; /* negotiation packets always travel in full */
     rd r = {in, in_len, false};
     uint8_t d0 = rd_u8(&r), d1 = rd_u8(&r);
     if (r.bad)

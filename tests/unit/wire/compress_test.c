@@ -308,6 +308,36 @@ static void a_header_with_nothing_to_elide_compresses_to_98_bytes(void **state)
     assert_true(wg_header_equal(&h, &g));
 }
 
+static void conversions_work_in_place(void **state)
+{
+    zt_rng r;
+    wg_arena a;
+    zt_rng_seed(&r, 404);
+    wg_arena_init(&a, 1 << 20);
+    for (int i = 0; i < 500; i++) {
+        uint8_t op = (uint8_t)(1 + zt_rng_below(&r, ZHTP_WIRE_OP_MAX_));
+        wg_arena_reset(&a);
+        size_t len = wg_packet(&r, op, pkt, sizeof pkt, &a, false);
+        zhtp_wire_header h;
+        assert_int_equal(zhtp_wire_header_decode(&h, pkt, len), 0);
+        zhtp_wire_link_ctx tx, rx;
+        contexts(&r, &h, &tx, &rx);
+        memcpy(back, pkt, len);
+        zhtp_ssize c = zhtp_wire_packet_compress(back, sizeof back, back, len, &tx);
+        assert_true(c > 0);
+        zhtp_ssize d = zhtp_wire_packet_decompress(back, sizeof back, back, (size_t)c, &rx);
+        assert_int_equal(d, (zhtp_ssize)len);
+        assert_memory_equal(back, pkt, len);
+    }
+    zhtp_wire_link_ctx z;
+    memset(&z, 0, sizeof z);
+    uint8_t f[32] = {0xFC, 0xB2};
+    zhtp_wire_header g;
+    assert_int_equal(zhtp_wire_compressed_header_decode(&g, f, sizeof f, &z),
+                     ZHTP_ERR_WIRE_VERSION); /* a version-0 context decodes nothing */
+    wg_arena_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -319,6 +349,7 @@ int main(void)
         cmocka_unit_test(a_wrong_context_changes_the_rebuilt_header),
         cmocka_unit_test(frame_kind_is_told_by_the_first_byte),
         cmocka_unit_test(a_header_with_nothing_to_elide_compresses_to_98_bytes),
+        cmocka_unit_test(conversions_work_in_place),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
