@@ -395,7 +395,7 @@ typedef struct zhtp_wire_link_ctx {
 #define ZHTP_WIRE_COMPRESSED_MAX_HEADER 98 /* every field inline */
 
 /* Writes the compressed header for h (payload and tag follow it, unchanged). Chooses the
- * shortest encoding the context allows. Returns its length (2..98), ZHTP_ERR_NOBUF, the
+ * shortest encoding the context allows. Returns its length (4..98), ZHTP_ERR_NOBUF, the
  * header_check error for h, or ZHTP_ERR_WIRE_VERSION if h->version != ctx->version. */
 ZHTP_NODISCARD zhtp_ssize zhtp_wire_compressed_header_encode(uint8_t *out, size_t cap,
                                                              const zhtp_wire_header *h,
