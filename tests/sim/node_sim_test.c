@@ -1,0 +1,193 @@
+/* Simulator scenarios: real node cores (include/zhtp/node.h) over zhtp-sim's virtual links.
+ * Each scenario runs alone when its name is given as the first argument (meson registers one
+ * test per scenario). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim.h"
+#include "testutil.h"
+
+#define SEC ZHTP_NS_PER_SEC
+
+static zsim *run_cfg(const zsim_config *c, zsim_result *r)
+{
+    zsim *s;
+    assert_int_equal(zsim_new(&s, c), ZHTP_OK);
+    zsim_run(s);
+    zsim_result_get(s, r);
+    return s;
+}
+
+static void sim_line10_delivers_end_to_end(void **state)
+{
+    (void)state;
+    zsim_config c = {
+        .topology = ZSIM_LINE, .n = 10, .seed = 11, .media = ZHTP_MEDIUM_UDP, .messages = 40};
+    zsim_result r;
+    zsim *s = run_cfg(&c, &r);
+    assert_int_equal(r.messages_sent, 40);
+    assert_int_equal(r.messages_delivered, 40);
+    assert_int_equal(r.messages_acked, 40);
+    /* On a line every path is the shortest path: stretch exactly 1, at most 9 hops. */
+    assert_true(r.stretch_mean > 0.999 && r.stretch_mean < 1.001);
+    assert_true(r.hops_p99 <= 9 && r.hops_p50 >= 1);
+    assert_int_equal(r.rx_bad, 0);
+    zsim_free(s);
+}
+
+static void sim_grid10x10_mixed_media_delivers_all(void **state)
+{
+    (void)state;
+    zsim_config c = {.topology = ZSIM_GRID,
+                     .w = 10,
+                     .h = 10,
+                     .seed = 5,
+                     .media = ZSIM_MEDIA_MIXED,
+                     .messages = 100};
+    zsim_result r;
+    zsim *s = run_cfg(&c, &r);
+    assert_int_equal(r.nodes, 100);
+    assert_int_equal(r.messages_sent, 100);
+    assert_int_equal(r.messages_delivered, 100);
+    assert_int_equal(r.messages_acked, 100);
+    assert_true(r.stretch_mean >= 1.0 && r.stretch_mean < 3.0);
+    assert_true(r.hops_p99 <= 64);
+    zsim_free(s);
+}
+
+/* A 5x5 grid; a stream of reliable messages from corner 0 to corner 24. After 20 s the link
+ * out of node 0 that carries the stream is cut; every message must still arrive, and the
+ * stream must move to node 0's other link. */
+static void sim_link_cut_mid_transfer_reroutes(void **state)
+{
+    (void)state;
+    zsim_config c = {.topology = ZSIM_GRID,
+                     .w = 5,
+                     .h = 5,
+                     .seed = 7,
+                     .media = ZHTP_MEDIUM_UDP,
+                     .max_time = 200 * SEC};
+    zsim *s;
+    assert_int_equal(zsim_new(&s, &c), ZHTP_OK);
+    uint32_t e01 = zsim_edge_find(s, 0, 1), e05 = zsim_edge_find(s, 0, 5);
+    assert_true(e01 != UINT32_MAX && e05 != UINT32_MAX);
+    uint32_t first = 0, count = 0;
+    for (zhtp_time t = 15 * SEC; t < 35 * SEC; t += 50 * ZHTP_NS_PER_MS, count++) {
+        uint32_t mi = zsim_send_at(s, 0, 24, t, 200, true);
+        if (count == 0)
+            first = mi;
+    }
+    zsim_run_until(s, 15 * SEC);
+    uint64_t f01 = zsim_edge_frames(s, e01), f05 = zsim_edge_frames(s, e05);
+    zsim_run_until(s, 19 * SEC);
+    uint64_t d01 = zsim_edge_frames(s, e01) - f01, d05 = zsim_edge_frames(s, e05) - f05;
+    uint32_t used = d01 > d05 ? e01 : e05, other = used == e01 ? e05 : e01;
+    assert_true((d01 > d05 ? d01 : d05) > 60); /* 80 messages went one way */
+    zsim_cut_edge_at(s, used, 20 * SEC);
+    zsim_run_until(s, 21 * SEC);
+    uint64_t o_before = zsim_edge_frames(s, other);
+    zsim_run_until(s, 200 * SEC);
+    uint64_t o_after = zsim_edge_frames(s, other);
+    for (uint32_t i = first; i < first + count; i++)
+        assert_true(zsim_message_delivered(s, i, NULL));
+    /* The ~280 messages after the cut (and retransmissions) crossed the other link. */
+    assert_true(o_after - o_before > 250);
+    zsim_result r;
+    zsim_result_get(s, &r);
+    assert_true(r.reroute_ms > 0 && r.reroute_ms < 10000);
+    zsim_free(s);
+}
+
+static void sim_loss30_reliable_messages_all_delivered(void **state)
+{
+    (void)state;
+    zsim_config c = {.topology = ZSIM_GRID,
+                     .w = 3,
+                     .h = 3,
+                     .seed = 3,
+                     .media = ZHTP_MEDIUM_UDP,
+                     .loss_ppm = 300000,
+                     .messages = 50,
+                     .max_time = 900 * SEC};
+    zsim_result r;
+    zsim *s = run_cfg(&c, &r);
+    assert_int_equal(r.messages_sent, 50);
+    assert_int_equal(r.messages_delivered, 50);
+    assert_true(r.frames_lost > r.frames_on_wire / 5); /* the loss really happened */
+    assert_true(r.retransmits > 0);
+    zsim_free(s);
+}
+
+static char *json_of(const zsim_config *c)
+{
+    zsim_result r;
+    zsim *s = run_cfg(c, &r);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    zsim_result_json(&r, c, f);
+    fclose(f);
+    zsim_free(s);
+    return buf;
+}
+
+static void sim_same_seed_same_json_other_seed_other_trace(void **state)
+{
+    (void)state;
+    zsim_config c = {.topology = ZSIM_RANDOM,
+                     .n = 40,
+                     .degree = 3,
+                     .seed = 99,
+                     .media = ZSIM_MEDIA_MIXED,
+                     .messages = 30,
+                     .loss_ppm = 50000,
+                     .cut_at = 20 * SEC};
+    char *a = json_of(&c), *b = json_of(&c);
+    assert_string_equal(a, b);
+    c.seed = 100;
+    char *d = json_of(&c);
+    const char *ta = strstr(a, "\"trace_digest\""), *td = strstr(d, "\"trace_digest\"");
+    assert_non_null(ta);
+    assert_non_null(td);
+    assert_true(strncmp(ta, td, 36) != 0);
+    free(a);
+    free(b);
+    free(d);
+}
+
+/* Idle nodes wake only for their timers: beacons (1/s per link), router refresh (one per 2 s)
+ * and neighbour expiry. A core that asked to be woken every millisecond would fail this. */
+static void sim_idle_network_wakes_only_for_timers(void **state)
+{
+    (void)state;
+    zsim_config c = {.topology = ZSIM_LINE, .n = 3, .seed = 1, .media = ZHTP_MEDIUM_UDP};
+    zsim *s;
+    assert_int_equal(zsim_new(&s, &c), ZHTP_OK);
+    zsim_run_until(s, 120 * SEC);
+    zsim_result r;
+    zsim_result_get(s, &r);
+    assert_int_equal(r.busy_wakeups, 0);
+    for (uint32_t i = 0; i < 3; i++) {
+        uint64_t w = zsim_node_wakeups(s, i);
+        assert_true(w >= 60);      /* it does run its timers */
+        assert_true(w <= 120 * 6); /* and nothing more than a few per second */
+    }
+    zsim_free(s);
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(sim_line10_delivers_end_to_end),
+        cmocka_unit_test(sim_grid10x10_mixed_media_delivers_all),
+        cmocka_unit_test(sim_link_cut_mid_transfer_reroutes),
+        cmocka_unit_test(sim_loss30_reliable_messages_all_delivered),
+        cmocka_unit_test(sim_same_seed_same_json_other_seed_other_trace),
+        cmocka_unit_test(sim_idle_network_wakes_only_for_timers),
+    };
+    if (argc > 1)
+        cmocka_set_test_filter(argv[1]);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
