@@ -254,6 +254,144 @@ static void parallel_links_share_load_by_cost(void **state)
     zhtp_router_free(a);
 }
 
+/* Differential test of the prefix-shared neighbour paths: seeded random announcements (paths
+ * drawn from a few common trunks so that prefixes are shared and diverge at random points)
+ * against a model that keeps every path in full. After each step every stored path must read
+ * back equal, and the forwarding choice must be a neighbour the model finds closest. */
+#define DM_NBRS 8
+#define DM_MAXD 40
+
+typedef struct dm_path {
+    uint16_t depth;
+    uint16_t ports[DM_MAXD];
+    uint32_t tags[DM_MAXD];
+} dm_path;
+
+static void dm_random_path(zt_rng *rng, const dm_path *trunks, dm_path *out)
+{
+    const dm_path *t = &trunks[zt_rng_below(rng, 4)];
+    uint16_t keep = (uint16_t)zt_rng_below(rng, t->depth + 1u);
+    uint16_t extra = (uint16_t)zt_rng_below(rng, 6);
+    out->depth = (uint16_t)(keep + extra);
+    for (uint16_t i = 0; i < keep; i++) {
+        out->ports[i] = t->ports[i];
+        out->tags[i] = t->tags[i];
+    }
+    for (uint16_t i = keep; i < out->depth; i++) {
+        out->ports[i] = (uint16_t)(1 + zt_rng_below(rng, 4));
+        out->tags[i] = 0x90000000u + (uint32_t)zt_rng_below(rng, 8);
+    }
+}
+
+static void neighbour_paths_match_a_full_copy_model(void **state)
+{
+    (void)state;
+    zt_rng rng;
+    zt_rng_seed(&rng, 2024);
+    zhtp_router *r = mk(NULL, 0x40);
+    const zhtp_route_medium *m = zhtp_route_medium_preset(ZHTP_MEDIUM_UDP);
+    dm_path trunks[4], model[DM_NBRS];
+    bool has[DM_NBRS] = {false};
+    for (int t = 0; t < 4; t++) {
+        trunks[t].depth = (uint16_t)(20 + zt_rng_below(&rng, 15));
+        for (int i = 0; i < trunks[t].depth; i++) {
+            trunks[t].ports[i] = (uint16_t)(1 + zt_rng_below(&rng, 3));
+            trunks[t].tags[i] = 0x80000000u + (uint32_t)zt_rng_below(&rng, 16);
+        }
+    }
+    for (int i = 0; i < DM_NBRS; i++) {
+        uint8_t nid[32];
+        id_of((uint8_t)(0x50 + i), nid);
+        assert_int_equal(zhtp_router_link_up(r, (zhtp_route_link_id)i, nid, m, 0), ZHTP_OK);
+    }
+    uint32_t seq = 1;
+    unsigned hops_checked = 0, notfound = 0;
+    for (int step = 0; step < 4000; step++) {
+        int i = (int)zt_rng_below(&rng, DM_NBRS);
+        if (zt_rng_below(&rng, 50) == 0) {
+            /* the link drops and comes back: the neighbour is forgotten, then relearned */
+            assert_int_equal(zhtp_router_link_down(r, (zhtp_route_link_id)i, 0), ZHTP_OK);
+            uint8_t nid[32];
+            id_of((uint8_t)(0x50 + i), nid);
+            assert_int_equal(zhtp_router_link_up(r, (zhtp_route_link_id)i, nid, m, 0), ZHTP_OK);
+            has[i] = false;
+        }
+        dm_path p;
+        dm_random_path(&rng, trunks, &p);
+        if (zt_rng_below(&rng, 8) == 0)
+            seq++;
+        zhtp_route_announce a = {.root_seq = seq,
+                                 .cost = (uint32_t)zt_rng_below(&rng, 100000),
+                                 .your_port = (uint16_t)(1 + i),
+                                 .depth = p.depth,
+                                 .ports = p.ports,
+                                 .tags = p.tags};
+        memset(a.root_id, 0x01, 32);
+        uint8_t buf[ZHTP_ROUTE_ANNOUNCE_LEN(DM_MAXD)];
+        zhtp_ssize n = zhtp_route_announce_encode(&a, buf, sizeof buf);
+        assert_int_equal(zhtp_router_recv(r, (zhtp_route_link_id)i, buf, (size_t)n, 0), ZHTP_OK);
+        model[i] = p;
+        has[i] = true;
+        zhtp_route_link_id l;
+        while (zhtp_router_next_message(r, &l, buf, sizeof buf, 0) > 0)
+            ;
+        /* every stored path reads back equal to the model */
+        for (size_t k = 0; k < zhtp_router_neighbour_count(r); k++) {
+            zhtp_route_nbr_info in;
+            assert_int_equal(zhtp_router_neighbour_get(r, k, &in), ZHTP_OK);
+            int j = in.id[0] - 0x50;
+            assert_in_range(j, 0, DM_NBRS - 1);
+            if (!has[j])
+                continue;
+            uint16_t got[DM_MAXD];
+            size_t d;
+            assert_int_equal(zhtp_router_neighbour_coords(r, k, got, DM_MAXD, &d), ZHTP_OK);
+            assert_int_equal(d, model[j].depth);
+            if (d)
+                assert_memory_equal(got, model[j].ports, d * sizeof *got);
+        }
+        /* a random destination: the router's choice must be a closest neighbour (all links
+         * cost the same, so cost does not reorder them) */
+        dm_path dest;
+        dm_random_path(&rng, trunks, &dest);
+        size_t own_d;
+        const uint16_t *own = zhtp_router_coords(r, &own_d);
+        uint32_t d_self = zhtp_route_tree_distance(own, own_d, dest.ports, dest.depth);
+        uint32_t best = UINT32_MAX;
+        for (int j = 0; j < DM_NBRS; j++)
+            if (has[j]) {
+                uint32_t dj = zhtp_route_tree_distance(model[j].ports, model[j].depth, dest.ports,
+                                                       dest.depth);
+                if (dj < d_self && dj < best)
+                    best = dj;
+            }
+        zhtp_route_hop hop;
+        uint32_t bound = ZHTP_ROUTE_BOUND_NONE;
+        int err = zhtp_router_next_hop(r, dest.ports, dest.depth, NULL, &bound, &hop);
+        if (d_self == 0) {
+            assert_int_equal(err, ZHTP_OK);
+            assert_true(hop.is_local);
+        } else if (best == UINT32_MAX) {
+            assert_int_equal(err, ZHTP_ERR_NOTFOUND);
+            notfound++;
+        } else {
+            assert_int_equal(err, ZHTP_OK);
+            assert_false(hop.is_local);
+            int j = (int)hop.link;
+            assert_true(has[j]);
+            assert_int_equal(
+                zhtp_route_tree_distance(model[j].ports, model[j].depth, dest.ports, dest.depth),
+                best);
+            assert_int_equal(bound, best);
+            hops_checked++;
+        }
+    }
+    assert_true(hops_checked > 1000);
+    print_message("# differential: %u next hops checked, %u dead ends\n", hops_checked, notfound);
+    assert_true(notfound > 0);
+    zhtp_router_free(r);
+}
+
 /* --- allocation failure injection ------------------------------------------------------- */
 
 typedef struct failmem {
@@ -783,6 +921,7 @@ int main(void)
         cmocka_unit_test(router_never_adopts_a_neighbour_whose_path_contains_it),
         cmocka_unit_test(next_message_too_small_keeps_it_pending),
         cmocka_unit_test(parallel_links_share_load_by_cost),
+        cmocka_unit_test(neighbour_paths_match_a_full_copy_model),
         cmocka_unit_test(every_allocation_failure_returns_nomem_without_leak),
         cmocka_unit_test(line_of_10_routes_every_pair_on_the_shortest_path),
         cmocka_unit_test(grid_10x10_mixed_media_routes_every_pair_without_loops),
