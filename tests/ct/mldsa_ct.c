@@ -26,7 +26,7 @@ int main(void)
         have[i] = zhtp_sign_mldsa44_set_impl(impls[i]) == ZHTP_OK;
         n += have[i];
     }
-    printf("1..%d\n", 6 * n);
+    printf("1..%d\n", 7 * n);
     for (int i = 0; i < 2; i++) {
         if (have[i]) {
             zhtp_sign_mldsa44_set_impl(impls[i]);
@@ -89,6 +89,17 @@ static void run(const char *impl)
     ZHTP_CT_DECLASSIFY(&rc, sizeof rc);
     report(rc == 0 && zhtp_sign_mldsa44_verify_internal_mu(sig, sizeof sig, mu, pk) == 0,
            "Sign_internal with external mu");
+
+    /* HashML-DSA (SHA2-512 pre-hash) with a secret key and rnd. */
+    ZHTP_CT_SECRET(rnd, sizeof rnd);
+    ZHTP_CT_SECRET(sk, sizeof sk);
+    rc = zhtp_sign_mldsa44_prehash_sign_rnd(sig, msg, sizeof msg, ctx, 2, ZHTP_MLDSA_PH_SHA2_512,
+                                            rnd, sk);
+    ZHTP_CT_DECLASSIFY(sig, sizeof sig);
+    ZHTP_CT_DECLASSIFY(&rc, sizeof rc);
+    report(rc == 0 && zhtp_sign_mldsa44_prehash_verify(sig, sizeof sig, msg, sizeof msg, ctx, 2,
+                                                       ZHTP_MLDSA_PH_SHA2_512, pk) == 0,
+           "HashML-DSA sign with a secret key and rnd");
 
     /* Many messages, so the rejection loop runs through its rarer exits too. */
     int all = 1;
