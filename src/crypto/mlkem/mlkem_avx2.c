@@ -1,8 +1,9 @@
-/* AVX2 backend of the ML-KEM polynomial arithmetic: NTT, inverse NTT and the accumulated base
- * multiplication on 16 coefficients per vector, in the natural coefficient order, so packing,
- * compression and sampling stay shared with the portable code. Every step is the portable
- * step lane by lane (same Montgomery product, same Barrett rounding, same butterfly order), so
- * the outputs are bit-identical to the portable backend, which the unit tests check.
+/* AVX2 backend of the ML-KEM polynomial code: NTT, inverse NTT and the accumulated base
+ * multiplication on 16 coefficients per vector, plus the hot codecs (Compress/ByteEncode,
+ * ByteDecode/Decompress, CBD, SampleNTT rejection), all in the natural coefficient order.
+ * Every arithmetic step is the portable step lane by lane (same Montgomery product, same
+ * Barrett rounding, same butterfly order), so the outputs are bit-identical to the portable
+ * backend, which the unit tests check (vectors, differential, every int16 for the codecs).
  * Montgomery product: a*b/R = mulhi(a, b) - mulhi(mullo(a, b*q^-1), q); the low halves cancel.
  * This file alone is compiled with -mavx2; mlkem.c selects it only on CPUs with AVX2. */
 #include <immintrin.h>

@@ -1,9 +1,9 @@
 /* ML-KEM-768 internals shared by the portable and AVX2 polynomial code. Not a public API.
  *
  * Representation: a polynomial is 256 int16 coefficients in the natural FIPS 203 order, in
- * both the normal and the NTT domain (the AVX2 code keeps that order too, so packing,
- * compression and sampling are shared). Coefficients are kept as signed representatives
- * with a documented bound; only the encoders map them to [0, q).
+ * both the normal and the NTT domain (the AVX2 code keeps that order too, so the backends
+ * are interchangeable call by call and give identical bytes). Coefficients are kept as
+ * signed representatives with a documented bound; only the encoders map them to [0, q).
  *
  * Montgomery convention: R = 2^16. The multiply-reduce fqmul(a, b) returns a*b/R mod q.
  * The NTT zetas are stored times R so the NTT stays in the normal domain; the base
@@ -33,11 +33,11 @@ typedef struct mlkem_polyvec {
     mlkem_poly p[MLKEM_K];
 } mlkem_polyvec;
 
-/* The arithmetic that has a SIMD form. Bounds are contracts every backend meets:
- *  ntt:        in |x| < q            -> out |x| < q (reduced)
- *  invntt:     in |x| < q            -> out |x| < q, times R/128 cancels basemul's 1/R
- *  basemul_acc: r = sum_i a_i o b_i / R, with in |x| < 4096 (b) and |x| < q (a)
- *                                    -> out |x| < q (reduced) */
+/* The operations that have a SIMD form. Bounds are contracts every backend meets:
+ *  ntt:         in |x| < q   -> out |x| < q (Barrett-reduced)
+ *  invntt:      in |x| < q   -> out |x| < q, times R/128, which cancels basemul's 1/R
+ *  basemul_acc: r = sum_i a_i o b_i / R with inputs 0 <= x < 4096 or |x| < q (dk_PKE is
+ *               not range-checked, so its coefficients may reach 4095) -> out |x| < q */
 typedef struct mlkem_arith {
     const char *name;
     void (*ntt)(mlkem_poly *p);
