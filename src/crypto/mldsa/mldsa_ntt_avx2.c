@@ -1,8 +1,9 @@
 /* AVX2 backend for the ML-DSA NTT, inverse NTT and pointwise products: eight 32-bit
  * coefficients per vector. Compiled with -mavx2 in its own library and called only when the
- * CPU reports AVX2 (mldsa.c). It computes exactly what the portable backend computes,
- * coefficient for coefficient (same butterflies, same Montgomery reduction, same bounds), so
- * the two are interchangeable mid-computation and the tests compare them bit for bit.
+ * CPU reports AVX2 (mldsa.c). It runs the portable backend's butterflies and Montgomery
+ * reduction with the same bounds; the only difference is that the inverse NTT folds its final
+ * scaling into the last layer, so its outputs are congruent mod q to the portable ones (every
+ * caller reduces them). The tests compare both backends against definitions and each other.
  *
  * Montgomery multiplication by a constant b: with t = lo32(a * lo32(b q^-1)), the low halves
  * of a*b and t*q agree, so a b R^-1 = hi32(a*b) - hi32(t*q) exactly. _mm256_mul_epi32 forms
@@ -328,6 +329,9 @@ static const int32_t inv_len1_qinv[128] __attribute__((aligned(32))) = {
 };
 
 #define FQINV (-8395782) /* 41978 * q^-1 mod 2^32 */
+/* zetas[1] * 41978 * 2^-32 mod q (centered) and its q^-1 multiple mod 2^32 */
+#define ZETA1_F     (-3975713)
+#define ZETA1_FQINV (-151046689)
 
 static inline __m256i montmul(__m256i a, __m256i b, __m256i bq)
 {
@@ -389,6 +393,21 @@ static inline void swap32(__m256i *x, __m256i *y)
     *y = v;
 }
 
+/* Twiddles equal on each lane pair (the len-4 and len-2 layouts): montmul_bcast reads the
+ * constant only at even lanes, and there the odd lane's value is the same. */
+static inline void ct_pairs(__m256i *x, __m256i *y, const int32_t *z, const int32_t *zq)
+{
+    __m256i t = montmul_bcast(*y, LOADV(z), LOADV(zq));
+    *y = _mm256_sub_epi32(*x, t);
+    *x = _mm256_add_epi32(*x, t);
+}
+static inline void gs_pairs(__m256i *x, __m256i *y, const int32_t *z, const int32_t *zq)
+{
+    __m256i d = _mm256_sub_epi32(*y, *x);
+    *x = _mm256_add_epi32(*x, *y);
+    *y = montmul_bcast(d, LOADV(z), LOADV(zq));
+}
+
 /* Cooley-Tukey: (x, y) -> (x + z y, x - z y) */
 static inline void ct_bcast(__m256i *x, __m256i *y, __m256i z, __m256i zq)
 {
@@ -423,9 +442,9 @@ static inline void ntt_tail(__m256i *lo, __m256i *hi, unsigned p)
 {
     __m256i x, y;
     to_len4(&x, &y, *lo, *hi);
-    ct_lanes(&x, &y, fwd_len4 + 8 * p, fwd_len4_qinv + 8 * p);
+    ct_pairs(&x, &y, fwd_len4 + 8 * p, fwd_len4_qinv + 8 * p);
     swap64(&x, &y);
-    ct_lanes(&x, &y, fwd_len2 + 8 * p, fwd_len2_qinv + 8 * p);
+    ct_pairs(&x, &y, fwd_len2 + 8 * p, fwd_len2_qinv + 8 * p);
     swap32(&x, &y);
     ct_lanes(&x, &y, fwd_len1 + 8 * p, fwd_len1_qinv + 8 * p);
     swap32(&x, &y);
@@ -441,9 +460,9 @@ static inline void invntt_head(__m256i *lo, __m256i *hi, unsigned p)
     swap32(&x, &y);
     gs_lanes(&x, &y, inv_len1 + 8 * p, inv_len1_qinv + 8 * p);
     swap32(&x, &y);
-    gs_lanes(&x, &y, inv_len2 + 8 * p, inv_len2_qinv + 8 * p);
+    gs_pairs(&x, &y, inv_len2 + 8 * p, inv_len2_qinv + 8 * p);
     swap64(&x, &y);
-    gs_lanes(&x, &y, inv_len4 + 8 * p, inv_len4_qinv + 8 * p);
+    gs_pairs(&x, &y, inv_len4 + 8 * p, inv_len4_qinv + 8 * p);
     to_len4(lo, hi, x, y);
 }
 
@@ -511,10 +530,15 @@ static void invntt_tomont_avx2(mldsa_poly *a)
             gs_bcast(&v[k], &v[k + 2], BCAST(3));
             gs_bcast(&v[k + 4], &v[k + 6], BCAST(2));
         }
-        for (unsigned k = 0; k < 4; k++)
-            gs_bcast(&v[k], &v[k + 4], BCAST(1));
-        for (unsigned k = 0; k < 8; k++)
-            STOREV(c + 8 * (j + 4 * k), montmul_bcast(v[k], f, fq));
+        /* Last layer (len 128, zetas[1]) fused with the final scaling: x + y is multiplied by
+         * f, and y - x by zetas[1] f R^-1 in one Montgomery multiplication. */
+        const __m256i zf = _mm256_set1_epi32(ZETA1_F), zfq = _mm256_set1_epi32(ZETA1_FQINV);
+        for (unsigned k = 0; k < 4; k++) {
+            __m256i d = _mm256_sub_epi32(v[k + 4], v[k]);
+            __m256i s = _mm256_add_epi32(v[k], v[k + 4]);
+            STOREV(c + 8 * (j + 4 * k), montmul_bcast(s, f, fq));
+            STOREV(c + 8 * (j + 4 * k + 16), montmul_bcast(d, zf, zfq));
+        }
     }
 }
 
