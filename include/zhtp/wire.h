@@ -51,6 +51,7 @@ extern "C" {
 #define ZHTP_WIRE_MAX_SIGNATURE       4096   /* RECEIPT batch signature */
 #define ZHTP_WIRE_MAX_ERROR_DETAIL    256    /* ERROR detail text */
 #define ZHTP_WIRE_DEFAULT_HOP_LIMIT   64
+#define ZHTP_WIRE_ROUTE_BOUND_NONE    UINT32_MAX
 #define ZHTP_WIRE_RECEIPT_ENTRY_LEN   48
 
 /* Flags (16 bits). Every other bit is reserved and must be zero. */
@@ -90,11 +91,15 @@ typedef struct zhtp_wire_bytes {
 
 /* The decoded 128-byte header. magic, header_len and the reserved bytes are implied. */
 typedef struct zhtp_wire_header {
-    uint8_t version;      /* ZHTP_WIRE_VERSION, or 0 for a VERSION_MISMATCH reply */
-    uint8_t operation;    /* enum zhtp_wire_op */
-    uint16_t flags;       /* ZHTP_WIRE_FLAG_* */
-    uint8_t hop_count;    /* hops taken so far; <= hop_limit */
-    uint8_t hop_limit;    /* >= 1 */
+    uint8_t version;   /* ZHTP_WIRE_VERSION, or 0 for a VERSION_MISMATCH reply */
+    uint8_t operation; /* enum zhtp_wire_op */
+    uint16_t flags;    /* ZHTP_WIRE_FLAG_* */
+    uint8_t hop_count; /* hops taken so far; <= hop_limit */
+    uint8_t hop_limit; /* >= 1 */
+    /* Loop-freedom bound of tree routing (docs/routing.md): the origin sends
+     * ZHTP_WIRE_ROUTE_BOUND_NONE; each forwarder lowers it. A zeroed header has bound 0,
+     * which no forwarder can meet: set it. */
+    uint32_t route_bound;
     uint32_t payload_len; /* bytes between header and tag; <= ZHTP_WIRE_MAX_PAYLOAD */
     uint8_t sender[ZHTP_NODE_ID_LEN];
     uint8_t target[ZHTP_NODE_ID_LEN]; /* node id, or DHT key with FLAG_TARGET_IS_KEY */
@@ -392,10 +397,10 @@ typedef struct zhtp_wire_link_ctx {
     uint64_t counter_base;
 } zhtp_wire_link_ctx;
 
-#define ZHTP_WIRE_COMPRESSED_MAX_HEADER 98 /* every field inline */
+#define ZHTP_WIRE_COMPRESSED_MAX_HEADER 102 /* every field inline */
 
 /* Writes the compressed header for h (payload and tag follow it, unchanged). Chooses the
- * shortest encoding the context allows. Returns its length (4..98), ZHTP_ERR_NOBUF, the
+ * shortest encoding the context allows. Returns its length (4..102), ZHTP_ERR_NOBUF, the
  * header_check error for h, or ZHTP_ERR_WIRE_VERSION if h->version != ctx->version. */
 ZHTP_NODISCARD zhtp_ssize zhtp_wire_compressed_header_encode(uint8_t *out, size_t cap,
                                                              const zhtp_wire_header *h,

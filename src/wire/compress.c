@@ -7,10 +7,11 @@
  *                              CC counter width 00:8 01:4 10:2 11:1 bytes
  *   byte 1: O O O O I I H F    OOOO operation (1..14)
  *                              II receiver index width 00:4 01:2 10:1 (11 reserved)
- *                              H hop_count = 0, hop_limit = DEFAULT    F flags inline
- *                              (F = 0: flags = SEALED)
- *   then, in this order, what is not elided: flags u16, hop_count u8 + hop_limit u8,
- *   receiver_index, counter, message_id u64, timestamp u64, sender[32], target[32].
+ *                              H hop_count = 0, hop_limit = DEFAULT, route_bound = NONE
+ *                              F flags inline (F = 0: flags = SEALED)
+ *   then, in this order, what is not elided: flags u16, hop_count u8 + hop_limit u8 +
+ *   route_bound u32, receiver_index, counter, message_id u64, timestamp u64, sender[32],
+ *   target[32].
  * Unsealed packets carry no index or counter: then M = 0, CC = 00 and II = 00.
  * The full 128-byte header rebuilt from this is the AEAD's associated data, so a field
  * elided against the wrong context makes the tag fail rather than mislead. */
@@ -114,13 +115,14 @@ zhtp_ssize zhtp_wire_compressed_header_encode(uint8_t *out, size_t cap, const zh
         iw = h->receiver_index <= 0xFF ? 1 : h->receiver_index <= 0xFFFF ? 2 : 4;
         d1 |= (uint8_t)((iw == 4 ? 0 : iw == 2 ? 1 : 2) << D1_II_SH);
     }
-    bool hops_default = h->hop_count == 0 && h->hop_limit == ZHTP_WIRE_DEFAULT_HOP_LIMIT;
+    bool hops_default = h->hop_count == 0 && h->hop_limit == ZHTP_WIRE_DEFAULT_HOP_LIMIT &&
+                        h->route_bound == ZHTP_WIRE_ROUTE_BOUND_NONE;
     if (hops_default)
         d1 |= D1_H;
     if (h->flags != ZHTP_WIRE_FLAG_SEALED)
         d1 |= D1_F;
 
-    size_t len = 2 + ((d1 & D1_F) ? 2 : 0) + (hops_default ? 0 : 2) + iw + cw +
+    size_t len = 2 + ((d1 & D1_F) ? 2 : 0) + (hops_default ? 0 : 6) + iw + cw +
                  ((d0 & D0_M) ? 0 : 8) + ((d0 & D0_Z) ? 0 : 8) +
                  ((d0 & D0_S) ? 0 : ZHTP_NODE_ID_LEN) + ((d0 & D0_T) ? 0 : ZHTP_NODE_ID_LEN);
     if (len > cap)
@@ -136,6 +138,8 @@ zhtp_ssize zhtp_wire_compressed_header_encode(uint8_t *out, size_t cap, const zh
     if (!hops_default) {
         *p++ = h->hop_count;
         *p++ = h->hop_limit;
+        put_u32(p, h->route_bound);
+        p += 4;
     }
     if (sealed) {
         put_uint(p, h->receiver_index, iw);
@@ -185,9 +189,11 @@ zhtp_ssize zhtp_wire_compressed_header_decode(zhtp_wire_header *h, const uint8_t
     h->flags = (d1 & D1_F) ? rd_u16(&r) : ZHTP_WIRE_FLAG_SEALED;
     if (d1 & D1_H) {
         h->hop_limit = ZHTP_WIRE_DEFAULT_HOP_LIMIT;
+        h->route_bound = ZHTP_WIRE_ROUTE_BOUND_NONE;
     } else {
         h->hop_count = rd_u8(&r);
         h->hop_limit = rd_u8(&r);
+        h->route_bound = rd_u32(&r);
     }
     if (r.bad)
         return ZHTP_ERR_WIRE_TRUNCATED;

@@ -19,7 +19,8 @@ enum {
     OFF_TIMESTAMP = 88,
     OFF_RECEIVER_INDEX = 96,
     OFF_COUNTER = 100,
-    OFF_RESERVED = 108,
+    OFF_ROUTE_BOUND = 108,
+    OFF_RESERVED = 112,
     RESERVED_LEN = ZHTP_WIRE_HEADER_LEN - OFF_RESERVED,
 };
 
@@ -80,6 +81,7 @@ zhtp_ssize zhtp_wire_header_encode(uint8_t *out, size_t cap, const zhtp_wire_hea
     put_u64(out + OFF_TIMESTAMP, h->timestamp_ms);
     put_u32(out + OFF_RECEIVER_INDEX, h->receiver_index);
     put_u64(out + OFF_COUNTER, h->counter);
+    put_u32(out + OFF_ROUTE_BOUND, h->route_bound);
     memset(out + OFF_RESERVED, 0, RESERVED_LEN);
     return ZHTP_WIRE_HEADER_LEN;
 }
@@ -110,6 +112,7 @@ int zhtp_wire_header_decode(zhtp_wire_header *h, const uint8_t *in, size_t in_le
     h->timestamp_ms = get_u64(in + OFF_TIMESTAMP);
     h->receiver_index = get_u32(in + OFF_RECEIVER_INDEX);
     h->counter = get_u64(in + OFF_COUNTER);
+    h->route_bound = get_u32(in + OFF_ROUTE_BOUND);
     return zhtp_wire_header_check(h);
 }
 

@@ -50,6 +50,7 @@ zhtp_ssize zhtp_wire_version_mismatch_build(uint8_t *out, size_t cap, const uint
     h.version = ZHTP_WIRE_VERSION_NEGOTIATION;
     h.operation = ZHTP_WIRE_OP_ERROR;
     h.hop_limit = 1;
+    h.route_bound = ZHTP_WIRE_ROUTE_BOUND_NONE;
     h.payload_len = (uint32_t)plen;
     memcpy(h.sender, local_id, ZHTP_NODE_ID_LEN);
     h.message_id = message_id;

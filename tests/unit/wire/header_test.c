@@ -24,6 +24,7 @@ static void sample_header(zhtp_wire_header *h)
     h->timestamp_ms = UINT64_C(0x0000018B2C3D4E5F);
     h->receiver_index = 0xCAFEBABE;
     h->counter = UINT64_C(0x0102030405060708);
+    h->route_bound = 0xA1B2C3D4;
 }
 
 static void header_bytes_sit_at_the_documented_offsets(void **state)
@@ -37,11 +38,12 @@ static void header_bytes_sit_at_the_documented_offsets(void **state)
     assert_memory_equal(b, head, 16);
     assert_memory_equal(b + 16, h.sender, 32);
     assert_memory_equal(b + 48, h.target, 32);
-    static const uint8_t tail[28] = {0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x00, 0x00,
-                                     0x01, 0x8B, 0x2C, 0x3D, 0x4E, 0x5F, 0xCA, 0xFE, 0xBA, 0xBE,
-                                     0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08};
-    assert_memory_equal(b + 80, tail, 28);
-    for (int i = 108; i < 128; i++)
+    static const uint8_t tail[32] = {0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,
+                                     0x00, 0x00, 0x01, 0x8B, 0x2C, 0x3D, 0x4E, 0x5F,
+                                     0xCA, 0xFE, 0xBA, 0xBE, 0x01, 0x02, 0x03, 0x04,
+                                     0x05, 0x06, 0x07, 0x08, 0xA1, 0xB2, 0xC3, 0xD4};
+    assert_memory_equal(b + 80, tail, 32);
+    for (int i = 112; i < 128; i++)
         assert_int_equal(b[i], 0);
 }
 
@@ -112,7 +114,7 @@ static void any_reserved_byte_or_flag_bit_set_is_rejected(void **state)
     uint8_t b[128];
     sample_header(&h);
     assert_int_equal(zhtp_wire_header_encode(b, sizeof b, &h), 128);
-    for (int i = 108; i < 128; i++) {
+    for (int i = 112; i < 128; i++) {
         for (int bit = 0; bit < 8; bit++) {
             uint8_t c[128];
             memcpy(c, b, 128);

@@ -103,6 +103,7 @@ void wg_header(zt_rng *r, zhtp_wire_header *h, uint8_t op)
         h->hop_limit = (uint8_t)(1 + zt_rng_below(r, 255));
         h->hop_count = (uint8_t)zt_rng_below(r, (uint64_t)h->hop_limit + 1);
     }
+    h->route_bound = zt_rng_below(r, 2) ? ZHTP_WIRE_ROUTE_BOUND_NONE : (uint32_t)zt_rng_u64(r);
     zt_rng_bytes(r, h->sender, sizeof h->sender);
     zt_rng_bytes(r, h->target, sizeof h->target);
     h->timestamp_ms = zt_rng_below(r, 2) ? 0 : zt_rng_u64(r);
@@ -254,10 +255,10 @@ bool wg_header_equal(const zhtp_wire_header *a, const zhtp_wire_header *b)
 {
     return a->version == b->version && a->operation == b->operation && a->flags == b->flags &&
            a->hop_count == b->hop_count && a->hop_limit == b->hop_limit &&
-           a->payload_len == b->payload_len && !memcmp(a->sender, b->sender, 32) &&
-           !memcmp(a->target, b->target, 32) && a->message_id == b->message_id &&
-           a->timestamp_ms == b->timestamp_ms && a->receiver_index == b->receiver_index &&
-           a->counter == b->counter;
+           a->route_bound == b->route_bound && a->payload_len == b->payload_len &&
+           !memcmp(a->sender, b->sender, 32) && !memcmp(a->target, b->target, 32) &&
+           a->message_id == b->message_id && a->timestamp_ms == b->timestamp_ms &&
+           a->receiver_index == b->receiver_index && a->counter == b->counter;
 }
 
 static bool beq(const zhtp_wire_bytes *a, const zhtp_wire_bytes *b)
