@@ -162,10 +162,10 @@ static void pke_keygen(uint8_t ek[ZHTP_MLKEM768_PUBLICKEYBYTES], uint8_t dk_pke[
     /* t̂ = Â ∘ ŝ + ê; basemul leaves 1/R, tomont puts it back. */
     for (unsigned i = 0; i < MLKEM_K; i++) {
         ar->basemul_acc(&t.p[i], &a[i], &sec.s);
-        zhtp_mlkem_poly_tomont(&t.p[i]);
+        ar->tomont(&t.p[i]);
         zhtp_mlkem_poly_add(&t.p[i], &sec.e.p[i]);
-        zhtp_mlkem_poly_tobytes(ek + i * MLKEM_POLYBYTES, &t.p[i]);
-        zhtp_mlkem_poly_tobytes(dk_pke + i * MLKEM_POLYBYTES, &sec.s.p[i]);
+        ar->tobytes(ek + i * MLKEM_POLYBYTES, &t.p[i]);
+        ar->tobytes(dk_pke + i * MLKEM_POLYBYTES, &sec.s.p[i]);
     }
     memcpy(ek + MLKEM_POLYVECBYTES, rho, 32);
 
@@ -316,15 +316,16 @@ int zhtp_kem_mlkem768_keypair(uint8_t pk[ZHTP_MLKEM768_PUBLICKEYBYTES],
 
 int zhtp_kem_mlkem768_check_pk(const uint8_t pk[ZHTP_MLKEM768_PUBLICKEYBYTES])
 {
-    /* §7.2: ByteEncode12(ByteDecode12(ek)) == ek, i.e. no 12-bit value is >= q. ek is public,
-     * so the early exit is harmless. */
-    for (size_t i = 0; i < MLKEM_POLYVECBYTES; i += 3) {
-        unsigned d1 = pk[i] | (unsigned)(pk[i + 1] & 0x0f) << 8;
-        unsigned d2 = pk[i + 1] >> 4 | (unsigned)pk[i + 2] << 4;
-        if (d1 >= MLKEM_Q || d2 >= MLKEM_Q)
-            return ZHTP_ERR_CRYPTO_BADKEY;
+    /* §7.2: ByteEncode12(ByteDecode12(ek)) == ek, i.e. no 12-bit value is >= q. */
+    const mlkem_arith *ar = arith();
+    mlkem_poly p;
+    int16_t bad = 0;
+    for (unsigned i = 0; i < MLKEM_K; i++) {
+        ar->frombytes(&p, pk + i * MLKEM_POLYBYTES); /* values in [0, 4096) */
+        for (unsigned j = 0; j < MLKEM_N; j++)
+            bad |= (int16_t)(MLKEM_Q - 1 - p.c[j]); /* negative iff p.c[j] >= q */
     }
-    return ZHTP_OK;
+    return bad < 0 ? ZHTP_ERR_CRYPTO_BADKEY : ZHTP_OK;
 }
 
 int zhtp_kem_mlkem768_check_sk(const uint8_t sk[ZHTP_MLKEM768_SECRETKEYBYTES])

@@ -348,6 +348,37 @@ static void tomsg_avx2(uint8_t msg[32], const mlkem_poly *p)
     }
 }
 
+/* ByteEncode_12 of the canonical coefficients: pairs become 24-bit words (madd by 1 and
+ * 4096), and a byte shuffle keeps 3 bytes of each 32-bit lane, 12 per 128-bit half. The
+ * stores overlap forward; the last group goes through tail. */
+static void tobytes_avx2(uint8_t out[MLKEM_POLYBYTES], const mlkem_poly *p)
+{
+    const __m256i q = _mm256_set1_epi16(MLKEM_Q);
+    const __m256i pair = _mm256_set1_epi32(4096 << 16 | 1);
+    const __m256i take3 = _mm256_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1,
+                                           0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
+    uint8_t tail[32];
+    for (unsigned v = 0; v < 16; v++) {
+        __m256i x = _mm256_madd_epi16(canonical(V(p, v), q), pair);
+        x = _mm256_shuffle_epi8(x, take3);
+        uint8_t *dst = v < 15 ? out + 24 * v : tail;
+        _mm_storeu_si128((__m128i *)dst, _mm256_castsi256_si128(x));
+        _mm_storeu_si128((__m128i *)(dst + 12), _mm256_extracti128_si256(x, 1));
+    }
+    memcpy(out + 24 * 15, tail, 24);
+    zhtp_wipe(tail, sizeof tail); /* dk_PKE is secret */
+}
+
+/* Multiplies by R: a Montgomery product with R^2 mod q. */
+static void tomont_avx2(mlkem_poly *p)
+{
+    const __m256i q = _mm256_set1_epi16(MLKEM_Q);
+    const __m256i r2 = _mm256_set1_epi16(1353),
+                  r2q = _mm256_set1_epi16((int16_t)(1353 * MLKEM_QINV));
+    for (unsigned v = 0; v < 16; v++)
+        V(p, v) = montmul(V(p, v), r2, r2q, q);
+}
+
 const mlkem_arith zhtp_mlkem_arith_avx2 = {
     .name = "avx2",
     .ntt = ntt_avx2,
@@ -360,4 +391,6 @@ const mlkem_arith zhtp_mlkem_arith_avx2 = {
     .cbd2 = cbd2_avx2,
     .compress_dv = compress_dv_avx2,
     .tomsg = tomsg_avx2,
+    .tobytes = tobytes_avx2,
+    .tomont = tomont_avx2,
 };

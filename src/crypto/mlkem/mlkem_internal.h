@@ -54,6 +54,8 @@ typedef struct mlkem_arith {
     void (*cbd2)(mlkem_poly *p, const uint8_t buf[MLKEM_ETA_BYTES]);
     void (*compress_dv)(uint8_t out[32 * MLKEM_DV], const mlkem_poly *p);
     void (*tomsg)(uint8_t msg[32], const mlkem_poly *p);
+    void (*tobytes)(uint8_t out[MLKEM_POLYBYTES], const mlkem_poly *p);
+    void (*tomont)(mlkem_poly *p);
 } mlkem_arith;
 
 extern const mlkem_arith zhtp_mlkem_arith_portable;

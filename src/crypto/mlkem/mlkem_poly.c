@@ -114,6 +114,8 @@ const mlkem_arith zhtp_mlkem_arith_portable = {
     .cbd2 = zhtp_mlkem_poly_cbd2,
     .compress_dv = zhtp_mlkem_poly_compress_dv,
     .tomsg = zhtp_mlkem_poly_tomsg,
+    .tobytes = zhtp_mlkem_poly_tobytes,
+    .tomont = zhtp_mlkem_poly_tomont,
 };
 
 /* ---- coefficient-wise helpers ---- */

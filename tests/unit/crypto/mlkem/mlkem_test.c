@@ -384,7 +384,8 @@ static void sample_ntt_fallback_continues_the_xof(void **state)
     }
 }
 
-/* The SIMD codecs against the portable ones: Compress_10, _4, _1 on every int16 input (in 256
+/* The SIMD codecs against the portable ones: Compress_10, _4, _1, ByteEncode_12 and tomont
+ * on every int16 input (in 256
  * polynomials), decoding and CBD sampling on random bytes. */
 static void simd_codecs_match_portable_on_all_inputs(void **state)
 {
@@ -407,6 +408,14 @@ static void simd_codecs_match_portable_on_all_inputs(void **state)
         port->tomsg(want, &p);
         simd->tomsg(got, &p);
         assert_memory_equal(got, want, 32);
+        port->tobytes(want, &p);
+        simd->tobytes(got, &p);
+        assert_memory_equal(got, want, MLKEM_POLYBYTES);
+        a = p;
+        b = p;
+        port->tomont(&a);
+        simd->tomont(&b);
+        assert_memory_equal(&a, &b, sizeof a);
     }
     zt_rng r;
     zt_rng_seed(&r, 10);
