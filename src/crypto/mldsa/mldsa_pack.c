@@ -58,23 +58,20 @@ static inline void unpack_bits(mldsa_poly *a, const uint8_t *in, unsigned bits, 
     }
 }
 
-/* BitPack(z, gamma1 - 1, gamma1): 18-bit fields gamma1 - z, four coefficients in 9 bytes. */
+/* BitPack(z, gamma1 - 1, gamma1): 18-bit fields gamma1 - z, four coefficients in 9 bytes,
+ * assembled in a 64-bit word plus one byte. */
 static void pack_z(uint8_t *out, const mldsa_poly *z)
 {
     for (unsigned i = 0; i < MLDSA_N / 4; i++) {
-        uint32_t v[4];
-        for (unsigned k = 0; k < 4; k++)
-            v[k] = (uint32_t)(MLDSA_GAMMA1 - z->c[4 * i + k]) & 0x3ffff;
-        uint8_t *p = out + 9 * i;
-        p[0] = (uint8_t)v[0];
-        p[1] = (uint8_t)(v[0] >> 8);
-        p[2] = (uint8_t)(v[0] >> 16 | v[1] << 2);
-        p[3] = (uint8_t)(v[1] >> 6);
-        p[4] = (uint8_t)(v[1] >> 14 | v[2] << 4);
-        p[5] = (uint8_t)(v[2] >> 4);
-        p[6] = (uint8_t)(v[2] >> 12 | v[3] << 6);
-        p[7] = (uint8_t)(v[3] >> 2);
-        p[8] = (uint8_t)(v[3] >> 10);
+        uint64_t v0 = (uint32_t)(MLDSA_GAMMA1 - z->c[4 * i]) & 0x3ffff;
+        uint64_t v1 = (uint32_t)(MLDSA_GAMMA1 - z->c[4 * i + 1]) & 0x3ffff;
+        uint64_t v2 = (uint32_t)(MLDSA_GAMMA1 - z->c[4 * i + 2]) & 0x3ffff;
+        uint64_t v3 = (uint32_t)(MLDSA_GAMMA1 - z->c[4 * i + 3]) & 0x3ffff;
+        uint64_t lo = v0 | v1 << 18 | v2 << 36 | v3 << 54;
+        uint8_t *o = out + 9 * i;
+        for (unsigned k = 0; k < 8; k++)
+            o[k] = (uint8_t)(lo >> (8 * k));
+        o[8] = (uint8_t)(v3 >> 10);
     }
 }
 
@@ -128,6 +125,39 @@ void mldsa_pack_sk(uint8_t sk[MLDSA_SK_BYTES], const uint8_t rho[32], const uint
         pack_bits(p, &t0[i], 13, 1, 1 << (MLDSA_D - 1));
 }
 
+/* BitUnpack(in, eta, eta) for eta = 2: eight 3-bit fields in 3 bytes, coefficient 2 - field. */
+static void unpack_eta(mldsa_poly *a, const uint8_t *in)
+{
+    for (unsigned g = 0; g < MLDSA_N / 8; g++, in += 3) {
+        uint32_t v = in[0] | (uint32_t)in[1] << 8 | (uint32_t)in[2] << 16;
+        for (unsigned k = 0; k < 8; k++)
+            a->c[8 * g + k] = MLDSA_ETA - (int32_t)((v >> (3 * k)) & 7);
+    }
+}
+
+/* BitUnpack(in, 2^12 - 1, 2^12): eight 13-bit fields in 13 bytes, coefficient 2^12 - field. */
+static void unpack_t0(mldsa_poly *a, const uint8_t *in)
+{
+    for (unsigned g = 0; g < MLDSA_N / 8; g++, in += 13) {
+        uint64_t lo = 0, hi = 0;
+        for (unsigned k = 0; k < 8; k++)
+            lo |= (uint64_t)in[k] << (8 * k);
+        for (unsigned k = 0; k < 5; k++)
+            hi |= (uint64_t)in[8 + k] << (8 * k);
+        uint32_t f[8];
+        f[0] = (uint32_t)lo & 0x1fff;
+        f[1] = (uint32_t)(lo >> 13) & 0x1fff;
+        f[2] = (uint32_t)(lo >> 26) & 0x1fff;
+        f[3] = (uint32_t)(lo >> 39) & 0x1fff;
+        f[4] = (uint32_t)((lo >> 52) | (hi << 12)) & 0x1fff;
+        f[5] = (uint32_t)(hi >> 1) & 0x1fff;
+        f[6] = (uint32_t)(hi >> 14) & 0x1fff;
+        f[7] = (uint32_t)(hi >> 27) & 0x1fff;
+        for (unsigned k = 0; k < 8; k++)
+            a->c[8 * g + k] = (1 << (MLDSA_D - 1)) - (int32_t)f[k];
+    }
+}
+
 /* skDecode (Alg. 25). A malformed key (3-bit fields 5..7) decodes to out-of-range values as
  * the standard's arithmetic says; signing with it gives a signature that does not verify. */
 void mldsa_unpack_sk(uint8_t rho[32], uint8_t key[32], uint8_t tr[64], mldsa_poly s1[MLDSA_L],
@@ -140,11 +170,11 @@ void mldsa_unpack_sk(uint8_t rho[32], uint8_t key[32], uint8_t tr[64], mldsa_pol
     memcpy(tr, p + 64, 64);
     p += 128;
     for (unsigned i = 0; i < MLDSA_L; i++, p += MLDSA_POLY_ETA_BYTES)
-        unpack_bits(&s1[i], p, 3, 1, MLDSA_ETA);
+        unpack_eta(&s1[i], p);
     for (unsigned i = 0; i < MLDSA_K; i++, p += MLDSA_POLY_ETA_BYTES)
-        unpack_bits(&s2[i], p, 3, 1, MLDSA_ETA);
+        unpack_eta(&s2[i], p);
     for (unsigned i = 0; i < MLDSA_K; i++, p += MLDSA_POLY_T0_BYTES)
-        unpack_bits(&t0[i], p, 13, 1, 1 << (MLDSA_D - 1));
+        unpack_t0(&t0[i], p);
 }
 
 /* sigEncode (Alg. 26) with HintBitPack (Alg. 20). The hint is public here: it is part of the
@@ -206,18 +236,18 @@ int mldsa_unpack_sig(const mldsa_backend *b, uint8_t ctilde[MLDSA_CTILDE], mldsa
     return 0;
 }
 
-/* w1Encode (Alg. 28): SimpleBitPack(w1[i], 43), 6 bits each: four coefficients in 3 bytes. */
+/* w1Encode (Alg. 28): SimpleBitPack(w1[i], 43), 6 bits each: eight coefficients in 6 bytes. */
 void mldsa_pack_w1(uint8_t out[MLDSA_K * MLDSA_POLY_W1_BYTES], const mldsa_poly w1[MLDSA_K])
 {
     for (unsigned i = 0; i < MLDSA_K; i++) {
         const int32_t *c = w1[i].c;
         uint8_t *o = out + i * MLDSA_POLY_W1_BYTES;
-        for (unsigned g = 0; g < MLDSA_N / 4; g++) {
-            uint32_t v = (uint32_t)c[4 * g] | (uint32_t)c[4 * g + 1] << 6 |
-                         (uint32_t)c[4 * g + 2] << 12 | (uint32_t)c[4 * g + 3] << 18;
-            o[3 * g] = (uint8_t)v;
-            o[3 * g + 1] = (uint8_t)(v >> 8);
-            o[3 * g + 2] = (uint8_t)(v >> 16);
+        for (unsigned g = 0; g < MLDSA_N / 8; g++, c += 8, o += 6) {
+            uint64_t v = 0;
+            for (unsigned k = 0; k < 8; k++)
+                v |= (uint64_t)(uint32_t)c[k] << (6 * k);
+            for (unsigned k = 0; k < 6; k++)
+                o[k] = (uint8_t)(v >> (8 * k));
         }
     }
 }
