@@ -148,9 +148,6 @@ static void key_checks_match_acvp_vectors(void **state)
         }
         n++;
     }
-    json_t *groups = json_object_get(root, "testGroups");
-    (void)groups;
-    tests = NULL;
     json_decref(root);
 
     tests = load_group(&root, "acvp/ML-KEM-encapDecap.json", 10);
@@ -175,7 +172,7 @@ static void key_checks_match_acvp_vectors(void **state)
         n++;
     }
     assert_int_equal(n, 20);
-    assert_true(rejected >= 2);
+    assert_int_equal(rejected, 10); /* 5 modified H(ek), 5 coefficients >= q */
     json_decref(root);
 }
 
