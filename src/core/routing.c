@@ -433,7 +433,9 @@ static int grow(zhtp_router *r, void **arr, uint32_t *cap, uint32_t count, size_
 {
     if (count < *cap)
         return ZHTP_OK;
-    uint32_t ncap = *cap ? *cap * 2 : 4;
+    /* Linear growth: neighbours and links come and go rarely, and doubling would leave up to
+     * half of the largest per-node arrays unused in a million-node simulation. */
+    uint32_t ncap = *cap + 4;
     void *n = ralloc(r, (size_t)ncap * elem);
     if (!n)
         return ZHTP_ERR_NOMEM;
@@ -536,6 +538,23 @@ int zhtp_router_link_down(zhtp_router *r, zhtp_route_link_id link, zhtp_time now
     return ZHTP_OK;
 }
 
+/* Gives a neighbour's suffix buffer back when it is more than twice what is needed (paths are
+ * long during a cold start, while every node is briefly its own root). Optional: on allocation
+ * failure the larger buffer stays. The caller rewrites the suffix afterwards. */
+static void shrink_suffix(zhtp_router *r, nbr *n, uint16_t need)
+{
+    if (need >= n->suf_cap / 2)
+        return;
+    uint16_t *pp = NULL;
+    uint32_t *pt = NULL;
+    if (need && path_alloc(r, need, &pp, &pt) != ZHTP_OK)
+        return;
+    path_free(r, n->tags, n->suf_cap);
+    n->tags = pt;
+    n->ports = pp;
+    n->suf_cap = need;
+}
+
 /* Makes the own path the reference for neighbours' paths, re-encoding each neighbour's
  * suffix. All or nothing: on allocation failure the old reference stays (still correct, only
  * less shared). |tp|/|tt| are scratch arrays of ZHTP_ROUTE_MAX_DEPTH entries. */
@@ -600,6 +619,8 @@ static void rebase(zhtp_router *r, uint16_t *tp, uint32_t *tt)
             n->tags = bufs[k++];
             n->ports = (uint16_t *)(n->tags + need);
             n->suf_cap = need;
+        } else {
+            shrink_suffix(r, n, need);
         }
         n->lcp = l;
         for (uint16_t j = l; j < n->depth; j++) {
@@ -697,6 +718,8 @@ int zhtp_router_recv(zhtp_router *r, zhtp_route_link_id link, const uint8_t *buf
         r->ports = oports;
         r->path_cap = (uint16_t)ocap;
     }
+    if (!ncap)
+        shrink_suffix(r, n, need);
     n->lcp = l;
     for (uint16_t i = l; i < a.depth; i++) {
         n->ports[i - l] = ports[i];
