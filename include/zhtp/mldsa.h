@@ -34,7 +34,8 @@ int zhtp_sign_mldsa44_keypair(uint8_t pk[ZHTP_MLDSA44_PUBLICKEYBYTES],
  * Every signing function may also return ZHTP_ERR_CRYPTO_BADKEY (sig zeroed): the signing
  * loop is bounded at 1000 attempts (FIPS 204 allows a bound of at least 814; a well-formed key
  * needs about 4.25 on average and exceeds 814 with negligible probability), so only a
- * malformed secret key can end there. */
+ * malformed secret key can end there; a key whose s1/s2 coefficients lie outside [-2, 2]
+ * (which KeyGen never produces) is refused up front. */
 int zhtp_sign_mldsa44_sign(uint8_t sig[ZHTP_MLDSA44_BYTES], const uint8_t *msg, size_t msg_len,
                            const uint8_t *ctx, size_t ctx_len,
                            const uint8_t sk[ZHTP_MLDSA44_SECRETKEYBYTES]);

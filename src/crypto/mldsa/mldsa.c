@@ -175,15 +175,15 @@ int zhtp_sign_mldsa44_keypair(uint8_t pk[ZHTP_MLDSA44_PUBLICKEYBYTES],
 
 /* c s for the secret polynomials s = s1, s2, t0 is computed directly from c's 39 nonzero
  * coefficients (mldsa_backend.sparse_mul*) rather than through the NTT: exact integers, so the
- * results need no reduction. Each s is kept as (-s || s), built once per call: in 16 bits for
- * s1 and s2 (|c s| <= 78 fits), in 32 bits for t0 (|c t0| <= 39 * 2^12). */
+ * results need no reduction. Each s is kept as (-s || s), built once per call: in 8 bits for
+ * s1 and s2 (|s| <= 2, so |c s| <= 78 fits), in 32 bits for t0 (|c t0| <= 39 * 2^12). */
 typedef struct sign_state {
     uint8_t rho[32], key[32], tr[64];
     uint8_t rhopp[64];
     uint8_t ctilde[MLDSA_CTILDE];
     uint8_t w1buf[MLDSA_K * MLDSA_POLY_W1_BYTES];
     uint8_t cpos[MLDSA_TAU + 1], cneg[MLDSA_TAU + 1];
-    _Alignas(32) int16_t ext_s[MLDSA_L + MLDSA_K][2 * MLDSA_N]; /* s1[0..l), then s2 */
+    _Alignas(32) int8_t ext_s[MLDSA_L + MLDSA_K][2 * MLDSA_N]; /* s1[0..l), then s2 */
     _Alignas(32) int32_t ext_t0[MLDSA_K][2 * MLDSA_N];
     mldsa_poly y[MLDSA_L], yhat[MLDSA_L], z[MLDSA_L];
     mldsa_poly w[MLDSA_K], w1[MLDSA_K], r[MLDSA_K], r0[MLDSA_K], r1[MLDSA_K];
@@ -236,12 +236,12 @@ static int sign_loop(const mldsa_backend *b, sign_state *st, const mldsa_poly a[
         /* z = y + c s1, r = w - c s2, r0 = LowBits(r) */
         uint32_t reject = 0;
         for (unsigned j = 0; j < MLDSA_L; j++) {
-            b->sparse_mul16(&st->z[j], st->ext_s[j], st->cpos, npos, st->cneg, nneg);
+            b->sparse_mul8(&st->z[j], st->ext_s[j], st->cpos, npos, st->cneg, nneg);
             mldsa_poly_add(&st->z[j], &st->z[j], &st->y[j]);
             reject |= b->exceeds(&st->z[j], MLDSA_GAMMA1 - MLDSA_BETA);
         }
         for (unsigned i = 0; i < MLDSA_K; i++) {
-            b->sparse_mul16(&st->cs2[i], st->ext_s[MLDSA_L + i], st->cpos, npos, st->cneg, nneg);
+            b->sparse_mul8(&st->cs2[i], st->ext_s[MLDSA_L + i], st->cpos, npos, st->cneg, nneg);
             mldsa_poly_sub(&st->r[i], &st->w[i], &st->cs2[i]);
             b->freeze(&st->r[i]);
             b->decompose(&st->r1[i], &st->r0[i], &st->r[i]);
@@ -281,30 +281,41 @@ static void make_ext32(int32_t ext[2 * MLDSA_N], const mldsa_poly *s)
     }
 }
 
-/* The same in 16 bits. s1 and s2 from skDecode lie in [-5, 2] even for a malformed key. */
-static void make_ext16(int16_t ext[2 * MLDSA_N], const mldsa_poly *s)
+/* The same in 8 bits, for s checked to lie in [-2, 2]. Returns 1 when some coefficient is
+ * below -2 (skDecode gives [-5, 2]: fields 5..7 mean a malformed key), without a branch. */
+static uint32_t make_ext8(int8_t ext[2 * MLDSA_N], const mldsa_poly *s)
 {
+    uint32_t bad = 0;
     for (unsigned i = 0; i < MLDSA_N; i++) {
-        ext[i] = (int16_t)-s->c[i];
-        ext[MLDSA_N + i] = (int16_t)s->c[i];
+        bad |= (uint32_t)(s->c[i] + MLDSA_ETA) >> 31;
+        ext[i] = (int8_t)-s->c[i];
+        ext[MLDSA_N + i] = (int8_t)s->c[i];
     }
+    return bad;
 }
 
 /* skDecode and the per-key precomputation (the (-s || s) tables and ExpandA), once a call.
- * s1, s2 and t0 pass through y, cs2 and ct0, which the loop overwrites before reading. */
-static void sign_setup(const mldsa_backend *b, sign_state *st, mldsa_poly a[MLDSA_K][MLDSA_L],
-                       const uint8_t sk[ZHTP_MLDSA44_SECRETKEYBYTES])
+ * s1, s2 and t0 pass through y, cs2 and ct0, which the loop overwrites before reading.
+ * Returns ZHTP_ERR_CRYPTO_BADKEY for s1/s2 coefficients outside [-eta, eta], which KeyGen
+ * never produces; only that one bit about the key is declassified. */
+static int sign_setup(const mldsa_backend *b, sign_state *st, mldsa_poly a[MLDSA_K][MLDSA_L],
+                      const uint8_t sk[ZHTP_MLDSA44_SECRETKEYBYTES])
 {
+    uint32_t bad = 0;
     mldsa_unpack_sk(st->rho, st->key, st->tr, st->y, st->cs2, st->ct0, sk);
     /* rho is the public key's first field. */
     ZHTP_CT_DECLASSIFY(st->rho, sizeof st->rho);
     for (unsigned j = 0; j < MLDSA_L; j++)
-        make_ext16(st->ext_s[j], &st->y[j]);
+        bad |= make_ext8(st->ext_s[j], &st->y[j]);
     for (unsigned i = 0; i < MLDSA_K; i++) {
-        make_ext16(st->ext_s[MLDSA_L + i], &st->cs2[i]);
+        bad |= make_ext8(st->ext_s[MLDSA_L + i], &st->cs2[i]);
         make_ext32(st->ext_t0[i], &st->ct0[i]);
     }
+    ZHTP_CT_DECLASSIFY(&bad, sizeof bad);
+    if (bad)
+        return ZHTP_ERR_CRYPTO_BADKEY;
     mldsa_expand_a(b, a, st->rho);
+    return ZHTP_OK;
 }
 
 int mldsa_sign_mu(uint8_t sig[ZHTP_MLDSA44_BYTES], const uint8_t *mu_given, const uint8_t *prefix,
@@ -316,13 +327,15 @@ int mldsa_sign_mu(uint8_t sig[ZHTP_MLDSA44_BYTES], const uint8_t *mu_given, cons
     sign_state st;
     mldsa_poly a[MLDSA_K][MLDSA_L]; /* public (from rho): not wiped */
     uint8_t mu[64];
-    sign_setup(b, &st, a, sk);
-    if (mu_given)
-        memcpy(mu, mu_given, 64);
-    else
-        compute_mu(mu, st.tr, prefix, prefix_len, ctx, ctx_len, msg, msg_len);
-    int rc = sign_loop(b, &st, a, sig, mu, rnd,
+    int rc = sign_setup(b, &st, a, sk);
+    if (rc == ZHTP_OK) {
+        if (mu_given)
+            memcpy(mu, mu_given, 64);
+        else
+            compute_mu(mu, st.tr, prefix, prefix_len, ctx, ctx_len, msg, msg_len);
+        rc = sign_loop(b, &st, a, sig, mu, rnd,
                        max_attempts > 65536 / MLDSA_L ? 65536 / MLDSA_L : max_attempts);
+    }
     if (rc != ZHTP_OK)
         memset(sig, 0, ZHTP_MLDSA44_BYTES);
     zhtp_wipe(&st, sizeof st);

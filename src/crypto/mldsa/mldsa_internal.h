@@ -72,9 +72,9 @@ typedef struct mldsa_backend {
      * neg[0..nneg) (public positions) and ext = (-s || s). |out_i| <= (npos + nneg) max|s|. */
     void (*sparse_mul)(mldsa_poly *out, const int32_t ext[2 * MLDSA_N], const uint8_t *pos,
                        unsigned npos, const uint8_t *neg, unsigned nneg);
-    /* The same with 16-bit ext, for s whose products stay within 16 bits (|c s| < 2^15). */
-    void (*sparse_mul16)(mldsa_poly *out, const int16_t ext[2 * MLDSA_N], const uint8_t *pos,
-                         unsigned npos, const uint8_t *neg, unsigned nneg);
+    /* The same with 8-bit ext, for |s| <= 2 (s1, s2 of a well-formed key): |c s| <= 78. */
+    void (*sparse_mul8)(mldsa_poly *out, const int8_t ext[2 * MLDSA_N], const uint8_t *pos,
+                        unsigned npos, const uint8_t *neg, unsigned nneg);
 } mldsa_backend;
 
 extern const mldsa_backend mldsa_backend_portable;

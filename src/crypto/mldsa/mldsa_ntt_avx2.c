@@ -819,37 +819,41 @@ static void sparse_mul_avx2(mldsa_poly *out, const int32_t ext[2 * MLDSA_N], con
     }
 }
 
-/* sparse_mul on 16-bit windows: sixteen coefficients per load, sums kept in 16 bits (the
- * caller guarantees they fit), widened to 32 bits on the way out. */
-static void sparse_mul16_avx2(mldsa_poly *out, const int16_t ext[2 * MLDSA_N], const uint8_t *pos,
-                              unsigned npos, const uint8_t *neg, unsigned nneg)
+/* sparse_mul on 8-bit windows: thirty-two coefficients per load, sums kept in 8 bits (the
+ * caller guarantees |s| <= 2, so every partial sum is within 39 * 2), widened to 32 bits on
+ * the way out. */
+static void sparse_mul8_avx2(mldsa_poly *out, const int8_t ext[2 * MLDSA_N], const uint8_t *pos,
+                             unsigned npos, const uint8_t *neg, unsigned nneg)
 {
-    const int16_t *pp[MLDSA_TAU], *pn[MLDSA_TAU]; /* npos + nneg = tau */
+    const int8_t *pp[MLDSA_TAU], *pn[MLDSA_TAU]; /* npos + nneg = tau */
     for (unsigned k = 0; k < npos; k++)
         pp[k] = ext + MLDSA_N - pos[k];
     for (unsigned k = 0; k < nneg; k++)
         pn[k] = ext + MLDSA_N - neg[k];
-    for (unsigned i = 0; i < MLDSA_N; i += 64) {
+    for (unsigned i = 0; i < MLDSA_N; i += 128) {
         __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
         for (unsigned k = 0; k < npos; k++) {
-            const int16_t *p = pp[k] + i;
-            a0 = _mm256_add_epi16(a0, _mm256_loadu_si256((const __m256i *)p));
-            a1 = _mm256_add_epi16(a1, _mm256_loadu_si256((const __m256i *)(p + 16)));
-            a2 = _mm256_add_epi16(a2, _mm256_loadu_si256((const __m256i *)(p + 32)));
-            a3 = _mm256_add_epi16(a3, _mm256_loadu_si256((const __m256i *)(p + 48)));
+            const int8_t *p = pp[k] + i;
+            a0 = _mm256_add_epi8(a0, _mm256_loadu_si256((const __m256i *)p));
+            a1 = _mm256_add_epi8(a1, _mm256_loadu_si256((const __m256i *)(p + 32)));
+            a2 = _mm256_add_epi8(a2, _mm256_loadu_si256((const __m256i *)(p + 64)));
+            a3 = _mm256_add_epi8(a3, _mm256_loadu_si256((const __m256i *)(p + 96)));
         }
         for (unsigned k = 0; k < nneg; k++) {
-            const int16_t *p = pn[k] + i;
-            a0 = _mm256_sub_epi16(a0, _mm256_loadu_si256((const __m256i *)p));
-            a1 = _mm256_sub_epi16(a1, _mm256_loadu_si256((const __m256i *)(p + 16)));
-            a2 = _mm256_sub_epi16(a2, _mm256_loadu_si256((const __m256i *)(p + 32)));
-            a3 = _mm256_sub_epi16(a3, _mm256_loadu_si256((const __m256i *)(p + 48)));
+            const int8_t *p = pn[k] + i;
+            a0 = _mm256_sub_epi8(a0, _mm256_loadu_si256((const __m256i *)p));
+            a1 = _mm256_sub_epi8(a1, _mm256_loadu_si256((const __m256i *)(p + 32)));
+            a2 = _mm256_sub_epi8(a2, _mm256_loadu_si256((const __m256i *)(p + 64)));
+            a3 = _mm256_sub_epi8(a3, _mm256_loadu_si256((const __m256i *)(p + 96)));
         }
         const __m256i acc[4] = {a0, a1, a2, a3};
         for (unsigned v = 0; v < 4; v++) {
-            STOREV(out->c + i + 16 * v, _mm256_cvtepi16_epi32(_mm256_castsi256_si128(acc[v])));
-            STOREV(out->c + i + 16 * v + 8,
-                   _mm256_cvtepi16_epi32(_mm256_extracti128_si256(acc[v], 1)));
+            __m128i lo = _mm256_castsi256_si128(acc[v]), hi = _mm256_extracti128_si256(acc[v], 1);
+            int32_t *o = out->c + i + 32 * v;
+            STOREV(o, _mm256_cvtepi8_epi32(lo));
+            STOREV(o + 8, _mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8)));
+            STOREV(o + 16, _mm256_cvtepi8_epi32(hi));
+            STOREV(o + 24, _mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)));
         }
     }
 }
@@ -868,5 +872,5 @@ const mldsa_backend mldsa_backend_avx2 = {
     .unpack_z = unpack_z_avx2,
     .rej_uniform = rej_uniform_avx2,
     .sparse_mul = sparse_mul_avx2,
-    .sparse_mul16 = sparse_mul16_avx2,
+    .sparse_mul8 = sparse_mul8_avx2,
 };

@@ -227,19 +227,18 @@ static void sparse_mul_portable(mldsa_poly *out, const int32_t ext[2 * MLDSA_N],
     }
 }
 
-static void sparse_mul16_portable(mldsa_poly *out, const int16_t ext[2 * MLDSA_N],
-                                  const uint8_t *pos, unsigned npos, const uint8_t *neg,
-                                  unsigned nneg)
+static void sparse_mul8_portable(mldsa_poly *out, const int8_t ext[2 * MLDSA_N], const uint8_t *pos,
+                                 unsigned npos, const uint8_t *neg, unsigned nneg)
 {
     for (unsigned i = 0; i < MLDSA_N; i++)
         out->c[i] = 0;
     for (unsigned k = 0; k < npos; k++) {
-        const int16_t *p = ext + MLDSA_N - pos[k];
+        const int8_t *p = ext + MLDSA_N - pos[k];
         for (unsigned i = 0; i < MLDSA_N; i++)
             out->c[i] += p[i];
     }
     for (unsigned k = 0; k < nneg; k++) {
-        const int16_t *p = ext + MLDSA_N - neg[k];
+        const int8_t *p = ext + MLDSA_N - neg[k];
         for (unsigned i = 0; i < MLDSA_N; i++)
             out->c[i] -= p[i];
     }
@@ -259,5 +258,5 @@ const mldsa_backend mldsa_backend_portable = {
     .unpack_z = mldsa_unpack_z,
     .rej_uniform = mldsa_rej_uniform,
     .sparse_mul = sparse_mul_portable,
-    .sparse_mul16 = sparse_mul16_portable,
+    .sparse_mul8 = sparse_mul8_portable,
 };

@@ -463,7 +463,7 @@ static void backend_rounding_matches_scalar_for_every_residue(void **state)
 }
 
 /* c s by the sparse routines equals the schoolbook negacyclic product, for challenge-shaped c
- * (tau coefficients +-1) and s in the ranges of s1/s2 (16-bit form) and t0 (32-bit form). */
+ * (tau coefficients +-1) and s in the ranges of s1/s2 (8-bit form) and t0 (32-bit form). */
 static void backend_sparse_mul_matches_schoolbook(void **state)
 {
     zt_rng r;
@@ -493,14 +493,14 @@ static void backend_sparse_mul_matches_schoolbook(void **state)
         int wide = trial % 2; /* t0-sized or s1-sized coefficients */
         int32_t sv[MLDSA_N];
         _Alignas(32) int32_t ext32[2 * MLDSA_N];
-        _Alignas(32) int16_t ext16[2 * MLDSA_N];
+        _Alignas(32) int8_t ext8[2 * MLDSA_N];
         for (unsigned i = 0; i < MLDSA_N; i++) {
             sv[i] =
-                wide ? (int32_t)zt_rng_below(&r, 8192) - 4095 : (int32_t)zt_rng_below(&r, 8) - 5;
+                wide ? (int32_t)zt_rng_below(&r, 8192) - 4095 : (int32_t)zt_rng_below(&r, 5) - 2;
             ext32[i] = -sv[i];
             ext32[MLDSA_N + i] = sv[i];
-            ext16[i] = (int16_t)-sv[i];
-            ext16[MLDSA_N + i] = (int16_t)sv[i];
+            ext8[i] = (int8_t)-sv[i];
+            ext8[MLDSA_N + i] = (int8_t)sv[i];
         }
         int32_t want[MLDSA_N] = {0};
         for (unsigned j = 0; j < MLDSA_N; j++)
@@ -519,7 +519,7 @@ static void backend_sparse_mul_matches_schoolbook(void **state)
             if (wide)
                 bs[k]->sparse_mul(&out, ext32, pos, npos, neg, nneg);
             else
-                bs[k]->sparse_mul16(&out, ext16, pos, npos, neg, nneg);
+                bs[k]->sparse_mul8(&out, ext8, pos, npos, neg, nneg);
             assert_memory_equal(out.c, want, sizeof want);
         }
     }
@@ -936,6 +936,31 @@ static void signing_stops_at_the_attempt_bound(void **state)
     assert_true(gave_up > 0 && signed_ok > 0);
 }
 
+/* A secret key with an s1 or s2 field of 5..7 (a coefficient below -eta) cannot come from
+ * KeyGen; signing refuses it and zeroes the signature. Fields 0..4 at the same spot sign. */
+static void signing_refuses_out_of_range_secret_coefficients(void **state)
+{
+    uint8_t xi[32] = {12}, pk[PKB], sk[SKB], bad[SKB], sig[SIGB], zero[SIGB] = {0};
+    assert_int_equal(zhtp_sign_mldsa44_keypair_from_seed(pk, sk, xi), ZHTP_OK);
+    /* the first 3-bit field of s1[0] (byte 128, bits 0..2), then field 128 of s2[3] */
+    const size_t offs[2] = {128, 128 + 7 * MLDSA_POLY_ETA_BYTES + 48};
+    for (int k = 0; k < 2; k++) {
+        for (uint8_t field = 0; field < 8; field++) {
+            memcpy(bad, sk, SKB);
+            bad[offs[k]] = (uint8_t)((bad[offs[k]] & ~7u) | field);
+            memset(sig, 0xa5, sizeof sig);
+            int rc =
+                zhtp_sign_mldsa44_sign_deterministic(sig, (const uint8_t *)"m", 1, NULL, 0, bad);
+            if (field > 4) {
+                assert_int_equal(rc, ZHTP_ERR_CRYPTO_BADKEY);
+                assert_memory_equal(sig, zero, SIGB);
+            } else {
+                assert_int_equal(rc, ZHTP_OK);
+            }
+        }
+    }
+}
+
 static void random_keypairs_differ_and_work(void **state)
 {
     uint8_t pk1[PKB], sk1[SKB], pk2[PKB], sk2[SKB], sig[SIGB];
@@ -993,6 +1018,7 @@ int main(void)
         cmocka_unit_test(wrong_context_or_message_is_rejected),
         cmocka_unit_test(sign_verify_round_trips_over_lengths_on_every_impl),
         cmocka_unit_test(signing_stops_at_the_attempt_bound),
+        cmocka_unit_test(signing_refuses_out_of_range_secret_coefficients),
         cmocka_unit_test(random_keypairs_differ_and_work),
         cmocka_unit_test(impl_switch_accepts_known_names_only),
     };
