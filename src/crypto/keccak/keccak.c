@@ -365,40 +365,53 @@ static int cpu_has_avx2(void)
 }
 #endif
 
-typedef void (*x4_fn)(uint64_t s[100]);
+/* A backend is one pointer to a constant {function, name} pair, so a reader never sees the
+ * function of one backend with the name of another. */
+typedef struct x4_backend {
+    void (*permute)(uint64_t s[100]);
+    const char *name;
+} x4_backend;
 
-static void x4_auto(x4_fn *fn, const char **name)
+static const x4_backend backend_portable = {keccakf1600_x4_portable, "portable"};
+#if defined(ZHTP_KECCAK_HAVE_AVX2)
+static const x4_backend backend_avx2 = {zhtp_keccakf1600_x4_avx2, "avx2"};
+#endif
+
+static const x4_backend *backend_auto(void)
 {
 #if defined(ZHTP_KECCAK_HAVE_AVX2)
-    if (cpu_has_avx2()) {
-        *fn = zhtp_keccakf1600_x4_avx2;
-        *name = "avx2";
-        return;
-    }
+    if (cpu_has_avx2())
+        return &backend_avx2;
 #endif
-    *fn = keccakf1600_x4_portable;
-    *name = "portable";
+    return &backend_portable;
 }
 
-/* Chosen on first use ("auto"). Two threads racing on the first call store the same values. */
-static x4_fn x4_permute;
-static const char *x4_name;
+/* Chosen on first use ("auto"). Two threads racing on the first call store the same pointer. */
+static const x4_backend *x4_selected;
+
+static const x4_backend *x4_current(void)
+{
+    const x4_backend *b = x4_selected;
+    if (b == NULL) {
+        b = backend_auto();
+        x4_selected = b;
+    }
+    return b;
+}
 
 int zhtp_keccak_x4_set_impl(const char *name)
 {
     if (strcmp(name, "auto") == 0) {
-        x4_auto(&x4_permute, &x4_name);
+        x4_selected = backend_auto();
         return 0;
     }
     if (strcmp(name, "portable") == 0) {
-        x4_permute = keccakf1600_x4_portable;
-        x4_name = "portable";
+        x4_selected = &backend_portable;
         return 0;
     }
 #if defined(ZHTP_KECCAK_HAVE_AVX2)
     if (strcmp(name, "avx2") == 0 && cpu_has_avx2()) {
-        x4_permute = zhtp_keccakf1600_x4_avx2;
-        x4_name = "avx2";
+        x4_selected = &backend_avx2;
         return 0;
     }
 #endif
@@ -407,16 +420,12 @@ int zhtp_keccak_x4_set_impl(const char *name)
 
 const char *zhtp_keccak_x4_impl(void)
 {
-    if (x4_permute == NULL)
-        x4_auto(&x4_permute, &x4_name);
-    return x4_name;
+    return x4_current()->name;
 }
 
 void zhtp_keccakf1600_x4(uint64_t s[100])
 {
-    if (x4_permute == NULL)
-        x4_auto(&x4_permute, &x4_name);
-    x4_permute(s);
+    x4_current()->permute(s);
 }
 
 void zhtp_keccak_x4_absorb_once(zhtp_keccak_x4 *k, unsigned rate, const uint8_t *in0,
