@@ -182,7 +182,7 @@ typedef struct sign_state {
     uint8_t rhopp[64];
     uint8_t ctilde[MLDSA_CTILDE];
     uint8_t w1buf[MLDSA_K * MLDSA_POLY_W1_BYTES];
-    uint8_t cpos[MLDSA_TAU + 1], cneg[MLDSA_TAU + 1];
+    uint8_t csupport[MLDSA_TAU], cpos[MLDSA_TAU], cneg[MLDSA_TAU];
     _Alignas(32) int8_t ext_s[MLDSA_L + MLDSA_K][2 * MLDSA_N]; /* s1[0..l), then s2 */
     _Alignas(32) int32_t ext_t0[MLDSA_K][2 * MLDSA_N];
     mldsa_poly y[MLDSA_L], yhat[MLDSA_L], z[MLDSA_L];
@@ -221,16 +221,15 @@ static int sign_loop(const mldsa_backend *b, sign_state *st, const mldsa_poly a[
         shake256_cat(st->ctilde, MLDSA_CTILDE, mu, 64, st->w1buf, sizeof st->w1buf, NULL, 0, NULL,
                      0);
         ZHTP_CT_DECLASSIFY(st->ctilde, MLDSA_CTILDE); /* see the file comment */
-        mldsa_sample_in_ball(&st->c, st->ctilde);
-        /* c is public (from c~): its positions may steer loads. Branch-free compaction (the
-         * branches would mispredict on most of the 39 nonzeros); each list has tau + 1 slots
-         * because the scan writes one past its final length. */
+        mldsa_sample_in_ball(&st->c, st->csupport, st->ctilde);
+        /* c is public (from c~): its positions may steer loads and branches. */
         unsigned npos = 0, nneg = 0;
-        for (unsigned i = 0; i < MLDSA_N; i++) {
-            st->cpos[npos] = (uint8_t)i;
-            st->cneg[nneg] = (uint8_t)i;
-            npos += st->c.c[i] == 1;
-            nneg += st->c.c[i] == -1;
+        for (unsigned k = 0; k < MLDSA_TAU; k++) {
+            uint8_t p = st->csupport[k];
+            if (st->c.c[p] == 1)
+                st->cpos[npos++] = p;
+            else
+                st->cneg[nneg++] = p;
         }
 
         /* z = y + c s1, r = w - c s2, r0 = LowBits(r) */
@@ -399,7 +398,7 @@ int zhtp_sign_mldsa44_sign_deterministic(uint8_t sig[ZHTP_MLDSA44_BYTES], const 
 
 typedef struct verify_state {
     uint8_t rho[32], tr[64], mu[64];
-    uint8_t ctilde[MLDSA_CTILDE], ctilde2[MLDSA_CTILDE];
+    uint8_t ctilde[MLDSA_CTILDE], ctilde2[MLDSA_CTILDE], csupport[MLDSA_TAU];
     uint8_t w1buf[MLDSA_K * MLDSA_POLY_W1_BYTES];
     mldsa_poly a[MLDSA_K][MLDSA_L];
     mldsa_poly t1[MLDSA_K], z[MLDSA_L], h[MLDSA_K], w[MLDSA_K], ct1;
@@ -429,7 +428,7 @@ static int verify_core(verify_state *st, const uint8_t *sig, const uint8_t *mu_g
         compute_mu(st->mu, st->tr, prefix, prefix_len, ctx, ctx_len, msg, msg_len);
     }
     mldsa_expand_a(b, st->a, st->rho);
-    mldsa_sample_in_ball(&st->c, st->ctilde);
+    mldsa_sample_in_ball(&st->c, st->csupport, st->ctilde);
     b->ntt(&st->c);
     for (unsigned j = 0; j < MLDSA_L; j++)
         b->ntt(&st->z[j]);

@@ -123,8 +123,10 @@ void mldsa_expand_s(mldsa_poly s1[MLDSA_L], mldsa_poly s2[MLDSA_K], const uint8_
 /* ExpandMask (Alg. 34): y from rho'' and kappa. */
 void mldsa_expand_mask(const mldsa_backend *b, mldsa_poly y[MLDSA_L], const uint8_t rhopp[64],
                        uint16_t kappa);
-/* SampleInBall (Alg. 29). ctilde must be public (declassified) when called. */
-void mldsa_sample_in_ball(mldsa_poly *c, const uint8_t ctilde[MLDSA_CTILDE]);
+/* SampleInBall (Alg. 29). ctilde must be public (declassified) when called. support gets the
+ * tau positions where c is nonzero, in no particular order. */
+void mldsa_sample_in_ball(mldsa_poly *c, uint8_t support[MLDSA_TAU],
+                          const uint8_t ctilde[MLDSA_CTILDE]);
 
 /* ---- encodings (mldsa_pack.c) ---- */
 

@@ -127,8 +127,10 @@ void mldsa_expand_mask(const mldsa_backend *b, mldsa_poly y[MLDSA_L], const uint
     zhtp_wipe(&k, sizeof k);
 }
 
-void mldsa_sample_in_ball(mldsa_poly *c, const uint8_t ctilde[MLDSA_CTILDE])
+void mldsa_sample_in_ball(mldsa_poly *c, uint8_t support[MLDSA_TAU],
+                          const uint8_t ctilde[MLDSA_CTILDE])
 {
+    unsigned n = 0;
     uint8_t buf[ZHTP_SHAKE256_RATE];
     zhtp_keccak k;
     zhtp_shake256_init(&k);
@@ -149,6 +151,9 @@ void mldsa_sample_in_ball(mldsa_poly *c, const uint8_t ctilde[MLDSA_CTILDE])
             }
             j = buf[pos++];
         } while (j > i);
+        /* Each step adds one nonzero position: i when c_j was already nonzero or j = i
+         * (c_i takes c_j's value or is set itself), else j. */
+        support[n++] = (uint8_t)((c->c[j] != 0 || j == i) ? i : j);
         c->c[i] = c->c[j];
         c->c[j] = 1 - 2 * (int32_t)(signs & 1);
         signs >>= 1;

@@ -525,6 +525,27 @@ static void backend_sparse_mul_matches_schoolbook(void **state)
     }
 }
 
+/* SampleInBall: tau coefficients +-1, the rest 0, and support lists exactly the nonzero ones. */
+static void sample_in_ball_support_is_the_nonzero_set(void **state)
+{
+    zt_rng r;
+    zt_rng_seed(&r, 48);
+    for (int trial = 0; trial < 500; trial++) {
+        uint8_t ct[MLDSA_CTILDE], support[MLDSA_TAU];
+        mldsa_poly c;
+        zt_rng_bytes(&r, ct, sizeof ct);
+        mldsa_sample_in_ball(&c, support, ct);
+        uint8_t seen[MLDSA_N] = {0};
+        for (int k = 0; k < MLDSA_TAU; k++) {
+            assert_true(c.c[support[k]] == 1 || c.c[support[k]] == -1);
+            assert_int_equal(seen[support[k]], 0);
+            seen[support[k]] = 1;
+        }
+        for (int i = 0; i < MLDSA_N; i++)
+            assert_int_equal(c.c[i] != 0, seen[i]);
+    }
+}
+
 /* RejNTTPoly's sampler: every backend keeps exactly the 23-bit candidates below q, in order,
  * from any starting count, with about half of the candidates rejected (q and just above q
  * included). */
@@ -1009,6 +1030,7 @@ int main(void)
         cmocka_unit_test(backend_helpers_agree_with_definitions),
         cmocka_unit_test(backend_rej_uniform_matches_definition),
         cmocka_unit_test(backend_sparse_mul_matches_schoolbook),
+        cmocka_unit_test(sample_in_ball_support_is_the_nonzero_set),
         cmocka_unit_test(signature_bit_flips_are_rejected),
         cmocka_unit_test(public_key_bit_flips_are_rejected),
         cmocka_unit_test(malformed_hints_are_rejected),
