@@ -12,10 +12,12 @@
  * with zhtp_node_recv, drain zhtp_node_next_datagram and zhtp_node_next_event after every call,
  * and re-arm one timer at zhtp_node_next_deadline. Same seed, same inputs: same outputs.
  *
- * Known gaps (see docs/node.md): link sessions and end-to-end encryption are not composed yet
- * (include/zhtp/session.h had not landed when this was written): packets travel UNSEALED and
- * relays can read DATA. Destination coordinates come from a lookup callback the driver injects
- * (zhtp-sim: an oracle over its own nodes) until the DHT exists.
+ * Security: a neighbour is announced to the router only once a link session (session.h)
+ * authenticated it; everything but PEER_DISCOVERY and handshakes is sealed per link, and
+ * application data is sealed again end to end (an inner sealed packet carried in DATA), so
+ * relays see only ciphertext. Known gaps (docs/node.md): destination coordinates come from a
+ * lookup callback the driver injects (zhtp-sim: an oracle over its own nodes) until the DHT
+ * exists; narrow links do not use compressed headers yet.
  *
  * Thread-safety: none; one handle per thread at a time; handles are independent. */
 #ifndef ZHTP_NODE_H
@@ -62,7 +64,16 @@ typedef struct zhtp_node_config {
     uint32_t max_retransmits;     /* 0: 32. Then ZHTP_NODE_EV_FAILED */
     uint8_t hop_limit;            /* 0: ZHTP_WIRE_DEFAULT_HOP_LIMIT */
     size_t max_queue_bytes;       /* 0: 4 MiB of outgoing frames; beyond, new frames dropped */
+    /* false (default): every packet between neighbours is sealed by a link session
+     * (include/zhtp/session.h) and application data by an end-to-end session between source
+     * and destination, so relays never see plaintext. true: no sessions, packets travel in
+     * clear: for simulations of very large meshes only, never on a real network. */
+    bool insecure_plaintext;
 } zhtp_node_config;
+
+/* The link id the node uses internally for end-to-end sessions carried over the mesh; a
+ * driver must not add a link with this id. */
+#define ZHTP_NODE_LINK_MESH UINT64_MAX
 
 typedef struct zhtp_node zhtp_node;
 
@@ -135,13 +146,15 @@ int zhtp_node_next_event(zhtp_node *n, zhtp_node_event *ev);
 
 typedef struct zhtp_node_stats {
     uint64_t rx_frames, rx_bytes, tx_frames, tx_bytes;
-    uint64_t rx_bad;         /* undecodable datagrams, bad payloads, id/identity mismatches */
-    uint64_t fwd_packets;    /* DATA forwarded for others */
-    uint64_t drop_no_route;  /* DATA with no next hop */
-    uint64_t drop_hop_limit; /* DATA whose hop limit ran out */
-    uint64_t drop_queue;     /* frames dropped because the queue was full */
-    uint64_t retransmits;    /* end-to-end retransmissions */
-    uint64_t duplicates;     /* DATA delivered twice (retransmission), suppressed */
+    uint64_t rx_bad;           /* undecodable datagrams, bad payloads, id/identity mismatches */
+    uint64_t fwd_packets;      /* DATA forwarded for others */
+    uint64_t drop_no_route;    /* DATA with no next hop */
+    uint64_t drop_hop_limit;   /* DATA whose hop limit ran out */
+    uint64_t drop_queue;       /* frames dropped because the queue was full */
+    uint64_t retransmits;      /* end-to-end retransmissions */
+    uint64_t duplicates;       /* DATA delivered twice (retransmission), suppressed */
+    uint64_t drop_no_session;  /* packets not sent: no usable link session with the next hop */
+    uint64_t handshake_errors; /* handshake packets the session layer refused */
 } zhtp_node_stats;
 void zhtp_node_get_stats(const zhtp_node *n, zhtp_node_stats *st);
 

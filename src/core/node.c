@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "zhtp/node.h"
+#include "zhtp/session.h"
 #include "zhtp/wire.h"
 
 /* DATA channels of the end-to-end layer (inside the DATA payload, so an end-to-end session
@@ -11,6 +12,7 @@ enum {
     CH_MESSAGE = 1,  /* unreliable application message */
     CH_ACK = 2,      /* body: u64 big-endian message id being acknowledged */
     CH_RELIABLE = 3, /* application message that wants an ACK */
+    CH_E2E = 4,      /* body: a whole inner packet of the end-to-end session */
 };
 
 #define RECENT_LEN   64 /* reliable (source, id) pairs remembered to suppress duplicates */
@@ -33,6 +35,7 @@ typedef struct nbr {
     uint64_t rlink; /* the router's link id: unique for the node's life */
     zhtp_time last_heard;
     uint32_t caps;
+    bool routed; /* announced to the router (link session authenticated) */
 } nbr;
 
 typedef struct frame {
@@ -57,6 +60,7 @@ typedef struct pending {
     zhtp_time deadline;
     zhtp_time rto;
     uint32_t attempts;
+    bool reliable;
     size_t len;
     uint8_t data[];
 } pending;
@@ -68,6 +72,8 @@ struct zhtp_node {
     uint8_t self[ZHTP_NODE_ID_LEN];
     zhtp_router *router;
     zhtp_wire_reasm *reasm;
+    zhtp_sessions *sess; /* NULL in insecure_plaintext mode */
+    bool secure;
 
     link *links;
     size_t n_links, cap_links;
@@ -284,9 +290,62 @@ static int queue_packet(zhtp_node *n, uint32_t link_idx, const zhtp_addr *to, co
     return rc;
 }
 
-/* Encodes header + payload and queues it. |payload_max| bounds the encoded payload. */
-static int send_packet(zhtp_node *n, uint32_t link_idx, const zhtp_addr *to, zhtp_wire_header *h,
-                       const zhtp_wire_payload *p, size_t payload_max)
+static void header_init(zhtp_node *n, zhtp_wire_header *h, uint8_t op, const uint8_t *target)
+{
+    memset(h, 0, sizeof *h);
+    h->version = ZHTP_WIRE_VERSION;
+    h->operation = op;
+    h->hop_count = 1;
+    h->hop_limit = 1;
+    memcpy(h->sender, n->self, ZHTP_NODE_ID_LEN);
+    if (target)
+        memcpy(h->target, target, ZHTP_NODE_ID_LEN);
+    h->message_id = n->next_msg_id++;
+}
+
+static bool state_usable(zhtp_conn_state st)
+{
+    return st == ZHTP_CONN_AUTHENTICATED || st == ZHTP_CONN_ACTIVE;
+}
+
+/* Sends one packet (header |h|, plaintext payload |pt|) to neighbour |b| on its link: sealed
+ * under the link session in secure mode, else in clear. No usable session: dropped and
+ * counted (the handshake is under way or failed; the router does not use such a link). */
+static int emit(zhtp_node *n, const nbr *b, zhtp_wire_header *h, const uint8_t *pt, size_t pt_len,
+                zhtp_time now)
+{
+    h->payload_len = (uint32_t)pt_len;
+    if (!n->secure) {
+        uint8_t hdr[ZHTP_WIRE_HEADER_LEN];
+        zhtp_ssize hl = zhtp_wire_header_encode(hdr, sizeof hdr, h);
+        if (hl < 0)
+            return (int)hl;
+        return queue_packet(n, b->link_idx, &b->addr, hdr, pt, pt_len);
+    }
+    size_t cap = ZHTP_WIRE_HEADER_LEN + pt_len + ZHTP_WIRE_TAG_LEN;
+    uint8_t stack[LOCAL_STACK];
+    uint8_t *buf = cap <= sizeof stack ? stack : nalloc(n, cap);
+    if (!buf)
+        return ZHTP_ERR_NOMEM;
+    int rc = ZHTP_OK;
+    zhtp_ssize len = zhtp_session_seal_packet(n->sess, b->id, h, pt, pt_len, buf, cap, now);
+    if (len == ZHTP_ERR_NOMEM)
+        rc = ZHTP_ERR_NOMEM;
+    else if (len < 0)
+        n->st.drop_no_session++;
+    else
+        rc = queue_packet(n, b->link_idx, &b->addr, buf, buf + ZHTP_WIRE_HEADER_LEN,
+                          (size_t)len - ZHTP_WIRE_HEADER_LEN);
+    if (buf != stack)
+        nfree(n, buf, cap);
+    return rc;
+}
+
+/* Encodes payload |p| and sends it: to neighbour |b| through emit, or in clear to |to| on
+ * |link_idx| when b is NULL (discovery, which runs before any session). */
+static int send_packet(zhtp_node *n, const nbr *b, uint32_t link_idx, const zhtp_addr *to,
+                       zhtp_wire_header *h, const zhtp_wire_payload *p, size_t payload_max,
+                       zhtp_time now)
 {
     uint8_t stack[LOCAL_STACK];
     uint8_t *buf = stack;
@@ -301,31 +360,18 @@ static int send_packet(zhtp_node *n, uint32_t link_idx, const zhtp_addr *to, zht
         rc = (int)pl;
         goto out;
     }
+    if (b) {
+        rc = emit(n, b, h, buf, (size_t)pl, now);
+        goto out;
+    }
     h->payload_len = (uint32_t)pl;
     uint8_t hdr[ZHTP_WIRE_HEADER_LEN];
     zhtp_ssize hl = zhtp_wire_header_encode(hdr, sizeof hdr, h);
-    if (hl < 0) {
-        rc = (int)hl;
-        goto out;
-    }
-    rc = queue_packet(n, link_idx, to, hdr, buf, (size_t)pl);
+    rc = hl < 0 ? (int)hl : queue_packet(n, link_idx, to, hdr, buf, (size_t)pl);
 out:
     if (buf != stack)
         nfree(n, buf, payload_max);
     return rc;
-}
-
-static void header_init(zhtp_node *n, zhtp_wire_header *h, uint8_t op, const uint8_t *target)
-{
-    memset(h, 0, sizeof *h);
-    h->version = ZHTP_WIRE_VERSION;
-    h->operation = op;
-    h->hop_count = 1;
-    h->hop_limit = 1;
-    memcpy(h->sender, n->self, ZHTP_NODE_ID_LEN);
-    if (target)
-        memcpy(h->target, target, ZHTP_NODE_ID_LEN);
-    h->message_id = n->next_msg_id++;
 }
 
 /* ---- PEER_DISCOVERY ---------------------------------------------------------------------- */
@@ -334,7 +380,7 @@ static void header_init(zhtp_node *n, zhtp_wire_header *h, uint8_t op, const uin
  * |with_identity| (first contact), keepalive beacons do not (2.5 KB each second is too much
  * for LoRa). */
 static int send_discovery(zhtp_node *n, uint32_t link_idx, const zhtp_addr *to, uint8_t kind,
-                          bool with_identity, const uint8_t *target)
+                          bool with_identity, const uint8_t *target, zhtp_time now)
 {
     uint8_t ident[ZHTP_IDENTITY_PUBLIC_BYTES];
     size_t ident_len = 0;
@@ -354,7 +400,21 @@ static int send_discovery(zhtp_node *n, uint32_t link_idx, const zhtp_addr *to, 
     p.u.peer_discovery.versions = our_versions;
     p.u.peer_discovery.identity.ptr = ident;
     p.u.peer_discovery.identity.len = ident_len;
-    return send_packet(n, link_idx, to, &h, &p, 8 + VERSIONS_LEN + ident_len);
+    return send_packet(n, NULL, link_idx, to, &h, &p, 8 + VERSIONS_LEN + ident_len, now);
+}
+
+static int nbr_route_up(zhtp_node *n, nbr *b, zhtp_time now)
+{
+    if (b->routed)
+        return ZHTP_OK;
+    int rc = zhtp_router_link_up(n->router, b->rlink, b->id, &n->links[b->link_idx].medium, now);
+    if (rc != ZHTP_OK)
+        return rc;
+    b->routed = true;
+    zhtp_node_event ev = {.type = ZHTP_NODE_EV_NEIGHBOUR_UP, .link = n->links[b->link_idx].id};
+    memcpy(ev.peer, b->id, ZHTP_NODE_ID_LEN);
+    (void)push_event(n, &ev, NULL, 0);
+    return ZHTP_OK;
 }
 
 static void nbr_remove(zhtp_node *n, size_t i, zhtp_time now)
@@ -362,9 +422,27 @@ static void nbr_remove(zhtp_node *n, size_t i, zhtp_time now)
     nbr *b = &n->nbrs[i];
     zhtp_node_event ev = {.type = ZHTP_NODE_EV_NEIGHBOUR_DOWN, .link = n->links[b->link_idx].id};
     memcpy(ev.peer, b->id, ZHTP_NODE_ID_LEN);
-    (void)zhtp_router_link_down(n->router, b->rlink, now);
+    bool was_routed = b->routed;
+    if (was_routed)
+        (void)zhtp_router_link_down(n->router, b->rlink, now);
+    /* A neighbour that comes back may have restarted: start its session afresh. */
+    if (n->secure)
+        (void)zhtp_session_disconnect(n->sess, b->id, now);
     n->nbrs[i] = n->nbrs[--n->n_nbrs];
-    (void)push_event(n, &ev, NULL, 0); /* on NOMEM the event is lost; the state is right */
+    if (was_routed)
+        (void)push_event(n, &ev, NULL, 0); /* on NOMEM the event is lost; the state is right */
+}
+
+/* The node with the smaller id dials, so two neighbours never race two handshakes. */
+static int maybe_connect(zhtp_node *n, nbr *b, zhtp_time now)
+{
+    if (!n->secure || b->routed || memcmp(n->self, b->id, ZHTP_NODE_ID_LEN) > 0)
+        return ZHTP_OK;
+    zhtp_conn_state st = zhtp_session_state(n->sess, b->id);
+    if (st != ZHTP_CONN_DISCONNECTED && st != ZHTP_CONN_FAILED && st != ZHTP_CONN_LOST)
+        return ZHTP_OK;
+    int rc = zhtp_session_connect(n->sess, b->id, n->links[b->link_idx].id, &b->addr, now);
+    return rc == ZHTP_ERR_NOMEM ? rc : ZHTP_OK;
 }
 
 static int on_discovery(zhtp_node *n, uint32_t link_idx, const zhtp_addr *from,
@@ -382,37 +460,46 @@ static int on_discovery(zhtp_node *n, uint32_t link_idx, const zhtp_addr *from,
         if (d->identity.len == 0) {
             /* Keepalive from a node we do not know (we restarted, or lost it): ask it for
              * its identity. */
-            return send_discovery(n, link_idx, from, ZHTP_WIRE_DISCOVERY_SOLICIT, true, h->sender);
+            return send_discovery(n, link_idx, from, ZHTP_WIRE_DISCOVERY_SOLICIT, true, h->sender,
+                                  now);
         }
         /* Untrusted: the identity must parse and hash to the claimed node id. */
-        int rc = zhtp_identity_check_node_id(NULL, d->identity.ptr, d->identity.len, h->sender);
+        zhtp_identity_public pub;
+        int rc = zhtp_identity_check_node_id(&pub, d->identity.ptr, d->identity.len, h->sender);
         if (rc != ZHTP_OK) {
             n->st.rx_bad++;
             return rc;
         }
+        if (n->secure) {
+            rc = zhtp_session_add_peer_identity(n->sess, &pub);
+            if (rc != ZHTP_OK)
+                return rc;
+        }
         rc = grow(n, (void **)&n->nbrs, &n->cap_nbrs, n->n_nbrs, sizeof(nbr));
         if (rc != ZHTP_OK)
             return rc;
-        uint64_t rlink = n->next_rlink;
-        rc = zhtp_router_link_up(n->router, rlink, h->sender, &n->links[link_idx].medium, now);
-        if (rc != ZHTP_OK)
-            return rc;
-        n->next_rlink++;
-        b = &n->nbrs[n->n_nbrs++];
+        b = &n->nbrs[n->n_nbrs];
         memset(b, 0, sizeof *b);
         b->link_idx = link_idx;
         b->addr = *from;
         memcpy(b->id, h->sender, ZHTP_NODE_ID_LEN);
-        b->rlink = rlink;
-        zhtp_node_event ev = {.type = ZHTP_NODE_EV_NEIGHBOUR_UP, .link = n->links[link_idx].id};
-        memcpy(ev.peer, b->id, ZHTP_NODE_ID_LEN);
-        (void)push_event(n, &ev, NULL, 0);
+        b->rlink = n->next_rlink;
+        b->last_heard = now;
+        /* Without sessions the neighbour is usable at once; with them, once authenticated. */
+        if (!n->secure) {
+            rc = nbr_route_up(n, b, now);
+            if (rc != ZHTP_OK)
+                return rc;
+        }
+        n->next_rlink++;
+        n->n_nbrs++;
     }
     b->last_heard = now;
     b->caps = d->capabilities;
-    if (d->kind == ZHTP_WIRE_DISCOVERY_SOLICIT)
-        return send_discovery(n, link_idx, from, ZHTP_WIRE_DISCOVERY_BEACON, true, h->sender);
-    return ZHTP_OK;
+    int rc = maybe_connect(n, b, now);
+    if (rc == ZHTP_OK && d->kind == ZHTP_WIRE_DISCOVERY_SOLICIT)
+        rc = send_discovery(n, link_idx, from, ZHTP_WIRE_DISCOVERY_BEACON, true, h->sender, now);
+    return rc;
 }
 
 /* ---- routing ----------------------------------------------------------------------------- */
@@ -444,7 +531,7 @@ static int pump_router(zhtp_node *n, zhtp_time now)
                 p.u.routing.tlv[0].type = ZHTP_WIRE_ROUTING_ANNOUNCE;
                 p.u.routing.tlv[0].value.ptr = buf;
                 p.u.routing.tlv[0].value.len = (size_t)len;
-                rc = send_packet(n, b->link_idx, &b->addr, &h, &p, (size_t)len + 6);
+                rc = send_packet(n, b, 0, NULL, &h, &p, (size_t)len + 6, now);
             }
         }
         if (buf != stack)
@@ -477,34 +564,30 @@ static int on_routing(zhtp_node *n, nbr *b, const zhtp_wire_routing *rt, zhtp_ti
 
 /* ---- DATA: origin, forwarding, delivery ---------------------------------------------------- */
 
-/* Sends (origin) or forwards a DATA packet whose encoded header is |hdr| with target |dest|.
+/* Sends (origin) or forwards a DATA packet: header |h| (target = destination), payload |pt|.
  * Returns ZHTP_ERR_NOTFOUND when there is no next hop. */
-static int route_packet(zhtp_node *n, const uint8_t *dest, const uint8_t *hdr, const uint8_t *rest,
-                        size_t rest_len)
+static int route_packet(zhtp_node *n, zhtp_wire_header *h, const uint8_t *pt, size_t pt_len,
+                        zhtp_time now)
 {
     uint32_t bound = ZHTP_ROUTE_BOUND_NONE;
     zhtp_route_hop hop;
-    int rc = zhtp_router_next_hop_id(n->router, dest, &bound, &hop);
+    int rc = zhtp_router_next_hop_id(n->router, h->target, &bound, &hop);
     if (rc != ZHTP_OK || hop.is_local)
         return ZHTP_ERR_NOTFOUND;
     nbr *b = find_nbr_rlink(n, hop.link);
     if (!b)
         return ZHTP_ERR_NOTFOUND;
-    return queue_packet(n, b->link_idx, &b->addr, hdr, rest, rest_len);
+    return emit(n, b, h, pt, pt_len, now);
 }
 
+/* A DATA packet from this node to |dest| on |channel| (routed, sealed per link). */
 static int send_data(zhtp_node *n, const uint8_t *dest, uint16_t channel, uint64_t msg_id,
-                     const uint8_t *body, size_t body_len)
+                     const uint8_t *body, size_t body_len, zhtp_time now)
 {
     zhtp_wire_header h;
     header_init(n, &h, ZHTP_WIRE_OP_DATA, dest);
     h.message_id = msg_id;
     h.hop_limit = n->cfg.hop_limit;
-    h.payload_len = (uint32_t)(ZHTP_WIRE_DATA_HEADER_LEN + body_len);
-    uint8_t hdr[ZHTP_WIRE_HEADER_LEN];
-    zhtp_ssize hl = zhtp_wire_header_encode(hdr, sizeof hdr, &h);
-    if (hl < 0)
-        return (int)hl;
     size_t pl = ZHTP_WIRE_DATA_HEADER_LEN + body_len;
     uint8_t stack[LOCAL_STACK];
     uint8_t *buf = pl <= sizeof stack ? stack : nalloc(n, pl);
@@ -516,9 +599,69 @@ static int send_data(zhtp_node *n, const uint8_t *dest, uint16_t channel, uint64
     p.u.data.body.ptr = body;
     p.u.data.body.len = body_len;
     zhtp_ssize el = zhtp_wire_payload_encode(buf, pl, &p);
-    int rc = el < 0 ? (int)el : route_packet(n, dest, hdr, buf, (size_t)el);
+    int rc = el < 0 ? (int)el : route_packet(n, &h, buf, (size_t)el, now);
     if (buf != stack)
         nfree(n, buf, pl);
+    return rc;
+}
+
+static bool is_neighbour_id(const zhtp_node *n, const uint8_t *id)
+{
+    for (size_t i = 0; i < n->n_nbrs; i++)
+        if (memcmp(n->nbrs[i].id, id, ZHTP_NODE_ID_LEN) == 0)
+            return true;
+    return false;
+}
+
+/* Application-level send (messages, acks). In secure mode a neighbour is reached under the
+ * link session (which is then also the end-to-end session); any other node through an inner
+ * packet sealed by the end-to-end session, carried in a DATA packet on channel CH_E2E.
+ * Returns ZHTP_ERR_AGAIN when that session is not up yet (a handshake was started). */
+static int send_app(zhtp_node *n, const uint8_t *dest, uint16_t channel, uint64_t msg_id,
+                    const uint8_t *body, size_t body_len, zhtp_time now)
+{
+    if (!n->secure)
+        return send_data(n, dest, channel, msg_id, body, body_len, now);
+    bool is_nbr = is_neighbour_id(n, dest);
+    if (!state_usable(zhtp_session_state(n->sess, dest))) {
+        if (is_nbr)
+            return ZHTP_ERR_AGAIN; /* the link handshake is under way */
+        zhtp_addr mesh = {0};
+        int rc = zhtp_session_connect(n->sess, dest, ZHTP_NODE_LINK_MESH, &mesh, now);
+        return rc == ZHTP_ERR_NOMEM ? rc : ZHTP_ERR_AGAIN;
+    }
+    if (is_nbr)
+        return send_data(n, dest, channel, msg_id, body, body_len, now);
+
+    /* Inner packet: header + DATA payload, sealed end to end. */
+    size_t pl = ZHTP_WIRE_DATA_HEADER_LEN + body_len;
+    size_t cap = ZHTP_WIRE_HEADER_LEN + pl + ZHTP_WIRE_TAG_LEN;
+    uint8_t *buf = nalloc(n, pl + cap);
+    if (!buf)
+        return ZHTP_ERR_NOMEM;
+    uint8_t *inner = buf + pl;
+    zhtp_wire_payload p = {.operation = ZHTP_WIRE_OP_DATA};
+    p.u.data.subtype = ZHTP_WIRE_DATA_APP;
+    p.u.data.channel = channel;
+    p.u.data.body.ptr = body;
+    p.u.data.body.len = body_len;
+    int rc;
+    zhtp_ssize el = zhtp_wire_payload_encode(buf, pl, &p);
+    if (el < 0) {
+        rc = (int)el;
+        goto out;
+    }
+    zhtp_wire_header ih;
+    header_init(n, &ih, ZHTP_WIRE_OP_DATA, dest);
+    ih.message_id = msg_id;
+    zhtp_ssize il = zhtp_session_seal_packet(n->sess, dest, &ih, buf, (size_t)el, inner, cap, now);
+    if (il < 0) {
+        rc = il == ZHTP_ERR_NOMEM ? ZHTP_ERR_NOMEM : ZHTP_ERR_AGAIN;
+        goto out;
+    }
+    rc = send_data(n, dest, CH_E2E, msg_id, inner, (size_t)il, now);
+out:
+    nfree(n, buf, pl + cap);
     return rc;
 }
 
@@ -533,7 +676,9 @@ static bool seen_recently(zhtp_node *n, const uint8_t *src, uint64_t msg_id)
     return false;
 }
 
-static int on_data_local(zhtp_node *n, const zhtp_wire_header *h, const zhtp_wire_data *d)
+/* |h|: sender = the authenticated source, message_id, hop_count = hops the packet took. */
+static int on_data_local(zhtp_node *n, const zhtp_wire_header *h, const zhtp_wire_data *d,
+                         zhtp_time now)
 {
     if (d->subtype != ZHTP_WIRE_DATA_APP) {
         n->st.rx_bad++; /* IPv6 over the mesh belongs to the tunnel module (not built yet) */
@@ -565,7 +710,7 @@ static int on_data_local(zhtp_node *n, const zhtp_wire_header *h, const zhtp_wir
         put_u64(ack, h->message_id);
         bool dup = seen_recently(n, h->sender, h->message_id);
         /* Acknowledge every copy: the previous ack may be the one that was lost. */
-        int rc = send_data(n, h->sender, CH_ACK, n->next_msg_id++, ack, sizeof ack);
+        int rc = send_app(n, h->sender, CH_ACK, n->next_msg_id++, ack, sizeof ack, now);
         if (rc == ZHTP_ERR_NOMEM)
             return rc;
         if (dup) {
@@ -584,39 +729,166 @@ static int on_data_local(zhtp_node *n, const zhtp_wire_header *h, const zhtp_wir
     }
 }
 
-static int on_data(zhtp_node *n, const zhtp_wire_packet *pk, const uint8_t *raw, zhtp_time now)
+/* An end-to-end packet (handshake or sealed inner DATA) carried to us from |outer->sender|. */
+static int on_e2e(zhtp_node *n, const zhtp_wire_header *outer, const uint8_t *in, size_t len,
+                  zhtp_time now)
 {
-    (void)now;
-    const zhtp_wire_header *h = &pk->hdr;
+    zhtp_wire_header ih;
+    int rc = zhtp_wire_header_decode(&ih, in, len);
+    if (rc != ZHTP_OK || memcmp(ih.sender, outer->sender, ZHTP_NODE_ID_LEN) != 0) {
+        n->st.rx_bad++;
+        return rc != ZHTP_OK ? rc : ZHTP_OK;
+    }
+    zhtp_addr mesh = {0};
+    if (ih.operation == ZHTP_WIRE_OP_HANDSHAKE_INIT ||
+        ih.operation == ZHTP_WIRE_OP_HANDSHAKE_RESPONSE ||
+        ih.operation == ZHTP_WIRE_OP_COOKIE_REPLY) {
+        rc = zhtp_session_recv_handshake(n->sess, ZHTP_NODE_LINK_MESH, &mesh, in, len, now);
+        if (rc == ZHTP_ERR_NOMEM)
+            return rc;
+        if (rc != ZHTP_OK)
+            n->st.handshake_errors++;
+        return ZHTP_OK;
+    }
+    uint8_t *pt = nalloc(n, len);
+    if (!pt)
+        return ZHTP_ERR_NOMEM;
+    uint8_t peer[ZHTP_NODE_ID_LEN];
+    zhtp_ssize pl = zhtp_session_open_packet(n->sess, ZHTP_NODE_LINK_MESH, &mesh, in, len, &ih, pt,
+                                             len, peer, now);
+    rc = ZHTP_OK;
+    if (pl < 0 || memcmp(peer, outer->sender, ZHTP_NODE_ID_LEN) != 0) {
+        n->st.rx_bad++;
+    } else if (pl > 0) {
+        zhtp_wire_payload p;
+        if (ih.operation != ZHTP_WIRE_OP_DATA ||
+            zhtp_wire_payload_decode(&p, ZHTP_WIRE_OP_DATA, pt, (size_t)pl) != ZHTP_OK ||
+            p.u.data.channel == CH_E2E) {
+            n->st.rx_bad++;
+        } else {
+            ih.hop_count = outer->hop_count;
+            rc = on_data_local(n, &ih, &p.u.data, now);
+        }
+    }
+    nfree(n, pt, len);
+    return rc;
+}
+
+/* DATA from neighbour |b|: header |h|, plaintext payload |pt| (opened by the link session in
+ * secure mode). */
+static int on_data(zhtp_node *n, const nbr *b, const zhtp_wire_header *h, const uint8_t *pt,
+                   size_t pt_len, zhtp_time now)
+{
     if (memcmp(h->target, n->self, ZHTP_NODE_ID_LEN) == 0) {
         zhtp_wire_payload p;
-        int rc = zhtp_wire_payload_decode(&p, ZHTP_WIRE_OP_DATA, pk->payload.ptr, pk->payload.len);
+        int rc = zhtp_wire_payload_decode(&p, ZHTP_WIRE_OP_DATA, pt, pt_len);
         if (rc != ZHTP_OK) {
             n->st.rx_bad++;
             return rc;
         }
-        return on_data_local(n, h, &p.u.data);
+        if (n->secure) {
+            if (p.u.data.channel == CH_E2E)
+                return on_e2e(n, h, p.u.data.body.ptr, p.u.data.body.len, now);
+            /* Only a neighbour's own data is protected end to end by the link session. */
+            if (memcmp(h->sender, b->id, ZHTP_NODE_ID_LEN) != 0) {
+                n->st.rx_bad++;
+                return ZHTP_OK;
+            }
+        }
+        return on_data_local(n, h, &p.u.data, now);
     }
     /* Relay: the payload is the end-to-end layer's business, not ours; only the header
-     * changes (hop count). */
+     * changes (hop count), and the next link session seals it again. */
     if (h->hop_count >= h->hop_limit) {
         n->st.drop_hop_limit++;
         return ZHTP_OK;
     }
     zhtp_wire_header fh = *h;
     fh.hop_count++;
-    uint8_t hdr[ZHTP_WIRE_HEADER_LEN];
-    zhtp_ssize hl = zhtp_wire_header_encode(hdr, sizeof hdr, &fh);
-    if (hl < 0)
-        return (int)hl;
-    int rc = route_packet(n, h->target, hdr, raw + ZHTP_WIRE_HEADER_LEN,
-                          zhtp_wire_packet_len(h) - ZHTP_WIRE_HEADER_LEN);
+    fh.flags &= (uint16_t)~ZHTP_WIRE_FLAG_SEALED;
+    fh.receiver_index = 0;
+    fh.counter = 0;
+    int rc = route_packet(n, &fh, pt, pt_len, now);
     if (rc == ZHTP_ERR_NOTFOUND) {
         n->st.drop_no_route++;
         return ZHTP_OK;
     }
     if (rc == ZHTP_OK)
         n->st.fwd_packets++;
+    return rc;
+}
+
+/* ---- sessions ------------------------------------------------------------------------------ */
+
+static void flush_pending(zhtp_node *n, const uint8_t *peer, zhtp_time now);
+
+static void on_session_state(zhtp_node *n, const zhtp_session_event *ev, zhtp_time now)
+{
+    bool up = state_usable(ev->state), was = state_usable(ev->old_state);
+    for (size_t i = 0; i < n->n_nbrs; i++) {
+        nbr *b = &n->nbrs[i];
+        if (memcmp(b->id, ev->peer, ZHTP_NODE_ID_LEN) != 0)
+            continue;
+        if (up)
+            (void)nbr_route_up(n, b, now); /* NOMEM: the next beacon retries (maybe_connect) */
+        else if (was && b->routed) {
+            (void)zhtp_router_link_down(n->router, b->rlink, now);
+            b->routed = false;
+        }
+    }
+    if (up)
+        flush_pending(n, ev->peer, now);
+}
+
+/* Drains the session pool: its packets onto links (or, for end-to-end peers, into DATA over
+ * the mesh), its events into router and pending-message decisions. */
+static int pump_sessions(zhtp_node *n, zhtp_time now)
+{
+    if (!n->secure)
+        return ZHTP_OK;
+    int rc = ZHTP_OK;
+    uint8_t stack[8192];
+    for (;;) {
+        zhtp_link_id l;
+        zhtp_addr to;
+        uint8_t *buf = stack;
+        size_t cap = sizeof stack;
+        zhtp_ssize len = zhtp_session_next_datagram(n->sess, &l, &to, buf, cap, now);
+        if (len == ZHTP_ERR_NOBUF) {
+            cap = ZHTP_WIRE_MAX_PACKET;
+            buf = nalloc(n, cap);
+            if (!buf)
+                return ZHTP_ERR_NOMEM;
+            len = zhtp_session_next_datagram(n->sess, &l, &to, buf, cap, now);
+        }
+        int r = ZHTP_OK;
+        if (len >= ZHTP_WIRE_HEADER_LEN) {
+            if (l == ZHTP_NODE_LINK_MESH) {
+                zhtp_wire_header ih;
+                if (zhtp_wire_header_decode(&ih, buf, (size_t)len) == ZHTP_OK)
+                    r = send_data(n, ih.target, CH_E2E, n->next_msg_id++, buf, (size_t)len, now);
+                if (r == ZHTP_ERR_NOTFOUND) {
+                    n->st.drop_no_route++;
+                    r = ZHTP_OK;
+                }
+            } else {
+                int li = find_link(n, l);
+                if (li >= 0)
+                    r = queue_packet(n, (uint32_t)li, &to, buf, buf + ZHTP_WIRE_HEADER_LEN,
+                                     (size_t)len - ZHTP_WIRE_HEADER_LEN);
+            }
+        }
+        if (buf != stack)
+            nfree(n, buf, cap);
+        if (r != ZHTP_OK)
+            rc = r;
+        if (len < 0)
+            break;
+    }
+    zhtp_session_event ev;
+    while (zhtp_session_next_event(n->sess, &ev) == ZHTP_OK)
+        if (ev.type == ZHTP_SESSION_EV_STATE)
+            on_session_state(n, &ev, now);
     return rc;
 }
 
@@ -631,14 +903,11 @@ static int on_packet(zhtp_node *n, uint32_t link_idx, const zhtp_addr *from, con
         n->st.rx_bad++;
         return rc;
     }
-    if (pk.hdr.flags & ZHTP_WIRE_FLAG_SEALED) {
-        /* Link sessions are not composed yet (docs/node.md): nothing can open this. */
-        n->st.rx_bad++;
-        return ZHTP_ERR_UNSUPPORTED;
-    }
-    if (pk.hdr.operation == ZHTP_WIRE_OP_PEER_DISCOVERY) {
+    uint8_t op = pk.hdr.operation;
+    bool sealed = (pk.hdr.flags & ZHTP_WIRE_FLAG_SEALED) != 0;
+    if (op == ZHTP_WIRE_OP_PEER_DISCOVERY && !sealed) {
         zhtp_wire_payload p;
-        rc = zhtp_wire_payload_decode(&p, pk.hdr.operation, pk.payload.ptr, pk.payload.len);
+        rc = zhtp_wire_payload_decode(&p, op, pk.payload.ptr, pk.payload.len);
         if (rc != ZHTP_OK) {
             n->st.rx_bad++;
             return rc;
@@ -651,26 +920,76 @@ static int on_packet(zhtp_node *n, uint32_t link_idx, const zhtp_addr *from, con
         n->st.rx_bad++;
         return ZHTP_OK;
     }
-    b->last_heard = now;
-    switch (pk.hdr.operation) {
-    case ZHTP_WIRE_OP_ROUTING: {
-        if (memcmp(pk.hdr.sender, b->id, ZHTP_NODE_ID_LEN) != 0) {
-            n->st.rx_bad++; /* link-local control must come from the neighbour itself */
+    if (op == ZHTP_WIRE_OP_HANDSHAKE_INIT || op == ZHTP_WIRE_OP_HANDSHAKE_RESPONSE ||
+        op == ZHTP_WIRE_OP_COOKIE_REPLY) {
+        if (!n->secure)
+            return ZHTP_OK;
+        rc = zhtp_session_recv_handshake(n->sess, n->links[link_idx].id, from, buf, len, now);
+        if (rc == ZHTP_ERR_NOMEM)
+            return rc;
+        if (rc != ZHTP_OK)
+            n->st.handshake_errors++;
+        else
+            b->last_heard = now;
+        return ZHTP_OK;
+    }
+    zhtp_wire_header h = pk.hdr;
+    const uint8_t *pt = pk.payload.ptr;
+    size_t pt_len = pk.payload.len;
+    uint8_t stack[LOCAL_STACK];
+    uint8_t *open = NULL;
+    if (n->secure) {
+        if (!sealed) {
+            n->st.rx_bad++; /* only discovery and handshakes travel in clear */
             return ZHTP_OK;
         }
+        open = len <= sizeof stack ? stack : nalloc(n, len);
+        if (!open)
+            return ZHTP_ERR_NOMEM;
+        uint8_t peer[ZHTP_NODE_ID_LEN];
+        zhtp_ssize pl = zhtp_session_open_packet(n->sess, n->links[link_idx].id, from, buf, len, &h,
+                                                 open, len, peer, now);
+        if (pl < 0 || memcmp(peer, b->id, ZHTP_NODE_ID_LEN) != 0) {
+            n->st.rx_bad++;
+            rc = pl < 0 ? (int)pl : ZHTP_OK;
+            goto out;
+        }
+        pt = open;
+        pt_len = (size_t)pl;
+        if (pl == 0) { /* session keepalive */
+            b->last_heard = now;
+            goto out;
+        }
+    } else if (sealed) {
+        n->st.rx_bad++;
+        return ZHTP_ERR_UNSUPPORTED;
+    }
+    b->last_heard = now;
+    switch (op) {
+    case ZHTP_WIRE_OP_ROUTING: {
+        if (memcmp(h.sender, b->id, ZHTP_NODE_ID_LEN) != 0) {
+            n->st.rx_bad++; /* link-local control must come from the neighbour itself */
+            break;
+        }
         zhtp_wire_payload p;
-        rc = zhtp_wire_payload_decode(&p, pk.hdr.operation, pk.payload.ptr, pk.payload.len);
+        rc = zhtp_wire_payload_decode(&p, op, pt, pt_len);
         if (rc != ZHTP_OK) {
             n->st.rx_bad++;
-            return rc;
+            break;
         }
-        return on_routing(n, b, &p.u.routing, now);
+        rc = on_routing(n, b, &p.u.routing, now);
+        break;
     }
     case ZHTP_WIRE_OP_DATA:
-        return on_data(n, &pk, buf, now);
+        rc = on_data(n, b, &h, pt, pt_len, now);
+        break;
     default:
-        return ZHTP_OK; /* DHT, relay, receipts: modules not composed yet */
+        break; /* DHT, relay, receipts: modules not composed yet */
     }
+out:
+    if (open && open != stack)
+        nfree(n, open, len);
+    return rc;
 }
 
 int zhtp_node_recv(zhtp_node *n, zhtp_link_id link_id, const zhtp_addr *from, const uint8_t *buf,
@@ -709,8 +1028,11 @@ int zhtp_node_recv(zhtp_node *n, zhtp_link_id link_id, const zhtp_addr *from, co
         rc = ZHTP_ERR_WIRE_MAGIC;
         break;
     }
+    int src = pump_sessions(n, now);
     int prc = pump_router(n, now);
-    return rc != ZHTP_OK ? rc : prc;
+    if (rc != ZHTP_OK)
+        return rc;
+    return src != ZHTP_OK ? src : prc;
 }
 
 /* ---- application send, retransmission ------------------------------------------------------ */
@@ -724,8 +1046,9 @@ int zhtp_node_send(zhtp_node *n, const uint8_t dest[ZHTP_NODE_ID_LEN], const uin
     uint64_t id = n->next_msg_id++;
     if (msg_id)
         *msg_id = id;
-    if (!(flags & ZHTP_NODE_SEND_RELIABLE))
-        return send_data(n, dest, CH_MESSAGE, id, bytes, len);
+    bool reliable = (flags & ZHTP_NODE_SEND_RELIABLE) != 0;
+    if (!reliable && !n->secure)
+        return send_data(n, dest, CH_MESSAGE, id, bytes, len, now);
 
     pending *p = nalloc(n, sizeof(pending) + len);
     if (!p)
@@ -735,18 +1058,46 @@ int zhtp_node_send(zhtp_node *n, const uint8_t dest[ZHTP_NODE_ID_LEN], const uin
     p->rto = n->cfg.rto_initial_ns;
     p->deadline = now + p->rto;
     p->attempts = 1;
+    p->reliable = reliable;
     p->len = len;
     if (len)
         memcpy(p->data, bytes, len);
-    int rc = send_data(n, dest, CH_RELIABLE, id, bytes, len);
-    if (rc == ZHTP_ERR_NOMEM) {
+    int rc = send_app(n, dest, reliable ? CH_RELIABLE : CH_MESSAGE, id, bytes, len, now);
+    int src = pump_sessions(n, now);
+    if (rc == ZHTP_ERR_NOMEM || src == ZHTP_ERR_NOMEM) {
+        nfree(n, p, sizeof(pending) + len);
+        return ZHTP_ERR_NOMEM;
+    }
+    if (!reliable && rc != ZHTP_ERR_AGAIN) {
+        /* Sent (or no route): an unreliable message is kept only while its end-to-end
+         * session is being set up. */
         nfree(n, p, sizeof(pending) + len);
         return rc;
     }
-    /* No route yet is not an error: the retransmission timer tries again. */
+    /* No route or no session yet is not an error: the timer (or the session coming up)
+     * tries again. */
     p->next = n->pend;
     n->pend = p;
     return ZHTP_OK;
+}
+
+static void flush_pending(zhtp_node *n, const uint8_t *peer, zhtp_time now)
+{
+    for (pending **pp = &n->pend; *pp;) {
+        pending *p = *pp;
+        if (memcmp(p->dest, peer, ZHTP_NODE_ID_LEN) != 0) {
+            pp = &p->next;
+            continue;
+        }
+        int rc = send_app(n, p->dest, p->reliable ? CH_RELIABLE : CH_MESSAGE, p->msg_id, p->data,
+                          p->len, now);
+        if (!p->reliable && rc != ZHTP_ERR_AGAIN && rc != ZHTP_ERR_NOMEM) {
+            *pp = p->next;
+            nfree(n, p, sizeof(pending) + p->len);
+            continue;
+        }
+        pp = &p->next;
+    }
 }
 
 static int tick_pending(zhtp_node *n, zhtp_time now)
@@ -758,7 +1109,7 @@ static int tick_pending(zhtp_node *n, zhtp_time now)
             pp = &p->next;
             continue;
         }
-        if (p->attempts > n->cfg.max_retransmits) {
+        if (p->attempts > n->cfg.max_retransmits || !p->reliable) {
             zhtp_node_event ev = {.type = ZHTP_NODE_EV_FAILED, .msg_id = p->msg_id};
             memcpy(ev.peer, p->dest, ZHTP_NODE_ID_LEN);
             *pp = p->next;
@@ -770,7 +1121,7 @@ static int tick_pending(zhtp_node *n, zhtp_time now)
         n->st.retransmits++;
         p->rto = p->rto * 2 > n->cfg.rto_max_ns ? n->cfg.rto_max_ns : p->rto * 2;
         p->deadline = now + p->rto;
-        int r = send_data(n, p->dest, CH_RELIABLE, p->msg_id, p->data, p->len);
+        int r = send_app(n, p->dest, CH_RELIABLE, p->msg_id, p->data, p->len, now);
         if (r == ZHTP_ERR_NOMEM)
             rc = r;
         pp = &p->next;
@@ -788,6 +1139,11 @@ zhtp_time zhtp_node_next_deadline(const zhtp_node *n)
     zhtp_time r = zhtp_wire_reasm_next_deadline(n->reasm);
     if (r < t)
         t = r;
+    if (n->sess) {
+        r = zhtp_session_next_deadline(n->sess);
+        if (r < t)
+            t = r;
+    }
     for (size_t i = 0; i < n->n_links; i++)
         if (n->links[i].next_beacon < t)
             t = n->links[i].next_beacon;
@@ -819,13 +1175,19 @@ int zhtp_node_tick(zhtp_node *n, zhtp_time now)
             continue;
         l->next_beacon = now + beacon_interval(n);
         zhtp_addr bcast = {0};
-        int r = send_discovery(n, (uint32_t)i, &bcast, ZHTP_WIRE_DISCOVERY_BEACON, false, NULL);
+        int r =
+            send_discovery(n, (uint32_t)i, &bcast, ZHTP_WIRE_DISCOVERY_BEACON, false, NULL, now);
         if (r != ZHTP_OK)
             rc = r;
     }
     (void)zhtp_wire_reasm_tick(n->reasm, now);
     (void)zhtp_router_tick(n->router, now);
+    if (n->sess && zhtp_session_tick(n->sess, now) == ZHTP_ERR_NOMEM)
+        rc = ZHTP_ERR_NOMEM;
     int r = tick_pending(n, now);
+    if (r != ZHTP_OK)
+        rc = r;
+    r = pump_sessions(n, now);
     if (r != ZHTP_OK)
         rc = r;
     r = pump_router(n, now);
@@ -918,6 +1280,13 @@ int zhtp_node_new(zhtp_node **out, const zhtp_node_config *cfg, const zhtp_ident
     err = zhtp_wire_reasm_new(&n->reasm, &ra);
     if (err != ZHTP_OK)
         goto fail;
+    n->secure = !cfg->insecure_plaintext;
+    if (n->secure) {
+        zhtp_session_config sc = {.mem = mem, .rng = cfg->rng, .user_data = cfg->user_data};
+        err = zhtp_session_new(&n->sess, &sc, id, now);
+        if (err != ZHTP_OK)
+            goto fail;
+    }
     *out = n;
     return ZHTP_OK;
 fail:
@@ -946,6 +1315,7 @@ void zhtp_node_free(zhtp_node *n)
         n->pend = p->next;
         nfree(n, p, sizeof(pending) + p->len);
     }
+    zhtp_session_free(n->sess);
     zhtp_router_free(n->router);
     zhtp_wire_reasm_free(n->reasm);
     nfree(n, n->links, n->cap_links * sizeof(link));
@@ -957,7 +1327,7 @@ void zhtp_node_free(zhtp_node *n)
 int zhtp_node_link_add(zhtp_node *n, zhtp_link_id link_id, uint32_t mtu,
                        const zhtp_route_medium *medium, zhtp_time now)
 {
-    if (!n || !medium)
+    if (!n || !medium || link_id == ZHTP_NODE_LINK_MESH)
         return ZHTP_ERR_INVAL;
     if (!mtu)
         mtu = medium->mtu;
@@ -975,7 +1345,7 @@ int zhtp_node_link_add(zhtp_node *n, zhtp_link_id link_id, uint32_t mtu,
     l->next_beacon = now + beacon_interval(n);
     zhtp_addr bcast = {0};
     rc = send_discovery(n, (uint32_t)(n->n_links - 1), &bcast, ZHTP_WIRE_DISCOVERY_SOLICIT, true,
-                        NULL);
+                        NULL, now);
     if (rc == ZHTP_ERR_NOMEM)
         n->n_links--; /* as before the call */
     return rc;
