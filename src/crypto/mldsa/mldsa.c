@@ -236,15 +236,12 @@ static int sign_loop(const mldsa_backend *b, sign_state *st, const mldsa_poly a[
         uint32_t reject = 0;
         for (unsigned j = 0; j < MLDSA_L; j++) {
             b->sparse_mul8(&st->z[j], st->ext_s[j], st->cpos, npos, st->cneg, nneg);
-            mldsa_poly_add(&st->z[j], &st->z[j], &st->y[j]);
-            reject |= b->exceeds(&st->z[j], MLDSA_GAMMA1 - MLDSA_BETA);
+            reject |= b->add_exceeds(&st->z[j], &st->y[j], MLDSA_GAMMA1 - MLDSA_BETA);
         }
         for (unsigned i = 0; i < MLDSA_K; i++) {
             b->sparse_mul8(&st->cs2[i], st->ext_s[MLDSA_L + i], st->cpos, npos, st->cneg, nneg);
-            mldsa_poly_sub(&st->r[i], &st->w[i], &st->cs2[i]);
-            b->freeze(&st->r[i]);
-            b->decompose(&st->r1[i], &st->r0[i], &st->r[i]);
-            reject |= b->exceeds(&st->r0[i], MLDSA_GAMMA2 - MLDSA_BETA);
+            reject |= b->lowbits_exceeds(&st->r[i], &st->r1[i], &st->w[i], &st->cs2[i],
+                                         MLDSA_GAMMA2 - MLDSA_BETA);
         }
         ZHTP_CT_DECLASSIFY(&reject, sizeof reject);
         if (reject)

@@ -72,6 +72,12 @@ typedef struct mldsa_backend {
      * neg[0..nneg) (public positions) and ext = (-s || s). |out_i| <= (npos + nneg) max|s|. */
     void (*sparse_mul)(mldsa_poly *out, const int32_t ext[2 * MLDSA_N], const uint8_t *pos,
                        unsigned npos, const uint8_t *neg, unsigned nneg);
+    /* z += y, then exceeds(z, bound): the z check of Alg. 7 in one pass. */
+    uint32_t (*add_exceeds)(mldsa_poly *z, const mldsa_poly *y, int32_t bound);
+    /* r = (w - cs2) frozen, r1 = HighBits(r), and 1 when some |LowBits(r)| >= bound: the r0
+     * check of Alg. 7 in one pass (w frozen, |cs2| small). */
+    uint32_t (*lowbits_exceeds)(mldsa_poly *r, mldsa_poly *r1, const mldsa_poly *w,
+                                const mldsa_poly *cs2, int32_t bound);
     /* The same with 8-bit ext, for |s| <= 2 (s1, s2 of a well-formed key): |c s| <= 78. */
     void (*sparse_mul8)(mldsa_poly *out, const int8_t ext[2 * MLDSA_N], const uint8_t *pos,
                         unsigned npos, const uint8_t *neg, unsigned nneg);

@@ -858,6 +858,34 @@ static void sparse_mul8_avx2(mldsa_poly *out, const int8_t ext[2 * MLDSA_N], con
     }
 }
 
+static uint32_t add_exceeds_avx2(mldsa_poly *z, const mldsa_poly *y, int32_t bound)
+{
+    const __m256i lim = _mm256_set1_epi32(bound - 1);
+    __m256i bad = _mm256_setzero_si256();
+    for (unsigned j = 0; j < MLDSA_N; j += 8) {
+        __m256i v = _mm256_add_epi32(LOADV(z->c + j), LOADV(y->c + j));
+        STOREV(z->c + j, v);
+        bad = _mm256_or_si256(bad, _mm256_cmpgt_epi32(_mm256_abs_epi32(v), lim));
+    }
+    return (uint32_t)(_mm256_testz_si256(bad, bad) == 0);
+}
+
+static uint32_t lowbits_exceeds_avx2(mldsa_poly *r, mldsa_poly *r1, const mldsa_poly *w,
+                                     const mldsa_poly *cs2, int32_t bound)
+{
+    const __m256i lim = _mm256_set1_epi32(bound - 1);
+    __m256i bad = _mm256_setzero_si256();
+    for (unsigned j = 0; j < MLDSA_N; j += 8) {
+        __m256i v = freeze8(_mm256_sub_epi32(LOADV(w->c + j), LOADV(cs2->c + j)));
+        __m256i hi, lo;
+        decompose8(&hi, &lo, v);
+        STOREV(r->c + j, v);
+        STOREV(r1->c + j, hi);
+        bad = _mm256_or_si256(bad, _mm256_cmpgt_epi32(_mm256_abs_epi32(lo), lim));
+    }
+    return (uint32_t)(_mm256_testz_si256(bad, bad) == 0);
+}
+
 const mldsa_backend mldsa_backend_avx2 = {
     .name = "avx2",
     .ntt = ntt_avx2,
@@ -873,4 +901,6 @@ const mldsa_backend mldsa_backend_avx2 = {
     .rej_uniform = rej_uniform_avx2,
     .sparse_mul = sparse_mul_avx2,
     .sparse_mul8 = sparse_mul8_avx2,
+    .add_exceeds = add_exceeds_avx2,
+    .lowbits_exceeds = lowbits_exceeds_avx2,
 };

@@ -2,6 +2,7 @@
  * backend (FIPS 204 Alg. 41/42), rounding (Power2Round, Decompose) and hints. Constant time:
  * every function here is straight-line arithmetic on its inputs, except use_hint, which runs
  * only on public data in verify. */
+#include "zhtp/util.h"
 #include "mldsa_internal.h"
 
 /* zetas[i] = 1753^BitRev8(i) * 2^32 mod q, centered (FIPS 204 Appendix B in Montgomery form;
@@ -244,6 +245,24 @@ static void sparse_mul8_portable(mldsa_poly *out, const int8_t ext[2 * MLDSA_N],
     }
 }
 
+static uint32_t add_exceeds_portable(mldsa_poly *z, const mldsa_poly *y, int32_t bound)
+{
+    mldsa_poly_add(z, z, y);
+    return mldsa_poly_exceeds(z, bound);
+}
+
+static uint32_t lowbits_exceeds_portable(mldsa_poly *r, mldsa_poly *r1, const mldsa_poly *w,
+                                         const mldsa_poly *cs2, int32_t bound)
+{
+    mldsa_poly r0;
+    mldsa_poly_sub(r, w, cs2);
+    mldsa_poly_freeze(r);
+    poly_decompose_portable(r1, &r0, r);
+    uint32_t bad = mldsa_poly_exceeds(&r0, bound);
+    zhtp_wipe(&r0, sizeof r0); /* secret intermediate */
+    return bad;
+}
+
 const mldsa_backend mldsa_backend_portable = {
     .name = "portable",
     .ntt = ntt_portable,
@@ -259,4 +278,6 @@ const mldsa_backend mldsa_backend_portable = {
     .rej_uniform = mldsa_rej_uniform,
     .sparse_mul = sparse_mul_portable,
     .sparse_mul8 = sparse_mul8_portable,
+    .add_exceeds = add_exceeds_portable,
+    .lowbits_exceeds = lowbits_exceeds_portable,
 };

@@ -405,6 +405,12 @@ static void sigver_tg8_internal(void **state)
 
 /* ---- arithmetic against definitions ---- */
 
+static int64_t mod_q(int64_t a)
+{
+    a %= MLDSA_Q;
+    return a < 0 ? a + MLDSA_Q : a;
+}
+
 static void decompose_matches_definition_for_every_residue(void **state)
 {
     const int32_t g2 = MLDSA_GAMMA2;
@@ -525,6 +531,54 @@ static void backend_sparse_mul_matches_schoolbook(void **state)
     }
 }
 
+/* The fused checks of the signing loop against their definitions, with bounds on both sides of
+ * the actual maximum so that both answers occur. */
+static void backend_fused_checks_match_definitions(void **state)
+{
+    zt_rng r;
+    zt_rng_seed(&r, 49);
+    const mldsa_backend *bs[2] = {&mldsa_backend_portable, NULL};
+#if defined(ZHTP_MLDSA_HAVE_AVX2)
+    if (__builtin_cpu_supports("avx2"))
+        bs[1] = &mldsa_backend_avx2;
+#endif
+    for (int trial = 0; trial < 200; trial++) {
+        mldsa_poly w, cs2, y, z0;
+        for (int i = 0; i < MLDSA_N; i++) {
+            w.c[i] = (int32_t)zt_rng_below(&r, MLDSA_Q);
+            cs2.c[i] = (int32_t)zt_rng_below(&r, 157) - 78;
+            y.c[i] = (int32_t)zt_rng_below(&r, 1u << 18) - (1 << 17);
+            z0.c[i] = (int32_t)zt_rng_below(&r, 157) - 78;
+        }
+        int32_t want_r[MLDSA_N], want_r1[MLDSA_N], max_r0 = 0, max_z = 0;
+        for (int i = 0; i < MLDSA_N; i++) {
+            int32_t v = (int32_t)mod_q((int64_t)w.c[i] - cs2.c[i]), r1, r0;
+            mldsa_decompose(&r1, &r0, v);
+            want_r[i] = v;
+            want_r1[i] = r1;
+            max_r0 = r0 < 0 ? (-r0 > max_r0 ? -r0 : max_r0) : (r0 > max_r0 ? r0 : max_r0);
+            int32_t zz = z0.c[i] + y.c[i];
+            zz = zz < 0 ? -zz : zz;
+            max_z = zz > max_z ? zz : max_z;
+        }
+        for (int k = 0; k < 2; k++) {
+            if (!bs[k])
+                continue;
+            for (int side = 0; side < 2; side++) {
+                mldsa_poly rr, r1, z = z0;
+                /* bound = max + 1 passes, bound = max fails */
+                uint32_t bad = bs[k]->lowbits_exceeds(&rr, &r1, &w, &cs2, max_r0 + 1 - side);
+                assert_int_equal(bad, (uint32_t)side);
+                assert_memory_equal(rr.c, want_r, sizeof want_r);
+                assert_memory_equal(r1.c, want_r1, sizeof want_r1);
+                assert_int_equal(bs[k]->add_exceeds(&z, &y, max_z + 1 - side), (uint32_t)side);
+                for (int i = 0; i < MLDSA_N; i++)
+                    assert_int_equal(z.c[i], z0.c[i] + y.c[i]);
+            }
+        }
+    }
+}
+
 /* SampleInBall: tau coefficients +-1, the rest 0, and support lists exactly the nonzero ones. */
 static void sample_in_ball_support_is_the_nonzero_set(void **state)
 {
@@ -591,12 +645,6 @@ static void backend_rej_uniform_matches_definition(void **state)
                 assert_memory_equal(got + start, want + start, (ctr - start) * sizeof(int32_t));
         }
     }
-}
-
-static int64_t mod_q(int64_t a)
-{
-    a %= MLDSA_Q;
-    return a < 0 ? a + MLDSA_Q : a;
 }
 
 /* freeze, center, exceeds (at the exact bound), unpack_z and use_hint agree across backends
@@ -1031,6 +1079,7 @@ int main(void)
         cmocka_unit_test(backend_rej_uniform_matches_definition),
         cmocka_unit_test(backend_sparse_mul_matches_schoolbook),
         cmocka_unit_test(sample_in_ball_support_is_the_nonzero_set),
+        cmocka_unit_test(backend_fused_checks_match_definitions),
         cmocka_unit_test(signature_bit_flips_are_rejected),
         cmocka_unit_test(public_key_bit_flips_are_rejected),
         cmocka_unit_test(malformed_hints_are_rejected),
