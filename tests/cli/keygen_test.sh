@@ -11,7 +11,7 @@ ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
 check() { if [ "$1" = 0 ]; then ok "$2"; else not_ok "$2"; fi; }
 
-echo "1..14"
+echo "1..16"
 printf 'correct horse battery staple\n' > "$T/pw"
 printf 'correct horse battery stapler\n' > "$T/bad"
 K="$T/node.key"
@@ -60,5 +60,55 @@ head -c 200 "$T/backup" > "$T/short.key"
 "$ZHTP" id "$T/short.key" --passphrase-file "$T/pw" >/dev/null 2>"$T/err"; rc=$?
 [ "$rc" = 1 ] && grep -q "truncated" "$T/err"
 check $? "a truncated key file exits 1 as truncated"
+
+# The terminal prompt, driven through a pseudo-terminal: asked twice, echo off.
+tty_keygen() { # OUT PASS1 PASS2 -> prints the transcript, exits with zhtp's status
+    python3 - "$ZHTP" "$1" "$2" "$3" <<'PY'
+import os, pty, select, signal, sys, time
+zhtp, out, p1, p2 = sys.argv[1:5]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(zhtp, [zhtp, "keygen", "--out", out, "--kdf", "interactive"])
+buf = b""
+deadline = time.monotonic() + 60
+def pump(until=None):
+    global buf
+    while until is None or until not in buf:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            os.kill(pid, signal.SIGKILL)  # never hang the test run
+            sys.stdout.write("timeout waiting for %r\n" % until)
+            os.waitpid(pid, 0)
+            sys.exit(99)
+        try:
+            d = os.read(fd, 1024)
+        except OSError:
+            return
+        if not d:
+            return
+        buf += d
+pump(b"passphrase: ")
+os.write(fd, p1.encode() + b"\n")
+pump(b"again: ")
+os.write(fd, p2.encode() + b"\n")
+pump()
+_, st = os.waitpid(pid, 0)
+sys.stdout.write(buf.decode(errors="replace"))
+sys.exit(os.WEXITSTATUS(st))
+PY
+}
+if command -v python3 >/dev/null 2>&1; then
+    tr=$(tty_keygen "$T/tty.key" "open sesame" "open sesame"); rc=$?
+    printf 'open sesame\n' > "$T/pw2"
+    [ "$rc" = 0 ] && ! echo "$tr" | grep -q "open sesame" &&
+        "$ZHTP" id "$T/tty.key" --passphrase-file "$T/pw2" | grep -q "^node_id"
+    check $? "terminal prompt: asked twice, not echoed, and the key file opens with it"
+    tty_keygen "$T/tty2.key" "open sesame" "open sesam" >"$T/out" 2>&1; rc=$?
+    [ "$rc" = 1 ] && grep -q "differ" "$T/out" && [ ! -e "$T/tty2.key" ]
+    check $? "terminal prompt: differing passphrases are refused, nothing written"
+else
+    n=$((n + 1)); echo "ok $n # SKIP python3 absent: no pseudo-terminal driver"
+    n=$((n + 1)); echo "ok $n # SKIP python3 absent: no pseudo-terminal driver"
+fi
 
 [ "$fails" = 0 ]

@@ -2,6 +2,7 @@
  * identity and node id of one. The passphrase comes from --passphrase-file or, on a terminal,
  * from a prompt with echo off; never from the command line, where `ps` would show it. */
 #include <errno.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,6 +113,19 @@ static int pass_from_file(const char *cmd, const char *path, char *buf, size_t c
     return (int)n;
 }
 
+/* The terminal settings to put back if a signal ends us while echo is off. */
+static struct termios tty_saved;
+
+static void restore_tty_and_die(int sig)
+{
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &tty_saved); /* async-signal-safe */
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static const int tty_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP};
+#define N_TTY_SIGNALS (sizeof tty_signals / sizeof tty_signals[0])
+
 /* Prompts on the terminal with echo off. Returns the length or -1. */
 static int pass_from_tty(const char *prompt, char *buf, size_t cap)
 {
@@ -120,10 +134,23 @@ static int pass_from_tty(const char *prompt, char *buf, size_t cap)
         return -1;
     quiet = old;
     quiet.c_lflag &= ~(tcflag_t)ECHO;
+    /* Ctrl-C at the prompt must not leave the user's terminal without echo. */
+    tty_saved = old;
+    struct sigaction sa, prev[N_TTY_SIGNALS];
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = restore_tty_and_die;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < N_TTY_SIGNALS; i++)
+        sigaction(tty_signals[i], &sa, &prev[i]);
+    /* Echo goes off (discarding anything typed before) BEFORE the prompt appears, so what is
+     * typed after the prompt is neither echoed nor flushed away. */
+    if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) != 0) {
+        for (size_t i = 0; i < N_TTY_SIGNALS; i++)
+            sigaction(tty_signals[i], &prev[i], NULL);
+        return -1;
+    }
     fputs(prompt, stderr);
     fflush(stderr);
-    if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) != 0)
-        return -1;
     size_t n = 0;
     int rc = -1;
     for (;;) {
@@ -141,7 +168,9 @@ static int pass_from_tty(const char *prompt, char *buf, size_t cap)
             break;
         buf[n++] = c;
     }
-    tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+    tcsetattr(STDIN_FILENO, TCSADRAIN, &old); /* keep what was typed after the newline */
+    for (size_t i = 0; i < N_TTY_SIGNALS; i++)
+        sigaction(tty_signals[i], &prev[i], NULL);
     fputc('\n', stderr);
     buf[n] = 0;
     if (rc != 0) {
