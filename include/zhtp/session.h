@@ -11,7 +11,7 @@
  *
  * Must never: touch a socket, a clock, a file, printf or a global; allocate except through the
  * injected zhtp_mem; draw randomness except from the injected rng. Time comes in as |now|.
- * Same seed, same inputs: same outputs (the hybrid signatures are hedged with rng bytes too).
+ * Same seed, same inputs: same outputs (signatures use deterministic ML-DSA; docs/sessions.md §7).
  *
  * Driving it: feed HANDSHAKE_INIT / HANDSHAKE_RESPONSE / COOKIE_REPLY packets to
  * zhtp_session_recv_handshake, SEALED packets to zhtp_session_open_packet; seal outgoing
@@ -228,7 +228,7 @@ typedef struct zhtp_session_event {
     zhtp_time at;
 } zhtp_session_event;
 
-/* Pops the oldest event. ZHTP_OK or ZHTP_ERR_AGAIN (none). The queue is bounded (4,096); when
+/* Pops the oldest event. ZHTP_OK or ZHTP_ERR_AGAIN (none). The queue is bounded (64 events); when
  * full the oldest events are dropped and counted in stats.events_dropped. */
 int zhtp_session_next_event(zhtp_sessions *s, zhtp_session_event *ev);
 

@@ -1,0 +1,139 @@
+/* Session layer measurements (docs/sessions.md): complete handshakes per second on one core
+ * (both sides' work, in one thread), seal+open of 1,280-byte packets per second, and the
+ * handshake bytes. Not a test: build-X/tests/unit/core/session_bench [seconds]. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "zhtp/session.h"
+
+static void rng_cb(void *ud, uint8_t *out, size_t len)
+{
+    uint64_t *s = ud;
+    for (size_t i = 0; i < len; i++) {
+        uint64_t z = (*s += 0x9e3779b97f4a7c15u);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+        out[i] = (uint8_t)(z ^ (z >> 31));
+    }
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static uint8_t buf[ZHTP_WIRE_MAX_PACKET], pt[2048];
+
+int main(int argc, char **argv)
+{
+    double secs = argc > 1 ? atof(argv[1]) : 2.0;
+    zhtp_identity *ia, *ib;
+    uint8_t seed[ZHTP_IDENTITY_SEEDBYTES];
+    memset(seed, 1, sizeof seed);
+    if (zhtp_identity_from_seed(&ia, seed))
+        return 1;
+    memset(seed, 2, sizeof seed);
+    if (zhtp_identity_from_seed(&ib, seed))
+        return 1;
+    uint64_t sa = 1, sb = 2;
+    zhtp_session_config ca = {
+        .rng = rng_cb, .user_data = &sa, .rekey_after_packets = ~0ull, .init_rate_per_sec = ~0u};
+    zhtp_session_config cb = ca;
+    cb.user_data = &sb;
+    zhtp_sessions *a, *b;
+    if (zhtp_session_new(&a, &ca, ia, 0) || zhtp_session_new(&b, &cb, ib, 0))
+        return 1;
+    const uint8_t *bid = zhtp_identity_get_public(ib)->node_id;
+    const uint8_t *aid = zhtp_identity_get_public(ia)->node_id;
+    zhtp_addr addr_a = {.len = 1, .bytes = {0xa}}, addr_b = {.len = 1, .bytes = {0xb}};
+    zhtp_session_event ev;
+
+    /* Handshakes: connect, INIT -> B, RESPONSE -> A, keepalive -> B; then disconnect A. */
+    zhtp_time t = 1;
+    long n_hs = 0;
+    uint64_t bytes_first = 0, bytes_cached = 0;
+    double t0 = now_s(), t1;
+    do {
+        for (int k = 0; k < 8; k++, n_hs++) {
+            zhtp_session_stats s0a, s0b, s1a, s1b;
+            zhtp_session_get_stats(a, &s0a);
+            zhtp_session_get_stats(b, &s0b);
+            if (zhtp_session_connect(a, bid, 1, &addr_b, t))
+                return 2;
+            zhtp_ssize n = zhtp_session_next_datagram(a, NULL, NULL, buf, sizeof buf, t);
+            if (n <= 0 || zhtp_session_recv_handshake(b, 1, &addr_a, buf, (size_t)n, t))
+                return 3;
+            n = zhtp_session_next_datagram(b, NULL, NULL, buf, sizeof buf, t);
+            if (n <= 0 || zhtp_session_recv_handshake(a, 1, &addr_b, buf, (size_t)n, t))
+                return 4;
+            n = zhtp_session_next_datagram(a, NULL, NULL, buf, sizeof buf, t);
+            zhtp_wire_header h;
+            uint8_t peer[32];
+            if (n <= 0 || zhtp_session_open_packet(b, 1, &addr_a, buf, (size_t)n, &h, pt, sizeof pt,
+                                                   peer, t) != 0)
+                return 5;
+            zhtp_session_get_stats(a, &s1a);
+            zhtp_session_get_stats(b, &s1b);
+            uint64_t bytes = s1a.handshake_bytes_tx - s0a.handshake_bytes_tx +
+                             s1b.handshake_bytes_tx - s0b.handshake_bytes_tx;
+            if (n_hs == 0)
+                bytes_first = bytes;
+            else
+                bytes_cached = bytes;
+            zhtp_session_disconnect(a, bid, t);
+            while (zhtp_session_next_event(a, &ev) == 0 || zhtp_session_next_event(b, &ev) == 0)
+                ;
+            t += 1000;
+        }
+        t1 = now_s();
+    } while (t1 - t0 < secs);
+    double hs_rate = (double)n_hs / (t1 - t0);
+
+    /* Transport: seal at A, open at B, 1,280-byte plaintexts. */
+    if (zhtp_session_connect(a, bid, 1, &addr_b, t))
+        return 6;
+    zhtp_ssize n = zhtp_session_next_datagram(a, NULL, NULL, buf, sizeof buf, t);
+    (void)zhtp_session_recv_handshake(b, 1, &addr_a, buf, (size_t)n, t);
+    n = zhtp_session_next_datagram(b, NULL, NULL, buf, sizeof buf, t);
+    (void)zhtp_session_recv_handshake(a, 1, &addr_b, buf, (size_t)n, t);
+    while (zhtp_session_next_datagram(a, NULL, NULL, buf, sizeof buf, t) > 0)
+        ;
+    zhtp_wire_header h;
+    memset(&h, 0, sizeof h);
+    h.version = ZHTP_WIRE_VERSION;
+    h.operation = ZHTP_WIRE_OP_DATA;
+    h.hop_limit = 1;
+    memcpy(h.sender, aid, 32);
+    memcpy(h.target, bid, 32);
+    memset(pt, 0x42, 1280);
+    static uint8_t out[2048];
+    long n_pk = 0;
+    t0 = now_s();
+    do {
+        for (int k = 0; k < 1024; k++, n_pk++) {
+            zhtp_ssize m = zhtp_session_seal_packet(a, bid, &h, pt, 1280, buf, sizeof buf, t);
+            zhtp_wire_header rh;
+            uint8_t peer[32];
+            if (m <= 0 || zhtp_session_open_packet(b, 1, &addr_a, buf, (size_t)m, &rh, out,
+                                                   sizeof out, peer, t) != 1280)
+                return 7;
+        }
+        t1 = now_s();
+    } while (t1 - t0 < secs);
+    double pk_rate = (double)n_pk / (t1 - t0);
+
+    printf("handshakes_per_s_one_core_both_sides %.0f\n", hs_rate);
+    printf("handshake_bytes_first_contact %llu\n", (unsigned long long)bytes_first);
+    printf("handshake_bytes_identities_cached %llu\n", (unsigned long long)bytes_cached);
+    printf("seal_open_1280B_per_s %.0f\n", pk_rate);
+    printf("seal_open_1280B_Gbit_per_s %.2f\n", pk_rate * 1280 * 8 / 1e9);
+    zhtp_session_free(a);
+    zhtp_session_free(b);
+    zhtp_identity_free(ia);
+    zhtp_identity_free(ib);
+    return 0;
+}
