@@ -67,6 +67,17 @@ typedef ptrdiff_t zhtp_ssize;
     X(ZHTP_ERR_KEYFILE_TRUNCATED, -411, "key file truncated")                                      \
     X(ZHTP_ERR_KEYFILE_CORRUPT, -412, "key file altered or corrupt")                               \
     X(ZHTP_ERR_KEYFILE_FORMAT, -413, "not a zhtp key file, or unknown key file version")           \
+    /* store/ (-500..-599) */                                                                      \
+    X(ZHTP_ERR_STORE_QUOTA, -500, "storage quota exceeded; nothing was stored")                    \
+    X(ZHTP_ERR_STORE_CORRUPT, -501, "stored data failed its integrity check; entry removed")       \
+    X(ZHTP_ERR_STORE_STALE, -502, "record sequence number not newer than the stored one")          \
+    X(ZHTP_ERR_STORE_EXPIRED, -503, "record or chunk already expired")                             \
+    X(ZHTP_ERR_STORE_VERSION, -504, "store format is newer than this build supports")              \
+    X(ZHTP_ERR_STORE_NODIR, -505, "store directory does not exist")                                \
+    X(ZHTP_ERR_STORE_ACCESS, -506, "store directory not readable and writable")                    \
+    X(ZHTP_ERR_STORE_FULL, -507, "store map size limit reached")                                   \
+    X(ZHTP_ERR_STORE_KEY_MISMATCH, -508, "chunk bytes do not hash to the given key")               \
+    X(ZHTP_ERR_STORE_BACKEND, -509, "storage backend (LMDB) error")                                \
     /* fatal (<= -900) */                                                                          \
     X(ZHTP_ERR_INTERNAL, -900, "internal error")
 
