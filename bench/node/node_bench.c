@@ -45,7 +45,8 @@ static int lookup(void *ud, const uint8_t id[ZHTP_NODE_ID_LEN], uint16_t *ports,
         const uint16_t *c = zhtp_router_coords(zhtp_node_router(nodes[i].node), &d);
         if (d > cap)
             return ZHTP_ERR_NOBUF;
-        memcpy(ports, c, d * sizeof *ports);
+        if (d)
+            memcpy(ports, c, d * sizeof *ports);
         *depth = d;
         return ZHTP_OK;
     }

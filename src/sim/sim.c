@@ -209,7 +209,8 @@ static int oracle_lookup(void *ud, const uint8_t id[ZHTP_NODE_ID_LEN], uint16_t 
     const uint16_t *c = zhtp_router_coords(zhtp_node_router(sn->s->nodes[i].node), &d);
     if (d > cap)
         return ZHTP_ERR_NOBUF;
-    memcpy(ports, c, d * sizeof *ports);
+    if (d)
+        memcpy(ports, c, d * sizeof *ports);
     *depth = d;
     return ZHTP_OK;
 }
