@@ -2,13 +2,15 @@
  * (Alg. 8) and the pure external API (Alg. 2/3), plus the backend switch.
  *
  * Constant time: secrets (xi, rho', K, s1, s2, t0, rho'', y and everything computed from them)
- * meet no branch and no memory index. Three decisions are declassified on purpose, and only
- * these: the accept bit of each ExpandS nibble (mldsa_sample.c), the two rejection decisions
- * of the signing loop, and c~ together with the hint of a candidate. FIPS 204 (§3.6.3 and the
- * Dilithium analysis it rests on) lets the number of rejections and their cause leak; c~ is a
- * hash of w1 and mu that is published in the accepted signature, and for a rejected candidate
- * it reveals nothing about z or the secret (the standard reference implementations likewise
- * treat the challenge as public). */
+ * meet no branch and no memory index. Declassified on purpose, and only these: rho (it is the
+ * public key's first field); the accept bit of each ExpandS nibble (mldsa_sample.c); one bit
+ * saying whether a secret key's s1/s2 lie in [-eta, eta]; the two rejection decisions of each
+ * signing attempt; c~ of each candidate; and the hint of the accepted candidate (it is part of
+ * the returned signature). The number of attempts and why they failed are public by the
+ * design of the rejection loop. c~ is a hash of mu and w1; for an accepted candidate it is in
+ * the signature, and for a rejected one it gives nothing about z or the secret key (the
+ * published reference implementations treat the challenge as public too). SampleInBall and
+ * the sparse products branch and index on c only. */
 #include <string.h>
 
 #include <sodium.h>

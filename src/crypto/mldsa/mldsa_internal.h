@@ -59,7 +59,6 @@ typedef struct mldsa_backend {
     /* UseHint (Alg. 40) on a frozen polynomial; public data (verify only). */
     void (*use_hint)(mldsa_poly *out, const mldsa_poly *a, const mldsa_poly *h);
     void (*freeze)(mldsa_poly *a); /* to [0, q), from |a| < 2^31 - 2^22 */
-    void (*center)(mldsa_poly *a); /* to [-(q-1)/2, (q-1)/2], same input range */
     /* 1 when some |a_i| >= bound (a centered), else 0, without an early exit. */
     uint32_t (*exceeds)(const mldsa_poly *a, int32_t bound);
     /* BitUnpack(in, gamma1 - 1, gamma1): 18-bit fields, coefficient gamma1 - field. */
@@ -107,7 +106,6 @@ static inline int32_t mldsa_reduce32(int32_t a)
 
 void mldsa_poly_reduce(mldsa_poly *a);
 void mldsa_poly_freeze(mldsa_poly *a); /* portable backend->freeze */
-void mldsa_poly_center(mldsa_poly *a); /* portable backend->center */
 void mldsa_poly_add(mldsa_poly *r, const mldsa_poly *a, const mldsa_poly *b);
 void mldsa_poly_sub(mldsa_poly *r, const mldsa_poly *a, const mldsa_poly *b);
 void mldsa_poly_shiftl(mldsa_poly *a);                           /* a * 2^d */

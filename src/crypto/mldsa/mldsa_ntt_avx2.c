@@ -636,16 +636,6 @@ static void freeze_avx2(mldsa_poly *a)
         STOREV(a->c + j, freeze8(LOADV(a->c + j)));
 }
 
-static void center_avx2(mldsa_poly *a)
-{
-    const __m256i q = _mm256_set1_epi32(MLDSA_Q), half = _mm256_set1_epi32((MLDSA_Q - 1) / 2);
-    for (unsigned j = 0; j < MLDSA_N; j += 8) {
-        __m256i v = freeze8(LOADV(a->c + j));
-        v = _mm256_sub_epi32(v, _mm256_and_si256(_mm256_cmpgt_epi32(v, half), q));
-        STOREV(a->c + j, v);
-    }
-}
-
 static uint32_t exceeds_avx2(const mldsa_poly *a, int32_t bound)
 {
     const __m256i lim = _mm256_set1_epi32(bound - 1);
@@ -895,7 +885,6 @@ const mldsa_backend mldsa_backend_avx2 = {
     .make_hint = make_hint_avx2,
     .use_hint = use_hint_avx2,
     .freeze = freeze_avx2,
-    .center = center_avx2,
     .exceeds = exceeds_avx2,
     .unpack_z = unpack_z_avx2,
     .rej_uniform = rej_uniform_avx2,

@@ -112,16 +112,6 @@ void mldsa_poly_freeze(mldsa_poly *a)
         a->c[i] = freeze(a->c[i]);
 }
 
-void mldsa_poly_center(mldsa_poly *a)
-{
-    for (unsigned i = 0; i < MLDSA_N; i++) {
-        int32_t v = freeze(a->c[i]);
-        /* subtract q when v > (q-1)/2 */
-        v -= MLDSA_Q & (((MLDSA_Q - 1) / 2 - v) >> 31);
-        a->c[i] = v;
-    }
-}
-
 void mldsa_poly_add(mldsa_poly *r, const mldsa_poly *a, const mldsa_poly *b)
 {
     for (unsigned i = 0; i < MLDSA_N; i++)
@@ -272,7 +262,6 @@ const mldsa_backend mldsa_backend_portable = {
     .make_hint = poly_make_hint_portable,
     .use_hint = mldsa_poly_use_hint,
     .freeze = mldsa_poly_freeze,
-    .center = mldsa_poly_center,
     .exceeds = mldsa_poly_exceeds,
     .unpack_z = mldsa_unpack_z,
     .rej_uniform = mldsa_rej_uniform,
