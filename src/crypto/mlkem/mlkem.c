@@ -272,23 +272,27 @@ static uint8_t ct_differ_mask(const uint8_t *a, const uint8_t *b, size_t len)
  * K̄ = J(z || c) = SHAKE256(z || c, 32), and the XOF output for the matrix corner entry
  * Â[2][2] (seed rho || 2 || 2, the same in Â and Âᵀ). They run as lanes of one four-way
  * sponge: 9 four-way permutations instead of 9 (Encaps) or 18 (Decaps) single ones plus 3.
- * The corner lane gets 8 blocks of output, which the 9 permutations provide for free. */
+ * The corner lane gets 8 blocks of output, which the 9 permutations provide for free; when
+ * the sponges run one after another (portable x4), it takes 3 and SampleNTT squeezes more in
+ * the rare case they fall short. */
 #define CORNER_BLOCKS 8
 
 static void start_hashes(uint8_t h[32], uint8_t kbar[32], mlkem_poly *a_last, const uint8_t *ek,
                          const uint8_t *z, const uint8_t *c, const mlkem_arith *ar)
 {
     uint8_t seed[34], xof[CORNER_BLOCKS * ZHTP_SHAKE128_RATE];
+    size_t xof_len =
+        strcmp(zhtp_keccak_x4_impl(), "portable") == 0 ? 3 * ZHTP_SHAKE128_RATE : sizeof xof;
     mlkem_sponge_job jobs[3] = {
         {{ek, NULL}, {ZHTP_MLKEM768_PUBLICKEYBYTES, 0}, ZHTP_SHA3_256_RATE, 0x06, h, 32},
-        {{seed, NULL}, {34, 0}, ZHTP_SHAKE128_RATE, 0x1f, xof, sizeof xof},
+        {{seed, NULL}, {34, 0}, ZHTP_SHAKE128_RATE, 0x1f, xof, xof_len},
         {{z, c}, {32, ZHTP_MLKEM768_CIPHERTEXTBYTES}, ZHTP_SHAKE256_RATE, 0x1f, kbar, 32},
     };
     memcpy(seed, ek + MLKEM_POLYVECBYTES, 32);
     seed[32] = MLKEM_K - 1;
     seed[33] = MLKEM_K - 1;
     zhtp_mlkem_sponge_run(jobs, kbar != NULL ? 3 : 2);
-    zhtp_mlkem_sample_ntt_finish(a_last, xof, sizeof xof, seed, ar);
+    zhtp_mlkem_sample_ntt_finish(a_last, xof, xof_len, seed, ar);
 }
 
 int zhtp_kem_mlkem768_keypair_from_seed(uint8_t pk[ZHTP_MLKEM768_PUBLICKEYBYTES],
