@@ -339,6 +339,50 @@ static void conversions_work_in_place(void **state)
     wg_arena_free(&a);
 }
 
+/* The worked example of docs/protocol.md section 11, byte for byte. */
+static void documented_example_encodes_byte_for_byte(void **state)
+{
+    zhtp_wire_header h;
+    memset(&h, 0, sizeof h);
+    h.version = 1, h.operation = ZHTP_WIRE_OP_DATA, h.flags = ZHTP_WIRE_FLAG_SEALED;
+    h.hop_limit = 64, h.route_bound = ZHTP_WIRE_ROUTE_BOUND_NONE;
+    memset(h.sender, 0xAA, 32);
+    memset(h.target, 0xBB, 32);
+    h.receiver_index = 17, h.counter = h.message_id = 42;
+    zhtp_wire_payload p;
+    memset(&p, 0, sizeof p);
+    p.operation = ZHTP_WIRE_OP_DATA, p.u.data.subtype = 1, p.u.data.channel = 7;
+    p.u.data.body.ptr = (const uint8_t *)"hi", p.u.data.body.len = 2;
+    assert_int_equal(zhtp_wire_payload_encode(pkt + 128, 100, &p), 6);
+    h.payload_len = 6;
+    assert_int_equal(zhtp_wire_header_encode(pkt, sizeof pkt, &h), 128);
+    memset(pkt + 134, 0xEE, 16);
+    static const uint8_t head[16] = {0x5a, 0x48, 0x54, 0x50, 0x01, 0x0b, 0x00, 0x01,
+                                     0x00, 0x80, 0x00, 0x40, 0x00, 0x00, 0x00, 0x06};
+    /* message_id 42 | timestamp 0 | receiver_index 17 | counter 42 | route_bound none */
+    static const uint8_t mid[32] = {0, 0, 0, 0, 0, 0,    0,    0x2a, 0,    0,   0,
+                                    0, 0, 0, 0, 0, 0,    0,    0,    0x11, 0,   0,
+                                    0, 0, 0, 0, 0, 0x2a, 0xff, 0xff, 0xff, 0xff};
+    assert_memory_equal(pkt, head, 16);
+    assert_memory_equal(pkt + 80, mid, 32);
+    zhtp_wire_link_ctx c;
+    memset(&c, 0, sizeof c);
+    c.version = 1, c.counter_base = 41;
+    memset(c.sender_id, 0xAA, 32);
+    memset(c.target_id, 0xBB, 32);
+    static const uint8_t want[10] = {0xff, 0xba, 0x11, 0x2a, 0x01, 0x00, 0x00, 0x07, 0x68, 0x69};
+    assert_int_equal(zhtp_wire_packet_compress(cmp, sizeof cmp, pkt, 150, &c), 26);
+    assert_memory_equal(cmp, want, 10);
+    uint8_t fr[64];
+    static const uint8_t offs[3] = {0x00, 0x07, 0x0e};
+    static const zhtp_ssize lens[3] = {64, 64, 46};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(zhtp_wire_fragment_build(fr, sizeof fr, pkt, 150, 64, 0x0102, i), lens[i]);
+        const uint8_t fh[8] = {0x80, 0x01, 0x02, 0x00, 0x00, 0x96, 0x00, offs[i]};
+        assert_memory_equal(fr, fh, 8);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -351,6 +395,7 @@ int main(void)
         cmocka_unit_test(frame_kind_is_told_by_the_first_byte),
         cmocka_unit_test(a_header_with_nothing_to_elide_compresses_to_102_bytes),
         cmocka_unit_test(conversions_work_in_place),
+        cmocka_unit_test(documented_example_encodes_byte_for_byte),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
