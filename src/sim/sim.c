@@ -759,6 +759,7 @@ int zsim_new(zsim **out, const zsim_config *cfg)
             .rng = node_rng,
             .user_data = sn,
             .lookup = oracle_lookup,
+            .insecure_plaintext = c.plaintext,
         };
         if (zhtp_node_new(&sn->node, &nc, sn->ident, 0) != ZHTP_OK)
             goto nomem;
@@ -901,6 +902,7 @@ void zsim_result_json(const zsim_result *r, const zsim_config *c, FILE *f)
                 ? "mixed"
                 : zhtp_route_medium_preset((zhtp_route_medium_kind)c->media)->name);
     fprintf(f, "  \"loss\": %.6f,\n", c->loss_ppm / 1e6);
+    fprintf(f, "  \"sessions\": %s,\n", c->plaintext ? "false" : "true");
     fprintf(f, "  \"nodes\": %u,\n  \"edges\": %u,\n", r->nodes, r->edges);
     fprintf(f, "  \"messages_sent\": %llu,\n", (unsigned long long)r->messages_sent);
     fprintf(f, "  \"messages_delivered\": %llu,\n", (unsigned long long)r->messages_delivered);

@@ -111,6 +111,9 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--unreliable")) {
             c.unreliable = true;
             continue;
+        } else if (!strcmp(a, "--plaintext")) {
+            c.plaintext = true;
+            continue;
         } else if (!strcmp(a, "--timing")) {
             timing = true;
             continue;
