@@ -42,6 +42,7 @@ typedef struct zsim_config {
     zhtp_time cut_at;   /* 0: none. Cuts one link incident to the tree root */
     zhtp_time kill_at;  /* 0: none. Kills one seeded-random node */
     bool progress;      /* progress lines to stderr */
+    bool plaintext;     /* nodes without sessions (zhtp_node_config.insecure_plaintext) */
 } zsim_config;
 
 typedef struct zsim zsim;
