@@ -11,6 +11,7 @@
  * the signature, and for a rejected one it gives nothing about z or the secret key (the
  * published reference implementations treat the challenge as public too). SampleInBall and
  * the sparse products branch and index on c only. */
+#include <stdatomic.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -36,15 +37,20 @@ static const mldsa_backend *backend_auto(void)
     return &mldsa_backend_portable;
 }
 
-/* NULL until first use, then the chosen backend. A pointer-sized store: the worst a race
- * between two first users can do is pick the same backend twice. */
-static const mldsa_backend *backend;
+/* NULL until first use, then the chosen backend. Relaxed atomics: two first users racing
+ * both store the same choice, and a backend is immutable, so no ordering is needed. Every
+ * operation reads the pointer once at its start, so set_impl (for tests and benchmarks)
+ * affects only operations that begin after it. */
+static _Atomic(const mldsa_backend *) backend;
 
 static const mldsa_backend *be(void)
 {
-    if (!backend)
-        backend = backend_auto();
-    return backend;
+    const mldsa_backend *b = atomic_load_explicit(&backend, memory_order_relaxed);
+    if (!b) {
+        b = backend_auto();
+        atomic_store_explicit(&backend, b, memory_order_relaxed);
+    }
+    return b;
 }
 
 const char *zhtp_sign_mldsa44_impl(void)
@@ -57,17 +63,17 @@ int zhtp_sign_mldsa44_set_impl(const char *name)
     if (!name)
         return ZHTP_ERR_INVAL;
     if (strcmp(name, "auto") == 0) {
-        backend = backend_auto();
+        atomic_store_explicit(&backend, backend_auto(), memory_order_relaxed);
         return ZHTP_OK;
     }
     if (strcmp(name, "portable") == 0) {
-        backend = &mldsa_backend_portable;
+        atomic_store_explicit(&backend, &mldsa_backend_portable, memory_order_relaxed);
         return ZHTP_OK;
     }
     if (strcmp(name, "avx2") == 0) {
 #if defined(ZHTP_MLDSA_HAVE_AVX2)
         if (__builtin_cpu_supports("avx2")) {
-            backend = &mldsa_backend_avx2;
+            atomic_store_explicit(&backend, &mldsa_backend_avx2, memory_order_relaxed);
             return ZHTP_OK;
         }
 #endif
