@@ -56,6 +56,11 @@ typedef ptrdiff_t zhtp_ssize;
     X(ZHTP_ERR_SESSION_LIMIT, -208, "connection limit reached")                                    \
     X(ZHTP_ERR_SESSION_UNKNOWN_PEER, -209, "public identity of the peer unknown")                  \
     X(ZHTP_ERR_SESSION_STATE, -210, "handshake message not expected in this state")                \
+    /* core/dht (-350..-369) */                                                                    \
+    X(ZHTP_ERR_DHT_NOT_FOUND, -350, "no node holds the requested key")                             \
+    X(ZHTP_ERR_DHT_TIMEOUT, -351, "DHT lookup timed out: no node answered")                        \
+    X(ZHTP_ERR_DHT_VERIFY, -352, "DHT value failed verification (hash or signature)")              \
+    X(ZHTP_ERR_DHT_PUZZLE, -353, "node id fails the DHT crypto puzzle")                            \
     /* crypto/ (-400..-499) */                                                                     \
     X(ZHTP_ERR_CRYPTO_VERIFY, -400, "signature verification failed")                               \
     X(ZHTP_ERR_CRYPTO_BADKEY, -401, "key failed its validity check")                               \
