@@ -352,9 +352,19 @@ int zhtp_store_open(zhtp_store **out, const char *dir, const zhtp_store_config *
     }
     int dead;
     mdb_reader_check(s->env, &dead); /* free reader slots of crashed processes */
+    /* An existing file may have grown past c.map_size: size 0 adopts the size recorded in
+     * its last meta page, so a reopened store does not have to grow again step by step. */
     MDB_envinfo info;
-    mdb_env_info(s->env, &info);
-    s->map_size = info.me_mapsize; /* an existing file may have grown beyond c.map_size */
+    if ((rc = mdb_env_set_mapsize(s->env, 0)) || (rc = mdb_env_info(s->env, &info))) {
+        err = backend(s, rc);
+        goto fail;
+    }
+    if (info.me_mapsize < c.map_size &&
+        ((rc = mdb_env_set_mapsize(s->env, c.map_size)) || (rc = mdb_env_info(s->env, &info)))) {
+        err = backend(s, rc);
+        goto fail;
+    }
+    s->map_size = info.me_mapsize;
 
     err = run_write(s, open_dbs, NULL);
     if (err)
