@@ -521,6 +521,15 @@ static void kill_node(zsim *s, uint32_t v)
     sn->alive = false;
     for (uint32_t k = 0; k < sn->n_adj; k++)
         s->edges[sn->adj[k]].up = false;
+    /* Messages in flight from or to the dead node can never be resolved: leave them out. */
+    for (uint32_t i = 0; i < s->n_msgs; i++) {
+        msg *m = &s->msgs[i];
+        bool resolved = m->excluded || m->failed || (m->reliable ? m->acked : m->delivered);
+        if (m->sent && !resolved && (m->src == v || m->dst == v)) {
+            m->excluded = true;
+            s->unresolved--;
+        }
+    }
 }
 
 /* The tree root is the alive node with the smallest id; cut one of its links whose loss keeps

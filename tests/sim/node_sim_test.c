@@ -99,6 +99,26 @@ static void sim_link_cut_mid_transfer_reroutes(void **state)
     zsim_free(s);
 }
 
+/* A node dies mid-run: traffic between the survivors goes around it. */
+static void sim_node_killed_traffic_reroutes(void **state)
+{
+    (void)state;
+    zsim_config c = {.topology = ZSIM_GRID,
+                     .w = 6,
+                     .h = 6,
+                     .seed = 3,
+                     .media = ZHTP_MEDIUM_UDP,
+                     .messages = 100,
+                     .kill_at = 18 * SEC};
+    zsim_result r;
+    zsim *s = run_cfg(&c, &r);
+    assert_true(r.messages_sent >= 90);
+    assert_int_equal(r.messages_delivered, r.messages_sent);
+    assert_int_equal(r.messages_failed, 0);
+    assert_true(r.reroute_ms > 0 && r.reroute_ms < 10000);
+    zsim_free(s);
+}
+
 static void sim_loss30_reliable_messages_all_delivered(void **state)
 {
     (void)state;
@@ -183,6 +203,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(sim_line10_delivers_end_to_end),
         cmocka_unit_test(sim_grid10x10_mixed_media_delivers_all),
         cmocka_unit_test(sim_link_cut_mid_transfer_reroutes),
+        cmocka_unit_test(sim_node_killed_traffic_reroutes),
         cmocka_unit_test(sim_loss30_reliable_messages_all_delivered),
         cmocka_unit_test(sim_same_seed_same_json_other_seed_other_trace),
         cmocka_unit_test(sim_idle_network_wakes_only_for_timers),
