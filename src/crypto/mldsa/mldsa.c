@@ -88,10 +88,9 @@ int zhtp_sign_mldsa44_set_impl(const char *name)
 static void matrix_mul(const mldsa_backend *b, mldsa_poly out[MLDSA_K],
                        const mldsa_poly a[MLDSA_K][MLDSA_L], const mldsa_poly v[MLDSA_L])
 {
-    for (unsigned i = 0; i < MLDSA_K; i++) {
-        b->pointwise_acc(&out[i], a[i], v, MLDSA_L);
+    b->matrix_pointwise(out, a, v);
+    for (unsigned i = 0; i < MLDSA_K; i++)
         b->invntt_tomont(&out[i]);
-    }
 }
 
 /* H = SHAKE256 over the concatenation of up to four pieces. */
@@ -220,10 +219,8 @@ static int sign_loop(const mldsa_backend *b, sign_state *st, const mldsa_poly a[
         }
         /* w = NTT^-1(A o NTT(y)), w1 = HighBits(w) */
         matrix_mul(b, st->w, a, st->yhat);
-        for (unsigned i = 0; i < MLDSA_K; i++) {
-            b->freeze(&st->w[i]);
-            b->decompose(&st->w1[i], &st->r0[i], &st->w[i]);
-        }
+        for (unsigned i = 0; i < MLDSA_K; i++)
+            b->decompose(&st->w1[i], &st->r0[i], &st->w[i]); /* freezes on the fly */
         mldsa_pack_w1(st->w1buf, st->w1);
         /* c~ = H(mu || w1Encode(w1), lambda/4) */
         shake256_cat(st->ctilde, MLDSA_CTILDE, mu, 64, st->w1buf, sizeof st->w1buf, NULL, 0, NULL,

@@ -51,7 +51,11 @@ typedef struct mldsa_backend {
     void (*invntt_tomont)(mldsa_poly *a);
     /* out = reduce32(sum_i a[i] o b[i] R^-1), n <= 4, inputs as ntt() returns them or smaller. */
     void (*pointwise_acc)(mldsa_poly *out, const mldsa_poly *a, const mldsa_poly *b, unsigned n);
-    /* Decompose (Alg. 36) of every coefficient of a frozen polynomial. */
+    /* pointwise_acc for every row: out[i] = reduce32(sum_j a[i][j] o v[j] R^-1). */
+    void (*matrix_pointwise)(mldsa_poly out[MLDSA_K], const mldsa_poly a[MLDSA_K][MLDSA_L],
+                             const mldsa_poly v[MLDSA_L]);
+    /* Decompose (Alg. 36) of every coefficient of a, which is frozen first (any |a_i| below
+     * 2^31 - 2^22). */
     void (*decompose)(mldsa_poly *a1, mldsa_poly *a0, const mldsa_poly *a);
     /* h_i = (HighBits(a_i) != b1_i) for frozen a; returns the number of ones. With
      * b1 = HighBits(r) and a = r + z this is MakeHint(z, r) (Alg. 39). */

@@ -577,11 +577,19 @@ static inline void decompose8(__m256i *r1, __m256i *r0, __m256i r)
     *r0 = _mm256_add_epi32(lo, wrap);
 }
 
+static inline __m256i freeze8(__m256i a)
+{
+    const __m256i q = _mm256_set1_epi32(MLDSA_Q);
+    __m256i t = _mm256_srai_epi32(_mm256_add_epi32(a, _mm256_set1_epi32(1 << 22)), 23);
+    a = _mm256_sub_epi32(a, _mm256_mullo_epi32(t, q));
+    return _mm256_add_epi32(a, _mm256_and_si256(_mm256_srai_epi32(a, 31), q));
+}
+
 static void decompose_avx2(mldsa_poly *a1, mldsa_poly *a0, const mldsa_poly *a)
 {
     for (unsigned j = 0; j < MLDSA_N; j += 8) {
         __m256i hi, lo;
-        decompose8(&hi, &lo, LOADV(a->c + j));
+        decompose8(&hi, &lo, freeze8(LOADV(a->c + j)));
         STOREV(a1->c + j, hi);
         STOREV(a0->c + j, lo);
     }
@@ -620,14 +628,6 @@ static void use_hint_avx2(mldsa_poly *out, const mldsa_poly *a, const mldsa_poly
         r1 = _mm256_add_epi32(r1, _mm256_and_si256(_mm256_cmpeq_epi32(r1, minus1), m44));
         STOREV(out->c + j, r1);
     }
-}
-
-static inline __m256i freeze8(__m256i a)
-{
-    const __m256i q = _mm256_set1_epi32(MLDSA_Q);
-    __m256i t = _mm256_srai_epi32(_mm256_add_epi32(a, _mm256_set1_epi32(1 << 22)), 23);
-    a = _mm256_sub_epi32(a, _mm256_mullo_epi32(t, q));
-    return _mm256_add_epi32(a, _mm256_and_si256(_mm256_srai_epi32(a, 31), q));
 }
 
 static void freeze_avx2(mldsa_poly *a)
@@ -876,11 +876,42 @@ static uint32_t lowbits_exceeds_avx2(mldsa_poly *r, mldsa_poly *r1, const mldsa_
     return (uint32_t)(_mm256_testz_si256(bad, bad) == 0);
 }
 
+/* out[i] = reduce32(sum_j a[i][j] o v[j] R^-1) for all k rows: each block of v (and its
+ * odd-lane copy) is loaded once for the four rows. */
+static void matrix_pointwise_avx2(mldsa_poly out[MLDSA_K], const mldsa_poly a[MLDSA_K][MLDSA_L],
+                                  const mldsa_poly v[MLDSA_L])
+{
+    const __m256i q = _mm256_set1_epi32(MLDSA_Q), qinv = _mm256_set1_epi32(58728449);
+    const __m256i half = _mm256_set1_epi32(1 << 22);
+    for (unsigned j = 0; j < MLDSA_N; j += 8) {
+        __m256i ve[MLDSA_L], vo[MLDSA_L];
+        for (unsigned k = 0; k < MLDSA_L; k++) {
+            ve[k] = LOADV(v[k].c + j);
+            vo[k] = _mm256_shuffle_epi32(ve[k], 0xf5);
+        }
+        for (unsigned i = 0; i < MLDSA_K; i++) {
+            __m256i se = _mm256_setzero_si256(), so = _mm256_setzero_si256();
+            for (unsigned k = 0; k < MLDSA_L; k++) {
+                __m256i x = LOADV(a[i][k].c + j);
+                se = _mm256_add_epi64(se, _mm256_mul_epi32(x, ve[k]));
+                so = _mm256_add_epi64(so, _mm256_mul_epi32(_mm256_shuffle_epi32(x, 0xf5), vo[k]));
+            }
+            __m256i te = _mm256_mul_epi32(_mm256_mul_epi32(se, qinv), q);
+            __m256i to = _mm256_mul_epi32(_mm256_mul_epi32(so, qinv), q);
+            __m256i r = _mm256_blend_epi32(_mm256_srli_epi64(_mm256_sub_epi64(se, te), 32),
+                                           _mm256_sub_epi64(so, to), 0xaa);
+            __m256i t = _mm256_srai_epi32(_mm256_add_epi32(r, half), 23);
+            STOREV(out[i].c + j, _mm256_sub_epi32(r, _mm256_mullo_epi32(t, q)));
+        }
+    }
+}
+
 const mldsa_backend mldsa_backend_avx2 = {
     .name = "avx2",
     .ntt = ntt_avx2,
     .invntt_tomont = invntt_tomont_avx2,
     .pointwise_acc = pointwise_acc_avx2,
+    .matrix_pointwise = matrix_pointwise_avx2,
     .decompose = decompose_avx2,
     .make_hint = make_hint_avx2,
     .use_hint = use_hint_avx2,

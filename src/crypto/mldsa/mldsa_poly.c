@@ -171,7 +171,14 @@ void mldsa_decompose(int32_t *r1, int32_t *r0, int32_t r)
 static void poly_decompose_portable(mldsa_poly *a1, mldsa_poly *a0, const mldsa_poly *a)
 {
     for (unsigned i = 0; i < MLDSA_N; i++)
-        mldsa_decompose(&a1->c[i], &a0->c[i], a->c[i]);
+        mldsa_decompose(&a1->c[i], &a0->c[i], freeze(a->c[i]));
+}
+
+static void matrix_pointwise_portable(mldsa_poly out[MLDSA_K], const mldsa_poly a[MLDSA_K][MLDSA_L],
+                                      const mldsa_poly v[MLDSA_L])
+{
+    for (unsigned i = 0; i < MLDSA_K; i++)
+        pointwise_acc_portable(&out[i], a[i], v, MLDSA_L);
 }
 
 static uint32_t poly_make_hint_portable(mldsa_poly *h, const mldsa_poly *a, const mldsa_poly *b1)
@@ -258,6 +265,7 @@ const mldsa_backend mldsa_backend_portable = {
     .ntt = ntt_portable,
     .invntt_tomont = invntt_tomont_portable,
     .pointwise_acc = pointwise_acc_portable,
+    .matrix_pointwise = matrix_pointwise_portable,
     .decompose = poly_decompose_portable,
     .make_hint = poly_make_hint_portable,
     .use_hint = mldsa_poly_use_hint,

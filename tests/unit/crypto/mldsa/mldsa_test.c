@@ -579,6 +579,37 @@ static void backend_fused_checks_match_definitions(void **state)
     }
 }
 
+/* matrix_pointwise equals pointwise_acc row by row (inputs at the NTT output bound 9q). */
+static void backend_matrix_pointwise_matches_rows(void **state)
+{
+    zt_rng r;
+    zt_rng_seed(&r, 50);
+    const mldsa_backend *bs[2] = {&mldsa_backend_portable, NULL};
+#if defined(ZHTP_MLDSA_HAVE_AVX2)
+    if (__builtin_cpu_supports("avx2"))
+        bs[1] = &mldsa_backend_avx2;
+#endif
+    static mldsa_poly a[MLDSA_K][MLDSA_L], v[MLDSA_L], got[MLDSA_K], want;
+    for (int trial = 0; trial < 20; trial++) {
+        for (int i = 0; i < MLDSA_K; i++)
+            for (int j = 0; j < MLDSA_L; j++)
+                for (int c = 0; c < MLDSA_N; c++)
+                    a[i][j].c[c] = (int32_t)zt_rng_below(&r, MLDSA_Q);
+        for (int j = 0; j < MLDSA_L; j++)
+            for (int c = 0; c < MLDSA_N; c++)
+                v[j].c[c] = (int32_t)zt_rng_below(&r, 18u * MLDSA_Q) - 9 * MLDSA_Q;
+        for (int k = 0; k < 2; k++) {
+            if (!bs[k])
+                continue;
+            bs[k]->matrix_pointwise(got, (const mldsa_poly(*)[MLDSA_L])a, v);
+            for (int i = 0; i < MLDSA_K; i++) {
+                mldsa_backend_portable.pointwise_acc(&want, a[i], v, MLDSA_L);
+                assert_memory_equal(got[i].c, want.c, sizeof want.c);
+            }
+        }
+    }
+}
+
 /* SampleInBall: tau coefficients +-1, the rest 0, and support lists exactly the nonzero ones. */
 static void sample_in_ball_support_is_the_nonzero_set(void **state)
 {
@@ -1075,6 +1106,7 @@ int main(void)
         cmocka_unit_test(backend_rej_uniform_matches_definition),
         cmocka_unit_test(backend_sparse_mul_matches_schoolbook),
         cmocka_unit_test(sample_in_ball_support_is_the_nonzero_set),
+        cmocka_unit_test(backend_matrix_pointwise_matches_rows),
         cmocka_unit_test(backend_fused_checks_match_definitions),
         cmocka_unit_test(signature_bit_flips_are_rejected),
         cmocka_unit_test(public_key_bit_flips_are_rejected),
