@@ -54,6 +54,7 @@ extern "C" {
 #define ZHTP_SESSION_DEFAULT_ATTEMPTS        6
 #define ZHTP_SESSION_DEFAULT_INIT_RATE       200 /* handshake inits per second before cookies */
 #define ZHTP_SESSION_COOKIE_ROTATE_NS        (120 * ZHTP_NS_PER_SEC)
+#define ZHTP_SESSION_DEFAULT_RESUMPTION_NS   (3600 * ZHTP_NS_PER_SEC)
 
 typedef struct zhtp_session_config {
     const zhtp_mem *mem;           /* NULL: default allocator */
@@ -74,6 +75,11 @@ typedef struct zhtp_session_config {
     /* Added to |now| to form the handshake timestamp (docs/sessions.md §3): the driver sets it
      * to wall-clock-ns minus monotonic-ns so that timestamps grow across restarts. 0 in tests. */
     uint64_t timestamp_offset_ns;
+    /* Resumption (docs/sessions.md §3.6): a reconnect or rekey within this time of the last
+     * completed handshake with a peer uses the secret it left instead of two signatures.
+     * 0: 1 hour. */
+    zhtp_time resumption_lifetime_ns;
+    bool disable_resumption; /* true: every handshake is the signed one */
 } zhtp_session_config;
 
 typedef struct zhtp_sessions zhtp_sessions; /* opaque: the pool of one node */
@@ -123,7 +129,8 @@ int zhtp_session_set_address(zhtp_sessions *s, const uint8_t peer[ZHTP_NODE_ID_L
  * |pub| is copied. Returns ZHTP_OK or ZHTP_ERR_NOMEM. */
 int zhtp_session_add_peer_identity(zhtp_sessions *s, const zhtp_identity_public *pub);
 
-/* Drops the connection with |peer|: keys wiped, state Disconnected, no retry. ZHTP_OK or
+/* Drops the connection with |peer|: transport keys wiped, state Disconnected, no retry. The
+ * resumption secret stays (a later connect resumes); zhtp_session_free wipes it. ZHTP_OK or
  * ZHTP_ERR_NOTFOUND. */
 int zhtp_session_disconnect(zhtp_sessions *s, const uint8_t peer[ZHTP_NODE_ID_LEN], zhtp_time now);
 

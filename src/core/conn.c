@@ -5,6 +5,22 @@
 #include "session_internal.h"
 #include "zhtp/util.h"
 
+static const uint8_t *resumption_secret(const zhtp_sessions *s, const zconn *c, zhtp_time now)
+{
+    if (s->cfg.disable_resumption || !c->has_rs || now - c->rs_at >= s->cfg.resumption_lifetime_ns)
+        return NULL;
+    return c->rs;
+}
+
+/* Every completed handshake leaves the next resumption secret; the old one is overwritten, so
+ * a resumption secret is used at most once (a ratchet). */
+static void keep_rs(zconn *c, const uint8_t rs[32], zhtp_time now)
+{
+    memcpy(c->rs, rs, 32);
+    c->has_rs = true;
+    c->rs_at = now;
+}
+
 static bool is_usable(const zconn *c)
 {
     return c->cur.live && (c->state == ZHTP_CONN_AUTHENTICATED || c->state == ZHTP_CONN_ACTIVE);
@@ -62,8 +78,11 @@ int zs_start_handshake(zhtp_sessions *s, zconn *c, zhtp_time now)
         cookie = c->cookie;
     uint32_t index = zs_new_index(s);
     zhtp_hs_initiator_clear(&c->hs);
+    /* First attempt of a series: resume if we can. Retries are always signed, so a responder
+     * that lost (or never had) the secret costs one retransmission timeout, not a failure. */
+    const uint8_t *rs = c->attempts == 0 ? resumption_secret(s, c, now) : NULL;
     zhtp_ssize n = zhtp_hs_init_build(t->data, ZHTP_HS_INIT_LEN_MAX, &c->hs, s->id, c->peer, index,
-                                      ts, flags, message_id, cookie, seed, &s->stats);
+                                      ts, flags, message_id, cookie, rs, seed, &s->stats);
     zhtp_wipe(seed, sizeof seed);
     if (n < 0) {
         zs_tx_free(s, t);
@@ -252,21 +271,33 @@ static int recv_init(zhtp_sessions *s, zhtp_link_id link, const zhtp_addr *from,
     /* 6. The initiator's public identity: attached (must hash to the header's sender) or
      *    cached. Parsing is cheap (no KEM / signature operation). */
     zhtp_identity_public ipub;
-    if (m.pub) {
-        rc = zhtp_identity_check_node_id(&ipub, m.pub, ZHTP_IDENTITY_PUBLIC_BYTES, m.hdr.sender);
+    uint8_t h1[32];
+    const uint8_t *rs = NULL;
+    if (m.binder) {
+        /* 6'/7'. Resumption: the binder under the secret the last handshake left. */
+        rs = c ? resumption_secret(s, c, now) : NULL;
+        if (!rs)
+            return ZHTP_ERR_SESSION_UNKNOWN_PEER;
+        rc = zhtp_hs_init_check_binder(&m, rs, h1);
         if (rc != ZHTP_OK)
             return rc;
     } else {
-        const zhtp_identity_public *cached = zs_peer_identity(s, m.hdr.sender);
-        if (!cached)
-            return ZHTP_ERR_SESSION_UNKNOWN_PEER;
-        ipub = *cached;
+        if (m.pub) {
+            rc =
+                zhtp_identity_check_node_id(&ipub, m.pub, ZHTP_IDENTITY_PUBLIC_BYTES, m.hdr.sender);
+            if (rc != ZHTP_OK)
+                return rc;
+        } else {
+            const zhtp_identity_public *cached = zs_peer_identity(s, m.hdr.sender);
+            if (!cached)
+                return ZHTP_ERR_SESSION_UNKNOWN_PEER;
+            ipub = *cached;
+        }
+        /* 7. sig_I (first public-key operation). */
+        rc = zhtp_hs_init_verify(&m, &ipub, h1, &s->stats);
+        if (rc != ZHTP_OK)
+            return rc;
     }
-    /* 7. sig_I (first public-key operation). */
-    uint8_t h1[32];
-    rc = zhtp_hs_init_verify(&m, &ipub, h1, &s->stats);
-    if (rc != ZHTP_OK)
-        return rc;
     /* 8. Allocate everything before changing anything. */
     bool created = false;
     if (!c) {
@@ -293,9 +324,9 @@ static int recv_init(zhtp_sessions *s, zhtp_link_id link, const zhtp_addr *from,
         message_id = (message_id << 8) | mid[i];
     uint32_t index = zs_new_index(s);
     zhtp_hs_keys keys;
-    zhtp_ssize n =
-        zhtp_hs_response_build(t->data, ZHTP_HS_RESP_LEN_MAX, &keys, s->id, &m, h1, index,
-                               m.flags & ZHTP_HS_FLAG_WANT_IDENTITY, message_id, seed, &s->stats);
+    zhtp_ssize n = zhtp_hs_response_build(t->data, ZHTP_HS_RESP_LEN_MAX, &keys, s->id, &m, h1,
+                                          index, m.flags & ZHTP_HS_FLAG_WANT_IDENTITY, message_id,
+                                          rs, seed, &s->stats);
     zhtp_wipe(seed, sizeof seed);
     if (n < 0) {
         zs_tx_free(s, t);
@@ -317,6 +348,7 @@ static int recv_init(zhtp_sessions *s, zhtp_link_id link, const zhtp_addr *from,
     memcpy(k.recv_key, keys.i2r, 32);
     k.created = now;
     zhtp_replay_init(&k.replay);
+    keep_rs(c, keys.resume, now);
     zhtp_wipe(&keys, sizeof keys);
     bool rekey = is_usable(c);
     if (c->hs_pending) { /* we lost the simultaneous-open tie-break */
@@ -369,7 +401,11 @@ static int recv_response(zhtp_sessions *s, zhtp_link_id link, const zhtp_addr *f
         return hs_fail(s, c, ZHTP_ERR_CRYPTO_ID_MISMATCH,
                        "responder claims a node id other than the one dialled", now);
     zhtp_identity_public rpub;
-    if (m.pub) {
+    bool resume = c->hs.resume;
+    if (resume) {
+        /* Resumption: the confirmation tag, under keys that mix the secret only the peer we
+         * resumed with holds, authenticates it. No identity, no signature. */
+    } else if (m.pub) {
         rc = zhtp_identity_check_node_id(&rpub, m.pub, ZHTP_IDENTITY_PUBLIC_BYTES, c->peer);
         if (rc == ZHTP_ERR_CRYPTO_ID_MISMATCH)
             return hs_fail(s, c, rc, "responder's public keys do not hash to the node id dialled",
@@ -391,7 +427,7 @@ static int recv_response(zhtp_sessions *s, zhtp_link_id link, const zhtp_addr *f
     bool rekey = is_usable(c);
     if (!rekey)
         zs_set_state(s, c, ZHTP_CONN_CONNECTED, 0, "key exchange confirmed", now);
-    rc = zhtp_hs_response_verify(&m, &rpub, h2, &s->stats);
+    rc = resume ? ZHTP_OK : zhtp_hs_response_verify(&m, &rpub, h2, &s->stats);
     if (rc != ZHTP_OK) {
         zhtp_wipe(&keys, sizeof keys);
         return hs_fail(s, c, rc, "responder signature invalid", now);
@@ -410,6 +446,7 @@ static int recv_response(zhtp_sessions *s, zhtp_link_id link, const zhtp_addr *f
     memcpy(k.recv_key, keys.r2i, 32);
     k.created = now;
     zhtp_replay_init(&k.replay);
+    keep_rs(c, keys.resume, now);
     zhtp_wipe(&keys, sizeof keys);
     /* The ephemeral secret key is wiped now: later compromise of our identity or of the
      * next sessions' keys cannot recompute this session's secret. */

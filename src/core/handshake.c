@@ -53,8 +53,8 @@ static void compute_h1(uint8_t h1[32], uint32_t sender_index, const uint8_t iid[
 
 /* H2 = derive_key(RESPONSE context, H1 || sig_I || responder index || initiator index ||
  *                 flags || ciphertext) */
-static void compute_h2(uint8_t h2[32], const uint8_t h1[32], const uint8_t *sig_i, uint32_t r_index,
-                       uint32_t i_index, uint8_t flags, const uint8_t *ct)
+static void compute_h2(uint8_t h2[32], const uint8_t h1[32], const uint8_t *auth_i, size_t auth_len,
+                       uint32_t r_index, uint32_t i_index, uint8_t flags, const uint8_t *ct)
 {
     uint8_t fixed[9];
     be32(fixed, r_index);
@@ -63,21 +63,41 @@ static void compute_h2(uint8_t h2[32], const uint8_t h1[32], const uint8_t *sig_
     zhtp_blake3 h;
     zhtp_blake3_init_derive_key(&h, ZHTP_HS_RESPONSE_CONTEXT);
     zhtp_blake3_update(&h, h1, 32);
-    zhtp_blake3_update(&h, sig_i, ZHTP_SIGN_HYBRID_BYTES);
+    zhtp_blake3_update(&h, auth_i, auth_len);
     zhtp_blake3_update(&h, fixed, sizeof fixed);
     zhtp_blake3_update(&h, ct, ZHTP_KEM_HYBRID_CIPHERTEXTBYTES);
     zhtp_blake3_final(&h, h2, 32);
 }
 
-/* K = derive_key(KEYS context, ss || H2), 96 bytes: k_confirm || k_i2r || k_r2i;
- * confirm = BLAKE3-keyed(k_confirm, H2)[0..16). */
-static void derive_keys(zhtp_hs_keys *keys, uint8_t confirm[ZHTP_HS_CONFIRM_LEN],
-                        const uint8_t ss[32], const uint8_t h2[32])
+/* binder = BLAKE3-keyed(derive_key(BINDER context, rs), H1) */
+static void compute_binder(uint8_t binder[ZHTP_HS_BINDER_LEN], const uint8_t rs[32],
+                           const uint8_t h1[32])
 {
-    uint8_t km[64], k[96];
+    uint8_t key[32];
+    zhtp_blake3_derive_key(key, sizeof key, ZHTP_HS_BINDER_CONTEXT, rs, 32);
+    zhtp_blake3_keyed_hash(binder, ZHTP_HS_BINDER_LEN, key, h1, 32);
+    zhtp_wipe(key, sizeof key);
+}
+
+/* K = derive_key(KEYS context, ss || H2), or derive_key(KEYS RESUME context, ss || rs || H2),
+ * 96 bytes: k_confirm || k_i2r || k_r2i; confirm = BLAKE3-keyed(k_confirm, H2)[0..16);
+ * next resumption secret = derive_key(RESUMPTION context, ss || H2). */
+static void derive_keys(zhtp_hs_keys *keys, uint8_t confirm[ZHTP_HS_CONFIRM_LEN],
+                        const uint8_t ss[32], const uint8_t h2[32], const uint8_t *rs)
+{
+    uint8_t km[96], k[96];
+    size_t off = 32;
     memcpy(km, ss, 32);
     memcpy(km + 32, h2, 32);
-    zhtp_blake3_derive_key(k, sizeof k, ZHTP_HS_KEYS_CONTEXT, km, sizeof km);
+    zhtp_blake3_derive_key(keys->resume, 32, ZHTP_HS_RESUMPTION_CONTEXT, km, 64);
+    if (rs) {
+        memcpy(km + off, rs, 32);
+        off += 32;
+    }
+    memcpy(km + off, h2, 32);
+    off += 32;
+    zhtp_blake3_derive_key(k, sizeof k, rs ? ZHTP_HS_KEYS_RESUME_CONTEXT : ZHTP_HS_KEYS_CONTEXT, km,
+                           off);
     memcpy(keys->i2r, k + 32, 32);
     memcpy(keys->r2i, k + 64, 32);
     zhtp_blake3_keyed_hash(confirm, ZHTP_HS_CONFIRM_LEN, k, h2, 32);
@@ -130,12 +150,18 @@ static void init_macs(uint8_t *pkt, size_t len, const uint8_t *cookie, uint8_t m
 zhtp_ssize zhtp_hs_init_build(uint8_t *out, size_t cap, zhtp_hs_initiator *st,
                               const zhtp_identity *id, const uint8_t responder[ZHTP_NODE_ID_LEN],
                               uint32_t sender_index, uint64_t timestamp, uint8_t flags,
-                              uint64_t message_id, const uint8_t *cookie,
+                              uint64_t message_id, const uint8_t *cookie, const uint8_t *rs,
                               const uint8_t seed[ZHTP_HS_INIT_SEEDBYTES], zhtp_session_stats *ops)
 {
     const zhtp_identity_public *me = zhtp_identity_get_public(id);
+    if (rs)
+        flags = (uint8_t)((flags & ~ZHTP_HS_FLAG_IDENTITY) | ZHTP_HS_FLAG_RESUME);
+    else
+        flags = (uint8_t)(flags & ~ZHTP_HS_FLAG_RESUME);
     bool attach = flags & ZHTP_HS_FLAG_IDENTITY;
-    size_t id_len = attach ? ZHTP_HS_INIT_ID_MAX : ZHTP_HS_INIT_ID_MIN;
+    size_t id_len = rs       ? ZHTP_HS_INIT_ID_RESUME
+                    : attach ? ZHTP_HS_INIT_ID_MAX
+                             : ZHTP_HS_INIT_ID_MIN;
     size_t total = ZHTP_HS_INIT_FIXED + id_len;
     uint8_t epk[ZHTP_KEM_HYBRID_PUBLICKEYBYTES];
     uint8_t idf[ZHTP_HS_INIT_ID_MAX];
@@ -154,16 +180,27 @@ zhtp_ssize zhtp_hs_init_build(uint8_t *out, size_t cap, zhtp_hs_initiator *st,
     }
     ops->kem_keygen++;
     compute_h1(st->h1, sender_index, me->node_id, responder, timestamp, flags, epk);
+    int rc = ZHTP_OK;
+    if (rs) {
+        /* Resumption: a binder under the previous session's secret replaces sig_I. */
+        st->resume = true;
+        memcpy(st->rs, rs, 32);
+        st->auth_len = ZHTP_HS_BINDER_LEN;
+        compute_binder(st->sig_i, rs, st->h1);
+        goto assemble;
+    }
+    st->auth_len = ZHTP_SIGN_HYBRID_BYTES;
     /* sig_I: the initiator is authenticated in the first flight. Deterministic ML-DSA, so the
      * whole handshake is reproducible from the injected rng (docs/sessions.md §7). */
-    int rc = zhtp_identity_sign_deterministic(id, st->sig_i, st->h1, 32,
-                                              (const uint8_t *)ZHTP_HS_SIG_CTX_INIT,
-                                              strlen(ZHTP_HS_SIG_CTX_INIT));
+    rc = zhtp_identity_sign_deterministic(id, st->sig_i, st->h1, 32,
+                                          (const uint8_t *)ZHTP_HS_SIG_CTX_INIT,
+                                          strlen(ZHTP_HS_SIG_CTX_INIT));
     ops->sig_sign++;
     if (rc != ZHTP_OK) {
         ret = rc;
         goto fail;
     }
+assemble:
     idf[0] = flags;
     be64(idf + 1, timestamp);
     size_t off = 9;
@@ -174,7 +211,7 @@ zhtp_ssize zhtp_hs_init_build(uint8_t *out, size_t cap, zhtp_hs_initiator *st,
         }
         off += ZHTP_IDENTITY_PUBLIC_BYTES;
     }
-    memcpy(idf + off, st->sig_i, ZHTP_SIGN_HYBRID_BYTES);
+    memcpy(idf + off, st->sig_i, st->auth_len);
 
     zhtp_wire_header h;
     mk_header(&h, ZHTP_WIRE_OP_HANDSHAKE_INIT, me->node_id, responder,
@@ -223,7 +260,12 @@ int zhtp_hs_init_parse(zhtp_hs_init_msg *m, const uint8_t *pkt, size_t len)
     uint8_t flags = idf->ptr[0];
     if (flags & ~ZHTP_HS_FLAGS_KNOWN)
         return ZHTP_ERR_WIRE_RESERVED;
-    size_t want = (flags & ZHTP_HS_FLAG_IDENTITY) ? ZHTP_HS_INIT_ID_MAX : ZHTP_HS_INIT_ID_MIN;
+    bool resume = flags & ZHTP_HS_FLAG_RESUME;
+    if (resume && (flags & ZHTP_HS_FLAG_IDENTITY))
+        return ZHTP_ERR_WIRE_FIELD;
+    size_t want = resume                            ? ZHTP_HS_INIT_ID_RESUME
+                  : (flags & ZHTP_HS_FLAG_IDENTITY) ? ZHTP_HS_INIT_ID_MAX
+                                                    : ZHTP_HS_INIT_ID_MIN;
     if (idf->len != want || h->field[2].len != ZHTP_HS_INIT_MAC_LEN ||
         h->field[0].len != ZHTP_KEM_HYBRID_PUBLICKEYBYTES)
         return ZHTP_ERR_WIRE_LENGTH;
@@ -233,7 +275,10 @@ int zhtp_hs_init_parse(zhtp_hs_init_msg *m, const uint8_t *pkt, size_t len)
     m->timestamp = rd64(idf->ptr + 1);
     m->epk = h->field[0].ptr;
     m->pub = (flags & ZHTP_HS_FLAG_IDENTITY) ? idf->ptr + 9 : NULL;
-    m->sig = idf->ptr + idf->len - ZHTP_SIGN_HYBRID_BYTES;
+    if (resume)
+        m->binder = idf->ptr + 9;
+    else
+        m->sig = idf->ptr + idf->len - ZHTP_SIGN_HYBRID_BYTES;
     m->mac1 = h->field[2].ptr;
     m->mac2 = h->field[2].ptr + ZHTP_COOKIE_MAC_LEN;
     m->ids = pkt + 16;
@@ -249,9 +294,23 @@ bool zhtp_hs_init_mac1_ok(const zhtp_hs_init_msg *m, const uint8_t own_id[ZHTP_N
     return zhtp_ct_memcmp(want, m->mac1, sizeof want) == 0;
 }
 
+int zhtp_hs_init_check_binder(const zhtp_hs_init_msg *m, const uint8_t rs[32], uint8_t h1[32])
+{
+    uint8_t want[ZHTP_HS_BINDER_LEN];
+    if (!m->binder)
+        return ZHTP_ERR_INVAL;
+    compute_h1(h1, m->sender_index, m->hdr.sender, m->hdr.target, m->timestamp, m->flags, m->epk);
+    compute_binder(want, rs, h1);
+    int ok = zhtp_ct_memcmp(want, m->binder, sizeof want);
+    zhtp_wipe(want, sizeof want);
+    return ok == 0 ? ZHTP_OK : ZHTP_ERR_CRYPTO_VERIFY;
+}
+
 int zhtp_hs_init_verify(const zhtp_hs_init_msg *m, const zhtp_identity_public *ipub, uint8_t h1[32],
                         zhtp_session_stats *ops)
 {
+    if (!m->sig)
+        return ZHTP_ERR_INVAL;
     compute_h1(h1, m->sender_index, m->hdr.sender, m->hdr.target, m->timestamp, m->flags, m->epk);
     ops->sig_verify++;
     int rc = zhtp_sign_hybrid_verify(
@@ -263,13 +322,22 @@ int zhtp_hs_init_verify(const zhtp_hs_init_msg *m, const zhtp_identity_public *i
 zhtp_ssize zhtp_hs_response_build(uint8_t *out, size_t cap, zhtp_hs_keys *keys,
                                   const zhtp_identity *id, const zhtp_hs_init_msg *m,
                                   const uint8_t h1[32], uint32_t sender_index, bool attach_identity,
-                                  uint64_t message_id, const uint8_t seed[ZHTP_HS_RESP_SEEDBYTES],
+                                  uint64_t message_id, const uint8_t *rs,
+                                  const uint8_t seed[ZHTP_HS_RESP_SEEDBYTES],
                                   zhtp_session_stats *ops)
 {
     const zhtp_identity_public *me = zhtp_identity_get_public(id);
-    size_t id_len = attach_identity ? ZHTP_HS_RESP_ID_MAX : ZHTP_HS_RESP_ID_MIN;
+    if ((rs != NULL) != (m->binder != NULL))
+        return ZHTP_ERR_INVAL;
+    if (rs)
+        attach_identity = false;
+    size_t id_len = rs                ? ZHTP_HS_RESP_ID_RESUME
+                    : attach_identity ? ZHTP_HS_RESP_ID_MAX
+                                      : ZHTP_HS_RESP_ID_MIN;
     size_t total = ZHTP_HS_RESP_FIXED + id_len;
-    uint8_t flags = attach_identity ? ZHTP_HS_FLAG_IDENTITY : 0;
+    uint8_t flags = rs ? ZHTP_HS_RESP_FLAG_RESUME : attach_identity ? ZHTP_HS_FLAG_IDENTITY : 0;
+    const uint8_t *auth_i = rs ? m->binder : m->sig;
+    size_t auth_len = rs ? ZHTP_HS_BINDER_LEN : ZHTP_SIGN_HYBRID_BYTES;
     uint8_t ct[ZHTP_KEM_HYBRID_CIPHERTEXTBYTES], ss[ZHTP_KEM_HYBRID_SSBYTES];
     uint8_t h2[32], confirm[ZHTP_HS_CONFIRM_LEN];
     uint8_t idf[ZHTP_HS_RESP_ID_MAX];
@@ -284,10 +352,12 @@ zhtp_ssize zhtp_hs_response_build(uint8_t *out, size_t cap, zhtp_hs_keys *keys,
         ret = rc;
         goto out;
     }
-    compute_h2(h2, h1, m->sig, sender_index, m->sender_index, flags, ct);
-    derive_keys(keys, confirm, ss, h2);
-    ops->sig_sign++;
+    compute_h2(h2, h1, auth_i, auth_len, sender_index, m->sender_index, flags, ct);
+    derive_keys(keys, confirm, ss, h2, rs);
     idf[0] = flags;
+    if (rs) /* resumption: confirm, under keys that mix rs, authenticates R */
+        goto assemble;
+    ops->sig_sign++;
     size_t off = 1;
     if (attach_identity) {
         if (zhtp_identity_public_encode(idf + off, sizeof idf - off, me) < 0) {
@@ -303,6 +373,7 @@ zhtp_ssize zhtp_hs_response_build(uint8_t *out, size_t cap, zhtp_hs_keys *keys,
         ret = rc;
         goto out;
     }
+assemble:;
     zhtp_wire_header h;
     mk_header(&h, ZHTP_WIRE_OP_HANDSHAKE_RESPONSE, me->node_id, m->hdr.sender,
               (uint32_t)(total - ZHTP_WIRE_HEADER_LEN), message_id);
@@ -342,9 +413,13 @@ int zhtp_hs_response_parse(zhtp_hs_resp_msg *m, const uint8_t *pkt, size_t len)
     if (idf->len < 1)
         return ZHTP_ERR_WIRE_LENGTH;
     uint8_t flags = idf->ptr[0];
-    if (flags & ~ZHTP_HS_FLAG_IDENTITY)
+    if (flags & ~(ZHTP_HS_FLAG_IDENTITY | ZHTP_HS_RESP_FLAG_RESUME))
         return ZHTP_ERR_WIRE_RESERVED;
-    size_t want = flags ? ZHTP_HS_RESP_ID_MAX : ZHTP_HS_RESP_ID_MIN;
+    if (flags == (ZHTP_HS_FLAG_IDENTITY | ZHTP_HS_RESP_FLAG_RESUME))
+        return ZHTP_ERR_WIRE_FIELD;
+    size_t want = (flags & ZHTP_HS_RESP_FLAG_RESUME) ? ZHTP_HS_RESP_ID_RESUME
+                  : flags                            ? ZHTP_HS_RESP_ID_MAX
+                                                     : ZHTP_HS_RESP_ID_MIN;
     if (idf->len != want || h->field[2].len != ZHTP_HS_CONFIRM_LEN ||
         h->field[0].len != ZHTP_KEM_HYBRID_CIPHERTEXTBYTES)
         return ZHTP_ERR_WIRE_LENGTH;
@@ -353,8 +428,9 @@ int zhtp_hs_response_parse(zhtp_hs_resp_msg *m, const uint8_t *pkt, size_t len)
     m->receiver_index = h->receiver_index;
     m->flags = flags;
     m->ct = h->field[0].ptr;
-    m->pub = flags ? idf->ptr + 1 : NULL;
-    m->sig = idf->ptr + idf->len - ZHTP_SIGN_HYBRID_BYTES;
+    m->pub = (flags & ZHTP_HS_FLAG_IDENTITY) ? idf->ptr + 1 : NULL;
+    m->sig =
+        (flags & ZHTP_HS_RESP_FLAG_RESUME) ? NULL : idf->ptr + idf->len - ZHTP_SIGN_HYBRID_BYTES;
     m->confirm = h->field[2].ptr;
     return ZHTP_OK;
 }
@@ -368,8 +444,14 @@ int zhtp_hs_response_open(const zhtp_hs_resp_msg *m, const zhtp_hs_initiator *st
     int rc = zhtp_kem_hybrid_decaps(ss, m->ct, ZHTP_KEM_HYBRID_CIPHERTEXTBYTES, st->eph_sk);
     if (rc != ZHTP_OK)
         goto out;
-    compute_h2(h2, st->h1, st->sig_i, m->sender_index, m->receiver_index, m->flags, m->ct);
-    derive_keys(keys, confirm, ss, h2);
+    /* A resumption INIT must get a resumption RESPONSE, and a signed one a signed one. */
+    if (st->resume != (m->sig == NULL)) {
+        rc = ZHTP_ERR_CRYPTO_VERIFY;
+        goto out;
+    }
+    compute_h2(h2, st->h1, st->sig_i, st->auth_len, m->sender_index, m->receiver_index, m->flags,
+               m->ct);
+    derive_keys(keys, confirm, ss, h2, st->resume ? st->rs : NULL);
     if (zhtp_ct_memcmp(confirm, m->confirm, sizeof confirm) != 0)
         rc = ZHTP_ERR_CRYPTO_DECRYPT;
 out:
@@ -383,6 +465,8 @@ out:
 int zhtp_hs_response_verify(const zhtp_hs_resp_msg *m, const zhtp_identity_public *rpub,
                             const uint8_t h2[32], zhtp_session_stats *ops)
 {
+    if (!m->sig)
+        return ZHTP_ERR_INVAL;
     ops->sig_verify++;
     return zhtp_sign_hybrid_verify(
         m->sig, ZHTP_SIGN_HYBRID_BYTES, h2, 32, (const uint8_t *)ZHTP_HS_SIG_CTX_RESPONSE,

@@ -21,22 +21,30 @@
 
 #define ZHTP_HS_FLAG_IDENTITY      0x01 /* the sender's public identity is attached */
 #define ZHTP_HS_FLAG_WANT_IDENTITY 0x02 /* INIT only: please attach yours */
-#define ZHTP_HS_FLAGS_KNOWN        0x03
+#define ZHTP_HS_FLAG_RESUME        0x04 /* INIT: resumption (binder instead of sig_I) */
+#define ZHTP_HS_FLAGS_KNOWN        0x07
+#define ZHTP_HS_RESP_FLAG_RESUME   0x02 /* RESPONSE: resumption (no sig_R; confirm authenticates) */
+#define ZHTP_HS_BINDER_LEN         32
 #define ZHTP_HS_KEY_LEN            32
 #define ZHTP_HS_CONFIRM_LEN        16
 
-#define ZHTP_HS_INIT_CONTEXT     "zhtp 2026-11 session init v1"
-#define ZHTP_HS_RESPONSE_CONTEXT "zhtp 2026-11 session response v1"
-#define ZHTP_HS_KEYS_CONTEXT     "zhtp 2026-11 session keys v1"
-#define ZHTP_HS_SIG_CTX_INIT     "zhtp-session-init"
-#define ZHTP_HS_SIG_CTX_RESPONSE "zhtp-session-response"
+#define ZHTP_HS_INIT_CONTEXT        "zhtp 2026-11 session init v1"
+#define ZHTP_HS_RESPONSE_CONTEXT    "zhtp 2026-11 session response v1"
+#define ZHTP_HS_KEYS_CONTEXT        "zhtp 2026-11 session keys v1"
+#define ZHTP_HS_KEYS_RESUME_CONTEXT "zhtp 2026-11 session keys resume v1"
+#define ZHTP_HS_RESUMPTION_CONTEXT  "zhtp 2026-11 session resumption v1"
+#define ZHTP_HS_BINDER_CONTEXT      "zhtp 2026-11 session binder v1"
+#define ZHTP_HS_SIG_CTX_INIT        "zhtp-session-init"
+#define ZHTP_HS_SIG_CTX_RESPONSE    "zhtp-session-response"
 
 /* Field sizes */
-#define ZHTP_HS_INIT_ID_MIN  (1 + 8 + ZHTP_SIGN_HYBRID_BYTES)
-#define ZHTP_HS_INIT_ID_MAX  (ZHTP_HS_INIT_ID_MIN + ZHTP_IDENTITY_PUBLIC_BYTES)
-#define ZHTP_HS_RESP_ID_MIN  (1 + ZHTP_SIGN_HYBRID_BYTES)
-#define ZHTP_HS_RESP_ID_MAX  (ZHTP_HS_RESP_ID_MIN + ZHTP_IDENTITY_PUBLIC_BYTES)
-#define ZHTP_HS_INIT_MAC_LEN (2 * ZHTP_COOKIE_MAC_LEN)
+#define ZHTP_HS_INIT_ID_MIN    (1 + 8 + ZHTP_SIGN_HYBRID_BYTES)
+#define ZHTP_HS_INIT_ID_MAX    (ZHTP_HS_INIT_ID_MIN + ZHTP_IDENTITY_PUBLIC_BYTES)
+#define ZHTP_HS_RESP_ID_MIN    (1 + ZHTP_SIGN_HYBRID_BYTES)
+#define ZHTP_HS_RESP_ID_MAX    (ZHTP_HS_RESP_ID_MIN + ZHTP_IDENTITY_PUBLIC_BYTES)
+#define ZHTP_HS_INIT_ID_RESUME (1 + 8 + ZHTP_HS_BINDER_LEN)
+#define ZHTP_HS_RESP_ID_RESUME 1
+#define ZHTP_HS_INIT_MAC_LEN   (2 * ZHTP_COOKIE_MAC_LEN)
 /* Whole packets (128-byte header included) */
 #define ZHTP_HS_INIT_FIXED                                                                         \
     (ZHTP_WIRE_HEADER_LEN + 8 + 2 + ZHTP_WIRE_HYBRID1_KEM_PK_LEN + 2 + 2 + ZHTP_HS_INIT_MAC_LEN)
@@ -44,8 +52,10 @@
 #define ZHTP_HS_INIT_LEN_MAX (ZHTP_HS_INIT_FIXED + ZHTP_HS_INIT_ID_MAX)
 #define ZHTP_HS_RESP_FIXED                                                                         \
     (ZHTP_WIRE_HEADER_LEN + 12 + 2 + ZHTP_WIRE_HYBRID1_KEM_CT_LEN + 2 + 2 + ZHTP_HS_CONFIRM_LEN)
-#define ZHTP_HS_RESP_LEN_MIN (ZHTP_HS_RESP_FIXED + ZHTP_HS_RESP_ID_MIN)
-#define ZHTP_HS_RESP_LEN_MAX (ZHTP_HS_RESP_FIXED + ZHTP_HS_RESP_ID_MAX)
+#define ZHTP_HS_RESP_LEN_MIN    (ZHTP_HS_RESP_FIXED + ZHTP_HS_RESP_ID_MIN)
+#define ZHTP_HS_RESP_LEN_MAX    (ZHTP_HS_RESP_FIXED + ZHTP_HS_RESP_ID_MAX)
+#define ZHTP_HS_INIT_LEN_RESUME (ZHTP_HS_INIT_FIXED + ZHTP_HS_INIT_ID_RESUME)
+#define ZHTP_HS_RESP_LEN_RESUME (ZHTP_HS_RESP_FIXED + ZHTP_HS_RESP_ID_RESUME)
 #define ZHTP_HS_COOKIE_LEN                                                                         \
     (ZHTP_WIRE_HEADER_LEN + 4 + 2 + ZHTP_COOKIE_NONCE_LEN + 2 + ZHTP_COOKIE_SEALED_LEN)
 
@@ -57,7 +67,10 @@
 typedef struct zhtp_hs_initiator {
     uint8_t eph_sk[ZHTP_KEM_HYBRID_SECRETKEYBYTES]; /* secret */
     uint8_t h1[32];
-    uint8_t sig_i[ZHTP_SIGN_HYBRID_BYTES];
+    uint8_t sig_i[ZHTP_SIGN_HYBRID_BYTES]; /* auth_I: sig_I, or the binder (first 32) */
+    size_t auth_len;                       /* ZHTP_SIGN_HYBRID_BYTES or ZHTP_HS_BINDER_LEN */
+    bool resume;
+    uint8_t rs[32];                    /* resumption secret used (secret) */
     uint8_t mac1[ZHTP_COOKIE_MAC_LEN]; /* of the INIT last sent: AD of a COOKIE_REPLY */
     uint8_t responder[ZHTP_NODE_ID_LEN];
     uint32_t sender_index;
@@ -69,15 +82,18 @@ void zhtp_hs_initiator_clear(zhtp_hs_initiator *st);
 typedef struct zhtp_hs_keys {
     uint8_t i2r[ZHTP_HS_KEY_LEN];
     uint8_t r2i[ZHTP_HS_KEY_LEN];
+    uint8_t resume[32]; /* the next resumption secret */
 } zhtp_hs_keys;
 
 /* Builds a HANDSHAKE_INIT into out (ZHTP_HS_INIT_LEN_MAX is always enough). flags:
- * ZHTP_HS_FLAG_*. cookie: NULL (mac2 zero) or a cookie from a COOKIE_REPLY. Fills *st.
+ * ZHTP_HS_FLAG_*. cookie: NULL (mac2 zero) or a cookie from a COOKIE_REPLY. rs: NULL for the
+ * signed handshake, or a resumption secret (flags then gets RESUME and loses IDENTITY; no
+ * signature is made). Fills *st.
  * Returns the packet length, ZHTP_ERR_NOBUF, ZHTP_ERR_NOMEM (signing) or ZHTP_ERR_INTERNAL. */
 zhtp_ssize zhtp_hs_init_build(uint8_t *out, size_t cap, zhtp_hs_initiator *st,
                               const zhtp_identity *id, const uint8_t responder[ZHTP_NODE_ID_LEN],
                               uint32_t sender_index, uint64_t timestamp, uint8_t flags,
-                              uint64_t message_id, const uint8_t *cookie,
+                              uint64_t message_id, const uint8_t *cookie, const uint8_t *rs,
                               const uint8_t seed[ZHTP_HS_INIT_SEEDBYTES], zhtp_session_stats *ops);
 /* Recomputes the macs of an INIT in place with a cookie (mac2) after a COOKIE_REPLY. */
 void zhtp_hs_init_remac(uint8_t *pkt, size_t len, zhtp_hs_initiator *st, const uint8_t *cookie);
@@ -88,13 +104,14 @@ typedef struct zhtp_hs_init_msg {
     uint32_t sender_index;
     uint8_t flags;
     uint64_t timestamp;
-    const uint8_t *epk;  /* ZHTP_KEM_HYBRID_PUBLICKEYBYTES */
-    const uint8_t *pub;  /* public identity encoding, or NULL */
-    const uint8_t *sig;  /* ZHTP_SIGN_HYBRID_BYTES */
-    const uint8_t *mac1; /* 16 */
-    const uint8_t *mac2; /* 16 */
-    const uint8_t *ids;  /* header sender || target (64) */
-    const uint8_t *body; /* MACed payload prefix */
+    const uint8_t *epk;    /* ZHTP_KEM_HYBRID_PUBLICKEYBYTES */
+    const uint8_t *pub;    /* public identity encoding, or NULL */
+    const uint8_t *sig;    /* ZHTP_SIGN_HYBRID_BYTES, or NULL (resumption) */
+    const uint8_t *binder; /* ZHTP_HS_BINDER_LEN (resumption), or NULL */
+    const uint8_t *mac1;   /* 16 */
+    const uint8_t *mac2;   /* 16 */
+    const uint8_t *ids;    /* header sender || target (64) */
+    const uint8_t *body;   /* MACed payload prefix */
     size_t body_len;
 } zhtp_hs_init_msg;
 
@@ -107,22 +124,29 @@ bool zhtp_hs_init_mac1_ok(const zhtp_hs_init_msg *m, const uint8_t own_id[ZHTP_N
 ZHTP_NODISCARD int zhtp_hs_init_verify(const zhtp_hs_init_msg *m, const zhtp_identity_public *ipub,
                                        uint8_t h1[32], zhtp_session_stats *ops);
 
-/* Responder: encapsulates to the INIT's ephemeral key, signs H2, derives the keys and builds
- * the RESPONSE into out (ZHTP_HS_RESP_LEN_MAX is enough). Returns the length, ZHTP_ERR_NOBUF,
- * ZHTP_ERR_CRYPTO_BADKEY (ephemeral key invalid), ZHTP_ERR_NOMEM. keys zeroed on error. */
+/* Resumption: checks the binder under rs (no public-key operation); writes H1. ZHTP_OK or
+ * ZHTP_ERR_CRYPTO_VERIFY. */
+ZHTP_NODISCARD int zhtp_hs_init_check_binder(const zhtp_hs_init_msg *m, const uint8_t rs[32],
+                                             uint8_t h1[32]);
+
+/* Responder: encapsulates to the INIT's ephemeral key, signs H2 (or, with rs for a RESUME
+ * INIT, mixes rs into the keys instead), derives the keys and builds the RESPONSE into out
+ * (ZHTP_HS_RESP_LEN_MAX is enough). Returns the length, ZHTP_ERR_NOBUF, ZHTP_ERR_CRYPTO_BADKEY
+ * (ephemeral key invalid), ZHTP_ERR_NOMEM. keys zeroed on error. */
 zhtp_ssize zhtp_hs_response_build(uint8_t *out, size_t cap, zhtp_hs_keys *keys,
                                   const zhtp_identity *id, const zhtp_hs_init_msg *m,
                                   const uint8_t h1[32], uint32_t sender_index, bool attach_identity,
-                                  uint64_t message_id, const uint8_t seed[ZHTP_HS_RESP_SEEDBYTES],
+                                  uint64_t message_id, const uint8_t *rs,
+                                  const uint8_t seed[ZHTP_HS_RESP_SEEDBYTES],
                                   zhtp_session_stats *ops);
 
 typedef struct zhtp_hs_resp_msg {
     zhtp_wire_header hdr;
     uint32_t sender_index, receiver_index;
     uint8_t flags;
-    const uint8_t *ct;  /* ZHTP_KEM_HYBRID_CIPHERTEXTBYTES */
-    const uint8_t *pub; /* or NULL */
-    const uint8_t *sig;
+    const uint8_t *ct;      /* ZHTP_KEM_HYBRID_CIPHERTEXTBYTES */
+    const uint8_t *pub;     /* or NULL */
+    const uint8_t *sig;     /* NULL in a resumption RESPONSE */
     const uint8_t *confirm; /* 16 */
 } zhtp_hs_resp_msg;
 

@@ -40,6 +40,8 @@ int zhtp_session_new(zhtp_sessions **out, const zhtp_session_config *cfg, const 
     c->max_attempts = c->max_attempts ? c->max_attempts : ZHTP_SESSION_DEFAULT_ATTEMPTS;
     c->init_rate_per_sec =
         c->init_rate_per_sec ? c->init_rate_per_sec : ZHTP_SESSION_DEFAULT_INIT_RATE;
+    c->resumption_lifetime_ns =
+        cfg_or(c->resumption_lifetime_ns, ZHTP_SESSION_DEFAULT_RESUMPTION_NS);
     s->max_conns = c->max_connections;
     s->id = id;
     s->me = zhtp_identity_get_public(id);

@@ -48,6 +48,10 @@ typedef struct zconn {
     bool has_ts;
     uint64_t last_ts;
     bool peer_knows_us; /* a handshake completed: the peer has our identity */
+    /* Resumption secret left by the last completed handshake (secret). */
+    bool has_rs;
+    uint8_t rs[32];
+    zhtp_time rs_at;
     zhtp_time last_rx;
     int last_error;
     uint64_t handshakes, rx_packets;

@@ -27,9 +27,9 @@ static int setup(void **state)
     assert_int_equal(zhtp_identity_from_seed(&F.r, seed), 0);
     const zhtp_identity_public *rp = zhtp_identity_get_public(F.r);
     uint8_t s1[ZHTP_HS_INIT_SEEDBYTES] = {1}, s2[ZHTP_HS_RESP_SEEDBYTES] = {2};
-    zhtp_ssize n =
-        zhtp_hs_init_build(F.init, sizeof F.init, &F.st, F.i, rp->node_id, 0x01020304, 12345,
-                           ZHTP_HS_FLAG_IDENTITY | ZHTP_HS_FLAG_WANT_IDENTITY, 9, NULL, s1, &F.ops);
+    zhtp_ssize n = zhtp_hs_init_build(F.init, sizeof F.init, &F.st, F.i, rp->node_id, 0x01020304,
+                                      12345, ZHTP_HS_FLAG_IDENTITY | ZHTP_HS_FLAG_WANT_IDENTITY, 9,
+                                      NULL, NULL, s1, &F.ops);
     assert_int_equal(n, ZHTP_HS_INIT_LEN_MAX);
     F.ilen = (size_t)n;
     zhtp_hs_init_msg m;
@@ -37,7 +37,7 @@ static int setup(void **state)
     uint8_t h1[32];
     assert_int_equal(zhtp_hs_init_verify(&m, zhtp_identity_get_public(F.i), h1, &F.ops), 0);
     n = zhtp_hs_response_build(F.resp, sizeof F.resp, &F.rkeys, F.r, &m, h1, 0x0a0b0c0d, true, 10,
-                               s2, &F.ops);
+                               NULL, s2, &F.ops);
     assert_int_equal(n, ZHTP_HS_RESP_LEN_MAX);
     F.rlen = (size_t)n;
     return 0;
@@ -76,7 +76,7 @@ static void init_every_truncation_and_bad_flag_rejected(void **state)
     static uint8_t bad[ZHTP_HS_INIT_LEN_MAX];
     memcpy(bad, F.init, F.ilen);
     size_t flags_off = 128 + 8 + 2 + 1216 + 2;
-    bad[flags_off] = 0x04; /* unknown flag */
+    bad[flags_off] = 0x08; /* unknown flag */
     assert_int_equal(zhtp_hs_init_parse(&m, bad, F.ilen), ZHTP_ERR_WIRE_RESERVED);
     bad[flags_off] = 0x00; /* says "no identity" but the field has one */
     assert_int_equal(zhtp_hs_init_parse(&m, bad, F.ilen), ZHTP_ERR_WIRE_LENGTH);

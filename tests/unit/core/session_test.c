@@ -292,39 +292,73 @@ static void handshake_completes_and_walks_the_states(void **state)
     ep_free(&b);
 }
 
+/* Bytes of one complete handshake (both messages, headers included) between a and b. */
+static uint64_t handshake_bytes(net *w, ep *a, ep *b, uint64_t *init, uint64_t *resp)
+{
+    zhtp_session_stats a0, b0, a1, b1;
+    zhtp_session_get_stats(a->s, &a0);
+    zhtp_session_get_stats(b->s, &b0);
+    handshake(w, a, b);
+    zhtp_session_get_stats(a->s, &a1);
+    zhtp_session_get_stats(b->s, &b1);
+    *init = a1.handshake_bytes_tx - a0.handshake_bytes_tx;
+    *resp = b1.handshake_bytes_tx - b0.handshake_bytes_tx;
+    return *init + *resp;
+}
+
 static void handshake_sizes_are_reported_exactly(void **state)
 {
     (void)state;
-    ep a, b;
-    ep_init(&a, 1, NULL);
-    ep_init(&b, 2, NULL);
-    net w;
-    net_init(&w, &a, &b, NULL);
-    handshake(&w, &a, &b);
-    zhtp_session_stats sa, sb;
-    zhtp_session_get_stats(a.s, &sa);
-    zhtp_session_get_stats(b.s, &sb);
-    /* First contact: both identities travel. */
-    assert_int_equal(sa.handshake_bytes_tx, ZHTP_HS_INIT_LEN_MAX);
-    assert_int_equal(sb.handshake_bytes_tx, ZHTP_HS_RESP_LEN_MAX);
-    uint64_t full = sa.handshake_bytes_tx + sb.handshake_bytes_tx;
-    /* Second handshake between the same peers: identities cached on both sides. */
-    assert_int_equal(zhtp_session_disconnect(a.s, nid(&b), w.now), ZHTP_OK);
-    w.now += SEC;
-    handshake(&w, &a, &b);
-    zhtp_session_stats sa2, sb2;
-    zhtp_session_get_stats(a.s, &sa2);
-    zhtp_session_get_stats(b.s, &sb2);
-    uint64_t cached = sa2.handshake_bytes_tx - sa.handshake_bytes_tx + sb2.handshake_bytes_tx -
-                      sb.handshake_bytes_tx;
-    assert_int_equal(sa2.handshake_bytes_tx - sa.handshake_bytes_tx, ZHTP_HS_INIT_LEN_MIN);
-    assert_int_equal(sb2.handshake_bytes_tx - sb.handshake_bytes_tx, ZHTP_HS_RESP_LEN_MIN);
-    print_message("# handshake bytes on the wire (headers included): full %llu (init %d + "
-                  "response %d), identities cached %llu (init %d + response %d)\n",
+    zhtp_session_config nores;
+    memset(&nores, 0, sizeof nores);
+    nores.disable_resumption = true;
+    uint64_t full, cached, resumed, i, r;
+    {
+        ep a, b;
+        ep_init(&a, 1, &nores);
+        ep_init(&b, 2, &nores);
+        net w;
+        net_init(&w, &a, &b, NULL);
+        /* First contact: both identities travel. */
+        full = handshake_bytes(&w, &a, &b, &i, &r);
+        assert_int_equal(i, ZHTP_HS_INIT_LEN_MAX);
+        assert_int_equal(r, ZHTP_HS_RESP_LEN_MAX);
+        /* Again, signed, identities cached on both sides. */
+        assert_int_equal(zhtp_session_disconnect(a.s, nid(&b), w.now), ZHTP_OK);
+        w.now += SEC;
+        cached = handshake_bytes(&w, &a, &b, &i, &r);
+        assert_int_equal(i, ZHTP_HS_INIT_LEN_MIN);
+        assert_int_equal(r, ZHTP_HS_RESP_LEN_MIN);
+        ep_free(&a);
+        ep_free(&b);
+    }
+    {
+        ep a, b;
+        ep_init(&a, 1, NULL);
+        ep_init(&b, 2, NULL);
+        net w;
+        net_init(&w, &a, &b, NULL);
+        handshake(&w, &a, &b);
+        assert_int_equal(zhtp_session_disconnect(a.s, nid(&b), w.now), ZHTP_OK);
+        w.now += SEC;
+        zhtp_session_stats s0, s1;
+        zhtp_session_get_stats(a.s, &s0);
+        resumed = handshake_bytes(&w, &a, &b, &i, &r);
+        assert_int_equal(i, ZHTP_HS_INIT_LEN_RESUME);
+        assert_int_equal(r, ZHTP_HS_RESP_LEN_RESUME);
+        zhtp_session_get_stats(a.s, &s1);
+        assert_int_equal(s1.sig_sign, s0.sig_sign); /* no signature in a resumption */
+        assert_int_equal(s1.sig_verify, s0.sig_verify);
+        ep_free(&a);
+        ep_free(&b);
+    }
+    assert_true(resumed <= 6144);
+    print_message("# handshake bytes on the wire (headers included): first contact %llu (init %d "
+                  "+ response %d); signed, identities cached %llu (%d + %d); resumption %llu "
+                  "(%d + %d)\n",
                   (unsigned long long)full, ZHTP_HS_INIT_LEN_MAX, ZHTP_HS_RESP_LEN_MAX,
-                  (unsigned long long)cached, ZHTP_HS_INIT_LEN_MIN, ZHTP_HS_RESP_LEN_MIN);
-    ep_free(&a);
-    ep_free(&b);
+                  (unsigned long long)cached, ZHTP_HS_INIT_LEN_MIN, ZHTP_HS_RESP_LEN_MIN,
+                  (unsigned long long)resumed, ZHTP_HS_INIT_LEN_RESUME, ZHTP_HS_RESP_LEN_RESUME);
 }
 
 static void transport_rejects_every_single_bit_flip(void **state)
@@ -454,8 +488,8 @@ static void initiator_rejects_responder_whose_keys_do_not_hash_to_dialled_id(voi
     uint8_t h1[32], seed[ZHTP_HS_RESP_SEEDBYTES] = {7};
     assert_int_equal(zhtp_hs_init_verify(&m, a.pub, h1, &ops), ZHTP_OK);
     zhtp_hs_keys keys;
-    zhtp_ssize rlen =
-        zhtp_hs_response_build(resp, sizeof resp, &keys, b.id, &m, h1, 77, true, 1, seed, &ops);
+    zhtp_ssize rlen = zhtp_hs_response_build(resp, sizeof resp, &keys, b.id, &m, h1, 77, true, 1,
+                                             NULL, seed, &ops);
     assert_true(rlen > 0);
     memcpy(resp + 16, nid(&x), 32); /* header sender: claims to be X */
     zhtp_session_stats before, after;
@@ -479,7 +513,8 @@ static void initiator_rejects_responder_whose_keys_do_not_hash_to_dialled_id(voi
     /* Without the identity attached, A uses what it knows for X: the signature fails. */
     zhtp_session_add_peer_identity(a.s, x.pub);
     assert_int_equal(zhtp_hs_init_parse(&m, init, (size_t)ilen), ZHTP_OK);
-    rlen = zhtp_hs_response_build(resp, sizeof resp, &keys, b.id, &m, h1, 78, false, 2, seed, &ops);
+    rlen = zhtp_hs_response_build(resp, sizeof resp, &keys, b.id, &m, h1, 78, false, 2, NULL, seed,
+                                  &ops);
     memcpy(resp + 16, nid(&x), 32);
     assert_int_equal(zhtp_session_recv_handshake(a.s, 1, &b.addr, resp, (size_t)rlen, 0),
                      ZHTP_ERR_CRYPTO_VERIFY);
@@ -659,7 +694,8 @@ static void rekey_by_packet_count_keeps_old_key_for_grace(void **state)
     zhtp_session_get_stats(a.s, &sa);
     zhtp_session_get_stats(b.s, &sb);
     assert_int_equal(sa.rekeys, 1);
-    assert_int_equal(sb.rekeys, 1); /* B switched on A's keepalive */
+    assert_int_equal(sb.rekeys, 1);   /* B switched on A's keepalive */
+    assert_int_equal(sa.sig_sign, 1); /* the rekey resumed: no new signature */
     /* In-flight packet under the old key: accepted in the grace period. */
     assert_int_equal(open_at(&b, &a, late, (size_t)late_len, w.now), 1);
     /* New packets use the new keys and both directions work. */
@@ -963,6 +999,78 @@ static void simultaneous_open_converges_on_one_session(void **state)
     ep_free(&b);
 }
 
+static void resumption_skips_signatures_and_ratchets_its_secret(void **state)
+{
+    (void)state;
+    ep a, b;
+    ep_init(&a, 1, NULL);
+    ep_init(&b, 2, NULL);
+    net w;
+    net_init(&w, &a, &b, NULL);
+    handshake(&w, &a, &b);
+    zconn *ca = zs_conn_find(a.s, nid(&b)), *cb = zs_conn_find(b.s, nid(&a));
+    assert_true(ca->has_rs && cb->has_rs);
+    assert_memory_equal(ca->rs, cb->rs, 32);
+    uint8_t rs1[32];
+    memcpy(rs1, ca->rs, 32);
+    /* A forged resumption INIT (binder flipped, mac1 recomputed): refused, no KEM work. */
+    assert_int_equal(zhtp_session_disconnect(a.s, nid(&b), w.now), ZHTP_OK);
+    w.now += SEC;
+    assert_int_equal(zhtp_session_connect(a.s, nid(&b), 1, &b.addr, w.now), ZHTP_OK);
+    static uint8_t init[ZHTP_HS_INIT_LEN_MAX], bad[ZHTP_HS_INIT_LEN_MAX];
+    zhtp_ssize n = zhtp_session_next_datagram(a.s, NULL, NULL, init, sizeof init, w.now);
+    assert_int_equal(n, ZHTP_HS_INIT_LEN_RESUME);
+    memcpy(bad, init, (size_t)n);
+    bad[128 + 8 + 2 + 1216 + 2 + 9] ^= 1; /* first binder byte */
+    zhtp_cookie_mac1(bad + n - 32, nid(&b), bad + 16, bad + 128, (size_t)n - 128 - 32);
+    zhtp_session_stats b0, b1;
+    zhtp_session_get_stats(b.s, &b0);
+    assert_int_equal(zhtp_session_recv_handshake(b.s, 1, &a.addr, bad, (size_t)n, w.now),
+                     ZHTP_ERR_CRYPTO_VERIFY);
+    zhtp_session_get_stats(b.s, &b1);
+    assert_int_equal(b1.kem_encaps, b0.kem_encaps);
+    /* The genuine one completes, and both sides move to a new secret. */
+    assert_int_equal(zhtp_session_recv_handshake(b.s, 1, &a.addr, init, (size_t)n, w.now), 0);
+    pump(&w);
+    assert_true(usable(&a, &b) && usable(&b, &a));
+    assert_memory_equal(ca->rs, cb->rs, 32);
+    assert_memory_not_equal(ca->rs, rs1, 32);
+    zhtp_session_stats a1;
+    zhtp_session_get_stats(a.s, &a1);
+    assert_int_equal(a1.sig_sign, 1); /* only the first handshake signed */
+    assert_int_equal(a1.sig_verify, 1);
+    ep_free(&a);
+    ep_free(&b);
+}
+
+static void resumption_unknown_to_responder_falls_back_to_signed_retry(void **state)
+{
+    (void)state;
+    ep a, b, b2;
+    ep_init(&a, 1, NULL);
+    ep_init(&b, 2, NULL);
+    net w;
+    net_init(&w, &a, &b, NULL);
+    handshake(&w, &a, &b);
+    assert_int_equal(zhtp_session_disconnect(a.s, nid(&b), w.now), ZHTP_OK);
+    /* B restarts: same identity, empty pool, no resumption secret. */
+    ep_free(&b);
+    ep_init(&b2, 2, NULL);
+    w.eps[1] = &b2;
+    w.now += SEC;
+    assert_int_equal(zhtp_session_connect(a.s, nid(&b2), 1, &b2.addr, w.now), ZHTP_OK);
+    pump(&w);
+    assert_int_equal(w.last_rc, ZHTP_ERR_SESSION_UNKNOWN_PEER);
+    assert_false(usable(&a, &b2));
+    run_until(&w, w.now + 5 * SEC);
+    assert_true(usable(&a, &b2) && usable(&b2, &a));
+    uint8_t pkt[256];
+    zhtp_ssize n = seal_data(&a, &b2, (const uint8_t *)"r", 1, pkt, sizeof pkt, w.now);
+    assert_int_equal(open_at(&b2, &a, pkt, (size_t)n, w.now), 1);
+    ep_free(&a);
+    ep_free(&b2);
+}
+
 static void same_seed_gives_the_same_trace(void **state)
 {
     (void)state;
@@ -1070,6 +1178,8 @@ int main(void)
         cmocka_unit_test(pool_reuses_sessions_and_enforces_a_runtime_limit),
         cmocka_unit_test(connect_without_address_goes_discovering),
         cmocka_unit_test(simultaneous_open_converges_on_one_session),
+        cmocka_unit_test(resumption_skips_signatures_and_ratchets_its_secret),
+        cmocka_unit_test(resumption_unknown_to_responder_falls_back_to_signed_retry),
         cmocka_unit_test(same_seed_gives_the_same_trace),
         cmocka_unit_test(allocation_failures_return_nomem_without_leaks),
     };
