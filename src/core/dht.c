@@ -1,0 +1,1112 @@
+/* core/dht: the engine. Requests from other nodes are answered at once; our own operations
+ * are iterative lookups (Kademlia §2.3) run over d disjoint paths (S/Kademlia §4.4): the
+ * closest contacts of our table are dealt round-robin to the paths, every node a path learns
+ * belongs to that path only, and no node is queried by two paths, so one path captured by
+ * colluders cannot steer the others. Each path keeps alpha requests in flight to its closest
+ * unqueried candidates and ends when its k closest live candidates have all answered.
+ * Byte formats and the reasons behind the numbers: docs/dht.md. */
+#include <string.h>
+
+#include "dht_internal.h"
+#include "zhtp/blake3.h"
+
+enum { C_NEW = 0, C_INFLIGHT = 1, C_DONE = 2, C_FAILED = 3 };
+enum { OP_BOOTSTRAP = 1, OP_PUT, OP_GET, OP_PUBLISH, OP_RESOLVE, OP_REPUBLISH };
+enum { PH_LOOKUP = 0, PH_STORE = 1 };
+
+typedef struct dht_cand {
+    uint8_t id[ZHTP_DHT_ID_LEN];
+    uint8_t state, path, depth;
+} dht_cand;
+
+typedef struct dht_op {
+    bool used;
+    uint8_t type, phase, kind;
+    uint64_t id;
+    uint8_t target[ZHTP_DHT_ID_LEN];
+    dht_cand *c;
+    size_t n, cap;
+    uint32_t inflight[ZHTP_DHT_PATHS_MAX];
+    bool path_done[ZHTP_DHT_PATHS_MAX];
+    uint8_t *value; /* PUT/PUBLISH/REPUBLISH: what to store; GET/RESOLVE: the answer */
+    size_t value_len;
+    uint64_t expiry; /* chunk expiry sent with STORE */
+    uint64_t best_seq;
+    bool found, any_answer, any_forged;
+    uint32_t rpcs, hops, acks_pending, acks_ok, acks_quota;
+    zhtp_time start;
+    struct dht_evq *ev; /* the completion event, allocated up front so finishing cannot fail */
+} dht_op;
+
+typedef struct dht_rpc {
+    uint64_t txid;
+    uint8_t to[ZHTP_DHT_ID_LEN];
+    zhtp_time deadline;
+    int32_t op;   /* index into ops, or -1 for a bucket liveness ping */
+    uint8_t type; /* request type */
+} dht_rpc;
+
+typedef struct dht_out {
+    struct dht_out *next;
+    size_t len;
+    uint8_t to[ZHTP_DHT_ID_LEN];
+    uint8_t buf[];
+} dht_out;
+
+typedef struct dht_evq {
+    struct dht_evq *next;
+    zhtp_dht_event ev;
+    uint8_t *value;
+    size_t value_len;
+} dht_evq;
+
+struct zhtp_dht {
+    zhtp_dht_config cfg;
+    const zhtp_mem *mem;
+    dht_table t;
+    uint64_t next_txid, next_op;
+    dht_op *ops;
+    size_t n_ops;
+    size_t user_ops;
+    dht_rpc *rpcs;
+    size_t n_rpcs, cap_rpcs;
+    dht_out *out_head, *out_tail;
+    dht_evq *ev_head, *ev_tail, *ev_last;
+    zhtp_time next_republish;
+    zhtp_dht_stats st;
+};
+
+static uint64_t net_now(const zhtp_dht *d, zhtp_time now)
+{
+    return now + d->cfg.net_time_offset;
+}
+
+static uint64_t rng_u64(zhtp_dht *d)
+{
+    uint8_t b[8];
+    uint64_t v = 0;
+    d->cfg.rng(d->cfg.rng_user_data, b, sizeof b);
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | b[i];
+    return v;
+}
+
+/* ---- output queue ------------------------------------------------------------------------ */
+
+static int send_msg(zhtp_dht *d, const uint8_t to[ZHTP_DHT_ID_LEN], const dht_msg *m)
+{
+    size_t len = dht_msg_len(m);
+    if (len == 0)
+        return ZHTP_ERR_INTERNAL;
+    dht_out *o = zhtp_mem_alloc(d->mem, sizeof *o + len);
+    if (!o)
+        return ZHTP_ERR_NOMEM;
+    o->next = NULL;
+    o->len = len;
+    memcpy(o->to, to, ZHTP_DHT_ID_LEN);
+    (void)dht_msg_encode(m, o->buf, len);
+    if (d->out_tail)
+        d->out_tail->next = o;
+    else
+        d->out_head = o;
+    d->out_tail = o;
+    d->st.msgs_out++;
+    return ZHTP_OK;
+}
+
+zhtp_ssize zhtp_dht_next_message(zhtp_dht *d, uint8_t to[ZHTP_DHT_ID_LEN], uint8_t *out, size_t cap)
+{
+    dht_out *o = d->out_head;
+    if (!o)
+        return ZHTP_ERR_AGAIN;
+    if (cap < o->len)
+        return ZHTP_ERR_NOBUF;
+    memcpy(to, o->to, ZHTP_DHT_ID_LEN);
+    memcpy(out, o->buf, o->len);
+    zhtp_ssize len = (zhtp_ssize)o->len;
+    d->out_head = o->next;
+    if (!d->out_head)
+        d->out_tail = NULL;
+    zhtp_mem_free(d->mem, o, sizeof *o + o->len);
+    return len;
+}
+
+/* ---- requests in flight ------------------------------------------------------------------ */
+
+static int rpc_send(zhtp_dht *d, const uint8_t to[ZHTP_DHT_ID_LEN], dht_msg *m, int32_t op,
+                    zhtp_time now, zhtp_time timeout)
+{
+    if (d->n_rpcs == d->cap_rpcs) {
+        size_t nc = d->cap_rpcs ? d->cap_rpcs * 2 : 16;
+        dht_rpc *n = zhtp_mem_alloc(d->mem, nc * sizeof *n);
+        if (!n)
+            return ZHTP_ERR_NOMEM;
+        if (d->n_rpcs)
+            memcpy(n, d->rpcs, d->n_rpcs * sizeof *n);
+        zhtp_mem_free(d->mem, d->rpcs, d->cap_rpcs * sizeof *n);
+        d->rpcs = n;
+        d->cap_rpcs = nc;
+    }
+    m->txid = d->next_txid++;
+    int rc = send_msg(d, to, m);
+    if (rc)
+        return rc;
+    dht_rpc *r = &d->rpcs[d->n_rpcs++];
+    r->txid = m->txid;
+    memcpy(r->to, to, ZHTP_DHT_ID_LEN);
+    r->deadline = now + timeout;
+    r->op = op;
+    r->type = m->type;
+    return ZHTP_OK;
+}
+
+static int rpc_take(zhtp_dht *d, uint64_t txid, const uint8_t from[ZHTP_DHT_ID_LEN], dht_rpc *out)
+{
+    for (size_t i = 0; i < d->n_rpcs; i++) {
+        if (d->rpcs[i].txid == txid && memcmp(d->rpcs[i].to, from, ZHTP_DHT_ID_LEN) == 0) {
+            *out = d->rpcs[i];
+            d->rpcs[i] = d->rpcs[--d->n_rpcs];
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* ---- events ------------------------------------------------------------------------------ */
+
+/* Frees op and forgets its requests still in flight (their late answers count as
+ * unexpected), so that a reused op slot never receives them. */
+static void op_free(zhtp_dht *d, dht_op *op)
+{
+    int32_t oi = (int32_t)(op - d->ops);
+    for (size_t i = 0; i < d->n_rpcs;) {
+        if (d->rpcs[i].op == oi)
+            d->rpcs[i] = d->rpcs[--d->n_rpcs];
+        else
+            i++;
+    }
+    zhtp_mem_free(d->mem, op->ev, sizeof *op->ev);
+    zhtp_mem_free(d->mem, op->c, op->cap * sizeof *op->c);
+    zhtp_mem_free(d->mem, op->value, op->value_len ? op->value_len : 1);
+    if (op->type != OP_REPUBLISH)
+        d->user_ops--;
+    memset(op, 0, sizeof *op);
+}
+
+static void op_finish(zhtp_dht *d, dht_op *op, int status, zhtp_time now)
+{
+    if (op->type == OP_REPUBLISH) {
+        op_free(d, op);
+        return;
+    }
+    dht_evq *e = op->ev;
+    op->ev = NULL;
+    {
+        memset(e, 0, sizeof *e);
+        static const int types[] = {0,
+                                    ZHTP_DHT_EV_BOOTSTRAP_DONE,
+                                    ZHTP_DHT_EV_PUT_DONE,
+                                    ZHTP_DHT_EV_GET_DONE,
+                                    ZHTP_DHT_EV_PUBLISH_DONE,
+                                    ZHTP_DHT_EV_RESOLVE_DONE};
+        e->ev.type = types[op->type];
+        e->ev.op = op->id;
+        e->ev.status = status;
+        e->ev.hops = op->hops;
+        e->ev.rpcs = op->rpcs;
+        e->ev.latency = now - op->start;
+        e->ev.stored = op->acks_ok;
+        if (status == ZHTP_OK && (op->type == OP_GET || op->type == OP_RESOLVE)) {
+            /* hand the answer buffer over to the event */
+            e->value = op->value;
+            e->value_len = op->value_len;
+            op->value = NULL;
+            op->value_len = 0;
+            if (op->type == OP_RESOLVE) {
+                zhtp_dht_record r;
+                if (zhtp_dht_record_parse(&r, e->value, e->value_len) == ZHTP_OK) {
+                    e->ev.value = r.value;
+                    e->ev.len = r.value_len;
+                    e->ev.seq = r.seq;
+                    e->ev.expiry = r.expiry;
+                }
+            } else {
+                e->ev.value = e->value;
+                e->ev.len = e->value_len;
+            }
+        }
+        if (d->ev_tail)
+            d->ev_tail->next = e;
+        else
+            d->ev_head = e;
+        d->ev_tail = e;
+    }
+    op_free(d, op);
+}
+
+static void ev_free(zhtp_dht *d, dht_evq *e)
+{
+    if (!e)
+        return;
+    zhtp_mem_free(d->mem, e->value, e->value_len ? e->value_len : 1);
+    zhtp_mem_free(d->mem, e, sizeof *e);
+}
+
+int zhtp_dht_next_event(zhtp_dht *d, zhtp_dht_event *ev)
+{
+    ev_free(d, d->ev_last);
+    d->ev_last = NULL;
+    dht_evq *e = d->ev_head;
+    if (!e)
+        return ZHTP_ERR_AGAIN;
+    d->ev_head = e->next;
+    if (!d->ev_head)
+        d->ev_tail = NULL;
+    *ev = e->ev;
+    d->ev_last = e;
+    return ZHTP_OK;
+}
+
+/* ---- lookups ----------------------------------------------------------------------------- */
+
+static dht_op *op_new(zhtp_dht *d, uint8_t type, const uint8_t target[ZHTP_DHT_ID_LEN],
+                      zhtp_time now)
+{
+    if (type != OP_REPUBLISH && d->user_ops >= d->cfg.max_lookups)
+        return NULL;
+    size_t i;
+    for (i = 0; i < d->n_ops && d->ops[i].used; i++)
+        ;
+    if (i == d->n_ops) {
+        size_t nn = d->n_ops ? d->n_ops * 2 : 8;
+        dht_op *n = zhtp_mem_alloc(d->mem, nn * sizeof *n);
+        if (!n)
+            return NULL;
+        memset(n, 0, nn * sizeof *n);
+        if (d->n_ops)
+            memcpy(n, d->ops, d->n_ops * sizeof *n);
+        zhtp_mem_free(d->mem, d->ops, d->n_ops * sizeof *n);
+        d->ops = n;
+        d->n_ops = nn;
+    }
+    dht_op *op = &d->ops[i];
+    memset(op, 0, sizeof *op);
+    op->cap = (size_t)d->cfg.paths * d->cfg.k * 3;
+    op->c = zhtp_mem_alloc(d->mem, op->cap * sizeof *op->c);
+    if (!op->c)
+        return NULL;
+    if (type != OP_REPUBLISH) {
+        op->ev = zhtp_mem_alloc(d->mem, sizeof *op->ev);
+        if (!op->ev) {
+            zhtp_mem_free(d->mem, op->c, op->cap * sizeof *op->c);
+            op->c = NULL;
+            return NULL;
+        }
+    }
+    op->used = true;
+    op->type = type;
+    op->id = ++d->next_op;
+    op->start = now;
+    memcpy(op->target, target, ZHTP_DHT_ID_LEN);
+    if (type != OP_REPUBLISH)
+        d->user_ops++;
+    return op;
+}
+
+/* Adds a candidate unless any path already has it (disjointness) or it is us. */
+static void cand_add(zhtp_dht *d, dht_op *op, const uint8_t id[ZHTP_DHT_ID_LEN], uint8_t path,
+                     uint8_t depth)
+{
+    if (memcmp(id, d->t.self, ZHTP_DHT_ID_LEN) == 0)
+        return;
+    for (size_t i = 0; i < op->n; i++)
+        if (memcmp(op->c[i].id, id, ZHTP_DHT_ID_LEN) == 0)
+            return;
+    size_t pos = op->n;
+    while (pos > 0 && dht_cmp_dist(op->target, id, op->c[pos - 1].id) < 0)
+        pos--;
+    if (op->n == op->cap) {
+        /* full: the farthest entry goes if it is not in flight and we are closer */
+        if (pos == op->n || op->c[op->n - 1].state == C_INFLIGHT)
+            return;
+        op->n--;
+    }
+    memmove(op->c + pos + 1, op->c + pos, (op->n - pos) * sizeof *op->c);
+    memcpy(op->c[pos].id, id, ZHTP_DHT_ID_LEN);
+    op->c[pos].state = C_NEW;
+    op->c[pos].path = path;
+    op->c[pos].depth = depth;
+    op->n++;
+}
+
+static dht_cand *cand_find(dht_op *op, const uint8_t id[ZHTP_DHT_ID_LEN])
+{
+    for (size_t i = 0; i < op->n; i++)
+        if (memcmp(op->c[i].id, id, ZHTP_DHT_ID_LEN) == 0)
+            return &op->c[i];
+    return NULL;
+}
+
+static int op_seed(zhtp_dht *d, dht_op *op)
+{
+    uint8_t ids[ZHTP_DHT_K_MAX * ZHTP_DHT_PATHS_MAX][ZHTP_DHT_ID_LEN];
+    size_t want = (size_t)d->cfg.k * d->cfg.paths;
+    if (want > ZHTP_DHT_K_MAX * ZHTP_DHT_PATHS_MAX)
+        want = ZHTP_DHT_K_MAX * ZHTP_DHT_PATHS_MAX;
+    size_t n = dht_table_closest(&d->t, op->target, ids, want, NULL);
+    for (size_t i = 0; i < n; i++)
+        cand_add(d, op, ids[i], (uint8_t)(i % d->cfg.paths), 1);
+    return (int)n;
+}
+
+static int op_advance(zhtp_dht *d, int32_t oi, zhtp_time now);
+
+static int store_phase(zhtp_dht *d, int32_t oi, zhtp_time now)
+{
+    dht_op *op = &d->ops[oi];
+    op->phase = PH_STORE;
+    /* The k closest that answered, over all paths; we keep a copy too when we are closer
+     * than the k-th of them (or fewer than k answered). */
+    size_t sent = 0;
+    const uint8_t *kth = NULL;
+    for (size_t i = 0; i < op->n && sent < d->cfg.k; i++) {
+        if (op->c[i].state != C_DONE)
+            continue;
+        if (!op->hops)
+            op->hops = op->c[i].depth;
+        dht_msg m = {.type = ZHTP_DHT_MSG_STORE,
+                     .kind = op->kind,
+                     .val = op->value,
+                     .val_len = op->value_len,
+                     .expiry = op->expiry};
+        int rc = rpc_send(d, op->c[i].id, &m, oi, now, d->cfg.rpc_timeout);
+        if (rc)
+            return rc;
+        op->rpcs++;
+        op->acks_pending++;
+        sent++;
+        kth = op->c[i].id;
+    }
+    if (sent < d->cfg.k || dht_cmp_dist(op->target, d->t.self, kth) < 0) {
+        if (d->cfg.store.put(d->cfg.store.user_data, op->kind, op->target, op->value, op->value_len,
+                             op->expiry) == ZHTP_OK)
+            op->acks_ok++;
+    }
+    if (op->acks_pending == 0)
+        op_finish(d, op, op->acks_ok ? ZHTP_OK : ZHTP_ERR_DHT_TIMEOUT, now);
+    return ZHTP_OK;
+}
+
+static int lookup_done(zhtp_dht *d, int32_t oi, zhtp_time now)
+{
+    dht_op *op = &d->ops[oi];
+    switch (op->type) {
+    case OP_BOOTSTRAP:
+        for (size_t i = 0; i < op->n; i++)
+            if (op->c[i].state == C_DONE) {
+                op->hops = op->c[i].depth;
+                break;
+            }
+        op_finish(d, op, op->any_answer ? ZHTP_OK : ZHTP_ERR_DHT_TIMEOUT, now);
+        return ZHTP_OK;
+    case OP_GET:
+    case OP_RESOLVE:
+        if (op->found)
+            op_finish(d, op, ZHTP_OK, now);
+        else
+            op_finish(d, op,
+                      op->any_forged   ? ZHTP_ERR_DHT_VERIFY
+                      : op->any_answer ? ZHTP_ERR_DHT_NOT_FOUND
+                                       : ZHTP_ERR_DHT_TIMEOUT,
+                      now);
+        return ZHTP_OK;
+    default:
+        return store_phase(d, oi, now);
+    }
+}
+
+static int op_advance(zhtp_dht *d, int32_t oi, zhtp_time now)
+{
+    dht_op *op = &d->ops[oi];
+    if (op->phase != PH_LOOKUP)
+        return ZHTP_OK;
+    bool all_done = true;
+    for (uint32_t p = 0; p < d->cfg.paths; p++) {
+        if (op->path_done[p])
+            continue;
+        uint32_t seen = 0;
+        bool pending = false;
+        for (size_t i = 0; i < op->n && seen < d->cfg.k; i++) {
+            dht_cand *c = &op->c[i];
+            if (c->path != p || c->state == C_FAILED)
+                continue;
+            seen++;
+            if (c->state == C_NEW) {
+                if (op->inflight[p] >= d->cfg.alpha) {
+                    pending = true;
+                    continue;
+                }
+                dht_msg m = {.type = op->type == OP_GET || op->type == OP_RESOLVE
+                                         ? ZHTP_DHT_MSG_FIND_VALUE
+                                         : ZHTP_DHT_MSG_FIND_NODE,
+                             .kind = op->kind};
+                memcpy(m.target, op->target, ZHTP_DHT_ID_LEN);
+                int rc = rpc_send(d, c->id, &m, oi, now, d->cfg.rpc_timeout);
+                if (rc)
+                    return rc;
+                c->state = C_INFLIGHT;
+                op->inflight[p]++;
+                op->rpcs++;
+            }
+        }
+        if (!pending && op->inflight[p] == 0)
+            op->path_done[p] = true;
+        else
+            all_done = false;
+    }
+    if (all_done)
+        return lookup_done(d, oi, now);
+    return ZHTP_OK;
+}
+
+static int op_start(zhtp_dht *d, dht_op *op, zhtp_time now, uint64_t *opid)
+{
+    int32_t oi = (int32_t)(op - d->ops);
+    if (opid)
+        *opid = op->id;
+    op_seed(d, op);
+    return op_advance(d, oi, now);
+}
+
+/* ---- value checks ------------------------------------------------------------------------ */
+
+/* Checks a chunk or record against the key it must belong to. Records also pass their
+ * signature and expiry; *seq gets the record's sequence number. */
+static int value_check(zhtp_dht *d, uint8_t kind, const uint8_t key[ZHTP_DHT_ID_LEN],
+                       const uint8_t *val, size_t len, zhtp_time now, uint64_t *seq,
+                       uint64_t *expiry)
+{
+    if (kind == ZHTP_DHT_KIND_CHUNK) {
+        uint8_t h[ZHTP_DHT_ID_LEN];
+        if (len < 1 || len > ZHTP_DHT_CHUNK_MAX)
+            return ZHTP_ERR_DHT_VERIFY;
+        zhtp_blake3_hash(h, sizeof h, val, len);
+        if (memcmp(h, key, ZHTP_DHT_ID_LEN) != 0) {
+            d->st.forged_chunks++;
+            return ZHTP_ERR_DHT_VERIFY;
+        }
+        return ZHTP_OK;
+    }
+    zhtp_dht_record r;
+    if (zhtp_dht_record_parse(&r, val, len) != ZHTP_OK ||
+        memcmp(r.key, key, ZHTP_DHT_ID_LEN) != 0) {
+        d->st.bad_records++;
+        return ZHTP_ERR_DHT_VERIFY;
+    }
+    if (r.expiry <= net_now(d, now)) {
+        d->st.expired_records++;
+        return ZHTP_ERR_STORE_EXPIRED;
+    }
+    if (seq)
+        *seq = r.seq;
+    if (expiry)
+        *expiry = r.expiry;
+    return ZHTP_OK;
+}
+
+/* Reads a stored value back and verifies it; a corrupt entry is deleted. */
+static int store_read(zhtp_dht *d, uint8_t kind, const uint8_t key[ZHTP_DHT_ID_LEN],
+                      const uint8_t **val, size_t *len, uint64_t *seq, zhtp_time now)
+{
+    uint64_t exp = 0;
+    int rc = d->cfg.store.get(d->cfg.store.user_data, kind, key, val, len, &exp);
+    if (rc)
+        return rc;
+    if (exp <= net_now(d, now)) {
+        d->cfg.store.del(d->cfg.store.user_data, kind, key);
+        return ZHTP_ERR_NOTFOUND;
+    }
+    rc = value_check(d, kind, key, *val, *len, now, seq, NULL);
+    if (rc) {
+        d->cfg.store.del(d->cfg.store.user_data, kind, key);
+        return ZHTP_ERR_NOTFOUND;
+    }
+    return ZHTP_OK;
+}
+
+/* A STORE from the network: verified, sequence-checked, then kept. */
+static int handle_store(zhtp_dht *d, const dht_msg *m, zhtp_time now)
+{
+    uint8_t key[ZHTP_DHT_ID_LEN];
+    uint64_t seq = 0, expiry = m->expiry;
+    if (m->kind == ZHTP_DHT_KIND_CHUNK) {
+        zhtp_blake3_hash(key, sizeof key, m->val, m->val_len);
+        uint64_t nn = net_now(d, now);
+        if (expiry <= nn)
+            return ZHTP_ERR_STORE_EXPIRED;
+        if (expiry - nn > d->cfg.chunk_ttl) /* untrusted: a peer cannot pin a chunk forever */
+            expiry = nn + d->cfg.chunk_ttl;
+    } else {
+        zhtp_dht_record r;
+        if (zhtp_dht_record_parse(&r, m->val, m->val_len) != ZHTP_OK) {
+            d->st.bad_records++;
+            return ZHTP_ERR_DHT_VERIFY;
+        }
+        if (r.expiry <= net_now(d, now)) {
+            d->st.expired_records++;
+            return ZHTP_ERR_STORE_EXPIRED;
+        }
+        memcpy(key, r.key, sizeof key);
+        seq = r.seq;
+        expiry = r.expiry;
+        const uint8_t *old;
+        size_t old_len;
+        uint64_t old_seq;
+        if (store_read(d, m->kind, key, &old, &old_len, &old_seq, now) == ZHTP_OK) {
+            /* An older sequence never replaces a newer one; the same sequence is accepted
+             * only as the identical record (a republish), never as a different one. */
+            if (seq < old_seq ||
+                (seq == old_seq && (old_len != m->val_len || memcmp(old, m->val, old_len)))) {
+                d->st.stale_records++;
+                return ZHTP_ERR_STORE_STALE;
+            }
+        }
+    }
+    return d->cfg.store.put(d->cfg.store.user_data, m->kind, key, m->val, m->val_len, expiry);
+}
+
+/* ---- receive ----------------------------------------------------------------------------- */
+
+static int send_nodes(zhtp_dht *d, const uint8_t to[ZHTP_DHT_ID_LEN], uint64_t txid,
+                      const uint8_t target[ZHTP_DHT_ID_LEN])
+{
+    uint8_t ids[ZHTP_DHT_K_MAX][ZHTP_DHT_ID_LEN];
+    size_t n = dht_table_closest(&d->t, target, ids, d->cfg.k, to);
+    dht_msg r = {.type = ZHTP_DHT_MSG_NODES, .txid = txid, .ids = ids[0], .n_ids = n};
+    return send_msg(d, to, &r);
+}
+
+static int handle_request(zhtp_dht *d, const uint8_t from[ZHTP_DHT_ID_LEN], const dht_msg *m,
+                          zhtp_time now)
+{
+    switch (m->type) {
+    case ZHTP_DHT_MSG_PING: {
+        dht_msg r = {.type = ZHTP_DHT_MSG_PONG, .txid = m->txid};
+        return send_msg(d, from, &r);
+    }
+    case ZHTP_DHT_MSG_FIND_NODE:
+        return send_nodes(d, from, m->txid, m->target);
+    case ZHTP_DHT_MSG_FIND_VALUE: {
+        const uint8_t *val;
+        size_t len;
+        if (store_read(d, m->kind, m->target, &val, &len, NULL, now) == ZHTP_OK) {
+            dht_msg r = {.type = ZHTP_DHT_MSG_VALUE,
+                         .txid = m->txid,
+                         .kind = m->kind,
+                         .val = val,
+                         .val_len = len};
+            return send_msg(d, from, &r);
+        }
+        return send_nodes(d, from, m->txid, m->target);
+    }
+    case ZHTP_DHT_MSG_STORE: {
+        int st = handle_store(d, m, now);
+        if (st == ZHTP_ERR_NOMEM)
+            return st;
+        dht_msg r = {.type = ZHTP_DHT_MSG_STORE_ACK, .txid = m->txid, .status = (int16_t)st};
+        return send_msg(d, from, &r);
+    }
+    default:
+        return ZHTP_OK;
+    }
+}
+
+static int handle_response(zhtp_dht *d, const uint8_t from[ZHTP_DHT_ID_LEN], const dht_msg *m,
+                           zhtp_time now)
+{
+    dht_rpc r;
+    if (!rpc_take(d, m->txid, from, &r)) {
+        d->st.unexpected++;
+        return ZHTP_OK;
+    }
+    bool type_ok = (r.type == ZHTP_DHT_MSG_PING && m->type == ZHTP_DHT_MSG_PONG) ||
+                   (r.type == ZHTP_DHT_MSG_FIND_NODE && m->type == ZHTP_DHT_MSG_NODES) ||
+                   (r.type == ZHTP_DHT_MSG_FIND_VALUE &&
+                    (m->type == ZHTP_DHT_MSG_NODES || m->type == ZHTP_DHT_MSG_VALUE)) ||
+                   (r.type == ZHTP_DHT_MSG_STORE && m->type == ZHTP_DHT_MSG_STORE_ACK);
+    if (r.op < 0) { /* a bucket liveness ping: the answer itself refreshed the contact */
+        dht_bucket *b = &d->t.b[dht_bucket_index(d->t.self, from)];
+        b->ping_pending = false;
+        return ZHTP_OK;
+    }
+    dht_op *op = &d->ops[r.op];
+    if (!type_ok)
+        d->st.unexpected++;
+    if (op->phase == PH_STORE) {
+        op->acks_pending--;
+        if (type_ok && m->status == ZHTP_OK)
+            op->acks_ok++;
+        else if (type_ok && m->status == ZHTP_ERR_STORE_QUOTA)
+            op->acks_quota++;
+        if (op->acks_pending == 0)
+            op_finish(d, op,
+                      op->acks_ok      ? ZHTP_OK
+                      : op->acks_quota ? ZHTP_ERR_STORE_QUOTA
+                                       : ZHTP_ERR_DHT_TIMEOUT,
+                      now);
+        return ZHTP_OK;
+    }
+    dht_cand *c = cand_find(op, from);
+    if (!c || c->state != C_INFLIGHT)
+        return ZHTP_OK;
+    uint8_t p = c->path;
+    op->inflight[p]--;
+    if (!type_ok) {
+        c->state = C_FAILED;
+        return op_advance(d, r.op, now);
+    }
+    c->state = C_DONE;
+    op->any_answer = true;
+    if (m->type == ZHTP_DHT_MSG_VALUE) {
+        uint64_t seq = 0;
+        if (m->kind != op->kind ||
+            value_check(d, m->kind, op->target, m->val, m->val_len, now, &seq, NULL) != ZHTP_OK) {
+            /* forged or wrong: this node is no use to the lookup */
+            c->state = C_FAILED;
+            op->any_forged = true;
+            return op_advance(d, r.op, now);
+        }
+        if (!op->found || (op->type == OP_RESOLVE && seq > op->best_seq)) {
+            uint8_t *v = zhtp_mem_alloc(d->mem, m->val_len);
+            if (!v)
+                return ZHTP_ERR_NOMEM;
+            memcpy(v, m->val, m->val_len);
+            zhtp_mem_free(d->mem, op->value, op->value_len ? op->value_len : 1);
+            op->value = v;
+            op->value_len = m->val_len;
+            op->best_seq = seq;
+            op->found = true;
+            op->hops = c->depth;
+        }
+        if (op->type == OP_GET) /* a verified chunk is the answer; nothing can beat it */
+            return lookup_done(d, r.op, now);
+        op->path_done[p] = op->inflight[p] == 0;
+        if (!op->path_done[p]) {
+            /* let this path's outstanding requests drain, but send no new ones: mark the
+             * remaining new candidates of the path as done-without-asking */
+            for (size_t i = 0; i < op->n; i++)
+                if (op->c[i].path == p && op->c[i].state == C_NEW)
+                    op->c[i].state = C_FAILED;
+        }
+        return op_advance(d, r.op, now);
+    }
+    uint8_t depth = (uint8_t)(c->depth < 255 ? c->depth + 1 : 255);
+    for (size_t i = 0; i < m->n_ids; i++) {
+        const uint8_t *id = m->ids + 32 * i; /* untrusted: only a candidate, never a contact */
+        if (d->cfg.puzzle_bits && !zhtp_dht_puzzle_ok(id, d->cfg.puzzle_bits)) {
+            d->st.puzzle_rejects++;
+            continue;
+        }
+        cand_add(d, op, id, p, depth);
+    }
+    return op_advance(d, r.op, now);
+}
+
+int zhtp_dht_recv(zhtp_dht *d, const uint8_t from[ZHTP_DHT_ID_LEN], const uint8_t *buf, size_t len,
+                  zhtp_time now)
+{
+    if (!d || !from || !buf)
+        return ZHTP_ERR_INVAL;
+    d->st.msgs_in++;
+    dht_msg m;
+    if (dht_msg_decode(&m, buf, len) != ZHTP_OK) {
+        d->st.bad_msgs++;
+        return ZHTP_OK;
+    }
+    if (memcmp(from, d->t.self, ZHTP_DHT_ID_LEN) == 0)
+        return ZHTP_OK;
+    if (d->cfg.puzzle_bits && !zhtp_dht_puzzle_ok(from, d->cfg.puzzle_bits)) {
+        d->st.puzzle_rejects++;
+        return ZHTP_OK;
+    }
+    int seen = dht_table_seen(&d->t, from, now);
+    if (seen == ZHTP_ERR_NOMEM)
+        return seen;
+    if (seen == DHT_SEEN_CACHED) {
+        /* bucket full: ping its least recently seen contact; if it does not answer, the
+         * newcomer (now in the replacement cache) takes its place */
+        unsigned bi = dht_bucket_index(d->t.self, from);
+        dht_bucket *b = &d->t.b[bi];
+        if (!b->ping_pending) {
+            dht_msg pm = {.type = ZHTP_DHT_MSG_PING};
+            int rc = rpc_send(d, b->live[0].id, &pm, -1, now, d->cfg.ping_timeout);
+            if (rc)
+                return rc;
+            b->ping_pending = true;
+        }
+    }
+    switch (m.type) {
+    case ZHTP_DHT_MSG_PING:
+    case ZHTP_DHT_MSG_FIND_NODE:
+    case ZHTP_DHT_MSG_FIND_VALUE:
+    case ZHTP_DHT_MSG_STORE:
+        return handle_request(d, from, &m, now);
+    default:
+        return handle_response(d, from, &m, now);
+    }
+}
+
+/* ---- time -------------------------------------------------------------------------------- */
+
+zhtp_time zhtp_dht_next_deadline(const zhtp_dht *d)
+{
+    zhtp_time t = d->next_republish;
+    for (size_t i = 0; i < d->n_rpcs; i++)
+        if (d->rpcs[i].deadline < t)
+            t = d->rpcs[i].deadline;
+    return t;
+}
+
+typedef struct repub_ctx {
+    zhtp_dht *d;
+    uint8_t (*keys)[ZHTP_DHT_ID_LEN];
+    uint8_t *kinds;
+    size_t n, cap;
+} repub_ctx;
+
+static int repub_collect(void *ctx, uint8_t kind, const uint8_t key[ZHTP_DHT_ID_LEN],
+                         const uint8_t *val, size_t len, uint64_t expiry)
+{
+    (void)val;
+    (void)len;
+    (void)expiry;
+    repub_ctx *r = ctx;
+    if (r->n == r->cap) {
+        size_t nc = r->cap ? r->cap * 2 : 16;
+        uint8_t(*nk)[ZHTP_DHT_ID_LEN] = zhtp_mem_alloc(r->d->mem, nc * ZHTP_DHT_ID_LEN);
+        uint8_t *nkind = zhtp_mem_alloc(r->d->mem, nc);
+        if (!nk || !nkind) {
+            zhtp_mem_free(r->d->mem, nk, nc * ZHTP_DHT_ID_LEN);
+            zhtp_mem_free(r->d->mem, nkind, nc);
+            return 1;
+        }
+        if (r->n) {
+            memcpy(nk, r->keys, r->n * ZHTP_DHT_ID_LEN);
+            memcpy(nkind, r->kinds, r->n);
+        }
+        zhtp_mem_free(r->d->mem, r->keys, r->cap * ZHTP_DHT_ID_LEN);
+        zhtp_mem_free(r->d->mem, r->kinds, r->cap);
+        r->keys = nk;
+        r->kinds = nkind;
+        r->cap = nc;
+    }
+    memcpy(r->keys[r->n], key, ZHTP_DHT_ID_LEN);
+    r->kinds[r->n++] = kind;
+    return 0;
+}
+
+/* Every holder republishes what it holds to the k closest nodes it can find now: this is the
+ * re-replication that replaces holders which left. Expired or corrupt entries are dropped. */
+static int republish(zhtp_dht *d, zhtp_time now)
+{
+    repub_ctx r = {.d = d};
+    d->cfg.store.each(d->cfg.store.user_data, repub_collect, &r);
+    int rc = ZHTP_OK;
+    for (size_t i = 0; i < r.n && rc == ZHTP_OK; i++) {
+        const uint8_t *val;
+        size_t len;
+        uint64_t exp = 0;
+        if (store_read(d, r.kinds[i], r.keys[i], &val, &len, NULL, now) != ZHTP_OK)
+            continue;
+        d->cfg.store.get(d->cfg.store.user_data, r.kinds[i], r.keys[i], &val, &len, &exp);
+        dht_op *op = op_new(d, OP_REPUBLISH, r.keys[i], now);
+        if (!op) {
+            rc = ZHTP_ERR_NOMEM;
+            break;
+        }
+        op->value = zhtp_mem_alloc(d->mem, len);
+        if (!op->value) {
+            op_free(d, op);
+            rc = ZHTP_ERR_NOMEM;
+            break;
+        }
+        memcpy(op->value, val, len);
+        op->value_len = len;
+        op->kind = r.kinds[i];
+        op->expiry = exp;
+        d->st.republished++;
+        rc = op_start(d, op, now, NULL);
+    }
+    zhtp_mem_free(d->mem, r.keys, r.cap * ZHTP_DHT_ID_LEN);
+    zhtp_mem_free(d->mem, r.kinds, r.cap);
+    return rc;
+}
+
+static zhtp_time republish_jitter(zhtp_dht *d)
+{
+    /* +-10 % so that the holders of one key do not all republish at the same instant */
+    zhtp_time iv = d->cfg.republish_interval;
+    return iv - iv / 10 + rng_u64(d) % (iv / 5 + 1);
+}
+
+int zhtp_dht_tick(zhtp_dht *d, zhtp_time now)
+{
+    int rc = ZHTP_OK;
+    for (size_t i = 0; i < d->n_rpcs;) {
+        if (d->rpcs[i].deadline > now) {
+            i++;
+            continue;
+        }
+        dht_rpc r = d->rpcs[i];
+        d->rpcs[i] = d->rpcs[--d->n_rpcs];
+        d->st.timeouts++;
+        if (r.op < 0) { /* liveness ping unanswered: evict, the replacement moves in */
+            dht_bucket *b = &d->t.b[dht_bucket_index(d->t.self, r.to)];
+            b->ping_pending = false;
+            if (dht_table_contains(&d->t, r.to)) {
+                dht_table_remove(&d->t, r.to);
+                d->st.evictions++;
+            }
+            continue;
+        }
+        dht_table_fail(&d->t, r.to);
+        dht_op *op = &d->ops[r.op];
+        if (op->phase == PH_STORE) {
+            if (--op->acks_pending == 0)
+                op_finish(d, op,
+                          op->acks_ok      ? ZHTP_OK
+                          : op->acks_quota ? ZHTP_ERR_STORE_QUOTA
+                                           : ZHTP_ERR_DHT_TIMEOUT,
+                          now);
+            continue;
+        }
+        dht_cand *c = cand_find(op, r.to);
+        if (c && c->state == C_INFLIGHT) {
+            c->state = C_FAILED;
+            op->inflight[c->path]--;
+            int e = op_advance(d, r.op, now);
+            if (e && !rc)
+                rc = e;
+        }
+        i = 0; /* op_advance may have added or removed rpcs */
+    }
+    if (now >= d->next_republish) {
+        d->next_republish = now + republish_jitter(d);
+        int e = republish(d, now);
+        if (e && !rc)
+            rc = e;
+    }
+    return rc;
+}
+
+/* ---- public operations ------------------------------------------------------------------- */
+
+int zhtp_dht_new(zhtp_dht **out, const zhtp_dht_config *cfg, const uint8_t self[ZHTP_DHT_ID_LEN],
+                 zhtp_time now)
+{
+    if (!out || !cfg || !self || !cfg->rng || !cfg->store.put || !cfg->store.get ||
+        !cfg->store.del || !cfg->store.each)
+        return ZHTP_ERR_INVAL;
+    zhtp_dht_config c = *cfg;
+    if (!c.k)
+        c.k = ZHTP_DHT_K_DEFAULT;
+    if (!c.alpha)
+        c.alpha = ZHTP_DHT_ALPHA_DEF;
+    if (!c.paths)
+        c.paths = 1;
+    if (!c.rpc_timeout)
+        c.rpc_timeout = ZHTP_NS_PER_SEC;
+    if (!c.ping_timeout)
+        c.ping_timeout = ZHTP_NS_PER_SEC;
+    if (!c.republish_interval)
+        c.republish_interval = 3600 * ZHTP_NS_PER_SEC;
+    if (!c.chunk_ttl)
+        c.chunk_ttl = 24 * 3600 * ZHTP_NS_PER_SEC;
+    if (!c.max_lookups)
+        c.max_lookups = 64;
+    if (c.k > ZHTP_DHT_K_MAX || c.paths > ZHTP_DHT_PATHS_MAX || c.puzzle_bits > 256)
+        return ZHTP_ERR_INVAL;
+    if (c.puzzle_bits && !zhtp_dht_puzzle_ok(self, c.puzzle_bits))
+        return ZHTP_ERR_INVAL;
+    zhtp_dht *d = zhtp_mem_alloc(c.mem, sizeof *d);
+    if (!d)
+        return ZHTP_ERR_NOMEM;
+    memset(d, 0, sizeof *d);
+    d->cfg = c;
+    d->mem = c.mem;
+    dht_table_init(&d->t, c.mem, self, c.k);
+    d->next_txid = rng_u64(d);
+    d->next_republish = now + republish_jitter(d);
+    *out = d;
+    return ZHTP_OK;
+}
+
+void zhtp_dht_free(zhtp_dht *d)
+{
+    if (!d)
+        return;
+    for (size_t i = 0; i < d->n_ops; i++)
+        if (d->ops[i].used)
+            op_free(d, &d->ops[i]);
+    zhtp_mem_free(d->mem, d->ops, d->n_ops * sizeof *d->ops);
+    zhtp_mem_free(d->mem, d->rpcs, d->cap_rpcs * sizeof *d->rpcs);
+    while (d->out_head) {
+        dht_out *o = d->out_head;
+        d->out_head = o->next;
+        zhtp_mem_free(d->mem, o, sizeof *o + o->len);
+    }
+    while (d->ev_head) {
+        dht_evq *e = d->ev_head;
+        d->ev_head = e->next;
+        ev_free(d, e);
+    }
+    ev_free(d, d->ev_last);
+    dht_table_clear(&d->t);
+    zhtp_mem_free(d->mem, d, sizeof *d);
+}
+
+int zhtp_dht_add_contact(zhtp_dht *d, const uint8_t id[ZHTP_DHT_ID_LEN], zhtp_time now)
+{
+    if (!d || !id || memcmp(id, d->t.self, ZHTP_DHT_ID_LEN) == 0)
+        return ZHTP_ERR_INVAL;
+    if (d->cfg.puzzle_bits && !zhtp_dht_puzzle_ok(id, d->cfg.puzzle_bits)) {
+        d->st.puzzle_rejects++;
+        return ZHTP_ERR_DHT_PUZZLE;
+    }
+    int rc = dht_table_seen(&d->t, id, now);
+    return rc < 0 ? rc : ZHTP_OK;
+}
+
+void zhtp_dht_peer_lost(zhtp_dht *d, const uint8_t id[ZHTP_DHT_ID_LEN])
+{
+    if (d && id)
+        dht_table_remove(&d->t, id);
+}
+
+static int start_or_undo(zhtp_dht *d, dht_op *op, zhtp_time now, uint64_t *opid)
+{
+    int rc = op_start(d, op, now, opid);
+    /* A failed allocation mid-start leaves requests already queued; the op stays and its
+     * timeouts finish it. Only a NOMEM before anything was sent undoes it fully. */
+    if (rc == ZHTP_ERR_NOMEM && op->rpcs == 0 && op->used) {
+        op_free(d, op);
+        return rc;
+    }
+    return ZHTP_OK;
+}
+
+static int busy_or_nomem(zhtp_dht *d)
+{
+    return d->user_ops >= d->cfg.max_lookups ? ZHTP_ERR_SESSION_LIMIT : ZHTP_ERR_NOMEM;
+}
+
+int zhtp_dht_bootstrap(zhtp_dht *d, zhtp_time now, uint64_t *opid)
+{
+    if (!d)
+        return ZHTP_ERR_INVAL;
+    dht_op *op = op_new(d, OP_BOOTSTRAP, d->t.self, now);
+    if (!op)
+        return busy_or_nomem(d);
+    return start_or_undo(d, op, now, opid);
+}
+
+static int start_store(zhtp_dht *d, uint8_t type, uint8_t kind, const uint8_t key[ZHTP_DHT_ID_LEN],
+                       const uint8_t *bytes, size_t len, uint64_t expiry, zhtp_time now,
+                       uint64_t *opid)
+{
+    dht_op *op = op_new(d, type, key, now);
+    if (!op)
+        return busy_or_nomem(d);
+    op->value = zhtp_mem_alloc(d->mem, len);
+    if (!op->value) {
+        op_free(d, op);
+        return ZHTP_ERR_NOMEM;
+    }
+    memcpy(op->value, bytes, len);
+    op->value_len = len;
+    op->kind = kind;
+    op->expiry = expiry;
+    return start_or_undo(d, op, now, opid);
+}
+
+int zhtp_dht_put(zhtp_dht *d, const uint8_t *bytes, size_t len, uint8_t key[ZHTP_DHT_ID_LEN],
+                 zhtp_time now, uint64_t *opid)
+{
+    if (!d || !bytes || len < 1 || len > ZHTP_DHT_CHUNK_MAX)
+        return ZHTP_ERR_INVAL;
+    uint8_t k[ZHTP_DHT_ID_LEN];
+    zhtp_blake3_hash(k, sizeof k, bytes, len);
+    if (key)
+        memcpy(key, k, sizeof k);
+    return start_store(d, OP_PUT, ZHTP_DHT_KIND_CHUNK, k, bytes, len,
+                       net_now(d, now) + d->cfg.chunk_ttl, now, opid);
+}
+
+int zhtp_dht_publish(zhtp_dht *d, const uint8_t *rec, size_t len, zhtp_time now, uint64_t *opid)
+{
+    if (!d || !rec)
+        return ZHTP_ERR_INVAL;
+    zhtp_dht_record r;
+    if (zhtp_dht_record_parse(&r, rec, len) != ZHTP_OK || r.expiry <= net_now(d, now))
+        return ZHTP_ERR_INVAL;
+    return start_store(d, OP_PUBLISH, ZHTP_DHT_KIND_RECORD, r.key, rec, len, r.expiry, now, opid);
+}
+
+static int start_find(zhtp_dht *d, uint8_t type, uint8_t kind, const uint8_t key[ZHTP_DHT_ID_LEN],
+                      zhtp_time now, uint64_t *opid)
+{
+    if (!d || !key)
+        return ZHTP_ERR_INVAL;
+    dht_op *op = op_new(d, type, key, now);
+    if (!op)
+        return busy_or_nomem(d);
+    op->kind = kind;
+    /* our own store answers first */
+    const uint8_t *val;
+    size_t len;
+    uint64_t seq = 0;
+    if (store_read(d, kind, key, &val, &len, &seq, now) == ZHTP_OK) {
+        op->value = zhtp_mem_alloc(d->mem, len);
+        if (!op->value) {
+            op_free(d, op);
+            return ZHTP_ERR_NOMEM;
+        }
+        memcpy(op->value, val, len);
+        op->value_len = len;
+        op->found = true;
+        op->best_seq = seq;
+        if (opid)
+            *opid = op->id;
+        if (type == OP_GET) {
+            op_finish(d, op, ZHTP_OK, now);
+            return ZHTP_OK;
+        }
+    }
+    return start_or_undo(d, op, now, opid);
+}
+
+int zhtp_dht_get(zhtp_dht *d, const uint8_t key[ZHTP_DHT_ID_LEN], zhtp_time now, uint64_t *opid)
+{
+    return start_find(d, OP_GET, ZHTP_DHT_KIND_CHUNK, key, now, opid);
+}
+
+int zhtp_dht_resolve(zhtp_dht *d, const uint8_t key[ZHTP_DHT_ID_LEN], zhtp_time now, uint64_t *opid)
+{
+    return start_find(d, OP_RESOLVE, ZHTP_DHT_KIND_RECORD, key, now, opid);
+}
+
+const zhtp_dht_stats *zhtp_dht_get_stats(const zhtp_dht *d)
+{
+    return &d->st;
+}
+
+size_t zhtp_dht_table_size(const zhtp_dht *d)
+{
+    return d->t.size;
+}
+
+size_t zhtp_dht_closest(const zhtp_dht *d, const uint8_t target[ZHTP_DHT_ID_LEN],
+                        uint8_t (*out)[ZHTP_DHT_ID_LEN], size_t max)
+{
+    return dht_table_closest(&d->t, target, out, max, NULL);
+}
