@@ -278,6 +278,23 @@ static int dir_of(char *dir, size_t cap, const char *path)
     return 0;
 }
 
+/* Atomic "move into place only if absent": renameat2(RENAME_NOREPLACE) where the kernel and
+ * file system have it, else link() + unlink(), which also fails with EEXIST instead of
+ * replacing. On failure errno says why and tmp is still there. */
+static int rename_noreplace(const char *tmp, const char *path)
+{
+#ifdef RENAME_NOREPLACE
+    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
+        return -1;
+#endif
+    if (link(tmp, path) != 0)
+        return -1;
+    unlink(tmp);
+    return 0;
+}
+
 int zhtp_keyfile_write_atomic(const char *path, const uint8_t *data, size_t len, bool overwrite)
 {
     if (!path || !*path || (!data && len))
@@ -308,14 +325,10 @@ int zhtp_keyfile_write_atomic(const char *path, const uint8_t *data, size_t len,
     if (overwrite) {
         if (rename(tmp, path) != 0)
             goto fail;
-    } else {
-        /* link() fails with EEXIST instead of replacing: an atomic "create if absent". */
-        if (link(tmp, path) != 0) {
-            if (errno == EEXIST)
-                rc = ZHTP_ERR_EXISTS;
-            goto fail;
-        }
-        unlink(tmp);
+    } else if (rename_noreplace(tmp, path) != 0) {
+        if (errno == EEXIST)
+            rc = ZHTP_ERR_EXISTS;
+        goto fail;
     }
     /* Make the new directory entry durable too. */
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
