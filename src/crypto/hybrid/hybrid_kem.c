@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "zhtp/blake3.h"
+#include "zhtp/ct.h"
 #include "zhtp/hybrid.h"
 #include "zhtp/util.h"
 
@@ -95,8 +96,11 @@ int zhtp_kem_hybrid_encaps_from_seed(uint8_t ct[ZHTP_KEM_HYBRID_CIPHERTEXTBYTES]
         goto out;
     /* ct_x: the ephemeral X25519 public value. */
     crypto_scalarmult_base(ct, seed);
-    /* Rejects an all-zero result: the peer's X25519 value is of small order. */
-    if (crypto_scalarmult(x_ss, seed, pk) != 0) {
+    /* Rejects an all-zero result: the peer's X25519 value is of small order. Whether that
+     * happens depends only on the public pk, so the outcome is declassified. */
+    int x_bad = crypto_scalarmult(x_ss, seed, pk) != 0;
+    ZHTP_CT_DECLASSIFY(&x_bad, sizeof x_bad);
+    if (x_bad) {
         rc = ZHTP_ERR_CRYPTO_BADKEY;
         goto out;
     }
@@ -140,7 +144,9 @@ int zhtp_kem_hybrid_decaps(uint8_t ss[ZHTP_KEM_HYBRID_SSBYTES], const uint8_t *c
     crypto_scalarmult_base(pk_x, sk);
     /* Untrusted ct_x. Zero output depends only on ct_x being of small order, which is public,
      * so this branch leaks nothing about sk. */
-    if (crypto_scalarmult(x_ss, sk, ct) != 0) {
+    int x_bad = crypto_scalarmult(x_ss, sk, ct) != 0;
+    ZHTP_CT_DECLASSIFY(&x_bad, sizeof x_bad);
+    if (x_bad) {
         rc = ZHTP_ERR_CRYPTO_BADKEY;
         goto out;
     }
