@@ -83,6 +83,27 @@ typedef ptrdiff_t zhtp_ssize;
     X(ZHTP_ERR_STORE_FULL, -507, "store map size limit reached")                                   \
     X(ZHTP_ERR_STORE_KEY_MISMATCH, -508, "chunk bytes do not hash to the given key")               \
     X(ZHTP_ERR_STORE_BACKEND, -509, "storage backend (LMDB) error")                                \
+    /* security/ (-600..-699) */                                                                   \
+    X(ZHTP_ERR_SEC_JSON, -600, "control request is not one valid JSON object")                     \
+    X(ZHTP_ERR_SEC_FIELD, -601, "control request field missing or of the wrong type")              \
+    X(ZHTP_ERR_SEC_HEX, -602, "control request field is not valid hex")                            \
+    X(ZHTP_ERR_SEC_LENGTH, -603, "control request field has the wrong length")                     \
+    X(ZHTP_ERR_SEC_WALLET_KEY, -604, "wallet public key failed its validity check")                \
+    X(ZHTP_ERR_SEC_SIGNATURE, -605, "control request signature invalid")                           \
+    X(ZHTP_ERR_SEC_STALE, -606, "control request timestamp too old")                               \
+    X(ZHTP_ERR_SEC_FUTURE, -607, "control request timestamp in the future")                        \
+    X(ZHTP_ERR_SEC_REPLAY, -608, "control request nonce already used by this wallet")              \
+    X(ZHTP_ERR_SEC_REPLAY_FULL, -609, "replay cache full of fresh nonces; retry later")            \
+    X(ZHTP_ERR_SEC_TOO_LARGE, -610, "control request line too long")                               \
+    X(ZHTP_ERR_SEC_UNKNOWN_OP, -611, "unknown control operation")                                  \
+    X(ZHTP_ERR_SEC_ARGS, -612, "control operation arguments invalid")                              \
+    X(ZHTP_ERR_SEC_DENIED, -613, "permission denied for this wallet")                              \
+    X(ZHTP_ERR_SEC_OWNER_SET, -614, "owner wallet already set; it cannot be changed")              \
+    X(ZHTP_ERR_SEC_NO_OWNER, -615, "security policy has no owner yet")                             \
+    X(ZHTP_ERR_SEC_AUDIT_TAMPERED, -616, "audit log entry altered, reordered or removed")          \
+    X(ZHTP_ERR_SEC_AUDIT_TRUNCATED, -617, "audit log truncated at the tail")                       \
+    X(ZHTP_ERR_SEC_BACKEND, -618, "security store (LMDB) error")                                   \
+    X(ZHTP_ERR_SEC_STOPPED, -619, "node is in emergency stop")                                     \
     /* fatal (<= -900) */                                                                          \
     X(ZHTP_ERR_INTERNAL, -900, "internal error")
 
