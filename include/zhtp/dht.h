@@ -96,6 +96,7 @@ typedef struct zhtp_dht_config {
     zhtp_time rpc_timeout;        /* 0: 1 s */
     zhtp_time ping_timeout;       /* 0: 1 s */
     zhtp_time republish_interval; /* 0: 1 h */
+    zhtp_time refresh_interval;   /* ping a contact silent this long; 0: 15 min */
     zhtp_time chunk_ttl;          /* lifetime of a stored chunk without republish; 0: 24 h */
     uint64_t net_time_offset;     /* network time = now + this (record expiry) */
     uint32_t max_lookups;         /* concurrent operations; 0: 64 */

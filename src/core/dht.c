@@ -761,6 +761,11 @@ int zhtp_dht_recv(zhtp_dht *d, const uint8_t from[ZHTP_DHT_ID_LEN], const uint8_
 zhtp_time zhtp_dht_next_deadline(const zhtp_dht *d)
 {
     zhtp_time t = d->next_republish;
+    for (int bi = 0; bi < 256; bi++) {
+        const dht_bucket *b = &d->t.b[bi];
+        if (b->n_live && !b->ping_pending && b->live[0].last_seen + d->cfg.refresh_interval < t)
+            t = b->live[0].last_seen + d->cfg.refresh_interval;
+    }
     for (size_t i = 0; i < d->n_rpcs; i++)
         if (d->rpcs[i].deadline < t)
             t = d->rpcs[i].deadline;
@@ -890,6 +895,19 @@ int zhtp_dht_tick(zhtp_dht *d, zhtp_time now)
         }
         i = 0; /* op_advance may have added or removed rpcs */
     }
+    /* Liveness: the least recently seen contact of each bucket, once silent for
+     * refresh_interval, is pinged; no answer evicts it. Without this a dead node stays in
+     * every table that does not happen to query it, and the k closest a lookup can learn of
+     * may all be dead (then republish cannot find new holders). */
+    for (int bi = 0; bi < 256 && rc == ZHTP_OK; bi++) {
+        dht_bucket *b = &d->t.b[bi];
+        if (!b->n_live || b->ping_pending || b->live[0].last_seen + d->cfg.refresh_interval > now)
+            continue;
+        dht_msg pm = {.type = ZHTP_DHT_MSG_PING};
+        rc = rpc_send(d, b->live[0].id, &pm, -1, now, d->cfg.ping_timeout);
+        if (rc == ZHTP_OK)
+            b->ping_pending = true;
+    }
     if (now >= d->next_republish) {
         d->next_republish = now + republish_jitter(d);
         int e = republish(d, now);
@@ -922,6 +940,8 @@ int zhtp_dht_new(zhtp_dht **out, const zhtp_dht_config *cfg, const uint8_t self[
         c.republish_interval = 3600 * ZHTP_NS_PER_SEC;
     if (!c.chunk_ttl)
         c.chunk_ttl = 24 * 3600 * ZHTP_NS_PER_SEC;
+    if (!c.refresh_interval)
+        c.refresh_interval = 15 * 60 * ZHTP_NS_PER_SEC;
     if (!c.max_lookups)
         c.max_lookups = 64;
     if (c.k > ZHTP_DHT_K_MAX || c.paths > ZHTP_DHT_PATHS_MAX || c.puzzle_bits > 256)

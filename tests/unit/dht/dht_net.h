@@ -1,0 +1,79 @@
+/* In-process harness for core/dht: many DHT instances exchanging messages through a virtual
+ * network with a latency model and a virtual clock. Seeded and deterministic: the same config
+ * gives the same trace. Used by tests/unit/dht/dht_test.c and bench/dht/dht_bench.c.
+ *
+ * Latency model (docs/dht.md): every node sits at a random point of the unit square; a message
+ * takes 5 ms + 40 ms * euclidean distance + uniform jitter in [0, 2 ms); processing is free.
+ *
+ * Behaviours: HONEST; DROPPER (once attacks are on, drops every message it receives); COLLUDER
+ * (once attacks are on, answers FIND_NODE / FIND_VALUE with the k colluders closest to the
+ * target, never a value, and acknowledges STOREs it throws away); FORGER (answers FIND_VALUE
+ * with bytes that do not hash to the key); DEAD (killed: receives nothing). */
+#ifndef DHT_NET_H
+#define DHT_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zhtp/dht.h"
+
+enum { DN_HONEST = 0, DN_DROPPER, DN_COLLUDER, DN_FORGER, DN_DEAD };
+
+typedef struct dn_config {
+    size_t n;
+    uint64_t seed;
+    uint32_t k, alpha, paths, puzzle_bits;
+    zhtp_time rpc_timeout, republish_interval, refresh_interval;
+    size_t store_quota; /* bytes per node; 0: unlimited */
+    uint32_t contacts;  /* bootstrap contacts per node; 0: 3 */
+} dn_config;
+
+typedef struct dn_net dn_net;
+
+/* Called for every completion event, with the node index; ev is borrowed for the call. */
+typedef void (*dn_event_fn)(void *ud, size_t node, const zhtp_dht_event *ev);
+
+dn_net *dn_new(const dn_config *cfg);
+void dn_free(dn_net *net);
+void dn_set_event_cb(dn_net *net, dn_event_fn fn, void *ud);
+/* Gives each node a few contacts among earlier nodes, starts every bootstrap, runs 60 virtual
+ * seconds. Returns the number of bootstraps that did not end ZHTP_OK. */
+size_t dn_bootstrap(dn_net *net);
+/* Processes every event up to now + dur. */
+void dn_run(dn_net *net, zhtp_time dur);
+zhtp_time dn_now(const dn_net *net);
+
+size_t dn_size(const dn_net *net);
+zhtp_dht *dn_dht(dn_net *net, size_t i);
+const uint8_t *dn_id(const dn_net *net, size_t i);
+void dn_set_behaviour(dn_net *net, size_t i, int behaviour);
+int dn_behaviour(const dn_net *net, size_t i);
+/* Calls an operation on node i and then drains its messages and events (use these instead of
+ * calling the dht directly so the harness sees the messages). */
+int dn_put(dn_net *net, size_t i, const uint8_t *bytes, size_t len, uint8_t key[32], uint64_t *op);
+int dn_get(dn_net *net, size_t i, const uint8_t key[32], uint64_t *op);
+int dn_publish(dn_net *net, size_t i, const uint8_t *rec, size_t len, uint64_t *op);
+int dn_resolve(dn_net *net, size_t i, const uint8_t key[32], uint64_t *op);
+/* Injects raw message bytes from node `from` to node `to` (delivered after the latency). */
+void dn_inject(dn_net *net, size_t from, size_t to, const uint8_t *buf, size_t len);
+/* Whether node i's store holds (kind, key). */
+bool dn_holds(dn_net *net, size_t i, uint8_t kind, const uint8_t key[32]);
+/* Sum of a stats field over all nodes (offsetof into zhtp_dht_stats). */
+uint64_t dn_stat_sum(dn_net *net, size_t field_offset);
+/* Messages delivered so far. */
+uint64_t dn_delivered(const dn_net *net);
+
+/* A zhtp_dht_store_ops backed by a hash table in memory, with an optional byte quota. */
+typedef struct dn_store dn_store;
+dn_store *dn_store_new(size_t quota);
+void dn_store_free(dn_store *s);
+zhtp_dht_store_ops dn_store_ops(dn_store *s);
+/* Overwrites the stored bytes of an entry in place (tests of corrupted storage). */
+bool dn_store_corrupt(dn_store *s, uint8_t kind, const uint8_t key[32]);
+dn_store *dn_node_store(dn_net *net, size_t i);
+
+/* Deterministic rng for the DHT instances: a splitmix64 stream per node. */
+void dn_rng(void *ud, uint8_t *out, size_t len);
+
+#endif

@@ -1,0 +1,1091 @@
+/* core/dht: codec, k-buckets (differential against a dumb model), puzzle, records, and
+ * multi-node behaviour on the virtual network of dht_net.c (seeded, deterministic).
+ *
+ * Sizes: the 1,000-node / 10,000 put+get run is the bench (bench/dht, release build); this
+ * test runs 1,000 nodes with 2,000 put+get pairs so that it stays within ~30 s on a loaded
+ * machine in a debug or sanitizer build. DHT_TEST_FULL=1 in the environment runs the full
+ * 10,000 pairs here too. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "dht_internal.h"
+#include "dht_net.h"
+#include "testutil.h"
+#include "zhtp/blake3.h"
+
+/* ---- codec ------------------------------------------------------------------------------- */
+
+static size_t sample_msgs(dht_msg *m, uint8_t *valbuf, const uint8_t *rec, size_t rec_len)
+{
+    static uint8_t ids[3 * 32];
+    for (size_t i = 0; i < sizeof ids; i++)
+        ids[i] = (uint8_t)(i * 7);
+    for (size_t i = 0; i < 100; i++)
+        valbuf[i] = (uint8_t)(i ^ 0x5a);
+    size_t n = 0;
+    memset(m, 0, 9 * sizeof *m);
+    m[n++] = (dht_msg){.type = ZHTP_DHT_MSG_PING, .txid = 1};
+    m[n++] = (dht_msg){.type = ZHTP_DHT_MSG_PONG, .txid = 2};
+    m[n] = (dht_msg){.type = ZHTP_DHT_MSG_FIND_NODE, .txid = 3};
+    memset(m[n++].target, 0x11, 32);
+    m[n] = (dht_msg){.type = ZHTP_DHT_MSG_FIND_VALUE, .txid = 4, .kind = ZHTP_DHT_KIND_CHUNK};
+    memset(m[n++].target, 0x22, 32);
+    m[n++] = (dht_msg){.type = ZHTP_DHT_MSG_NODES, .txid = 5, .ids = ids, .n_ids = 3};
+    m[n++] = (dht_msg){.type = ZHTP_DHT_MSG_VALUE,
+                       .txid = 6,
+                       .kind = ZHTP_DHT_KIND_CHUNK,
+                       .val = valbuf,
+                       .val_len = 100};
+    m[n++] = (dht_msg){.type = ZHTP_DHT_MSG_STORE,
+                       .txid = 7,
+                       .kind = ZHTP_DHT_KIND_CHUNK,
+                       .val = valbuf,
+                       .val_len = 100,
+                       .expiry = 12345};
+    m[n++] = (dht_msg){.type = ZHTP_DHT_MSG_STORE_ACK, .txid = 8, .status = -500};
+    if (rec)
+        m[n++] = (dht_msg){.type = ZHTP_DHT_MSG_STORE,
+                           .txid = 9,
+                           .kind = ZHTP_DHT_KIND_RECORD,
+                           .val = rec,
+                           .val_len = rec_len};
+    return n;
+}
+
+static void codec_roundtrips_every_type(void **state)
+{
+    (void)state;
+    dht_msg m[9], d;
+    uint8_t val[100], buf[512];
+    size_t n = sample_msgs(m, val, NULL, 0);
+    for (size_t i = 0; i < n; i++) {
+        zhtp_ssize len = dht_msg_encode(&m[i], buf, sizeof buf);
+        assert_true(len > 0);
+        assert_int_equal(dht_msg_decode(&d, buf, (size_t)len), ZHTP_OK);
+        assert_int_equal(d.type, m[i].type);
+        assert_true(d.txid == m[i].txid);
+        assert_int_equal(d.kind, m[i].kind);
+        assert_int_equal(d.n_ids, m[i].n_ids);
+        assert_int_equal(d.val_len, m[i].val_len);
+        assert_int_equal(d.status, m[i].status);
+        assert_true(d.expiry == m[i].expiry);
+        if (m[i].val_len)
+            assert_memory_equal(d.val, m[i].val, m[i].val_len);
+        if (m[i].n_ids)
+            assert_memory_equal(d.ids, m[i].ids, 32 * m[i].n_ids);
+        if (m[i].type == ZHTP_DHT_MSG_FIND_NODE || m[i].type == ZHTP_DHT_MSG_FIND_VALUE)
+            assert_memory_equal(d.target, m[i].target, 32);
+        /* too small a buffer writes nothing */
+        assert_int_equal(dht_msg_encode(&m[i], buf, (size_t)len - 1), ZHTP_ERR_NOBUF);
+    }
+}
+
+static void codec_rejects_every_truncation_and_trailing_byte(void **state)
+{
+    (void)state;
+    dht_msg m[9], d;
+    uint8_t val[100], buf[512];
+    size_t n = sample_msgs(m, val, NULL, 0), checked = 0;
+    for (size_t i = 0; i < n; i++) {
+        zhtp_ssize len = dht_msg_encode(&m[i], buf, sizeof buf);
+        for (size_t l = 0; l < (size_t)len; l++) {
+            int rc = dht_msg_decode(&d, buf, l);
+            assert_true(rc == ZHTP_ERR_WIRE_TRUNCATED || rc == ZHTP_ERR_WIRE_LENGTH);
+            checked++;
+        }
+        buf[len] = 0;
+        assert_int_equal(dht_msg_decode(&d, buf, (size_t)len + 1), ZHTP_ERR_WIRE_LENGTH);
+    }
+    assert_true(checked > 300);
+}
+
+static void codec_rejects_bad_fields(void **state)
+{
+    (void)state;
+    dht_msg m[9], d;
+    uint8_t val[100], buf[512];
+    sample_msgs(m, val, NULL, 0);
+    zhtp_ssize len;
+    /* type 0 and 9 */
+    len = dht_msg_encode(&m[0], buf, sizeof buf);
+    buf[0] = 0;
+    assert_int_equal(dht_msg_decode(&d, buf, (size_t)len), ZHTP_ERR_WIRE_FIELD);
+    buf[0] = 9;
+    assert_int_equal(dht_msg_decode(&d, buf, (size_t)len), ZHTP_ERR_WIRE_FIELD);
+    /* reserved flags */
+    buf[0] = ZHTP_DHT_MSG_PING;
+    buf[1] = 0x80;
+    assert_int_equal(dht_msg_decode(&d, buf, (size_t)len), ZHTP_ERR_WIRE_RESERVED);
+    /* kind 0 and 3 in FIND_VALUE, VALUE, STORE */
+    for (int t = 3; t <= 6; t += 3) {
+        size_t idx = t == 3 ? 3 : 5;
+        len = dht_msg_encode(&m[idx], buf, sizeof buf);
+        buf[DHT_HDR_LEN] = 0;
+        assert_int_equal(dht_msg_decode(&d, buf, (size_t)len), ZHTP_ERR_WIRE_FIELD);
+        buf[DHT_HDR_LEN] = 3;
+        assert_int_equal(dht_msg_decode(&d, buf, (size_t)len), ZHTP_ERR_WIRE_FIELD);
+    }
+    /* NODES count over 32 */
+    len = dht_msg_encode(&m[4], buf, sizeof buf);
+    buf[DHT_HDR_LEN] = 33;
+    assert_int_equal(dht_msg_decode(&d, buf, (size_t)len), ZHTP_ERR_WIRE_FIELD);
+    /* VALUE length 0 and over 256 KiB */
+    len = dht_msg_encode(&m[5], buf, sizeof buf);
+    memset(buf + DHT_HDR_LEN + 1, 0, 4);
+    assert_int_equal(dht_msg_decode(&d, buf, (size_t)len), ZHTP_ERR_WIRE_LENGTH);
+    buf[DHT_HDR_LEN + 1 + 2] = 0x05; /* 0x050000 > 0x040000 */
+    assert_int_equal(dht_msg_decode(&d, buf, (size_t)len), ZHTP_ERR_WIRE_LENGTH);
+    /* a record too short to be one */
+    m[6].kind = ZHTP_DHT_KIND_RECORD;
+    assert_int_equal(dht_msg_encode(&m[6], buf, sizeof buf), ZHTP_ERR_INVAL);
+    /* STORE_ACK status positive and below -999 */
+    len = dht_msg_encode(&m[7], buf, sizeof buf);
+    buf[DHT_HDR_LEN] = 1;
+    buf[DHT_HDR_LEN + 1] = 0;
+    assert_int_equal(dht_msg_decode(&d, buf, (size_t)len), ZHTP_ERR_WIRE_FIELD);
+    buf[DHT_HDR_LEN] = 0x18; /* -1000 = 0xfc18 */
+    buf[DHT_HDR_LEN + 1] = 0xfc;
+    assert_int_equal(dht_msg_decode(&d, buf, (size_t)len), ZHTP_ERR_WIRE_FIELD);
+    /* wire operations */
+    assert_int_equal(zhtp_dht_msg_wire_op(ZHTP_DHT_MSG_FIND_VALUE), 1);
+    assert_int_equal(zhtp_dht_msg_wire_op(ZHTP_DHT_MSG_VALUE), 2);
+    assert_int_equal(zhtp_dht_msg_wire_op(ZHTP_DHT_MSG_STORE), 3);
+    assert_int_equal(zhtp_dht_msg_wire_op(ZHTP_DHT_MSG_STORE_ACK), 4);
+    assert_int_equal(zhtp_dht_msg_wire_op(ZHTP_DHT_MSG_PING), 5);
+    assert_int_equal(zhtp_dht_msg_wire_op(0), ZHTP_ERR_INVAL);
+}
+
+/* ---- k-buckets against a dumb model ------------------------------------------------------ */
+
+#define MODEL_MAX 4096
+typedef struct model {
+    uint8_t self[32];
+    uint32_t k;
+    /* per bucket: live list (LRS first) and replacement list (oldest first) */
+    uint8_t live[257][32][32], repl[257][32][32];
+    unsigned nl[257], nr[257], fails[257][32];
+} model;
+
+static int mfind(uint8_t (*a)[32], unsigned n, const uint8_t *id)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (!memcmp(a[i], id, 32))
+            return (int)i;
+    return -1;
+}
+static void mdrop(uint8_t (*a)[32], unsigned *fails, unsigned *n, unsigned i)
+{
+    memmove(a[i], a[i + 1], (*n - i - 1) * 32);
+    if (fails)
+        memmove(fails + i, fails + i + 1, (*n - i - 1) * sizeof *fails);
+    (*n)--;
+}
+static void mseen(model *m, const uint8_t *id)
+{
+    unsigned b = dht_bucket_index(m->self, id);
+    if (b == 256)
+        return;
+    int i = mfind(m->live[b], m->nl[b], id);
+    if (i >= 0) {
+        mdrop(m->live[b], m->fails[b], &m->nl[b], (unsigned)i);
+        memcpy(m->live[b][m->nl[b]], id, 32);
+        m->fails[b][m->nl[b]++] = 0;
+        return;
+    }
+    i = mfind(m->repl[b], m->nr[b], id);
+    if (i >= 0)
+        mdrop(m->repl[b], NULL, &m->nr[b], (unsigned)i);
+    if (m->nl[b] < m->k) {
+        memcpy(m->live[b][m->nl[b]], id, 32);
+        m->fails[b][m->nl[b]++] = 0;
+        return;
+    }
+    if (i < 0 && m->nr[b] == m->k)
+        mdrop(m->repl[b], NULL, &m->nr[b], 0);
+    memcpy(m->repl[b][m->nr[b]++], id, 32);
+}
+static void mremove(model *m, const uint8_t *id)
+{
+    unsigned b = dht_bucket_index(m->self, id);
+    int i = mfind(m->repl[b], m->nr[b], id);
+    if (i >= 0)
+        mdrop(m->repl[b], NULL, &m->nr[b], (unsigned)i);
+    i = mfind(m->live[b], m->nl[b], id);
+    if (i < 0)
+        return;
+    mdrop(m->live[b], m->fails[b], &m->nl[b], (unsigned)i);
+    if (m->nr[b]) {
+        memcpy(m->live[b][m->nl[b]], m->repl[b][m->nr[b] - 1], 32);
+        m->fails[b][m->nl[b]++] = 0;
+        m->nr[b]--;
+    }
+}
+static void mfail(model *m, const uint8_t *id)
+{
+    unsigned b = dht_bucket_index(m->self, id);
+    int i = mfind(m->live[b], m->nl[b], id);
+    if (i < 0)
+        return;
+    unsigned f = ++m->fails[b][i];
+    if (f >= DHT_FAIL_HARD || (f >= DHT_FAIL_SOFT && m->nr[b]))
+        mremove(m, id);
+}
+
+static int cmp_target_g;
+static const uint8_t *g_target;
+static int by_dist(const void *a, const void *b)
+{
+    return dht_cmp_dist(g_target, a, b);
+}
+
+static void kbuckets_match_dumb_model_under_random_operations(void **state)
+{
+    (void)state;
+    (void)cmp_target_g;
+    zt_rng r;
+    zt_rng_seed(&r, 42);
+    model *m = calloc(1, sizeof *m);
+    dht_table t;
+    m->k = 4;
+    zt_rng_bytes(&r, m->self, 32);
+    dht_table_init(&t, NULL, m->self, m->k);
+    /* a pool of ids clustered in a few buckets so that buckets overflow */
+    uint8_t pool[200][32];
+    for (int i = 0; i < 200; i++) {
+        zt_rng_bytes(&r, pool[i], 32);
+        unsigned want = (unsigned)zt_rng_below(&r, 6); /* bucket 0..5 */
+        memcpy(pool[i], m->self, want / 8 + 1);
+        pool[i][want / 8] ^= (uint8_t)(0x80 >> (want % 8));
+        if (zt_rng_below(&r, 50) == 0)
+            memcpy(pool[i], m->self, 32); /* self now and then */
+    }
+    size_t checks = 0;
+    for (int step = 0; step < 20000; step++) {
+        const uint8_t *id = pool[zt_rng_below(&r, 200)];
+        uint64_t op = zt_rng_below(&r, 10);
+        if (op < 6) {
+            mseen(m, id);
+            assert_true(dht_table_seen(&t, id, (zhtp_time)step) >= 0);
+        } else if (op < 8) {
+            mfail(m, id);
+            dht_table_fail(&t, id);
+        } else {
+            mremove(m, id);
+            dht_table_remove(&t, id);
+        }
+        if (step % 50 == 0) {
+            /* every bucket, in order, and closest() against a brute-force sort */
+            size_t total = 0;
+            for (int b = 0; b < 257; b++) {
+                assert_int_equal(t.b[b].n_live, m->nl[b]);
+                assert_int_equal(t.b[b].n_repl, m->nr[b]);
+                for (unsigned j = 0; j < m->nl[b]; j++)
+                    assert_memory_equal(t.b[b].live[j].id, m->live[b][j], 32);
+                for (unsigned j = 0; j < m->nr[b]; j++)
+                    assert_memory_equal(t.b[b].repl[j].id, m->repl[b][j], 32);
+                total += m->nl[b];
+            }
+            assert_int_equal(t.size, total);
+            uint8_t target[32], all[MODEL_MAX][32], got[16][32];
+            zt_rng_bytes(&r, target, 32);
+            if (step % 100 == 0)
+                memcpy(target, pool[zt_rng_below(&r, 200)], 32);
+            size_t n = 0;
+            for (int b = 0; b < 257; b++)
+                for (unsigned j = 0; j < m->nl[b]; j++)
+                    memcpy(all[n++], m->live[b][j], 32);
+            g_target = target;
+            qsort(all, n, 32, by_dist);
+            size_t want = n < 16 ? n : 16;
+            size_t g = dht_table_closest(&t, target, got, 16, NULL);
+            assert_int_equal(g, want);
+            for (size_t j = 0; j < g; j++)
+                assert_memory_equal(got[j], all[j], 32);
+            checks++;
+        }
+    }
+    assert_int_equal(checks, 400);
+    dht_table_clear(&t);
+    free(m);
+}
+
+/* ---- a single instance ------------------------------------------------------------------- */
+
+typedef struct one {
+    zhtp_dht *d;
+    dn_store *s;
+    uint64_t rng;
+} one;
+
+static void one_new(one *o, uint8_t self_byte, uint32_t k, uint32_t puzzle, const zhtp_mem *mem)
+{
+    uint8_t self[32];
+    memset(self, self_byte, 32);
+    o->s = dn_store_new(0);
+    o->rng = 7;
+    zhtp_dht_config c = {.mem = mem,
+                         .rng = dn_rng,
+                         .rng_user_data = &o->rng,
+                         .store = dn_store_ops(o->s),
+                         .k = k,
+                         .puzzle_bits = puzzle};
+    assert_int_equal(zhtp_dht_new(&o->d, &c, self, 0), ZHTP_OK);
+}
+static void one_free(one *o)
+{
+    zhtp_dht_free(o->d);
+    dn_store_free(o->s);
+}
+
+static void full_bucket_pings_least_recent_and_evicts_it_on_timeout(void **state)
+{
+    (void)state;
+    one o;
+    one_new(&o, 0x00, 2, 0, NULL);
+    uint8_t a[32], b[32], c[32], to[32], buf[256];
+    /* three ids in bucket 0 (first bit differs from self = 00..) */
+    memset(a, 0x80, 32);
+    memset(b, 0x81, 32);
+    memset(c, 0x82, 32);
+    uint8_t ping[DHT_HDR_LEN] = {ZHTP_DHT_MSG_PING};
+    assert_int_equal(zhtp_dht_recv(o.d, a, ping, sizeof ping, 10), ZHTP_OK);
+    assert_int_equal(zhtp_dht_recv(o.d, b, ping, sizeof ping, 20), ZHTP_OK);
+    /* two PONGs out */
+    assert_int_equal(zhtp_dht_next_message(o.d, to, buf, sizeof buf), DHT_HDR_LEN);
+    assert_int_equal(zhtp_dht_next_message(o.d, to, buf, sizeof buf), DHT_HDR_LEN);
+    assert_int_equal(zhtp_dht_table_size(o.d), 2);
+    /* c arrives at a full bucket: PONG to c, and a PING to a (least recently seen) */
+    assert_int_equal(zhtp_dht_recv(o.d, c, ping, sizeof ping, 30), ZHTP_OK);
+    int pings_to_a = 0;
+    zhtp_ssize l;
+    while ((l = zhtp_dht_next_message(o.d, to, buf, sizeof buf)) > 0)
+        if (buf[0] == ZHTP_DHT_MSG_PING && !memcmp(to, a, 32))
+            pings_to_a++;
+    assert_int_equal(pings_to_a, 1);
+    assert_int_equal(zhtp_dht_table_size(o.d), 2);
+    /* a never answers: after the ping timeout it is replaced by c */
+    zhtp_time dl = zhtp_dht_next_deadline(o.d);
+    assert_true(dl != ZHTP_TIME_NEVER && dl <= 30 + ZHTP_NS_PER_SEC);
+    assert_int_equal(zhtp_dht_tick(o.d, dl), ZHTP_OK);
+    uint8_t cl[4][32];
+    size_t n = zhtp_dht_closest(o.d, c, cl, 4);
+    assert_int_equal(n, 2);
+    assert_memory_equal(cl[0], c, 32);
+    assert_memory_equal(cl[1], b, 32);
+    assert_int_equal(zhtp_dht_get_stats(o.d)->evictions, 1);
+    one_free(&o);
+}
+
+static void answered_ping_keeps_the_old_contact(void **state)
+{
+    (void)state;
+    one o;
+    one_new(&o, 0x00, 2, 0, NULL);
+    uint8_t a[32], b[32], c[32], to[32], buf[256];
+    memset(a, 0x80, 32);
+    memset(b, 0x81, 32);
+    memset(c, 0x82, 32);
+    uint8_t ping[DHT_HDR_LEN] = {ZHTP_DHT_MSG_PING};
+    (void)zhtp_dht_recv(o.d, a, ping, sizeof ping, 10);
+    (void)zhtp_dht_recv(o.d, b, ping, sizeof ping, 20);
+    (void)zhtp_dht_recv(o.d, c, ping, sizeof ping, 30);
+    zhtp_ssize l;
+    uint8_t pong[DHT_HDR_LEN];
+    while ((l = zhtp_dht_next_message(o.d, to, buf, sizeof buf)) > 0)
+        if (buf[0] == ZHTP_DHT_MSG_PING && !memcmp(to, a, 32)) {
+            memcpy(pong, buf, DHT_HDR_LEN);
+            pong[0] = ZHTP_DHT_MSG_PONG;
+        }
+    assert_int_equal(zhtp_dht_recv(o.d, a, pong, sizeof pong, 40), ZHTP_OK);
+    assert_int_equal(zhtp_dht_tick(o.d, 10 * ZHTP_NS_PER_SEC), ZHTP_OK);
+    uint8_t cl[4][32];
+    assert_int_equal(zhtp_dht_closest(o.d, a, cl, 4), 2);
+    assert_memory_equal(cl[0], a, 32);
+    assert_int_equal(zhtp_dht_get_stats(o.d)->evictions, 0);
+    assert_int_equal(zhtp_dht_get_stats(o.d)->unexpected, 0);
+    one_free(&o);
+}
+
+static void puzzle_failing_ids_never_enter_a_bucket(void **state)
+{
+    (void)state;
+    uint8_t self[32], good[32], bad[32];
+    uint64_t s = 99;
+    do
+        dn_rng(&s, self, 32);
+    while (!zhtp_dht_puzzle_ok(self, 8));
+    do
+        dn_rng(&s, good, 32);
+    while (!zhtp_dht_puzzle_ok(good, 8));
+    do
+        dn_rng(&s, bad, 32);
+    while (zhtp_dht_puzzle_ok(bad, 8));
+    assert_true(zhtp_dht_puzzle_ok(bad, 0));
+    dn_store *st = dn_store_new(0);
+    zhtp_dht_config c = {
+        .rng = dn_rng, .rng_user_data = &s, .store = dn_store_ops(st), .puzzle_bits = 8};
+    zhtp_dht *d;
+    assert_int_equal(zhtp_dht_new(&d, &c, bad, 0), ZHTP_ERR_INVAL);
+    assert_int_equal(zhtp_dht_new(&d, &c, self, 0), ZHTP_OK);
+    assert_int_equal(zhtp_dht_add_contact(d, bad, 0), ZHTP_ERR_DHT_PUZZLE);
+    uint8_t ping[DHT_HDR_LEN] = {ZHTP_DHT_MSG_PING}, to[32], buf[64];
+    assert_int_equal(zhtp_dht_recv(d, bad, ping, sizeof ping, 1), ZHTP_OK);
+    assert_int_equal(zhtp_dht_next_message(d, to, buf, sizeof buf), ZHTP_ERR_AGAIN);
+    assert_int_equal(zhtp_dht_table_size(d), 0);
+    assert_int_equal(zhtp_dht_add_contact(d, good, 0), ZHTP_OK);
+    assert_int_equal(zhtp_dht_table_size(d), 1);
+    /* a NODES answer naming a bad id does not make it a candidate */
+    uint64_t op;
+    uint8_t key[32] = {1};
+    assert_int_equal(zhtp_dht_get(d, key, 2, &op), ZHTP_OK);
+    zhtp_ssize l = zhtp_dht_next_message(d, to, buf, sizeof buf);
+    assert_true(l > 0);
+    assert_memory_equal(to, good, 32);
+    dht_msg q;
+    assert_int_equal(dht_msg_decode(&q, buf, (size_t)l), ZHTP_OK);
+    dht_msg r = {.type = ZHTP_DHT_MSG_NODES, .txid = q.txid, .ids = bad, .n_ids = 1};
+    uint8_t out[128];
+    l = dht_msg_encode(&r, out, sizeof out);
+    assert_int_equal(zhtp_dht_recv(d, good, out, (size_t)l, 3), ZHTP_OK);
+    assert_int_equal(zhtp_dht_next_message(d, to, buf, sizeof buf), ZHTP_ERR_AGAIN);
+    assert_int_equal(zhtp_dht_get_stats(d)->puzzle_rejects, 3);
+    zhtp_dht_event ev;
+    assert_int_equal(zhtp_dht_next_event(d, &ev), ZHTP_OK);
+    assert_int_equal(ev.status, ZHTP_ERR_DHT_NOT_FOUND);
+    zhtp_dht_free(d);
+    dn_store_free(st);
+}
+
+static void forged_chunk_answer_is_rejected_and_counted(void **state)
+{
+    (void)state;
+    one o;
+    one_new(&o, 0x00, 4, 0, NULL);
+    uint8_t peer[32], to[32], buf[512], key[32];
+    memset(peer, 0x80, 32);
+    const char *chunk = "the real chunk";
+    zhtp_blake3_hash(key, 32, chunk, strlen(chunk));
+    assert_int_equal(zhtp_dht_add_contact(o.d, peer, 0), ZHTP_OK);
+    uint64_t op;
+    assert_int_equal(zhtp_dht_get(o.d, key, 1, &op), ZHTP_OK);
+    zhtp_ssize l = zhtp_dht_next_message(o.d, to, buf, sizeof buf);
+    dht_msg q;
+    assert_int_equal(dht_msg_decode(&q, buf, (size_t)l), ZHTP_OK);
+    assert_int_equal(q.type, ZHTP_DHT_MSG_FIND_VALUE);
+    const char *fake = "the fake chunk";
+    dht_msg r = {.type = ZHTP_DHT_MSG_VALUE,
+                 .txid = q.txid,
+                 .kind = ZHTP_DHT_KIND_CHUNK,
+                 .val = (const uint8_t *)fake,
+                 .val_len = strlen(fake)};
+    l = dht_msg_encode(&r, buf, sizeof buf);
+    assert_int_equal(zhtp_dht_recv(o.d, peer, buf, (size_t)l, 2), ZHTP_OK);
+    zhtp_dht_event ev;
+    assert_int_equal(zhtp_dht_next_event(o.d, &ev), ZHTP_OK);
+    assert_int_equal(ev.status, ZHTP_ERR_DHT_VERIFY);
+    assert_null(ev.value);
+    assert_int_equal(zhtp_dht_get_stats(o.d)->forged_chunks, 1);
+    /* the same answer again is unexpected (request already answered) */
+    assert_int_equal(zhtp_dht_recv(o.d, peer, buf, (size_t)l, 3), ZHTP_OK);
+    assert_int_equal(zhtp_dht_get_stats(o.d)->unexpected, 1);
+    one_free(&o);
+}
+
+static void corrupted_stored_chunk_is_never_served(void **state)
+{
+    (void)state;
+    one o;
+    one_new(&o, 0x00, 4, 0, NULL);
+    uint8_t peer[32], to[32], buf[512], key[32];
+    memset(peer, 0x80, 32);
+    const char *chunk = "stored chunk bytes";
+    /* store it through a STORE from peer */
+    dht_msg s = {.type = ZHTP_DHT_MSG_STORE,
+                 .txid = 5,
+                 .kind = ZHTP_DHT_KIND_CHUNK,
+                 .val = (const uint8_t *)chunk,
+                 .val_len = strlen(chunk),
+                 .expiry = 100 * ZHTP_NS_PER_SEC};
+    zhtp_ssize l = dht_msg_encode(&s, buf, sizeof buf);
+    assert_int_equal(zhtp_dht_recv(o.d, peer, buf, (size_t)l, 1), ZHTP_OK);
+    l = zhtp_dht_next_message(o.d, to, buf, sizeof buf);
+    dht_msg a;
+    assert_int_equal(dht_msg_decode(&a, buf, (size_t)l), ZHTP_OK);
+    assert_int_equal(a.type, ZHTP_DHT_MSG_STORE_ACK);
+    assert_int_equal(a.status, ZHTP_OK);
+    zhtp_blake3_hash(key, 32, chunk, strlen(chunk));
+    assert_true(dn_store_corrupt(o.s, ZHTP_DHT_KIND_CHUNK, key));
+    dht_msg f = {.type = ZHTP_DHT_MSG_FIND_VALUE, .txid = 6, .kind = ZHTP_DHT_KIND_CHUNK};
+    memcpy(f.target, key, 32);
+    l = dht_msg_encode(&f, buf, sizeof buf);
+    assert_int_equal(zhtp_dht_recv(o.d, peer, buf, (size_t)l, 2), ZHTP_OK);
+    l = zhtp_dht_next_message(o.d, to, buf, sizeof buf);
+    assert_int_equal(dht_msg_decode(&a, buf, (size_t)l), ZHTP_OK);
+    assert_int_equal(a.type, ZHTP_DHT_MSG_NODES);
+    assert_int_equal(zhtp_dht_get_stats(o.d)->forged_chunks, 1);
+    const uint8_t *v;
+    size_t vl;
+    assert_int_equal(dn_store_ops(o.s).get(o.s, ZHTP_DHT_KIND_CHUNK, key, &v, &vl, NULL),
+                     ZHTP_ERR_NOTFOUND);
+    one_free(&o);
+}
+
+/* ---- records ----------------------------------------------------------------------------- */
+
+static uint8_t g_pk[ZHTP_SIGN_HYBRID_PUBLICKEYBYTES], g_sk[ZHTP_SIGN_HYBRID_SECRETKEYBYTES];
+
+static size_t make_record(uint8_t *out, uint64_t seq, uint64_t expiry, const char *value)
+{
+    uint8_t rnd[32] = {(uint8_t)seq};
+    zhtp_ssize l =
+        zhtp_dht_record_encode(out, ZHTP_DHT_RECORD_LEN(255, 4096), g_sk, (const uint8_t *)"site",
+                               4, seq, expiry, (const uint8_t *)value, strlen(value), rnd);
+    assert_true(l > 0);
+    return (size_t)l;
+}
+
+static void record_parse_rejects_flipped_bits_and_truncation(void **state)
+{
+    (void)state;
+    uint8_t rec[ZHTP_DHT_RECORD_LEN(255, 4096)];
+    size_t len = make_record(rec, 1, UINT64_MAX / 2, "hello");
+    zhtp_dht_record r;
+    assert_int_equal(zhtp_dht_record_parse(&r, rec, len), ZHTP_OK);
+    uint8_t key[32];
+    zhtp_dht_record_key(key, g_pk, (const uint8_t *)"site", 4);
+    assert_memory_equal(r.key, key, 32);
+    assert_true(r.seq == 1);
+    assert_int_equal(r.value_len, 5);
+    /* one flipped bit in each field group: pk, name, seq, expiry, value, both signatures */
+    size_t offs[] = {3, 40, 1345, 1346, 1350, 1358, 1366, len - 2484 + 5, len - 100};
+    for (size_t i = 0; i < sizeof offs / sizeof *offs; i++) {
+        rec[offs[i]] ^= 0x04;
+        assert_int_not_equal(zhtp_dht_record_parse(&r, rec, len), ZHTP_OK);
+        rec[offs[i]] ^= 0x04;
+    }
+    for (size_t l = 0; l < len; l += 97)
+        assert_int_not_equal(zhtp_dht_record_parse(&r, rec, l), ZHTP_OK);
+    assert_int_not_equal(zhtp_dht_record_parse(&r, rec, len - 1), ZHTP_OK);
+}
+
+static void ev_count_cb(void *ud, size_t node, const zhtp_dht_event *ev);
+
+typedef struct evlog {
+    size_t n, ok;
+    int last_status;
+    uint64_t last_seq;
+    char last_value[64];
+    uint64_t hash; /* over every event, for determinism */
+} evlog;
+
+static void ev_count_cb(void *ud, size_t node, const zhtp_dht_event *ev)
+{
+    evlog *e = ud;
+    e->n++;
+    if (ev->status == ZHTP_OK)
+        e->ok++;
+    e->last_status = ev->status;
+    e->last_seq = ev->seq;
+    memset(e->last_value, 0, sizeof e->last_value);
+    if (ev->value && ev->len < sizeof e->last_value)
+        memcpy(e->last_value, ev->value, ev->len);
+    e->hash = (e->hash ^ (node * 31 + (uint64_t)(ev->status + 1000) * 7 + ev->rpcs + ev->latency +
+                          ev->hops)) *
+              0x100000001b3ull;
+}
+
+static void records_newest_sequence_wins_and_forgeries_are_rejected(void **state)
+{
+    (void)state;
+    dn_config c = {.n = 60, .seed = 5, .k = 8};
+    dn_net *net = dn_new(&c);
+    evlog log = {0};
+    dn_set_event_cb(net, ev_count_cb, &log);
+    dn_bootstrap(net);
+    uint8_t rec[ZHTP_DHT_RECORD_LEN(255, 4096)], key[32];
+    zhtp_dht_record_key(key, g_pk, (const uint8_t *)"site", 4);
+    uint64_t exp = dn_now(net) + 3600 * ZHTP_NS_PER_SEC;
+    size_t l2 = make_record(rec, 2, exp, "version two");
+    log.n = log.ok = 0;
+    assert_int_equal(dn_publish(net, 3, rec, l2, NULL), ZHTP_OK);
+    dn_run(net, 20 * ZHTP_NS_PER_SEC);
+    assert_int_equal(log.n, 1);
+    assert_int_equal(log.last_status, ZHTP_OK);
+    size_t holders = 0;
+    for (size_t i = 0; i < dn_size(net); i++)
+        holders += dn_holds(net, i, ZHTP_DHT_KIND_RECORD, key);
+    assert_true(holders >= 8);
+    /* an older sequence (a replay of seq 1) is refused by every holder */
+    size_t l1 = make_record(rec, 1, exp, "version one");
+    uint64_t stale0 = dn_stat_sum(net, offsetof(zhtp_dht_stats, stale_records));
+    assert_int_equal(dn_publish(net, 10, rec, l1, NULL), ZHTP_OK);
+    dn_run(net, 20 * ZHTP_NS_PER_SEC);
+    assert_int_equal(log.n, 2);
+    uint64_t stale1 = dn_stat_sum(net, offsetof(zhtp_dht_stats, stale_records));
+    printf("# stale records refused: %llu\n", (unsigned long long)(stale1 - stale0));
+    assert_true(stale1 - stale0 >= 8);
+    /* a forged record (flipped value byte) sent straight to a holder is refused */
+    size_t lf = make_record(rec, 9, exp, "version nine");
+    rec[ZHTP_SIGN_HYBRID_PUBLICKEYBYTES + 1 + 4 + 18 + 2] ^= 1;
+    assert_int_equal(dn_publish(net, 10, rec, lf, NULL), ZHTP_ERR_INVAL);
+    uint8_t msg[ZHTP_DHT_RECORD_LEN(255, 4096) + 64];
+    dht_msg s = {.type = ZHTP_DHT_MSG_STORE,
+                 .txid = 77,
+                 .kind = ZHTP_DHT_KIND_RECORD,
+                 .val = rec,
+                 .val_len = lf};
+    zhtp_ssize ml = dht_msg_encode(&s, msg, sizeof msg);
+    size_t target = 0;
+    while (!dn_holds(net, target, ZHTP_DHT_KIND_RECORD, key))
+        target++;
+    uint64_t bad0 = dn_stat_sum(net, offsetof(zhtp_dht_stats, bad_records));
+    dn_inject(net, target == 0 ? 1 : 0, target, msg, (size_t)ml);
+    dn_run(net, ZHTP_NS_PER_SEC);
+    assert_true(dn_stat_sum(net, offsetof(zhtp_dht_stats, bad_records)) == bad0 + 1);
+    /* seq 3 replaces seq 2; resolve from anywhere returns seq 3 */
+    size_t l3 = make_record(rec, 3, exp, "version three");
+    assert_int_equal(dn_publish(net, 20, rec, l3, NULL), ZHTP_OK);
+    dn_run(net, 20 * ZHTP_NS_PER_SEC);
+    size_t good = 0;
+    for (size_t i = 30; i < 40; i++) {
+        log.n = 0;
+        assert_int_equal(dn_resolve(net, i, key, NULL), ZHTP_OK);
+        dn_run(net, 20 * ZHTP_NS_PER_SEC);
+        assert_int_equal(log.n, 1);
+        if (log.last_status == ZHTP_OK && log.last_seq == 3 &&
+            !strcmp(log.last_value, "version three"))
+            good++;
+    }
+    assert_int_equal(good, 10);
+    /* expired: after the expiry no node serves it */
+    dn_run(net, 3700 * ZHTP_NS_PER_SEC);
+    log.n = 0;
+    assert_int_equal(dn_resolve(net, 45, key, NULL), ZHTP_OK);
+    dn_run(net, 20 * ZHTP_NS_PER_SEC);
+    assert_int_equal(log.n, 1);
+    assert_int_equal(log.last_status, ZHTP_ERR_DHT_NOT_FOUND);
+    dn_free(net);
+}
+
+/* ---- many nodes -------------------------------------------------------------------------- */
+
+typedef struct pg {
+    size_t n_keys;
+    uint8_t (*keys)[32];
+    uint8_t **vals;
+    size_t *lens;
+    uint64_t *ops;
+    size_t *nodes; /* op ids count per node: match on (node, op) */
+    size_t put_ok, get_ok, get_done, get_bad_bytes, put_done;
+    int mode; /* 0 puts, 1 gets */
+} pg;
+
+static void pg_cb(void *ud, size_t node, const zhtp_dht_event *ev)
+{
+    pg *p = ud;
+    if (ev->type == ZHTP_DHT_EV_PUT_DONE) {
+        p->put_done++;
+        p->put_ok += ev->status == ZHTP_OK;
+    } else if (ev->type == ZHTP_DHT_EV_GET_DONE) {
+        p->get_done++;
+        /* find which key: ops[] holds the op ids of the gets, by index; the node runs one
+         * get per key index so match on op id */
+        for (size_t i = 0; i < p->n_keys; i++) {
+            if (p->ops[i] != ev->op || p->nodes[i] != node)
+                continue;
+            if (ev->status == ZHTP_OK) {
+                if (ev->len == p->lens[i] && !memcmp(ev->value, p->vals[i], ev->len))
+                    p->get_ok++;
+                else
+                    p->get_bad_bytes++;
+            }
+            p->ops[i] = 0;
+            break;
+        }
+    }
+}
+
+/* Puts n random chunks from random nodes, then gets each from another random node. Returns
+ * the fraction of gets that returned exactly the bytes put. Nodes with a behaviour other
+ * than HONEST neither put nor get. */
+static double put_get_round(dn_net *net, size_t n, uint64_t seed, pg *p)
+{
+    zt_rng r;
+    zt_rng_seed(&r, seed);
+    memset(p, 0, sizeof *p);
+    p->n_keys = n;
+    p->keys = calloc(n, 32);
+    p->vals = calloc(n, sizeof *p->vals);
+    p->lens = calloc(n, sizeof *p->lens);
+    p->ops = calloc(n, sizeof *p->ops);
+    p->nodes = calloc(n, sizeof *p->nodes);
+    dn_set_event_cb(net, pg_cb, p);
+    size_t N = dn_size(net);
+    for (size_t i = 0; i < n; i++) {
+        p->lens[i] = 1 + zt_rng_below(&r, 256);
+        p->vals[i] = malloc(p->lens[i]);
+        zt_rng_bytes(&r, p->vals[i], p->lens[i]);
+        size_t who;
+        do
+            who = zt_rng_below(&r, N);
+        while (dn_behaviour(net, who) != DN_HONEST);
+        int rc = dn_put(net, who, p->vals[i], p->lens[i], p->keys[i], NULL);
+        assert_int_equal(rc, ZHTP_OK);
+        if (i % 500 == 499)
+            dn_run(net, 100 * ZHTP_NS_PER_MS);
+    }
+    dn_run(net, 30 * ZHTP_NS_PER_SEC);
+    for (size_t i = 0; i < n; i++) {
+        size_t who;
+        do
+            who = zt_rng_below(&r, N);
+        while (dn_behaviour(net, who) != DN_HONEST);
+        p->nodes[i] = who;
+        assert_int_equal(dn_get(net, who, p->keys[i], &p->ops[i]), ZHTP_OK);
+        if (i % 500 == 499)
+            dn_run(net, 100 * ZHTP_NS_PER_MS);
+    }
+    dn_run(net, 30 * ZHTP_NS_PER_SEC);
+    for (size_t i = 0; i < n; i++)
+        free(p->vals[i]);
+    free(p->vals);
+    free(p->lens);
+    free(p->keys);
+    free(p->ops);
+    free(p->nodes);
+    return (double)p->get_ok / (double)n;
+}
+
+static void thousand_nodes_every_get_returns_the_bytes_put(void **state)
+{
+    (void)state;
+    const char *full = getenv("DHT_TEST_FULL");
+    size_t pairs = full && *full == '1' ? 10000 : 2000;
+    dn_config c = {.n = 1000, .seed = 1};
+    dn_net *net = dn_new(&c);
+    evlog log = {0};
+    dn_set_event_cb(net, ev_count_cb, &log);
+    assert_int_equal(dn_bootstrap(net), 0);
+    assert_int_equal(log.ok, 1000);
+    pg p;
+    double f = put_get_round(net, pairs, 2, &p);
+    printf("# 1000 nodes: %zu puts ok, %zu/%zu gets verified (%.4f), %zu wrong bytes\n", p.put_ok,
+           p.get_ok, pairs, f, p.get_bad_bytes);
+    assert_int_equal(p.put_ok, pairs);
+    assert_int_equal(p.get_done, pairs);
+    assert_int_equal(p.get_bad_bytes, 0);
+    assert_int_equal(p.get_ok, pairs);
+    dn_free(net);
+}
+
+static void droppers_twenty_percent_gets_still_succeed(void **state)
+{
+    (void)state;
+    dn_config c = {.n = 500, .seed = 3};
+    dn_net *net = dn_new(&c);
+    dn_bootstrap(net);
+    zt_rng r;
+    zt_rng_seed(&r, 4);
+    for (size_t i = 0; i < 100; i++) {
+        size_t v;
+        do
+            v = zt_rng_below(&r, 500);
+        while (dn_behaviour(net, v) != DN_HONEST);
+        dn_set_behaviour(net, v, DN_DROPPER);
+    }
+    pg p;
+    double f = put_get_round(net, 1000, 5, &p);
+    printf("# 20%% droppers, 500 nodes: %zu/1000 gets verified (%.4f)\n", p.get_ok, f);
+    assert_int_equal(p.get_bad_bytes, 0);
+    assert_true(f >= 0.995);
+    dn_free(net);
+}
+
+static double colluder_run(uint32_t paths)
+{
+    dn_config c = {.n = 500, .seed = 11, .paths = paths};
+    dn_net *net = dn_new(&c);
+    dn_bootstrap(net);
+    zt_rng r;
+    zt_rng_seed(&r, 12);
+    for (size_t i = 0; i < 100; i++) {
+        size_t v;
+        do
+            v = zt_rng_below(&r, 500);
+        while (dn_behaviour(net, v) != DN_HONEST);
+        dn_set_behaviour(net, v, DN_COLLUDER);
+    }
+    pg p;
+    double f = put_get_round(net, 1000, 13, &p);
+    assert_int_equal(p.get_bad_bytes, 0);
+    dn_free(net);
+    return f;
+}
+
+static void colluders_disjoint_paths_beat_a_single_path(void **state)
+{
+    (void)state;
+    double f1 = colluder_run(1), f4 = colluder_run(4);
+    printf("# 20%% colluders, 500 nodes, 1000 gets: d=1 %.4f, d=4 %.4f\n", f1, f4);
+    assert_true(f4 >= 0.99);
+    assert_true(f4 > f1);
+}
+
+static void killed_holders_are_replaced_by_republish(void **state)
+{
+    (void)state;
+    dn_config c = {.n = 200,
+                   .seed = 21,
+                   .k = 8,
+                   .republish_interval = 600 * ZHTP_NS_PER_SEC,
+                   .refresh_interval = 300 * ZHTP_NS_PER_SEC};
+    dn_net *net = dn_new(&c);
+    dn_bootstrap(net);
+    evlog log = {0};
+    dn_set_event_cb(net, ev_count_cb, &log);
+    const char *v = "a chunk that must outlive its first holders";
+    uint8_t key[32];
+    assert_int_equal(dn_put(net, 0, (const uint8_t *)v, strlen(v), key, NULL), ZHTP_OK);
+    dn_run(net, 20 * ZHTP_NS_PER_SEC);
+    assert_int_equal(log.last_status, ZHTP_OK);
+    size_t first[64], nf = 0;
+    for (size_t i = 0; i < dn_size(net); i++)
+        if (dn_holds(net, i, ZHTP_DHT_KIND_CHUNK, key))
+            first[nf++] = i;
+    assert_true(nf >= 8);
+    /* kill all but two of the first holders, let republish run, then kill those two */
+    for (size_t i = 2; i < nf; i++)
+        dn_set_behaviour(net, first[i], DN_DEAD);
+    dn_run(net, 1200 * ZHTP_NS_PER_SEC);
+    dn_set_behaviour(net, first[0], DN_DEAD);
+    dn_set_behaviour(net, first[1], DN_DEAD);
+    size_t now_holders = 0;
+    for (size_t i = 0; i < dn_size(net); i++)
+        now_holders +=
+            dn_behaviour(net, i) == DN_HONEST && dn_holds(net, i, ZHTP_DHT_KIND_CHUNK, key);
+    printf("# first holders %zu, live holders after republish %zu (republish STOREs %llu)\n", nf,
+           now_holders,
+           (unsigned long long)dn_stat_sum(net, offsetof(zhtp_dht_stats, republished)));
+    assert_true(now_holders >= 6);
+    size_t ok = 0;
+    for (size_t t = 0; t < 10; t++) {
+        size_t who = 100 + t;
+        while (dn_behaviour(net, who) != DN_HONEST)
+            who++;
+        log.n = 0;
+        assert_int_equal(dn_get(net, who, key, NULL), ZHTP_OK);
+        dn_run(net, 30 * ZHTP_NS_PER_SEC);
+        assert_int_equal(log.n, 1);
+        ok += log.last_status == ZHTP_OK && !strcmp(log.last_value, v);
+    }
+    assert_int_equal(ok, 10);
+    dn_free(net);
+}
+
+static void forgers_are_routed_around_and_counted(void **state)
+{
+    (void)state;
+    dn_config c = {.n = 200, .seed = 31};
+    dn_net *net = dn_new(&c);
+    dn_bootstrap(net);
+    for (size_t i = 0; i < 200; i += 10)
+        dn_set_behaviour(net, i, DN_FORGER);
+    pg p;
+    double f = put_get_round(net, 300, 32, &p);
+    uint64_t forged = dn_stat_sum(net, offsetof(zhtp_dht_stats, forged_chunks));
+    printf("# 10%% forgers: %.4f gets verified, %llu forged chunks rejected\n", f,
+           (unsigned long long)forged);
+    assert_int_equal(p.get_bad_bytes, 0);
+    assert_true(forged > 0);
+    assert_true(f >= 0.99);
+    dn_free(net);
+}
+
+static void same_seed_gives_the_same_trace(void **state)
+{
+    (void)state;
+    uint64_t h[2], d[2];
+    for (int run = 0; run < 2; run++) {
+        dn_config c = {.n = 100, .seed = 77};
+        dn_net *net = dn_new(&c);
+        evlog log = {0};
+        dn_set_event_cb(net, ev_count_cb, &log);
+        dn_bootstrap(net);
+        uint8_t key[32];
+        for (int i = 0; i < 20; i++) {
+            uint8_t v[8] = {(uint8_t)i};
+            (void)dn_put(net, (size_t)i * 3, v, sizeof v, key, NULL);
+            (void)dn_get(net, (size_t)i * 5 + 1, key, NULL);
+        }
+        dn_run(net, 30 * ZHTP_NS_PER_SEC);
+        h[run] = log.hash;
+        d[run] = dn_delivered(net);
+        dn_free(net);
+    }
+    assert_true(h[0] == h[1]);
+    assert_true(d[0] == d[1]);
+}
+
+/* ---- allocation failure ------------------------------------------------------------------ */
+
+typedef struct failmem {
+    long left; /* allocations before failing; <0: never fail */
+    size_t live_bytes, live_blocks;
+    zhtp_mem mem;
+} failmem;
+
+static void *fm_alloc(void *ud, size_t size)
+{
+    failmem *f = ud;
+    if (f->left == 0)
+        return NULL;
+    if (f->left > 0)
+        f->left--;
+    void *p = malloc(size);
+    if (p) {
+        f->live_bytes += size;
+        f->live_blocks++;
+    }
+    return p;
+}
+static void fm_free(void *ud, void *p, size_t size)
+{
+    failmem *f = ud;
+    if (!p)
+        return;
+    f->live_bytes -= size;
+    f->live_blocks--;
+    free(p);
+}
+
+/* Runs one instance through new, contacts, requests from peers, a get, a put and a tick with
+ * allocation N failing. Every call returns OK or NOMEM, and after free nothing is left. */
+static int alloc_scenario(failmem *fm)
+{
+    int nomem = 0;
+    uint8_t self[32], peer[32], to[32], buf[1024];
+    memset(self, 0, 32);
+    uint64_t s = 1;
+    dn_store *st = dn_store_new(0);
+    zhtp_dht_config c = {
+        .mem = &fm->mem, .rng = dn_rng, .rng_user_data = &s, .store = dn_store_ops(st), .k = 4};
+    zhtp_dht *d = NULL;
+    int rc = zhtp_dht_new(&d, &c, self, 0);
+    if (rc) {
+        assert_int_equal(rc, ZHTP_ERR_NOMEM);
+        dn_store_free(st);
+        return 1;
+    }
+    for (int i = 0; i < 12; i++) {
+        memset(peer, 0x10 + i * 16, 32);
+        rc = zhtp_dht_add_contact(d, peer, 1);
+        assert_true(rc == ZHTP_OK || rc == ZHTP_ERR_NOMEM);
+        nomem += rc != 0;
+        uint8_t ping[DHT_HDR_LEN] = {ZHTP_DHT_MSG_PING};
+        rc = zhtp_dht_recv(d, peer, ping, sizeof ping, 2);
+        assert_true(rc == ZHTP_OK || rc == ZHTP_ERR_NOMEM);
+        nomem += rc != 0;
+    }
+    const char *v = "alloc failure chunk";
+    uint8_t key[32];
+    rc = zhtp_dht_put(d, (const uint8_t *)v, strlen(v), key, 3, NULL);
+    assert_true(rc == ZHTP_OK || rc == ZHTP_ERR_NOMEM);
+    nomem += rc != 0;
+    rc = zhtp_dht_get(d, key, 3, NULL);
+    assert_true(rc == ZHTP_OK || rc == ZHTP_ERR_NOMEM);
+    nomem += rc != 0;
+    /* answer every FIND with an empty NODES and every STORE with OK */
+    zhtp_ssize l;
+    for (int round = 0; round < 4; round++) {
+        while ((l = zhtp_dht_next_message(d, to, buf, sizeof buf)) > 0) {
+            dht_msg q, r = {0};
+            assert_int_equal(dht_msg_decode(&q, buf, (size_t)l), ZHTP_OK);
+            r.txid = q.txid;
+            if (q.type == ZHTP_DHT_MSG_FIND_NODE || q.type == ZHTP_DHT_MSG_FIND_VALUE)
+                r.type = ZHTP_DHT_MSG_NODES;
+            else if (q.type == ZHTP_DHT_MSG_STORE)
+                r.type = ZHTP_DHT_MSG_STORE_ACK;
+            else if (q.type == ZHTP_DHT_MSG_PING)
+                r.type = ZHTP_DHT_MSG_PONG;
+            else
+                continue;
+            uint8_t out[64];
+            zhtp_ssize ol = dht_msg_encode(&r, out, sizeof out);
+            rc = zhtp_dht_recv(d, to, out, (size_t)ol, 4);
+            assert_true(rc == ZHTP_OK || rc == ZHTP_ERR_NOMEM);
+            nomem += rc != 0;
+        }
+        rc = zhtp_dht_tick(d, 5 * ZHTP_NS_PER_SEC * (zhtp_time)(round + 1));
+        assert_true(rc == ZHTP_OK || rc == ZHTP_ERR_NOMEM);
+        nomem += rc != 0;
+    }
+    rc = zhtp_dht_tick(d, 7200 * ZHTP_NS_PER_SEC); /* republish */
+    assert_true(rc == ZHTP_OK || rc == ZHTP_ERR_NOMEM);
+    nomem += rc != 0;
+    zhtp_dht_event ev;
+    while (zhtp_dht_next_event(d, &ev) == ZHTP_OK)
+        ;
+    zhtp_dht_free(d);
+    dn_store_free(st);
+    return nomem;
+}
+
+static void allocation_failure_at_every_point_returns_nomem_and_leaks_nothing(void **state)
+{
+    (void)state;
+    failmem fm = {.left = -1};
+    fm.mem = (zhtp_mem){fm_alloc, fm_free, &fm};
+    assert_int_equal(alloc_scenario(&fm), 0);
+    assert_int_equal(fm.live_blocks, 0);
+    long n;
+    for (n = 0; n < 2000; n++) {
+        fm.left = n;
+        int failed = alloc_scenario(&fm);
+        assert_int_equal(fm.live_blocks, 0);
+        assert_int_equal(fm.live_bytes, 0);
+        if (!failed && fm.left > 0)
+            break; /* N beyond the scenario's allocations: nothing failed */
+    }
+    printf("# allocation failure injected at 0..%ld\n", n);
+    assert_true(n > 20 && n < 2000);
+}
+
+static int setup_keys(void **state)
+{
+    (void)state;
+    uint8_t seed[ZHTP_SIGN_HYBRID_SEEDBYTES];
+    memset(seed, 0x42, sizeof seed);
+    return zhtp_sign_hybrid_keypair_from_seed(g_pk, g_sk, seed);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(codec_roundtrips_every_type),
+        cmocka_unit_test(codec_rejects_every_truncation_and_trailing_byte),
+        cmocka_unit_test(codec_rejects_bad_fields),
+        cmocka_unit_test(kbuckets_match_dumb_model_under_random_operations),
+        cmocka_unit_test(full_bucket_pings_least_recent_and_evicts_it_on_timeout),
+        cmocka_unit_test(answered_ping_keeps_the_old_contact),
+        cmocka_unit_test(puzzle_failing_ids_never_enter_a_bucket),
+        cmocka_unit_test(forged_chunk_answer_is_rejected_and_counted),
+        cmocka_unit_test(corrupted_stored_chunk_is_never_served),
+        cmocka_unit_test(record_parse_rejects_flipped_bits_and_truncation),
+        cmocka_unit_test(records_newest_sequence_wins_and_forgeries_are_rejected),
+        cmocka_unit_test(same_seed_gives_the_same_trace),
+        cmocka_unit_test(allocation_failure_at_every_point_returns_nomem_and_leaks_nothing),
+        cmocka_unit_test(forgers_are_routed_around_and_counted),
+        cmocka_unit_test(killed_holders_are_replaced_by_republish),
+        cmocka_unit_test(droppers_twenty_percent_gets_still_succeed),
+        cmocka_unit_test(colluders_disjoint_paths_beat_a_single_path),
+        cmocka_unit_test(thousand_nodes_every_get_returns_the_bytes_put),
+    };
+    return cmocka_run_group_tests(tests, setup_keys, NULL);
+}
