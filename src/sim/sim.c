@@ -10,6 +10,8 @@
 
 enum { EV_WAKE = 1, EV_DELIVER, EV_CUT, EV_KILL, EV_SEND };
 
+#define QUEUE_NS (2 * ZHTP_NS_PER_SEC)
+
 typedef struct ev {
     zhtp_time t;
     uint64_t seq;
@@ -80,6 +82,7 @@ struct zsim {
     uint32_t *mtab; /* open addressing: (src, msg_id) -> message index + 1 */
     size_t mtab_cap;
     uint64_t events, wakeups, busy_wakeups, bytes_on_wire, frames_on_wire, frames_lost;
+    uint64_t frames_queue_dropped;
     uint64_t digest;
     zhtp_time disrupt_at, last_change;
     zhtp_time last_send;
@@ -438,6 +441,13 @@ static void transmit(zsim *s, uint32_t from, uint32_t ei, const zhtp_addr *to, c
     int dir = e->a == from ? 0 : 1;
     zhtp_time start = e->busy[dir] > s->now ? e->busy[dir] : s->now;
     zhtp_time tx = (zhtp_time)((double)len * 8e9 / (double)e->bw);
+    /* A transmit queue holds at most QUEUE_NS of airtime (like a modem's or an interface's
+     * buffer): beyond, the frame is dropped (tail drop) instead of waiting for ever. */
+    if (start - s->now > QUEUE_NS) {
+        s->frames_lost++;
+        s->frames_queue_dropped++;
+        return;
+    }
     e->busy[dir] = start + tx;
     if (!e->up || (s->cfg.loss_ppm && rng_below(s->rng, 1000000) < s->cfg.loss_ppm)) {
         s->frames_lost++;
@@ -874,6 +884,7 @@ void zsim_result_get(const zsim *s, zsim_result *r)
     r->bytes_on_wire = s->bytes_on_wire;
     r->frames_on_wire = s->frames_on_wire;
     r->frames_lost = s->frames_lost;
+    r->frames_queue_dropped = s->frames_queue_dropped;
     double sum = 0;
     for (uint32_t i = 0; i < s->n; i++) {
         const snode *sn = &s->nodes[i];
@@ -925,6 +936,7 @@ void zsim_result_json(const zsim_result *r, const zsim_config *c, FILE *f)
     fprintf(f, "  \"bytes_on_wire\": %llu,\n", (unsigned long long)r->bytes_on_wire);
     fprintf(f, "  \"frames_on_wire\": %llu,\n", (unsigned long long)r->frames_on_wire);
     fprintf(f, "  \"frames_lost\": %llu,\n", (unsigned long long)r->frames_lost);
+    fprintf(f, "  \"frames_queue_dropped\": %llu,\n", (unsigned long long)r->frames_queue_dropped);
     fprintf(f, "  \"peak_bytes_per_node\": %zu,\n", r->peak_bytes_per_node);
     fprintf(f, "  \"mean_peak_bytes_per_node\": %.1f,\n", r->mean_peak_bytes_per_node);
     fprintf(f, "  \"retransmits\": %llu,\n", (unsigned long long)r->retransmits);

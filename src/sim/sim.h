@@ -55,6 +55,7 @@ typedef struct zsim_result {
     double stretch_mean;
     double reroute_ms; /* < 0: no cut/kill requested */
     uint64_t bytes_on_wire, frames_on_wire, frames_lost;
+    uint64_t frames_queue_dropped;   /* of frames_lost: transmit queue over 2 s of airtime */
     size_t peak_bytes_per_node;      /* max over nodes of each node's peak */
     double mean_peak_bytes_per_node; /* mean over nodes */
     uint64_t events, wakeups, busy_wakeups;
