@@ -99,6 +99,25 @@ static void sim_link_cut_mid_transfer_reroutes(void **state)
     zsim_free(s);
 }
 
+/* LoRa only: 50 kbit/s, 222-byte frames, so every ~5 KB hybrid handshake is ~25 fragments
+ * and queues fill; reliable messages must still all arrive. */
+static void sim_lora_grid_reliable_messages_all_delivered(void **state)
+{
+    (void)state;
+    zsim_config c = {.topology = ZSIM_GRID,
+                     .w = 5,
+                     .h = 5,
+                     .seed = 2,
+                     .media = ZHTP_MEDIUM_LORA,
+                     .messages = 50};
+    zsim_result r;
+    zsim *s = run_cfg(&c, &r);
+    assert_int_equal(r.messages_sent, 50);
+    assert_int_equal(r.messages_delivered, 50);
+    assert_int_equal(r.messages_acked, 50);
+    zsim_free(s);
+}
+
 /* A node dies mid-run: traffic between the survivors goes around it. */
 static void sim_node_killed_traffic_reroutes(void **state)
 {
@@ -203,6 +222,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(sim_line10_delivers_end_to_end),
         cmocka_unit_test(sim_grid10x10_mixed_media_delivers_all),
         cmocka_unit_test(sim_link_cut_mid_transfer_reroutes),
+        cmocka_unit_test(sim_lora_grid_reliable_messages_all_delivered),
         cmocka_unit_test(sim_node_killed_traffic_reroutes),
         cmocka_unit_test(sim_loss30_reliable_messages_all_delivered),
         cmocka_unit_test(sim_same_seed_same_json_other_seed_other_trace),
