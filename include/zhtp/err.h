@@ -64,7 +64,7 @@ typedef ptrdiff_t zhtp_ssize;
     /* crypto/ (-400..-499) */                                                                     \
     X(ZHTP_ERR_CRYPTO_VERIFY, -400, "signature verification failed")                               \
     X(ZHTP_ERR_CRYPTO_BADKEY, -401, "key failed its validity check")                               \
-    X(ZHTP_ERR_CRYPTO_LENGTH, -402, "wrong length for a key, ciphertext or signature")            \
+    X(ZHTP_ERR_CRYPTO_LENGTH, -402, "wrong length for a key, ciphertext or signature")             \
     X(ZHTP_ERR_CRYPTO_DECRYPT, -403, "decryption failed: data altered or wrong key")               \
     X(ZHTP_ERR_CRYPTO_INIT, -404, "crypto library initialisation failed")                          \
     X(ZHTP_ERR_CRYPTO_ID_MISMATCH, -405, "public keys do not hash to the expected node id")        \

@@ -33,10 +33,9 @@ ZHTP_NODISCARD int zhtp_kem_mlkem768_check_sk(const uint8_t sk[ZHTP_MLKEM768_SEC
 
 /* ML-KEM.Encaps_internal(ek, m), Alg. 17, after the §7.2 check. Returns ZHTP_OK, or
  * ZHTP_ERR_CRYPTO_BADKEY (pk fails the check; ct and ss are zeroed). */
-ZHTP_NODISCARD int zhtp_kem_mlkem768_encaps_from_seed(uint8_t ct[ZHTP_MLKEM768_CIPHERTEXTBYTES],
-                                                      uint8_t ss[ZHTP_MLKEM768_SSBYTES],
-                                                      const uint8_t pk[ZHTP_MLKEM768_PUBLICKEYBYTES],
-                                                      const uint8_t m[32]);
+ZHTP_NODISCARD int zhtp_kem_mlkem768_encaps_from_seed(
+    uint8_t ct[ZHTP_MLKEM768_CIPHERTEXTBYTES], uint8_t ss[ZHTP_MLKEM768_SSBYTES],
+    const uint8_t pk[ZHTP_MLKEM768_PUBLICKEYBYTES], const uint8_t m[32]);
 ZHTP_NODISCARD int zhtp_kem_mlkem768_encaps(uint8_t ct[ZHTP_MLKEM768_CIPHERTEXTBYTES],
                                             uint8_t ss[ZHTP_MLKEM768_SSBYTES],
                                             const uint8_t pk[ZHTP_MLKEM768_PUBLICKEYBYTES]);
