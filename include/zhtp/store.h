@@ -86,6 +86,22 @@ ZHTP_NODISCARD int zhtp_store_chunk_put(zhtp_store *s, const uint8_t key[ZHTP_ST
                                         const uint8_t owner[ZHTP_NODE_ID_LEN],
                                         uint64_t expiry_unix_s, uint64_t now_unix_s);
 
+/* One chunk of a batch for zhtp_store_chunk_put_many. Borrowed for the call. */
+typedef struct zhtp_store_chunk_in {
+    const uint8_t *key; /* ZHTP_STORE_KEY_LEN bytes */
+    const uint8_t *bytes;
+    size_t len;
+} zhtp_store_chunk_in;
+
+/* Stores n chunks in ONE transaction: all of them or none. Same rules, owner and expiry as
+ * zhtp_store_chunk_put for each, with the quotas checked against the running total of the
+ * batch. One synchronous commit for the whole batch, so publishing many chunks costs one
+ * durability wait instead of n. Returns 0 once all are durable, or the first error (every
+ * key is checked before anything is written; then nothing is stored). */
+ZHTP_NODISCARD int zhtp_store_chunk_put_many(zhtp_store *s, const zhtp_store_chunk_in *chunks,
+                                             size_t n, const uint8_t owner[ZHTP_NODE_ID_LEN],
+                                             uint64_t expiry_unix_s, uint64_t now_unix_s);
+
 /* Copies the chunk into out[0..cap). The bytes are re-hashed first: if they do not hash to
  * key, the entry is removed (counted in stats.corrupt_removed), nothing is written to out and
  * ZHTP_ERR_STORE_CORRUPT is returned. Returns the length, ZHTP_ERR_NOTFOUND, ZHTP_ERR_NOBUF

@@ -464,20 +464,57 @@ static int chunk_put_txn(zhtp_store *s, MDB_txn *txn, void *argp)
     return counters_put(s, txn, &c);
 }
 
+typedef struct chunk_batch_arg {
+    const zhtp_store_chunk_in *chunks;
+    size_t n;
+    const uint8_t *owner;
+    uint64_t expiry;
+} chunk_batch_arg;
+
+static int chunk_batch_txn(zhtp_store *s, MDB_txn *txn, void *argp)
+{
+    chunk_batch_arg *b = argp;
+    for (size_t i = 0; i < b->n; i++) {
+        chunk_put_arg a = {b->chunks[i].key, b->chunks[i].bytes, b->owner, b->chunks[i].len,
+                           b->expiry};
+        int err = chunk_put_txn(s, txn, &a);
+        if (err)
+            return err; /* run_write aborts: nothing of the batch is stored */
+    }
+    return 0;
+}
+
+int zhtp_store_chunk_put_many(zhtp_store *s, const zhtp_store_chunk_in *chunks, size_t n,
+                              const uint8_t owner[ZHTP_NODE_ID_LEN], uint64_t expiry_unix_s,
+                              uint64_t now_unix_s)
+{
+    if (!s || (!chunks && n))
+        return ZHTP_ERR_INVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!chunks[i].key || !chunks[i].bytes || chunks[i].len == 0 ||
+            chunks[i].len > ZHTP_STORE_CHUNK_MAX)
+            return ZHTP_ERR_INVAL;
+    if (expiry_unix_s != ZHTP_STORE_EXPIRY_NEVER && expiry_unix_s <= now_unix_s)
+        return ZHTP_ERR_STORE_EXPIRED;
+    /* Hash outside the transaction: the writer lock is held only for the LMDB work. */
+    for (size_t i = 0; i < n; i++) {
+        uint8_t h[ZHTP_BLAKE3_OUT_LEN];
+        zhtp_blake3_hash(h, sizeof h, chunks[i].bytes, chunks[i].len);
+        if (memcmp(h, chunks[i].key, sizeof h) != 0)
+            return ZHTP_ERR_STORE_KEY_MISMATCH;
+    }
+    if (n == 0)
+        return 0;
+    chunk_batch_arg b = {chunks, n, owner, expiry_unix_s};
+    return run_write(s, chunk_batch_txn, &b);
+}
+
 int zhtp_store_chunk_put(zhtp_store *s, const uint8_t key[ZHTP_STORE_KEY_LEN], const uint8_t *bytes,
                          size_t len, const uint8_t owner[ZHTP_NODE_ID_LEN], uint64_t expiry_unix_s,
                          uint64_t now_unix_s)
 {
-    if (!s || !key || !bytes || len == 0 || len > ZHTP_STORE_CHUNK_MAX)
-        return ZHTP_ERR_INVAL;
-    if (expiry_unix_s != ZHTP_STORE_EXPIRY_NEVER && expiry_unix_s <= now_unix_s)
-        return ZHTP_ERR_STORE_EXPIRED;
-    uint8_t h[ZHTP_BLAKE3_OUT_LEN];
-    zhtp_blake3_hash(h, sizeof h, bytes, len);
-    if (memcmp(h, key, sizeof h) != 0)
-        return ZHTP_ERR_STORE_KEY_MISMATCH;
-    chunk_put_arg a = {key, bytes, owner, len, expiry_unix_s};
-    return run_write(s, chunk_put_txn, &a);
+    zhtp_store_chunk_in c = {key, bytes, len};
+    return zhtp_store_chunk_put_many(s, &c, 1, owner, expiry_unix_s, now_unix_s);
 }
 
 typedef struct chunk_del_arg {

@@ -163,6 +163,48 @@ static void chunk_get_with_small_buffer_gives_nobuf_and_writes_nothing(void **st
     assert_int_equal(zhtp_store_chunk_delete(f->s, key), ZHTP_ERR_NOTFOUND);
 }
 
+static void chunk_batch_is_stored_all_or_nothing(void **state)
+{
+    fx *f = *state;
+    zhtp_store_config cfg = {.quota_bytes = 10000};
+    open_store(f, &cfg);
+    static uint8_t buf[8][1500];
+    uint8_t keys[8][32];
+    zhtp_store_chunk_in in[8];
+    zt_rng r;
+    zt_rng_seed(&r, 11);
+    for (int i = 0; i < 8; i++) {
+        make_chunk(&r, buf[i], sizeof buf[i], keys[i]);
+        in[i] = (zhtp_store_chunk_in){keys[i], buf[i], sizeof buf[i]};
+    }
+    /* 8 x 1500 > 10000: the quota trips at the 7th, and none of the batch is stored. */
+    assert_int_equal(zhtp_store_chunk_put_many(f->s, in, 8, NULL, 0, NOW), ZHTP_ERR_STORE_QUOTA);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(zhtp_store_chunk_size(f->s, keys[i]), ZHTP_ERR_NOTFOUND);
+    /* One wrong key refuses the whole batch. */
+    uint8_t bad[32];
+    memcpy(bad, keys[3], 32);
+    bad[5] ^= 0x80;
+    in[3].key = bad;
+    assert_int_equal(zhtp_store_chunk_put_many(f->s, in, 4, NULL, 0, NOW),
+                     ZHTP_ERR_STORE_KEY_MISMATCH);
+    assert_int_equal(zhtp_store_chunk_size(f->s, keys[0]), ZHTP_ERR_NOTFOUND);
+    in[3].key = keys[3];
+    /* A duplicate inside the batch is charged once. */
+    in[5] = in[0];
+    assert_int_equal(zhtp_store_chunk_put_many(f->s, in, 6, NULL, 0, NOW), 0);
+    zhtp_store_stats st;
+    assert_int_equal(zhtp_store_get_stats(f->s, &st), 0);
+    assert_int_equal(st.chunks, 5);
+    assert_int_equal(st.chunk_bytes, 5 * 1500);
+    uint8_t out[1500];
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(zhtp_store_chunk_get(f->s, keys[i], out, sizeof out), 1500);
+        assert_memory_equal(out, buf[i], 1500);
+    }
+    assert_int_equal(zhtp_store_chunk_put_many(f->s, NULL, 0, NULL, 0, NOW), 0);
+}
+
 static void corrupt_chunk_on_disk_is_detected_removed_and_counted(void **state)
 {
     fx *f = *state;
@@ -890,6 +932,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(chunk_get_with_small_buffer_gives_nobuf_and_writes_nothing,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(chunk_batch_is_stored_all_or_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(corrupt_chunk_on_disk_is_detected_removed_and_counted,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(record_sequence_older_or_equal_rejected_newer_replaces,
