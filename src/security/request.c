@@ -461,13 +461,19 @@ int zhtp_ctl_verify(zhtp_ctl_verifier *v, zhtp_ctl_request *req, const char *lin
         return ZHTP_ERR_SEC_TOO_LARGE;
 
     json_error_t jerr;
+    memset(&jerr, 0, sizeof jerr);
     json_t *root = json_loadb(line ? line : "", len, JSON_REJECT_DUPLICATES, &jerr);
     uint8_t *msg = NULL, *sig = NULL;
     size_t msg_size = 0;
     int rc = ZHTP_OK;
     if (!root) {
-        rc =
-            json_error_code(&jerr) == json_error_out_of_memory ? ZHTP_ERR_NOMEM : ZHTP_ERR_SEC_JSON;
+        /* jansson reports most allocation failures as out_of_memory, but a failure in its
+         * lexer set-up returns before any error is recorded: text stays empty and the code
+         * byte is whatever was there, hence the memset above. */
+        enum json_error_code code = json_error_code(&jerr);
+        rc = code == json_error_out_of_memory || (code == json_error_unknown && !jerr.text[0])
+                 ? ZHTP_ERR_NOMEM
+                 : ZHTP_ERR_SEC_JSON;
         goto out;
     }
     if (!json_is_object(root)) {
