@@ -885,12 +885,13 @@ void zsim_result_get(const zsim *s, zsim_result *r)
     r->frames_on_wire = s->frames_on_wire;
     r->frames_lost = s->frames_lost;
     r->frames_queue_dropped = s->frames_queue_dropped;
-    double sum = 0;
+    double sum = 0, end_sum = 0;
     for (uint32_t i = 0; i < s->n; i++) {
         const snode *sn = &s->nodes[i];
         if (sn->mem.peak > r->peak_bytes_per_node)
             r->peak_bytes_per_node = sn->mem.peak;
         sum += (double)sn->mem.peak;
+        end_sum += (double)sn->mem.bytes;
         zhtp_node_stats st;
         zhtp_node_get_stats(sn->node, &st);
         r->rx_bad += st.rx_bad;
@@ -900,6 +901,7 @@ void zsim_result_get(const zsim *s, zsim_result *r)
         r->duplicates += st.duplicates;
     }
     r->mean_peak_bytes_per_node = sum / s->n;
+    r->mean_bytes_per_node_end = end_sum / s->n;
     r->events = s->events;
     r->wakeups = s->wakeups;
     r->busy_wakeups = s->busy_wakeups;
@@ -939,6 +941,7 @@ void zsim_result_json(const zsim_result *r, const zsim_config *c, FILE *f)
     fprintf(f, "  \"frames_queue_dropped\": %llu,\n", (unsigned long long)r->frames_queue_dropped);
     fprintf(f, "  \"peak_bytes_per_node\": %zu,\n", r->peak_bytes_per_node);
     fprintf(f, "  \"mean_peak_bytes_per_node\": %.1f,\n", r->mean_peak_bytes_per_node);
+    fprintf(f, "  \"mean_bytes_per_node_end\": %.1f,\n", r->mean_bytes_per_node_end);
     fprintf(f, "  \"retransmits\": %llu,\n", (unsigned long long)r->retransmits);
     fprintf(f, "  \"duplicates\": %llu,\n", (unsigned long long)r->duplicates);
     fprintf(f, "  \"rx_bad\": %llu,\n", (unsigned long long)r->rx_bad);

@@ -58,6 +58,7 @@ typedef struct zsim_result {
     uint64_t frames_queue_dropped;   /* of frames_lost: transmit queue over 2 s of airtime */
     size_t peak_bytes_per_node;      /* max over nodes of each node's peak */
     double mean_peak_bytes_per_node; /* mean over nodes */
+    double mean_bytes_per_node_end;  /* mean over nodes of bytes held when the run ended */
     uint64_t events, wakeups, busy_wakeups;
     uint64_t rx_bad, drop_no_route, drop_hop_limit, retransmits, duplicates;
     uint64_t trace_digest;
