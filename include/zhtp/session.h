@@ -129,8 +129,9 @@ int zhtp_session_set_address(zhtp_sessions *s, const uint8_t peer[ZHTP_NODE_ID_L
  * |pub| is copied. Returns ZHTP_OK or ZHTP_ERR_NOMEM. */
 int zhtp_session_add_peer_identity(zhtp_sessions *s, const zhtp_identity_public *pub);
 
-/* Drops the connection with |peer|: transport keys wiped, state Disconnected, no retry. The
- * resumption secret stays (a later connect resumes); zhtp_session_free wipes it. ZHTP_OK or
+/* Drops the connection with |peer|: keys and resumption secret wiped, state Disconnected, no
+ * retry; the next connect runs the signed handshake (right for a peer that may have restarted).
+ * A connection that went Lost keeps its resumption secret instead. ZHTP_OK or
  * ZHTP_ERR_NOTFOUND. */
 int zhtp_session_disconnect(zhtp_sessions *s, const uint8_t peer[ZHTP_NODE_ID_LEN], zhtp_time now);
 

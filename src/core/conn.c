@@ -197,6 +197,8 @@ int zhtp_session_disconnect(zhtp_sessions *s, const uint8_t peer[ZHTP_NODE_ID_LE
     if (!c)
         return ZHTP_ERR_NOTFOUND;
     conn_reset(c);
+    zhtp_wipe(c->rs, sizeof c->rs);
+    c->has_rs = false;
     zs_set_state(s, c, ZHTP_CONN_DISCONNECTED, 0, "disconnected by the caller", now);
     return ZHTP_OK;
 }

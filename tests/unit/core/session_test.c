@@ -334,13 +334,16 @@ static void handshake_sizes_are_reported_exactly(void **state)
     }
     {
         ep a, b;
-        ep_init(&a, 1, NULL);
-        ep_init(&b, 2, NULL);
+        zhtp_session_config quick;
+        memset(&quick, 0, sizeof quick);
+        quick.idle_timeout_ns = 5 * SEC;
+        ep_init(&a, 1, &quick);
+        ep_init(&b, 2, &quick);
         net w;
         net_init(&w, &a, &b, NULL);
         handshake(&w, &a, &b);
-        assert_int_equal(zhtp_session_disconnect(a.s, nid(&b), w.now), ZHTP_OK);
-        w.now += SEC;
+        run_until(&w, w.now + 6 * SEC); /* silent: Lost, the resumption secret stays */
+        assert_int_equal(zhtp_session_state(a.s, nid(&b)), ZHTP_CONN_LOST);
         zhtp_session_stats s0, s1;
         zhtp_session_get_stats(a.s, &s0);
         resumed = handshake_bytes(&w, &a, &b, &i, &r);
@@ -546,6 +549,8 @@ static void sessions_have_unrelated_keys_and_ephemeral_secrets_are_wiped(void **
     assert_int_equal(zhtp_session_disconnect(a.s, nid(&b), w.now), ZHTP_OK);
     static const uint8_t zk[sizeof ca->cur];
     assert_memory_equal(&ca->cur, zk, sizeof zk); /* keys wiped on disconnect */
+    assert_false(ca->has_rs);                     /* and the resumption secret */
+    assert_memory_equal(ca->rs, zk, sizeof ca->rs);
     w.now += SEC;
     handshake(&w, &a, &b);
     assert_memory_not_equal(ca->cur.send_key, k1_send, 32);
@@ -1003,8 +1008,11 @@ static void resumption_skips_signatures_and_ratchets_its_secret(void **state)
 {
     (void)state;
     ep a, b;
-    ep_init(&a, 1, NULL);
-    ep_init(&b, 2, NULL);
+    zhtp_session_config quick;
+    memset(&quick, 0, sizeof quick);
+    quick.idle_timeout_ns = 5 * SEC;
+    ep_init(&a, 1, &quick);
+    ep_init(&b, 2, &quick);
     net w;
     net_init(&w, &a, &b, NULL);
     handshake(&w, &a, &b);
@@ -1014,8 +1022,7 @@ static void resumption_skips_signatures_and_ratchets_its_secret(void **state)
     uint8_t rs1[32];
     memcpy(rs1, ca->rs, 32);
     /* A forged resumption INIT (binder flipped, mac1 recomputed): refused, no KEM work. */
-    assert_int_equal(zhtp_session_disconnect(a.s, nid(&b), w.now), ZHTP_OK);
-    w.now += SEC;
+    run_until(&w, w.now + 6 * SEC); /* both sides Lost; secrets kept */
     assert_int_equal(zhtp_session_connect(a.s, nid(&b), 1, &b.addr, w.now), ZHTP_OK);
     static uint8_t init[ZHTP_HS_INIT_LEN_MAX], bad[ZHTP_HS_INIT_LEN_MAX];
     zhtp_ssize n = zhtp_session_next_datagram(a.s, NULL, NULL, init, sizeof init, w.now);
@@ -1047,12 +1054,15 @@ static void resumption_unknown_to_responder_falls_back_to_signed_retry(void **st
 {
     (void)state;
     ep a, b, b2;
-    ep_init(&a, 1, NULL);
-    ep_init(&b, 2, NULL);
+    zhtp_session_config quick;
+    memset(&quick, 0, sizeof quick);
+    quick.idle_timeout_ns = 5 * SEC;
+    ep_init(&a, 1, &quick);
+    ep_init(&b, 2, &quick);
     net w;
     net_init(&w, &a, &b, NULL);
     handshake(&w, &a, &b);
-    assert_int_equal(zhtp_session_disconnect(a.s, nid(&b), w.now), ZHTP_OK);
+    run_until(&w, w.now + 6 * SEC); /* Lost: A keeps its resumption secret */
     /* B restarts: same identity, empty pool, no resumption secret. */
     ep_free(&b);
     ep_init(&b2, 2, NULL);
