@@ -178,8 +178,9 @@ void zhtp_ctl_roles_close(zhtp_ctl_roles *r);
 int zhtp_ctl_roles_init_owner(zhtp_ctl_roles *r, const uint8_t owner[ZHTP_WALLET_PK_BYTES]);
 /* ZHTP_OK and the owner, or ZHTP_ERR_SEC_NO_OWNER. */
 int zhtp_ctl_roles_owner(zhtp_ctl_roles *r, uint8_t owner[ZHTP_WALLET_PK_BYTES]);
-/* Owner, Admin (in the list), User (any other valid key: users hold only their own
- * connections), or None when the table has no owner (fail closed until initialised). */
+/* Owner, Admin (in the list) or None: any other wallet, and everyone while the table has no
+ * owner (fail closed until initialised). User is not stored: zhtp_ctl_dispatch raises None to
+ * User for a wallet that owns at least one connection (zhtp_ctl_own_peers_fn). */
 zhtp_ctl_level zhtp_ctl_roles_level(zhtp_ctl_roles *r, const uint8_t wallet[ZHTP_WALLET_PK_BYTES]);
 
 /* ZHTP_ERR_EXISTS (already admin), ZHTP_ERR_SEC_ARGS (the owner's key), ZHTP_ERR_STORE_QUOTA
@@ -207,7 +208,8 @@ uint32_t zhtp_ctl_roles_limit(zhtp_ctl_roles *r); /* 0: no limit */
 typedef zhtp_ssize (*zhtp_ctl_handler_fn)(void *user_data, const zhtp_ctl_request *req,
                                           zhtp_ctl_level level, char *result, size_t cap);
 /* Fills own with the node ids of the connections that belong to wallet (up to cap); returns
- * the count. Needed only for a User's disconnect. */
+ * the count. A wallet that is neither owner nor admin is a User when this count is > 0, else
+ * None; a User's disconnect must name one of these peers. own may be filled only partially. */
 typedef size_t (*zhtp_ctl_own_peers_fn)(void *user_data,
                                         const uint8_t wallet_id[ZHTP_WALLET_ID_BYTES],
                                         uint8_t (*own)[ZHTP_CTL_PEER_ID_BYTES], size_t cap);

@@ -165,10 +165,12 @@ int zhtp_ctl_dispatch(const zhtp_ctl_dispatch_config *cfg, const char *line, siz
     zhtp_ctl_op op = zhtp_ctl_op_from_name(req.op);
     uint8_t own[ZHTP_CTL_OWN_PEERS_MAX][ZHTP_CTL_PEER_ID_BYTES];
     size_t n_own = 0;
-    if (op == ZHTP_CTL_OP_DISCONNECT && level == ZHTP_CTL_LEVEL_USER && cfg->own_peers) {
+    if (level == ZHTP_CTL_LEVEL_NONE && cfg->own_peers) {
         n_own = cfg->own_peers(cfg->user_data, req.wallet_id, own, ZHTP_CTL_OWN_PEERS_MAX);
         if (n_own > ZHTP_CTL_OWN_PEERS_MAX)
             n_own = ZHTP_CTL_OWN_PEERS_MAX;
+        if (n_own > 0)
+            level = ZHTP_CTL_LEVEL_USER;
     }
     rc = zhtp_ctl_policy_check(level, &req, (const uint8_t(*)[ZHTP_CTL_PEER_ID_BYTES])own, n_own,
                                &reason);

@@ -127,7 +127,9 @@ zhtp_ctl_level zhtp_ctl_roles_level(zhtp_ctl_roles *r, const uint8_t wallet[ZHTP
     if (get(r, key, sizeof key, stored, sizeof stored) == ZHTP_OK &&
         memcmp(stored, wallet, sizeof stored) == 0)
         return ZHTP_CTL_LEVEL_ADMIN;
-    return ZHTP_CTL_LEVEL_USER;
+    /* User is not a stored role: the dispatcher raises a wallet to User when it owns at least
+     * one connection of this node. */
+    return ZHTP_CTL_LEVEL_NONE;
 }
 
 zhtp_ssize zhtp_ctl_roles_admins(zhtp_ctl_roles *r, uint8_t (*ids)[ZHTP_WALLET_ID_BYTES],

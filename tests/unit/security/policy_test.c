@@ -230,8 +230,9 @@ static void owner_is_fixed_once_and_cannot_be_changed(void **state)
     assert_memory_equal(pk, zhtp_wallet_public_key(f->owner), sizeof pk);
     assert_int_equal(zhtp_ctl_roles_level(f->r, zhtp_wallet_public_key(f->owner)),
                      ZHTP_CTL_LEVEL_OWNER);
+    /* Any other wallet is None in the table; the dispatcher makes it User by ownership. */
     assert_int_equal(zhtp_ctl_roles_level(f->r, zhtp_wallet_public_key(f->user)),
-                     ZHTP_CTL_LEVEL_USER);
+                     ZHTP_CTL_LEVEL_NONE);
     /* An invalid key cannot become the owner of a fresh table. */
     char dir2[64];
     zhtp_ctl_roles *r2;
@@ -264,7 +265,7 @@ static void admins_are_added_listed_removed_and_persist(void **state)
     assert_int_equal(zhtp_ctl_roles_level(f->r, admin), ZHTP_CTL_LEVEL_ADMIN);
     assert_int_equal(zhtp_ctl_roles_remove_admin(f->r, admin), ZHTP_OK);
     assert_int_equal(zhtp_ctl_roles_remove_admin(f->r, admin), ZHTP_ERR_NOTFOUND);
-    assert_int_equal(zhtp_ctl_roles_level(f->r, admin), ZHTP_CTL_LEVEL_USER);
+    assert_int_equal(zhtp_ctl_roles_level(f->r, admin), ZHTP_CTL_LEVEL_NONE);
     assert_int_equal(zhtp_ctl_roles_admins(f->r, NULL, 0), 0);
 }
 
