@@ -251,6 +251,7 @@ typedef struct zhtp_session_stats {
     uint64_t handshake_bytes_tx; /* every handshake packet queued, headers included */
     uint64_t packets_sealed, packets_opened, replays_dropped, auth_failures;
     uint64_t rekeys, retries, pool_reuses, events_dropped;
+    uint64_t pool_evictions; /* idle pool entries dropped to bound memory */
 } zhtp_session_stats;
 void zhtp_session_get_stats(const zhtp_sessions *s, zhtp_session_stats *st);
 

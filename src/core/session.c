@@ -98,13 +98,47 @@ zconn *zs_conn_find(const zhtp_sessions *s, const uint8_t peer[ZHTP_NODE_ID_LEN]
     return NULL;
 }
 
+/* Pool entries outlive their sessions (identity knowledge, last init timestamp, resumption
+ * secret), so they are bounded: past 2 * max_connections + 16 entries, the idle entry
+ * (Disconnected / Failed / Lost) heard from longest ago makes room. */
+static size_t entry_limit(const zhtp_sessions *s)
+{
+    return 2 * (size_t)s->max_conns + 16;
+}
+
+static void evict_one(zhtp_sessions *s)
+{
+    size_t victim = SIZE_MAX;
+    for (size_t i = 0; i < s->n_conns; i++) {
+        const zconn *c = s->conns[i];
+        if (zs_occupied(c) || c->hs_pending)
+            continue;
+        if (victim == SIZE_MAX || c->last_change < s->conns[victim]->last_change)
+            victim = i;
+    }
+    if (victim == SIZE_MAX)
+        return;
+    zconn *c = s->conns[victim];
+    zhtp_wipe(c, sizeof *c);
+    zhtp_mem_free(s->cfg.mem, c, sizeof *c);
+    s->conns[victim] = s->conns[--s->n_conns];
+    s->stats.pool_evictions++;
+}
+
 zconn *zs_conn_new(zhtp_sessions *s, const uint8_t peer[ZHTP_NODE_ID_LEN])
 {
+    zconn *c = zhtp_mem_alloc(s->cfg.mem, sizeof *c);
+    if (!c)
+        return NULL;
+    if (s->n_conns >= entry_limit(s))
+        evict_one(s);
     if (s->n_conns == s->cap_conns) {
         size_t ncap = s->cap_conns ? 2 * s->cap_conns : 8;
         zconn **n = zhtp_mem_alloc(s->cfg.mem, ncap * sizeof *n);
-        if (!n)
+        if (!n) {
+            zhtp_mem_free(s->cfg.mem, c, sizeof *c);
             return NULL;
+        }
         if (s->conns) {
             memcpy(n, s->conns, s->n_conns * sizeof *n);
             zhtp_mem_free(s->cfg.mem, s->conns, s->cap_conns * sizeof *s->conns);
@@ -112,9 +146,6 @@ zconn *zs_conn_new(zhtp_sessions *s, const uint8_t peer[ZHTP_NODE_ID_LEN])
         s->conns = n;
         s->cap_conns = ncap;
     }
-    zconn *c = zhtp_mem_alloc(s->cfg.mem, sizeof *c);
-    if (!c)
-        return NULL;
     memset(c, 0, sizeof *c);
     memcpy(c->peer, peer, ZHTP_NODE_ID_LEN);
     c->state = ZHTP_CONN_DISCONNECTED;
@@ -180,6 +211,10 @@ int zhtp_session_add_peer_identity(zhtp_sessions *s, const zhtp_identity_public 
         return ZHTP_ERR_INVAL;
     if (zs_peer_identity(s, pub->node_id))
         return ZHTP_OK;
+    if (s->n_peers >= entry_limit(s)) { /* bounded like the pool: drop the oldest */
+        memmove(&s->peers[0], &s->peers[1], (s->n_peers - 1) * sizeof *s->peers);
+        s->n_peers--;
+    }
     if (s->n_peers == s->cap_peers) {
         size_t ncap = s->cap_peers ? 2 * s->cap_peers : 4;
         zhtp_identity_public *n = zhtp_mem_alloc(s->cfg.mem, ncap * sizeof *n);
@@ -237,6 +272,7 @@ void zs_set_state(zhtp_sessions *s, zconn *c, zhtp_conn_state st, int err, const
         return;
     zhtp_conn_state old = c->state;
     c->state = st;
+    c->last_change = now;
     if (err)
         c->last_error = err;
     zs_event(s, c, ZHTP_SESSION_EV_STATE, err, reason, now);

@@ -53,6 +53,7 @@ typedef struct zconn {
     uint8_t rs[32];
     zhtp_time rs_at;
     zhtp_time last_rx;
+    zhtp_time last_change; /* of state: eviction picks the idle entry changed longest ago */
     int last_error;
     uint64_t handshakes, rx_packets;
 } zconn;

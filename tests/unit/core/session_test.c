@@ -957,6 +957,43 @@ static void pool_reuses_sessions_and_enforces_a_runtime_limit(void **state)
     ep_free(&d);
 }
 
+static void idle_pool_entries_and_cached_identities_are_bounded(void **state)
+{
+    (void)state;
+    zhtp_session_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.max_connections = 1;
+    ep a;
+    ep_init(&a, 1, &cfg);
+    zhtp_addr nowhere = {.len = 1, .bytes = {9}};
+    zhtp_identity_public pub;
+    memset(&pub, 0, sizeof pub);
+    for (int i = 0; i < 100; i++) {
+        uint8_t peer[32];
+        memset(peer, 0, sizeof peer);
+        peer[0] = (uint8_t)i;
+        peer[1] = 0x77;
+        assert_int_equal(zhtp_session_connect(a.s, peer, 1, &nowhere, (zhtp_time)i), ZHTP_OK);
+        assert_int_equal(zhtp_session_disconnect(a.s, peer, (zhtp_time)i), ZHTP_OK);
+        memcpy(pub.node_id, peer, 32);
+        assert_int_equal(zhtp_session_add_peer_identity(a.s, &pub), ZHTP_OK);
+    }
+    assert_true(a.s->n_conns <= 2 * 1 + 16);
+    assert_true(a.s->n_peers <= 2 * 1 + 16);
+    zhtp_session_stats st;
+    zhtp_session_get_stats(a.s, &st);
+    assert_int_equal(st.pool_evictions, 100 - a.s->n_conns);
+    /* The newest entries are the ones kept. */
+    uint8_t last[32] = {99, 0x77};
+    assert_int_equal(zhtp_session_state(a.s, last), ZHTP_CONN_DISCONNECTED);
+    zhtp_conn_info info;
+    assert_int_equal(zhtp_session_conn_info(a.s, last, &info), ZHTP_OK);
+    uint8_t first[32] = {0, 0x77};
+    assert_int_equal(zhtp_session_conn_info(a.s, first, &info), ZHTP_ERR_NOTFOUND);
+    drain_events(&a);
+    ep_free(&a);
+}
+
 static void connect_without_address_goes_discovering(void **state)
 {
     (void)state;
@@ -1186,6 +1223,7 @@ int main(void)
         cmocka_unit_test(retries_back_off_exponentially_with_bounded_jitter),
         cmocka_unit_test(lost_handshake_messages_are_recovered_by_retries),
         cmocka_unit_test(pool_reuses_sessions_and_enforces_a_runtime_limit),
+        cmocka_unit_test(idle_pool_entries_and_cached_identities_are_bounded),
         cmocka_unit_test(connect_without_address_goes_discovering),
         cmocka_unit_test(simultaneous_open_converges_on_one_session),
         cmocka_unit_test(resumption_skips_signatures_and_ratchets_its_secret),
