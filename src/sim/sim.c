@@ -89,6 +89,8 @@ struct zsim {
     uint32_t unresolved;
     uint8_t buf[ZHTP_WIRE_MAX_MTU + 1];
     uint32_t *bfs_q, *bfs_d;
+    zsim_frame_hook hook;
+    void *hook_ud;
 };
 
 /* ---- RNG: xoshiro256** seeded by splitmix64 ------------------------------------------------ */
@@ -435,6 +437,8 @@ static void transmit(zsim *s, uint32_t from, uint32_t ei, const zhtp_addr *to, c
         if (want != peer)
             return; /* nobody at that address */
     }
+    if (s->hook)
+        s->hook(s->hook_ud, from, peer, d, len);
     s->bytes_on_wire += len;
     s->frames_on_wire++;
     e->frames++;
@@ -1007,6 +1011,12 @@ uint64_t zsim_edge_frames(const zsim *s, uint32_t e)
 uint64_t zsim_node_wakeups(const zsim *s, uint32_t i)
 {
     return s->nodes[i].wakeups;
+}
+
+void zsim_set_frame_hook(zsim *s, zsim_frame_hook hook, void *ud)
+{
+    s->hook = hook;
+    s->hook_ud = ud;
 }
 
 uint64_t zsim_trace_digest(const zsim *s)

@@ -98,6 +98,12 @@ bool zsim_message_delivered(const zsim *s, uint32_t i, uint32_t *hops);
 uint64_t zsim_edge_frames(const zsim *s, uint32_t e);
 /* Per-node wakeups (ticks run) so far. */
 uint64_t zsim_node_wakeups(const zsim *s, uint32_t i);
+/* Called for every frame put on a link (before loss), with the sending node and the bytes
+ * (valid during the call). NULL removes it. */
+typedef void (*zsim_frame_hook)(void *ud, uint32_t from, uint32_t to, const uint8_t *frame,
+                                size_t len);
+void zsim_set_frame_hook(zsim *s, zsim_frame_hook hook, void *ud);
+/* Message body bytes: message i carries (uint8_t)(i + k) at offset k. */
 /* A 64-bit digest of every event processed (time, kind, node, bytes): the trace. */
 uint64_t zsim_trace_digest(const zsim *s);
 

@@ -118,6 +118,57 @@ static void sim_lora_grid_reliable_messages_all_delivered(void **state)
     zsim_free(s);
 }
 
+typedef struct sniff {
+    uint8_t pattern[48];
+    uint32_t relay;
+    int seen_at_relay; /* frames to or from the relay that contain the plaintext */
+    int frames;
+} sniff;
+
+static void sniff_frame(void *ud, uint32_t from, uint32_t to, const uint8_t *f, size_t len)
+{
+    sniff *sn = ud;
+    if (from != sn->relay && to != sn->relay)
+        return;
+    sn->frames++;
+    for (size_t i = 0; i + sizeof sn->pattern <= len; i++)
+        if (memcmp(f + i, sn->pattern, sizeof sn->pattern) == 0) {
+            sn->seen_at_relay++;
+            return;
+        }
+}
+
+/* 0 - 1 - 2: a message from 0 to 2 crosses relay 1. Every frame in or out of the relay is
+ * searched for the plaintext: with sessions it must never appear; the same run in plaintext
+ * mode must show it (so the search itself works). */
+static int relay_sees_plaintext(bool plaintext)
+{
+    zsim_config c = {.topology = ZSIM_LINE,
+                     .n = 3,
+                     .seed = 21,
+                     .media = ZHTP_MEDIUM_UDP,
+                     .plaintext = plaintext};
+    zsim *s;
+    assert_int_equal(zsim_new(&s, &c), ZHTP_OK);
+    sniff sn = {.relay = 1};
+    uint32_t mi = zsim_send_at(s, 0, 2, 15 * SEC, 200, true);
+    for (size_t k = 0; k < sizeof sn.pattern; k++)
+        sn.pattern[k] = (uint8_t)(mi + k + 100); /* body bytes 100..147 */
+    zsim_set_frame_hook(s, sniff_frame, &sn);
+    zsim_run(s);
+    assert_true(zsim_message_delivered(s, mi, NULL));
+    assert_true(sn.frames > 0);
+    zsim_free(s);
+    return sn.seen_at_relay;
+}
+
+static void sim_relay_never_sees_plaintext(void **state)
+{
+    (void)state;
+    assert_int_equal(relay_sees_plaintext(false), 0);
+    assert_true(relay_sees_plaintext(true) > 0);
+}
+
 /* A node dies mid-run: traffic between the survivors goes around it. */
 static void sim_node_killed_traffic_reroutes(void **state)
 {
@@ -224,6 +275,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(sim_link_cut_mid_transfer_reroutes),
         cmocka_unit_test(sim_lora_grid_reliable_messages_all_delivered),
         cmocka_unit_test(sim_node_killed_traffic_reroutes),
+        cmocka_unit_test(sim_relay_never_sees_plaintext),
         cmocka_unit_test(sim_loss30_reliable_messages_all_delivered),
         cmocka_unit_test(sim_same_seed_same_json_other_seed_other_trace),
         cmocka_unit_test(sim_idle_network_wakes_only_for_timers),
