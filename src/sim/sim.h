@@ -89,7 +89,8 @@ size_t zsim_node_bytes(const zsim *s, uint32_t i);
 uint32_t zsim_edge_find(const zsim *s, uint32_t a, uint32_t b);
 /* Cuts edge e at time t (frames stop at once; the nodes notice by missing beacons). */
 void zsim_cut_edge_at(zsim *s, uint32_t e, zhtp_time t);
-/* Queues one message from a to b at time t. Returns the message index. */
+/* Queues one message from a to b at time t. Returns the message index i; its body byte k is
+ * (uint8_t)(i + k). */
 uint32_t zsim_send_at(zsim *s, uint32_t a, uint32_t b, zhtp_time t, uint32_t size, bool reliable);
 /* Message i: delivered? hops taken (0 if not). */
 bool zsim_message_delivered(const zsim *s, uint32_t i, uint32_t *hops);
@@ -103,7 +104,6 @@ uint64_t zsim_node_wakeups(const zsim *s, uint32_t i);
 typedef void (*zsim_frame_hook)(void *ud, uint32_t from, uint32_t to, const uint8_t *frame,
                                 size_t len);
 void zsim_set_frame_hook(zsim *s, zsim_frame_hook hook, void *ud);
-/* Message body bytes: message i carries (uint8_t)(i + k) at offset k. */
 /* A 64-bit digest of every event processed (time, kind, node, bytes): the trace. */
 uint64_t zsim_trace_digest(const zsim *s);
 

@@ -163,7 +163,9 @@ int main(int argc, char **argv)
     }
     if (!have_topo)
         fprintf(stderr, "zhtp-sim: no --topology given, using line:10\n");
-    c.progress = isatty(STDERR_FILENO) != 0;
+    /* Progress lines only where someone watches, and only for runs that take a while. */
+    uint32_t nodes = c.topology == ZSIM_GRID ? c.w * c.h : c.n;
+    c.progress = isatty(STDERR_FILENO) != 0 && nodes >= 1000;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     zsim *s;
