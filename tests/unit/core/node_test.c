@@ -307,6 +307,27 @@ static void node_next_deadline_is_honoured(void **state)
     side_clear(&b);
 }
 
+static void node_link_remove_drops_its_neighbours(void **state)
+{
+    (void)state;
+    side a, b;
+    pair_up(&a, &b);
+    drain_events(&a);
+    assert_int_equal(zhtp_router_neighbour_count(zhtp_node_router(a.node)), 1);
+    assert_int_equal(zhtp_node_link_remove(a.node, 1, SEC), ZHTP_OK);
+    assert_int_equal(zhtp_node_neighbour_count(a.node), 0);
+    assert_int_equal(zhtp_router_neighbour_count(zhtp_node_router(a.node)), 0);
+    zhtp_node_event ev;
+    assert_int_equal(zhtp_node_next_event(a.node, &ev), ZHTP_OK);
+    assert_int_equal(ev.type, ZHTP_NODE_EV_NEIGHBOUR_DOWN);
+    assert_memory_equal(ev.peer, zhtp_node_id(b.node), ZHTP_NODE_ID_LEN);
+    assert_int_equal(zhtp_node_link_remove(a.node, 1, SEC), ZHTP_ERR_NOTFOUND);
+    uint8_t x = 1;
+    assert_int_equal(zhtp_node_recv(a.node, 1, &b.addr, &x, 1, SEC), ZHTP_ERR_NOTFOUND);
+    side_clear(&a);
+    side_clear(&b);
+}
+
 static void node_rejects_invalid_arguments(void **state)
 {
     (void)state;
@@ -335,6 +356,7 @@ int main(void)
         cmocka_unit_test(node_new_fails_cleanly_at_every_allocation),
         cmocka_unit_test(node_send_and_recv_fail_cleanly_at_every_allocation),
         cmocka_unit_test(node_next_deadline_is_honoured),
+        cmocka_unit_test(node_link_remove_drops_its_neighbours),
         cmocka_unit_test(node_rejects_invalid_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
