@@ -157,6 +157,14 @@ int zhtp_store_record_delete(zhtp_store *s, const uint8_t key[ZHTP_STORE_KEY_LEN
  * Cost: one scan of the chunk and record metadata (no expiry index yet). */
 int zhtp_store_gc(zhtp_store *s, uint64_t now_unix_s, uint64_t *removed);
 
+/* Full integrity scrub: re-hashes every chunk, checks every record and metadata entry,
+ * removes what fails (counted in stats.corrupt_removed), then rebuilds the counters and the
+ * per-peer usage from the surviving entries. *removed (may be NULL) gets the number removed.
+ * One write transaction over the whole store: other writers wait until it ends. Damage found
+ * by ordinary calls (chunk_get, record_get, gc) triggers the same recount automatically when
+ * the damaged entry's owner could not be trusted. */
+int zhtp_store_verify(zhtp_store *s, uint64_t *removed);
+
 /* --- DHT peer cache ------------------------------------------------------------------ */
 
 /* Remembers (or replaces) the address of a node id and when it was last seen. */

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "zhtp/blake3.h"
+
 void store_put_u64(uint8_t *p, uint64_t v)
 {
     for (int i = 7; i >= 0; i--, v >>= 8)
@@ -38,6 +40,25 @@ static bool is_zero(const uint8_t *p, size_t len)
     return acc == 0;
 }
 
+/* check = BLAKE3(key || entry without its check field)[0..16). */
+static void entry_check(uint8_t check[STORE_CHECK_LEN], const uint8_t *key, const uint8_t *entry,
+                        size_t len, size_t check_off)
+{
+    zhtp_blake3 h;
+    zhtp_blake3_init(&h);
+    zhtp_blake3_update(&h, key, ZHTP_STORE_KEY_LEN);
+    zhtp_blake3_update(&h, entry, check_off);
+    zhtp_blake3_update(&h, entry + check_off + STORE_CHECK_LEN, len - check_off - STORE_CHECK_LEN);
+    zhtp_blake3_final(&h, check, STORE_CHECK_LEN);
+}
+
+static bool check_ok(const uint8_t *key, const uint8_t *entry, size_t len, size_t check_off)
+{
+    uint8_t c[STORE_CHECK_LEN];
+    entry_check(c, key, entry, len, check_off);
+    return memcmp(c, entry + check_off, STORE_CHECK_LEN) == 0;
+}
+
 /* Common head of record entries and chunk metadata: version, flags, owner. */
 static int decode_owner(bool *has_owner, uint8_t owner[ZHTP_NODE_ID_LEN], const uint8_t *in)
 {
@@ -66,8 +87,8 @@ size_t store_record_entry_len(const zhtp_store_record *rec)
     return STORE_RECORD_HDR + rec->sig_len + rec->value_len;
 }
 
-zhtp_ssize store_record_entry_encode(uint8_t *out, size_t cap, const zhtp_store_record *rec,
-                                     const uint8_t *owner)
+zhtp_ssize store_record_entry_encode(uint8_t *out, size_t cap, const uint8_t *key,
+                                     const zhtp_store_record *rec, const uint8_t *owner)
 {
     if (rec->sig_len > ZHTP_STORE_SIG_MAX || rec->value_len > ZHTP_STORE_RECORD_MAX)
         return ZHTP_ERR_INVAL;
@@ -84,10 +105,12 @@ zhtp_ssize store_record_entry_encode(uint8_t *out, size_t cap, const zhtp_store_
         memcpy(out + STORE_RECORD_HDR, rec->sig, rec->sig_len);
     if (rec->value_len)
         memcpy(out + STORE_RECORD_HDR + rec->sig_len, rec->value, rec->value_len);
+    entry_check(out + STORE_RECORD_CHECK_OFF, key, out, len, STORE_RECORD_CHECK_OFF);
     return (zhtp_ssize)len;
 }
 
-int store_record_entry_decode(store_record_entry *e, const uint8_t *in, size_t len)
+int store_record_entry_decode(store_record_entry *e, const uint8_t *key, const uint8_t *in,
+                              size_t len)
 {
     if (len < STORE_RECORD_HDR)
         return ZHTP_ERR_STORE_CORRUPT;
@@ -99,6 +122,8 @@ int store_record_entry_decode(store_record_entry *e, const uint8_t *in, size_t l
     if (sig_len > ZHTP_STORE_SIG_MAX || value_len > ZHTP_STORE_RECORD_MAX ||
         len != STORE_RECORD_HDR + sig_len + value_len)
         return ZHTP_ERR_STORE_CORRUPT;
+    if (key && !check_ok(key, in, len, STORE_RECORD_CHECK_OFF))
+        return ZHTP_ERR_STORE_CORRUPT;
     e->rec.sequence = store_get_u64(in + 34);
     e->rec.expiry_unix_s = store_get_u64(in + 42);
     e->rec.sig = in + STORE_RECORD_HDR;
@@ -108,14 +133,17 @@ int store_record_entry_decode(store_record_entry *e, const uint8_t *in, size_t l
     return 0;
 }
 
-void store_chunk_meta_encode(uint8_t out[STORE_CHUNK_META_LEN], const store_chunk_meta *m)
+void store_chunk_meta_encode(uint8_t out[STORE_CHUNK_META_LEN], const uint8_t *key,
+                             const store_chunk_meta *m)
 {
     encode_owner(out, m->has_owner ? m->owner : NULL);
     put_u32(out + 34, m->size);
     store_put_u64(out + 38, m->expiry_unix_s);
+    entry_check(out + STORE_CHUNK_META_CHECK_OFF, key, out, STORE_CHUNK_META_LEN,
+                STORE_CHUNK_META_CHECK_OFF);
 }
 
-int store_chunk_meta_decode(store_chunk_meta *m, const uint8_t *in, size_t len)
+int store_chunk_meta_decode(store_chunk_meta *m, const uint8_t *key, const uint8_t *in, size_t len)
 {
     if (len != STORE_CHUNK_META_LEN)
         return ZHTP_ERR_STORE_CORRUPT;
@@ -125,6 +153,8 @@ int store_chunk_meta_decode(store_chunk_meta *m, const uint8_t *in, size_t len)
     m->size = get_u32(in + 34);
     m->expiry_unix_s = store_get_u64(in + 38);
     if (m->size == 0 || m->size > ZHTP_STORE_CHUNK_MAX)
+        return ZHTP_ERR_STORE_CORRUPT;
+    if (key && !check_ok(key, in, len, STORE_CHUNK_META_CHECK_OFF))
         return ZHTP_ERR_STORE_CORRUPT;
     return 0;
 }

@@ -23,6 +23,9 @@ struct zhtp_store {
     zhtp_store_config cfg; /* defaults filled in */
     uint64_t map_size;
     int last_mdb; /* last raw LMDB failure, for zhtp_store_backend_error */
+    /* Set inside a write transaction when an entry whose owner or size cannot be trusted was
+     * removed: run_write then recounts the books from the surviving entries before commit. */
+    bool needs_recount;
 };
 
 /* meta db keys */
@@ -161,6 +164,7 @@ static int usage_adjust(zhtp_store *s, MDB_txn *txn, const uint8_t *owner, uint6
 /* --- transactions --------------------------------------------------------------------- */
 
 typedef int (*write_fn)(zhtp_store *s, MDB_txn *txn, void *arg);
+static int recount(zhtp_store *s, MDB_txn *txn);
 
 /* Doubles the map, up to max_map_size. Called with no transaction open in this handle. */
 static int grow_map(zhtp_store *s)
@@ -199,7 +203,12 @@ static int run_write(zhtp_store *s, write_fn fn, void *arg)
         }
         if (rc)
             return backend(s, rc);
+        s->needs_recount = false;
         int err = fn(s, txn, arg);
+        if (err >= 0 && s->needs_recount) {
+            int rerr = recount(s, txn);
+            err = rerr ? rerr : err;
+        }
         if (err < 0) {
             mdb_txn_abort(txn);
         } else {
@@ -398,6 +407,8 @@ const char *zhtp_store_backend_strerror(int mdb_rc)
 
 /* --- chunks --------------------------------------------------------------------------- */
 
+static int chunk_remove(zhtp_store *s, MDB_txn *txn, const uint8_t *key, bool is_corrupt);
+
 typedef struct chunk_put_arg {
     const uint8_t *key, *bytes, *owner;
     size_t len;
@@ -419,21 +430,26 @@ static int chunk_put_txn(zhtp_store *s, MDB_txn *txn, void *argp)
     uint8_t mbuf[STORE_CHUNK_META_LEN];
     store_chunk_meta m;
     int rc = mdb_get(txn, s->chunk_meta, &k, &v);
-    if (rc == 0 && store_chunk_meta_decode(&m, v.mv_data, v.mv_size) == 0) {
+    if (rc == 0 && store_chunk_meta_decode(&m, a->key, v.mv_data, v.mv_size) == 0) {
         /* Already stored (and it hashed to key when it was put): only extend the expiry. */
         uint64_t e = later_expiry(m.expiry_unix_s, a->expiry);
         if (e == m.expiry_unix_s)
             return 0;
         m.expiry_unix_s = e;
-        store_chunk_meta_encode(mbuf, &m);
+        store_chunk_meta_encode(mbuf, a->key, &m);
         v = val(mbuf, sizeof mbuf);
         return backend(s, mdb_put(txn, s->chunk_meta, &k, &v, 0));
     }
-    if (rc && rc != MDB_NOTFOUND)
+    int err;
+    if (rc == 0) {
+        /* Metadata that fails its check: drop the entry (counted as corrupt), store anew. */
+        if ((err = chunk_remove(s, txn, a->key, true)))
+            return err;
+    } else if (rc != MDB_NOTFOUND) {
         return backend(s, rc);
-    /* New chunk (or metadata that does not decode: rewrite the entry as new). */
+    }
     counters c;
-    int err = counters_get(s, txn, &c);
+    err = counters_get(s, txn, &c);
     if (err)
         return err;
     if (!fits(c.chunk_bytes + c.record_bytes, a->len, s->cfg.quota_bytes))
@@ -455,7 +471,7 @@ static int chunk_put_txn(zhtp_store *s, MDB_txn *txn, void *argp)
         memcpy(m.owner, a->owner, ZHTP_NODE_ID_LEN);
     m.size = (uint32_t)a->len;
     m.expiry_unix_s = a->expiry;
-    store_chunk_meta_encode(mbuf, &m);
+    store_chunk_meta_encode(mbuf, a->key, &m);
     v = val(mbuf, sizeof mbuf);
     if ((rc = mdb_put(txn, s->chunk_meta, &k, &v, 0)))
         return backend(s, rc);
@@ -530,7 +546,7 @@ static int chunk_remove(zhtp_store *s, MDB_txn *txn, const uint8_t *key, bool is
     bool have_meta = false;
     uint64_t size = 0;
     int rc = mdb_get(txn, s->chunk_meta, &k, &v);
-    if (rc == 0 && store_chunk_meta_decode(&m, v.mv_data, v.mv_size) == 0) {
+    if (rc == 0 && store_chunk_meta_decode(&m, key, v.mv_data, v.mv_size) == 0) {
         have_meta = true;
         size = m.size;
     } else if (rc && rc != MDB_NOTFOUND) {
@@ -541,8 +557,11 @@ static int chunk_remove(zhtp_store *s, MDB_txn *txn, const uint8_t *key, bool is
         return ZHTP_ERR_NOTFOUND;
     if (rc && rc != MDB_NOTFOUND)
         return backend(s, rc);
-    if (!have_meta && rc == 0)
-        size = v.mv_size;
+    if (!have_meta) {
+        s->needs_recount = true; /* owner unknown: its usage is rebuilt from the rest */
+        if (rc == 0)
+            size = v.mv_size;
+    }
     if ((rc = mdb_del(txn, s->chunks, &k, NULL)) && rc != MDB_NOTFOUND)
         return backend(s, rc);
     if ((rc = mdb_del(txn, s->chunk_meta, &k, NULL)) && rc != MDB_NOTFOUND)
@@ -635,8 +654,11 @@ static int record_remove(zhtp_store *s, MDB_txn *txn, MDB_val *k, const MDB_val 
 {
     store_record_entry e;
     int err;
-    if (store_record_entry_decode(&e, v->mv_data, v->mv_size) == 0 && e.has_owner &&
-        (err = usage_adjust(s, txn, e.owner, 0, v->mv_size)))
+    bool ok = k->mv_size == ZHTP_STORE_KEY_LEN &&
+              store_record_entry_decode(&e, k->mv_data, v->mv_data, v->mv_size) == 0;
+    if (!ok)
+        s->needs_recount = true;
+    if (ok && e.has_owner && (err = usage_adjust(s, txn, e.owner, 0, v->mv_size)))
         return err;
     uint64_t size = v->mv_size; /* v points into the map: read it before deleting */
     int rc = mdb_del(txn, s->records, k, NULL);
@@ -666,7 +688,7 @@ static int record_put_txn(zhtp_store *s, MDB_txn *txn, void *argp)
     int rc = mdb_get(txn, s->records, &k, &v);
     if (rc == 0) {
         store_record_entry e;
-        if (store_record_entry_decode(&e, v.mv_data, v.mv_size) == 0) {
+        if (store_record_entry_decode(&e, a->key, v.mv_data, v.mv_size) == 0) {
             if (a->rec->sequence <= e.rec.sequence)
                 return ZHTP_ERR_STORE_STALE;
             has_old = true;
@@ -708,7 +730,7 @@ static int record_put_txn(zhtp_store *s, MDB_txn *txn, void *argp)
     v.mv_data = NULL;
     if ((rc = mdb_put(txn, s->records, &k, &v, MDB_RESERVE)))
         return backend(s, rc);
-    if (store_record_entry_encode(v.mv_data, a->entry_len, a->rec, a->owner) < 0)
+    if (store_record_entry_encode(v.mv_data, a->entry_len, a->key, a->rec, a->owner) < 0)
         return ZHTP_ERR_INTERNAL;
     if (!has_old)
         c.records++;
@@ -769,7 +791,7 @@ int zhtp_store_record_get(zhtp_store *s, const uint8_t key[ZHTP_STORE_KEY_LEN], 
         return backend(s, rc);
     }
     store_record_entry e;
-    if (store_record_entry_decode(&e, v.mv_data, v.mv_size) != 0) {
+    if (store_record_entry_decode(&e, key, v.mv_data, v.mv_size) != 0) {
         mdb_txn_abort(txn);
         record_del_arg a = {key, true};
         err = run_write(s, record_del_txn, &a);
@@ -810,10 +832,9 @@ static bool expired(uint64_t expiry, uint64_t now)
  * pages the cursor points into); the walk then resumes at the first key >= the copy. */
 #define KEY_COPY_MAX 512 /* > LMDB's default maximum key size (511) */
 
-static int gc_txn(zhtp_store *s, MDB_txn *txn, void *argp)
+/* Removes expired entries (expiry <= a->now) and entries that fail their check. */
+static int sweep(zhtp_store *s, MDB_txn *txn, gc_arg *a)
 {
-    gc_arg *a = argp;
-    a->removed = 0;
     uint8_t kb[KEY_COPY_MAX];
     MDB_cursor *cur;
     MDB_val k, v;
@@ -824,8 +845,10 @@ static int gc_txn(zhtp_store *s, MDB_txn *txn, void *argp)
     rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
     while (rc == 0) {
         store_chunk_meta m;
+        MDB_val cv;
         bool bad = k.mv_size != ZHTP_STORE_KEY_LEN ||
-                   store_chunk_meta_decode(&m, v.mv_data, v.mv_size) != 0;
+                   store_chunk_meta_decode(&m, k.mv_data, v.mv_data, v.mv_size) != 0 ||
+                   mdb_get(txn, s->chunks, &k, &cv) == MDB_NOTFOUND; /* metadata of nothing */
         if (!bad && !expired(m.expiry_unix_s, a->now)) {
             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
             continue;
@@ -856,7 +879,8 @@ static int gc_txn(zhtp_store *s, MDB_txn *txn, void *argp)
     rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
     while (rc == 0) {
         store_record_entry e;
-        bool bad = store_record_entry_decode(&e, v.mv_data, v.mv_size) != 0;
+        bool bad = k.mv_size != ZHTP_STORE_KEY_LEN ||
+                   store_record_entry_decode(&e, k.mv_data, v.mv_data, v.mv_size) != 0;
         if (!bad && !expired(e.rec.expiry_unix_s, a->now)) {
             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
             continue;
@@ -876,12 +900,158 @@ static int gc_txn(zhtp_store *s, MDB_txn *txn, void *argp)
     return rc == MDB_NOTFOUND ? 0 : backend(s, rc);
 }
 
+static int gc_txn(zhtp_store *s, MDB_txn *txn, void *argp)
+{
+    gc_arg *a = argp;
+    a->removed = 0;
+    return sweep(s, txn, a);
+}
+
 int zhtp_store_gc(zhtp_store *s, uint64_t now_unix_s, uint64_t *removed)
 {
     if (!s)
         return ZHTP_ERR_INVAL;
     gc_arg a = {now_unix_s, 0};
     int err = run_write(s, gc_txn, &a);
+    if (removed)
+        *removed = err ? 0 : a.removed;
+    return err;
+}
+
+/* --- recount and verify ---------------------------------------------------------------- */
+
+/* Deletes chunk rows that have no valid metadata (left by damage), counting them corrupt. */
+static int sweep_orphans(zhtp_store *s, MDB_txn *txn, bool rehash, uint64_t *removed)
+{
+    uint8_t kb[KEY_COPY_MAX];
+    MDB_cursor *cur;
+    MDB_val k, v, mv;
+    int err = 0;
+    int rc = mdb_cursor_open(txn, s->chunks, &cur);
+    if (rc)
+        return backend(s, rc);
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        store_chunk_meta m;
+        bool bad = k.mv_size != ZHTP_STORE_KEY_LEN || mdb_get(txn, s->chunk_meta, &k, &mv) != 0 ||
+                   store_chunk_meta_decode(&m, k.mv_data, mv.mv_data, mv.mv_size) != 0;
+        if (!bad && rehash) {
+            uint8_t h[ZHTP_BLAKE3_OUT_LEN];
+            zhtp_blake3_hash(h, sizeof h, v.mv_data, v.mv_size);
+            bad = memcmp(h, k.mv_data, sizeof h) != 0;
+        }
+        if (!bad) {
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+            continue;
+        }
+        size_t klen = k.mv_size;
+        memcpy(kb, k.mv_data, klen);
+        MDB_val kk = val(kb, klen);
+        if ((rc = mdb_del(txn, s->chunks, &kk, NULL)) ||
+            ((rc = mdb_del(txn, s->chunk_meta, &kk, NULL)) && rc != MDB_NOTFOUND)) {
+            err = backend(s, rc);
+            break;
+        }
+        (*removed)++;
+        counters c;
+        if ((err = counters_get(s, txn, &c)))
+            break;
+        c.corrupt++;
+        if ((err = counters_put(s, txn, &c)))
+            break;
+        rc = mdb_cursor_get(cur, &kk, &v, MDB_SET_RANGE);
+        k = kk;
+    }
+    mdb_cursor_close(cur);
+    if (err)
+        return err;
+    return rc == MDB_NOTFOUND ? 0 : backend(s, rc);
+}
+
+/* Rebuilds the counters and the per-peer usage from the entries themselves, after removing
+ * every entry that fails its check (expired entries are left alone). */
+static int recount(zhtp_store *s, MDB_txn *txn)
+{
+    gc_arg g = {0, 0}; /* now = 0: nothing counts as expired, only damaged entries go */
+    int err = sweep(s, txn, &g);
+    uint64_t orphans = 0;
+    if (!err)
+        err = sweep_orphans(s, txn, false, &orphans);
+    if (err)
+        return err;
+    counters c, old;
+    if ((err = counters_get(s, txn, &old)))
+        return err;
+    memset(&c, 0, sizeof c);
+    c.corrupt = old.corrupt;
+    int rc = mdb_drop(txn, s->usage, 0);
+    if (rc)
+        return backend(s, rc);
+    MDB_cursor *cur;
+    MDB_val k, v;
+    if ((rc = mdb_cursor_open(txn, s->chunk_meta, &cur)))
+        return backend(s, rc);
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && !err;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        store_chunk_meta m;
+        if (store_chunk_meta_decode(&m, k.mv_data, v.mv_data, v.mv_size) != 0)
+            continue; /* cannot happen after the sweep; never count what failed */
+        c.chunks++;
+        c.chunk_bytes += m.size;
+        if (m.has_owner)
+            err = usage_adjust(s, txn, m.owner, m.size, 0);
+    }
+    mdb_cursor_close(cur);
+    if (err)
+        return err;
+    if (rc != MDB_NOTFOUND)
+        return backend(s, rc);
+    if ((rc = mdb_cursor_open(txn, s->records, &cur)))
+        return backend(s, rc);
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && !err;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        store_record_entry e;
+        if (k.mv_size != ZHTP_STORE_KEY_LEN ||
+            store_record_entry_decode(&e, k.mv_data, v.mv_data, v.mv_size) != 0)
+            continue;
+        c.records++;
+        c.record_bytes += v.mv_size;
+        if (e.has_owner)
+            err = usage_adjust(s, txn, e.owner, v.mv_size, 0);
+    }
+    mdb_cursor_close(cur);
+    if (err)
+        return err;
+    if (rc != MDB_NOTFOUND)
+        return backend(s, rc);
+    s->needs_recount = false;
+    return counters_put(s, txn, &c);
+}
+
+typedef struct verify_arg {
+    uint64_t removed;
+} verify_arg;
+
+static int verify_txn(zhtp_store *s, MDB_txn *txn, void *argp)
+{
+    verify_arg *a = argp;
+    a->removed = 0;
+    gc_arg g = {0, 0};
+    int err = sweep(s, txn, &g);
+    if (err)
+        return err;
+    if ((err = sweep_orphans(s, txn, true, &a->removed)))
+        return err;
+    a->removed += g.removed;
+    return recount(s, txn);
+}
+
+int zhtp_store_verify(zhtp_store *s, uint64_t *removed)
+{
+    if (!s)
+        return ZHTP_ERR_INVAL;
+    verify_arg a = {0};
+    int err = run_write(s, verify_txn, &a);
     if (removed)
         *removed = err ? 0 : a.removed;
     return err;
