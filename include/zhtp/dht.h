@@ -100,6 +100,7 @@ typedef struct zhtp_dht_config {
     zhtp_time chunk_ttl;          /* lifetime of a stored chunk without republish; 0: 24 h */
     uint64_t net_time_offset;     /* network time = now + this (record expiry) */
     uint32_t max_lookups;         /* concurrent operations; 0: 64 */
+    uint64_t content_max;         /* largest content zhtp_dht_get_content assembles; 0: 64 MiB */
 } zhtp_dht_config;
 
 typedef struct zhtp_dht zhtp_dht;
@@ -110,6 +111,8 @@ enum zhtp_dht_event_type {
     ZHTP_DHT_EV_PUBLISH_DONE = 3,
     ZHTP_DHT_EV_RESOLVE_DONE = 4,
     ZHTP_DHT_EV_BOOTSTRAP_DONE = 5,
+    ZHTP_DHT_EV_CONTENT_PUT_DONE = 6,
+    ZHTP_DHT_EV_CONTENT_GET_DONE = 7,
 };
 
 /* Completion of one operation. status: ZHTP_OK, ZHTP_ERR_DHT_NOT_FOUND, ZHTP_ERR_DHT_TIMEOUT
@@ -195,6 +198,24 @@ int zhtp_dht_publish(zhtp_dht *dht, const uint8_t *rec, size_t len, zhtp_time no
 /* Finds the record with the highest valid sequence number under |key|. */
 int zhtp_dht_resolve(zhtp_dht *dht, const uint8_t key[ZHTP_DHT_ID_LEN], zhtp_time now,
                      uint64_t *op);
+
+/* Large content (docs/dht.md "Content"): split into chunks of chunk_size bytes (0: 64 KiB; at
+ * most ZHTP_DHT_CHUNK_MAX) plus one manifest chunk listing their keys:
+ *   "ZDM1" | total_len u64 | chunk_size u32 | n u32 | n * key(32)        (little endian)
+ * The manifest's own key (BLAKE3 of it) is the content's name, written to |root|: it commits to
+ * every chunk key, so the chunks and the manifest form a two-level BLAKE3 Merkle tree. Up to
+ * ZHTP_DHT_CONTENT_PARALLEL chunk operations run at once, each a lookup towards that chunk's own
+ * holders; the manifest is put last. Completes with EV_CONTENT_PUT_DONE (status of the first
+ * failing chunk, if any). ZHTP_ERR_INVAL when the manifest would exceed ZHTP_DHT_CHUNK_MAX. */
+#define ZHTP_DHT_CONTENT_PARALLEL  8
+#define ZHTP_DHT_CONTENT_CHUNK_DEF (64u * 1024u)
+int zhtp_dht_put_content(zhtp_dht *dht, const uint8_t *bytes, size_t len, uint32_t chunk_size,
+                         uint8_t root[ZHTP_DHT_ID_LEN], zhtp_time now, uint64_t *op);
+/* Fetches the manifest under |root|, then every chunk (each verified against its key as any
+ * get), and completes with EV_CONTENT_GET_DONE carrying the whole content. A manifest that
+ * does not parse, or whose total exceeds cfg.content_max, gives ZHTP_ERR_DHT_VERIFY. */
+int zhtp_dht_get_content(zhtp_dht *dht, const uint8_t root[ZHTP_DHT_ID_LEN], zhtp_time now,
+                         uint64_t *op);
 
 const zhtp_dht_stats *zhtp_dht_get_stats(const zhtp_dht *dht);
 /* Number of contacts in the buckets (not the replacement caches). */

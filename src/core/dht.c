@@ -11,7 +11,10 @@
 #include "zhtp/blake3.h"
 
 enum { C_NEW = 0, C_INFLIGHT = 1, C_DONE = 2, C_FAILED = 3 };
-enum { OP_BOOTSTRAP = 1, OP_PUT, OP_GET, OP_PUBLISH, OP_RESOLVE, OP_REPUBLISH };
+enum { OP_BOOTSTRAP = 1, OP_PUT, OP_GET, OP_PUBLISH, OP_RESOLVE, OP_REPUBLISH, OP_CPUT, OP_CGET };
+#define CHILD_MANIFEST UINT32_MAX
+#define MANIFEST_MAGIC "ZDM1"
+#define MANIFEST_HDR   20
 enum { PH_LOOKUP = 0, PH_STORE = 1 };
 
 typedef struct dht_cand {
@@ -21,6 +24,18 @@ typedef struct dht_cand {
 
 typedef struct dht_op {
     bool used;
+    bool internal;  /* republish or a child of a content op: no event, no user quota */
+    int32_t index;  /* own slot in d->ops */
+    int32_t parent; /* content op this one is a chunk of, or -1 */
+    uint64_t parent_id;
+    uint32_t child;
+    /* content ops (OP_CPUT / OP_CGET) */
+    uint8_t *buf; /* the content: source (CPUT) or assembled (CGET) */
+    size_t buf_len;
+    uint64_t total;
+    uint32_t chunk_size, n_chunks, next_child, done_children, running;
+    bool starting, manifest_done;
+    int cstatus;
     uint8_t type, phase, kind;
     uint64_t id;
     uint8_t target[ZHTP_DHT_ID_LEN];
@@ -65,7 +80,7 @@ struct zhtp_dht {
     const zhtp_mem *mem;
     dht_table t;
     uint64_t next_txid, next_op;
-    dht_op *ops;
+    dht_op **ops; /* slots are allocated once and reused, so an op pointer stays valid */
     size_t n_ops;
     size_t user_ops;
     dht_rpc *rpcs;
@@ -178,7 +193,7 @@ static int rpc_take(zhtp_dht *d, uint64_t txid, const uint8_t from[ZHTP_DHT_ID_L
  * unexpected), so that a reused op slot never receives them. */
 static void op_free(zhtp_dht *d, dht_op *op)
 {
-    int32_t oi = (int32_t)(op - d->ops);
+    int32_t oi = op->index;
     for (size_t i = 0; i < d->n_rpcs;) {
         if (d->rpcs[i].op == oi)
             d->rpcs[i] = d->rpcs[--d->n_rpcs];
@@ -188,14 +203,36 @@ static void op_free(zhtp_dht *d, dht_op *op)
     zhtp_mem_free(d->mem, op->ev, sizeof *op->ev);
     zhtp_mem_free(d->mem, op->c, op->cap * sizeof *op->c);
     zhtp_mem_free(d->mem, op->value, op->value_len ? op->value_len : 1);
-    if (op->type != OP_REPUBLISH)
+    zhtp_mem_free(d->mem, op->buf, op->buf_len ? op->buf_len : 1);
+    if (!op->internal)
         d->user_ops--;
     memset(op, 0, sizeof *op);
+    op->index = oi;
 }
+
+static void content_child_done(zhtp_dht *d, int32_t pi, uint64_t pid, uint32_t ci, int status,
+                               uint8_t *v, size_t vl, uint32_t rpcs, zhtp_time now);
 
 static void op_finish(zhtp_dht *d, dht_op *op, int status, zhtp_time now)
 {
-    if (op->type == OP_REPUBLISH) {
+    if (op->parent >= 0 && op->internal) {
+        /* a chunk of a content op: hand the answer to the parent (which may start new ops) */
+        int32_t pi = op->parent;
+        uint64_t pid = op->parent_id;
+        uint32_t ci = op->child, rpcs = op->rpcs;
+        uint8_t *v = NULL;
+        size_t vl = 0;
+        if (op->type == OP_GET && status == ZHTP_OK) {
+            v = op->value;
+            vl = op->value_len;
+            op->value = NULL;
+            op->value_len = 0;
+        }
+        op_free(d, op);
+        content_child_done(d, pi, pid, ci, status, v, vl, rpcs, now);
+        return;
+    }
+    if (op->internal) {
         op_free(d, op);
         return;
     }
@@ -208,7 +245,10 @@ static void op_finish(zhtp_dht *d, dht_op *op, int status, zhtp_time now)
                                     ZHTP_DHT_EV_PUT_DONE,
                                     ZHTP_DHT_EV_GET_DONE,
                                     ZHTP_DHT_EV_PUBLISH_DONE,
-                                    ZHTP_DHT_EV_RESOLVE_DONE};
+                                    ZHTP_DHT_EV_RESOLVE_DONE,
+                                    0,
+                                    ZHTP_DHT_EV_CONTENT_PUT_DONE,
+                                    ZHTP_DHT_EV_CONTENT_GET_DONE};
         e->ev.type = types[op->type];
         e->ev.op = op->id;
         e->ev.status = status;
@@ -216,7 +256,15 @@ static void op_finish(zhtp_dht *d, dht_op *op, int status, zhtp_time now)
         e->ev.rpcs = op->rpcs;
         e->ev.latency = now - op->start;
         e->ev.stored = op->acks_ok;
-        if (status == ZHTP_OK && (op->type == OP_GET || op->type == OP_RESOLVE)) {
+        if (op->type == OP_CGET && status == ZHTP_OK) {
+            zhtp_mem_free(d->mem, op->value, op->value_len ? op->value_len : 1); /* manifest */
+            op->value = op->buf;
+            op->value_len = op->buf_len;
+            op->buf = NULL;
+            op->buf_len = 0;
+        }
+        if (status == ZHTP_OK &&
+            (op->type == OP_GET || op->type == OP_RESOLVE || op->type == OP_CGET)) {
             /* hand the answer buffer over to the event */
             e->value = op->value;
             e->value_len = op->value_len;
@@ -270,16 +318,16 @@ int zhtp_dht_next_event(zhtp_dht *d, zhtp_dht_event *ev)
 /* ---- lookups ----------------------------------------------------------------------------- */
 
 static dht_op *op_new(zhtp_dht *d, uint8_t type, const uint8_t target[ZHTP_DHT_ID_LEN],
-                      zhtp_time now)
+                      zhtp_time now, bool internal)
 {
-    if (type != OP_REPUBLISH && d->user_ops >= d->cfg.max_lookups)
+    if (!internal && d->user_ops >= d->cfg.max_lookups)
         return NULL;
     size_t i;
-    for (i = 0; i < d->n_ops && d->ops[i].used; i++)
+    for (i = 0; i < d->n_ops && d->ops[i] && d->ops[i]->used; i++)
         ;
     if (i == d->n_ops) {
         size_t nn = d->n_ops ? d->n_ops * 2 : 8;
-        dht_op *n = zhtp_mem_alloc(d->mem, nn * sizeof *n);
+        dht_op **n = zhtp_mem_alloc(d->mem, nn * sizeof *n);
         if (!n)
             return NULL;
         memset(n, 0, nn * sizeof *n);
@@ -289,13 +337,21 @@ static dht_op *op_new(zhtp_dht *d, uint8_t type, const uint8_t target[ZHTP_DHT_I
         d->ops = n;
         d->n_ops = nn;
     }
-    dht_op *op = &d->ops[i];
+    if (!d->ops[i]) {
+        d->ops[i] = zhtp_mem_alloc(d->mem, sizeof **d->ops);
+        if (!d->ops[i])
+            return NULL;
+        memset(d->ops[i], 0, sizeof **d->ops);
+    }
+    dht_op *op = d->ops[i];
     memset(op, 0, sizeof *op);
+    op->index = (int32_t)i;
+    op->parent = -1;
     op->cap = (size_t)d->cfg.paths * d->cfg.k * 3;
     op->c = zhtp_mem_alloc(d->mem, op->cap * sizeof *op->c);
     if (!op->c)
         return NULL;
-    if (type != OP_REPUBLISH) {
+    if (!internal) {
         op->ev = zhtp_mem_alloc(d->mem, sizeof *op->ev);
         if (!op->ev) {
             zhtp_mem_free(d->mem, op->c, op->cap * sizeof *op->c);
@@ -304,11 +360,12 @@ static dht_op *op_new(zhtp_dht *d, uint8_t type, const uint8_t target[ZHTP_DHT_I
         }
     }
     op->used = true;
+    op->internal = internal;
     op->type = type;
     op->id = ++d->next_op;
     op->start = now;
     memcpy(op->target, target, ZHTP_DHT_ID_LEN);
-    if (type != OP_REPUBLISH)
+    if (!internal)
         d->user_ops++;
     return op;
 }
@@ -363,7 +420,7 @@ static int op_advance(zhtp_dht *d, int32_t oi, zhtp_time now);
 
 static int store_phase(zhtp_dht *d, int32_t oi, zhtp_time now)
 {
-    dht_op *op = &d->ops[oi];
+    dht_op *op = d->ops[oi];
     op->phase = PH_STORE;
     /* The k closest that answered, over all paths; we keep a copy too when we are closer
      * than the k-th of them (or fewer than k answered). */
@@ -399,7 +456,7 @@ static int store_phase(zhtp_dht *d, int32_t oi, zhtp_time now)
 
 static int lookup_done(zhtp_dht *d, int32_t oi, zhtp_time now)
 {
-    dht_op *op = &d->ops[oi];
+    dht_op *op = d->ops[oi];
     switch (op->type) {
     case OP_BOOTSTRAP:
         for (size_t i = 0; i < op->n; i++)
@@ -427,7 +484,7 @@ static int lookup_done(zhtp_dht *d, int32_t oi, zhtp_time now)
 
 static int op_advance(zhtp_dht *d, int32_t oi, zhtp_time now)
 {
-    dht_op *op = &d->ops[oi];
+    dht_op *op = d->ops[oi];
     if (op->phase != PH_LOOKUP)
         return ZHTP_OK;
     bool all_done = true;
@@ -471,7 +528,7 @@ static int op_advance(zhtp_dht *d, int32_t oi, zhtp_time now)
 
 static int op_start(zhtp_dht *d, dht_op *op, zhtp_time now, uint64_t *opid)
 {
-    int32_t oi = (int32_t)(op - d->ops);
+    int32_t oi = op->index;
     if (opid)
         *opid = op->id;
     op_seed(d, op);
@@ -639,7 +696,7 @@ static int handle_response(zhtp_dht *d, const uint8_t from[ZHTP_DHT_ID_LEN], con
         b->ping_pending = false;
         return ZHTP_OK;
     }
-    dht_op *op = &d->ops[r.op];
+    dht_op *op = d->ops[r.op];
     if (!type_ok)
         d->st.unexpected++;
     if (op->phase == PH_STORE) {
@@ -824,7 +881,7 @@ static int republish(zhtp_dht *d, zhtp_time now)
         if (store_read(d, r.kinds[i], r.keys[i], &val, &len, NULL, now) != ZHTP_OK)
             continue;
         d->cfg.store.get(d->cfg.store.user_data, r.kinds[i], r.keys[i], &val, &len, &exp);
-        dht_op *op = op_new(d, OP_REPUBLISH, r.keys[i], now);
+        dht_op *op = op_new(d, OP_REPUBLISH, r.keys[i], now, true);
         if (!op) {
             rc = ZHTP_ERR_NOMEM;
             break;
@@ -875,7 +932,7 @@ int zhtp_dht_tick(zhtp_dht *d, zhtp_time now)
             continue;
         }
         dht_table_fail(&d->t, r.to);
-        dht_op *op = &d->ops[r.op];
+        dht_op *op = d->ops[r.op];
         if (op->phase == PH_STORE) {
             if (--op->acks_pending == 0)
                 op_finish(d, op,
@@ -942,6 +999,8 @@ int zhtp_dht_new(zhtp_dht **out, const zhtp_dht_config *cfg, const uint8_t self[
         c.chunk_ttl = 24 * 3600 * ZHTP_NS_PER_SEC;
     if (!c.refresh_interval)
         c.refresh_interval = 15 * 60 * ZHTP_NS_PER_SEC;
+    if (!c.content_max)
+        c.content_max = 64u << 20;
     if (!c.max_lookups)
         c.max_lookups = 64;
     if (c.k > ZHTP_DHT_K_MAX || c.paths > ZHTP_DHT_PATHS_MAX || c.puzzle_bits > 256)
@@ -965,9 +1024,11 @@ void zhtp_dht_free(zhtp_dht *d)
 {
     if (!d)
         return;
-    for (size_t i = 0; i < d->n_ops; i++)
-        if (d->ops[i].used)
-            op_free(d, &d->ops[i]);
+    for (size_t i = 0; i < d->n_ops; i++) {
+        if (d->ops[i] && d->ops[i]->used)
+            op_free(d, d->ops[i]);
+        zhtp_mem_free(d->mem, d->ops[i], sizeof **d->ops);
+    }
     zhtp_mem_free(d->mem, d->ops, d->n_ops * sizeof *d->ops);
     zhtp_mem_free(d->mem, d->rpcs, d->cap_rpcs * sizeof *d->rpcs);
     while (d->out_head) {
@@ -1024,19 +1085,29 @@ int zhtp_dht_bootstrap(zhtp_dht *d, zhtp_time now, uint64_t *opid)
 {
     if (!d)
         return ZHTP_ERR_INVAL;
-    dht_op *op = op_new(d, OP_BOOTSTRAP, d->t.self, now);
+    dht_op *op = op_new(d, OP_BOOTSTRAP, d->t.self, now, false);
     if (!op)
         return busy_or_nomem(d);
     return start_or_undo(d, op, now, opid);
 }
 
+static void set_parent(dht_op *op, const dht_op *parent, uint32_t child)
+{
+    if (parent) {
+        op->parent = parent->index;
+        op->parent_id = parent->id;
+        op->child = child;
+    }
+}
+
 static int start_store(zhtp_dht *d, uint8_t type, uint8_t kind, const uint8_t key[ZHTP_DHT_ID_LEN],
                        const uint8_t *bytes, size_t len, uint64_t expiry, zhtp_time now,
-                       uint64_t *opid)
+                       uint64_t *opid, const dht_op *parent, uint32_t child)
 {
-    dht_op *op = op_new(d, type, key, now);
+    dht_op *op = op_new(d, type, key, now, parent != NULL);
     if (!op)
-        return busy_or_nomem(d);
+        return parent ? ZHTP_ERR_NOMEM : busy_or_nomem(d);
+    set_parent(op, parent, child);
     op->value = zhtp_mem_alloc(d->mem, len);
     if (!op->value) {
         op_free(d, op);
@@ -1059,7 +1130,7 @@ int zhtp_dht_put(zhtp_dht *d, const uint8_t *bytes, size_t len, uint8_t key[ZHTP
     if (key)
         memcpy(key, k, sizeof k);
     return start_store(d, OP_PUT, ZHTP_DHT_KIND_CHUNK, k, bytes, len,
-                       net_now(d, now) + d->cfg.chunk_ttl, now, opid);
+                       net_now(d, now) + d->cfg.chunk_ttl, now, opid, NULL, 0);
 }
 
 int zhtp_dht_publish(zhtp_dht *d, const uint8_t *rec, size_t len, zhtp_time now, uint64_t *opid)
@@ -1069,17 +1140,19 @@ int zhtp_dht_publish(zhtp_dht *d, const uint8_t *rec, size_t len, zhtp_time now,
     zhtp_dht_record r;
     if (zhtp_dht_record_parse(&r, rec, len) != ZHTP_OK || r.expiry <= net_now(d, now))
         return ZHTP_ERR_INVAL;
-    return start_store(d, OP_PUBLISH, ZHTP_DHT_KIND_RECORD, r.key, rec, len, r.expiry, now, opid);
+    return start_store(d, OP_PUBLISH, ZHTP_DHT_KIND_RECORD, r.key, rec, len, r.expiry, now, opid,
+                       NULL, 0);
 }
 
 static int start_find(zhtp_dht *d, uint8_t type, uint8_t kind, const uint8_t key[ZHTP_DHT_ID_LEN],
-                      zhtp_time now, uint64_t *opid)
+                      zhtp_time now, uint64_t *opid, const dht_op *parent, uint32_t child)
 {
     if (!d || !key)
         return ZHTP_ERR_INVAL;
-    dht_op *op = op_new(d, type, key, now);
+    dht_op *op = op_new(d, type, key, now, parent != NULL);
     if (!op)
-        return busy_or_nomem(d);
+        return parent ? ZHTP_ERR_NOMEM : busy_or_nomem(d);
+    set_parent(op, parent, child);
     op->kind = kind;
     /* our own store answers first */
     const uint8_t *val;
@@ -1107,12 +1180,203 @@ static int start_find(zhtp_dht *d, uint8_t type, uint8_t kind, const uint8_t key
 
 int zhtp_dht_get(zhtp_dht *d, const uint8_t key[ZHTP_DHT_ID_LEN], zhtp_time now, uint64_t *opid)
 {
-    return start_find(d, OP_GET, ZHTP_DHT_KIND_CHUNK, key, now, opid);
+    return start_find(d, OP_GET, ZHTP_DHT_KIND_CHUNK, key, now, opid, NULL, 0);
 }
 
 int zhtp_dht_resolve(zhtp_dht *d, const uint8_t key[ZHTP_DHT_ID_LEN], zhtp_time now, uint64_t *opid)
 {
-    return start_find(d, OP_RESOLVE, ZHTP_DHT_KIND_RECORD, key, now, opid);
+    return start_find(d, OP_RESOLVE, ZHTP_DHT_KIND_RECORD, key, now, opid, NULL, 0);
+}
+
+/* ---- content: chunks under a manifest ---------------------------------------------------- */
+
+static void put_le(uint8_t *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint64_t get_le(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static size_t chunk_len_at(const dht_op *p, uint32_t i)
+{
+    uint64_t off = (uint64_t)i * p->chunk_size;
+    uint64_t left = p->total - off;
+    return (size_t)(left < p->chunk_size ? left : p->chunk_size);
+}
+
+/* Starts child i of content op p: a chunk put/get, or the manifest (CHILD_MANIFEST). */
+static int content_child_start(zhtp_dht *d, dht_op *p, uint32_t i, zhtp_time now)
+{
+    uint8_t key[ZHTP_DHT_ID_LEN];
+    if (p->type == OP_CPUT) {
+        const uint8_t *bytes = i == CHILD_MANIFEST ? p->value : p->buf + (size_t)i * p->chunk_size;
+        size_t len = i == CHILD_MANIFEST ? p->value_len : chunk_len_at(p, i);
+        zhtp_blake3_hash(key, sizeof key, bytes, len);
+        return start_store(d, OP_PUT, ZHTP_DHT_KIND_CHUNK, key, bytes, len,
+                           net_now(d, now) + d->cfg.chunk_ttl, now, NULL, p, i);
+    }
+    if (i == CHILD_MANIFEST)
+        memcpy(key, p->target, sizeof key);
+    else
+        memcpy(key, p->value + MANIFEST_HDR + (size_t)i * ZHTP_DHT_ID_LEN, sizeof key);
+    return start_find(d, OP_GET, ZHTP_DHT_KIND_CHUNK, key, now, NULL, p, i);
+}
+
+/* Keeps up to ZHTP_DHT_CONTENT_PARALLEL children running; finishes p when all are done, or one
+ * failed and the others drained. A child that completes at once re-enters through
+ * content_child_done, which sees p->starting and leaves the loop to this frame. */
+static void content_pump(zhtp_dht *d, dht_op *p, zhtp_time now)
+{
+    if (p->starting)
+        return;
+    p->starting = true;
+    uint32_t total = p->type == OP_CPUT ? p->n_chunks + 1 : p->n_chunks;
+    while (!p->cstatus && p->running < ZHTP_DHT_CONTENT_PARALLEL && p->next_child < total) {
+        uint32_t i = p->next_child;
+        if (p->type == OP_CPUT && i == p->n_chunks) {
+            /* the manifest goes last, once every chunk is stored: a manifest that resolves
+             * then names chunks that exist */
+            if (p->running)
+                break;
+            i = CHILD_MANIFEST;
+        }
+        p->next_child++;
+        p->running++;
+        int rc = content_child_start(d, p, i, now);
+        if (rc) {
+            p->running--;
+            p->cstatus = rc;
+        }
+    }
+    p->starting = false;
+    if (p->running == 0 && (p->cstatus || p->done_children == total))
+        op_finish(d, p, p->cstatus, now);
+}
+
+static void content_child_done(zhtp_dht *d, int32_t pi, uint64_t pid, uint32_t ci, int status,
+                               uint8_t *v, size_t vl, uint32_t rpcs, zhtp_time now)
+{
+    dht_op *p = pi >= 0 && (size_t)pi < d->n_ops ? d->ops[pi] : NULL;
+    if (!p || !p->used || p->id != pid) {
+        zhtp_mem_free(d->mem, v, vl ? vl : 1);
+        return;
+    }
+    p->running--;
+    p->rpcs += rpcs;
+    if (status && !p->cstatus)
+        p->cstatus = status;
+    if (!status && p->type == OP_CGET && ci == CHILD_MANIFEST) {
+        /* untrusted manifest: its hash matched root, but its author may be hostile */
+        uint64_t total = vl >= MANIFEST_HDR ? get_le(v + 4, 8) : 0;
+        uint64_t cs = vl >= MANIFEST_HDR ? get_le(v + 12, 4) : 0;
+        uint64_t n = vl >= MANIFEST_HDR ? get_le(v + 16, 4) : 0;
+        if (vl < MANIFEST_HDR || memcmp(v, MANIFEST_MAGIC, 4) || cs == 0 ||
+            cs > ZHTP_DHT_CHUNK_MAX || total == 0 || total > d->cfg.content_max ||
+            n != (total + cs - 1) / cs || vl != MANIFEST_HDR + (size_t)n * ZHTP_DHT_ID_LEN) {
+            p->cstatus = ZHTP_ERR_DHT_VERIFY;
+        } else if (!(p->buf = zhtp_mem_alloc(d->mem, (size_t)total))) {
+            p->cstatus = ZHTP_ERR_NOMEM;
+        } else {
+            p->buf_len = (size_t)total;
+            p->total = total;
+            p->chunk_size = (uint32_t)cs;
+            p->n_chunks = (uint32_t)n;
+            p->value = v; /* kept: the chunk keys are read from it */
+            p->value_len = vl;
+            v = NULL;
+            vl = 0;
+            p->manifest_done = true;
+            p->next_child = 0;
+            p->done_children = 0;
+        }
+    } else if (!status && p->type == OP_CGET) {
+        /* the child get verified BLAKE3(v) == key; the length must fit its slot too */
+        if (vl != chunk_len_at(p, ci)) {
+            p->cstatus = ZHTP_ERR_DHT_VERIFY;
+        } else {
+            memcpy(p->buf + (size_t)ci * p->chunk_size, v, vl);
+            p->done_children++;
+        }
+    } else if (!status) {
+        p->done_children++;
+    }
+    zhtp_mem_free(d->mem, v, vl ? vl : 1);
+    content_pump(d, p, now);
+}
+
+int zhtp_dht_put_content(zhtp_dht *d, const uint8_t *bytes, size_t len, uint32_t chunk_size,
+                         uint8_t root[ZHTP_DHT_ID_LEN], zhtp_time now, uint64_t *opid)
+{
+    if (!chunk_size)
+        chunk_size = ZHTP_DHT_CONTENT_CHUNK_DEF;
+    if (!d || !bytes || len == 0 || chunk_size > ZHTP_DHT_CHUNK_MAX)
+        return ZHTP_ERR_INVAL;
+    uint64_t n = ((uint64_t)len + chunk_size - 1) / chunk_size;
+    if (n > (ZHTP_DHT_CHUNK_MAX - MANIFEST_HDR) / ZHTP_DHT_ID_LEN)
+        return ZHTP_ERR_INVAL;
+    size_t mlen = MANIFEST_HDR + (size_t)n * ZHTP_DHT_ID_LEN;
+    uint8_t zero[ZHTP_DHT_ID_LEN] = {0};
+    dht_op *p = op_new(d, OP_CPUT, zero, now, false);
+    if (!p)
+        return busy_or_nomem(d);
+    p->buf = zhtp_mem_alloc(d->mem, len);
+    if (p->buf)
+        p->buf_len = len;
+    p->value = zhtp_mem_alloc(d->mem, mlen);
+    if (p->value)
+        p->value_len = mlen;
+    if (!p->buf || !p->value) {
+        op_free(d, p);
+        return ZHTP_ERR_NOMEM;
+    }
+    memcpy(p->buf, bytes, len);
+    p->total = len;
+    p->chunk_size = chunk_size;
+    p->n_chunks = (uint32_t)n;
+    memcpy(p->value, MANIFEST_MAGIC, 4);
+    put_le(p->value + 4, len, 8);
+    put_le(p->value + 12, chunk_size, 4);
+    put_le(p->value + 16, n, 4);
+    for (uint32_t i = 0; i < n; i++)
+        zhtp_blake3_hash(p->value + MANIFEST_HDR + (size_t)i * ZHTP_DHT_ID_LEN, ZHTP_DHT_ID_LEN,
+                         p->buf + (size_t)i * chunk_size, chunk_len_at(p, i));
+    zhtp_blake3_hash(p->target, ZHTP_DHT_ID_LEN, p->value, mlen);
+    if (root)
+        memcpy(root, p->target, ZHTP_DHT_ID_LEN);
+    if (opid)
+        *opid = p->id;
+    content_pump(d, p, now);
+    return ZHTP_OK;
+}
+
+int zhtp_dht_get_content(zhtp_dht *d, const uint8_t root[ZHTP_DHT_ID_LEN], zhtp_time now,
+                         uint64_t *opid)
+{
+    if (!d || !root)
+        return ZHTP_ERR_INVAL;
+    dht_op *p = op_new(d, OP_CGET, root, now, false);
+    if (!p)
+        return busy_or_nomem(d);
+    if (opid)
+        *opid = p->id;
+    /* phase 1: the manifest alone (n_chunks stays 0 until it arrives) */
+    p->starting = true;
+    p->running = 1;
+    int rc = content_child_start(d, p, CHILD_MANIFEST, now);
+    p->starting = false;
+    if (rc) {
+        op_free(d, p);
+        return rc;
+    }
+    if (p->running == 0)
+        content_pump(d, p, now); /* the manifest was answered at once (held locally) */
+    return ZHTP_OK;
 }
 
 const zhtp_dht_stats *zhtp_dht_get_stats(const zhtp_dht *d)

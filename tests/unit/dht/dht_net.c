@@ -587,6 +587,20 @@ int dn_resolve(dn_net *net, size_t i, const uint8_t key[32], uint64_t *op)
     return rc;
 }
 
+int dn_put_content(dn_net *net, size_t i, const uint8_t *bytes, size_t len, uint32_t chunk_size,
+                   uint8_t root[32], uint64_t *op)
+{
+    int rc = zhtp_dht_put_content(net->nodes[i].dht, bytes, len, chunk_size, root, net->now, op);
+    settle(net, i);
+    return rc;
+}
+int dn_get_content(dn_net *net, size_t i, const uint8_t root[32], uint64_t *op)
+{
+    int rc = zhtp_dht_get_content(net->nodes[i].dht, root, net->now, op);
+    settle(net, i);
+    return rc;
+}
+
 void dn_inject(dn_net *net, size_t from, size_t to, const uint8_t *buf, size_t len)
 {
     send_bytes(net, from, to, buf, len);

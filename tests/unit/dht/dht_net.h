@@ -55,6 +55,9 @@ int dn_put(dn_net *net, size_t i, const uint8_t *bytes, size_t len, uint8_t key[
 int dn_get(dn_net *net, size_t i, const uint8_t key[32], uint64_t *op);
 int dn_publish(dn_net *net, size_t i, const uint8_t *rec, size_t len, uint64_t *op);
 int dn_resolve(dn_net *net, size_t i, const uint8_t key[32], uint64_t *op);
+int dn_put_content(dn_net *net, size_t i, const uint8_t *bytes, size_t len, uint32_t chunk_size,
+                   uint8_t root[32], uint64_t *op);
+int dn_get_content(dn_net *net, size_t i, const uint8_t root[32], uint64_t *op);
 /* Injects raw message bytes from node `from` to node `to` (delivered after the latency). */
 void dn_inject(dn_net *net, size_t from, size_t to, const uint8_t *buf, size_t len);
 /* Whether node i's store holds (kind, key). */

@@ -932,6 +932,88 @@ static void same_seed_gives_the_same_trace(void **state)
     assert_true(d[0] == d[1]);
 }
 
+typedef struct clog {
+    size_t n;
+    int status;
+    uint8_t *buf;
+    size_t len;
+    uint32_t rpcs;
+} clog;
+
+static void content_cb(void *ud, size_t node, const zhtp_dht_event *ev)
+{
+    (void)node;
+    clog *c = ud;
+    if (ev->type != ZHTP_DHT_EV_CONTENT_PUT_DONE && ev->type != ZHTP_DHT_EV_CONTENT_GET_DONE)
+        return;
+    c->n++;
+    c->status = ev->status;
+    c->rpcs = ev->rpcs;
+    free(c->buf);
+    c->buf = NULL;
+    c->len = ev->len;
+    if (ev->value) {
+        c->buf = malloc(ev->len);
+        memcpy(c->buf, ev->value, ev->len);
+    }
+}
+
+static void large_content_comes_back_whole_through_chunks_and_manifest(void **state)
+{
+    (void)state;
+    dn_config c = {.n = 300, .seed = 41};
+    dn_net *net = dn_new(&c);
+    dn_bootstrap(net);
+    for (size_t i = 5; i < 300; i += 10)
+        dn_set_behaviour(net, i, DN_FORGER); /* forged chunks on the way must not matter */
+    clog log = {0};
+    dn_set_event_cb(net, content_cb, &log);
+    size_t len = 1000 * 1000 + 123; /* 62 chunks of 16 KiB, the last one short */
+    uint8_t *content = malloc(len), root[32];
+    zt_rng r;
+    zt_rng_seed(&r, 42);
+    zt_rng_bytes(&r, content, len);
+    assert_int_equal(dn_put_content(net, 0, content, len, 16384, root, NULL), ZHTP_OK);
+    dn_run(net, 60 * ZHTP_NS_PER_SEC);
+    assert_int_equal(log.n, 1);
+    assert_int_equal(log.status, ZHTP_OK);
+    /* every chunk and the manifest are held by several nodes */
+    size_t mholders = 0;
+    for (size_t i = 0; i < dn_size(net); i++)
+        mholders += dn_holds(net, i, ZHTP_DHT_KIND_CHUNK, root);
+    assert_true(mholders >= 10);
+    log.n = 0;
+    assert_int_equal(dn_get_content(net, 77, root, NULL), ZHTP_OK);
+    dn_run(net, 60 * ZHTP_NS_PER_SEC);
+    assert_int_equal(log.n, 1);
+    assert_int_equal(log.status, ZHTP_OK);
+    assert_int_equal(log.len, len);
+    assert_memory_equal(log.buf, content, len);
+    printf("# 1 MB content in 62 chunks: get took %u RPCs, %llu forged chunks rejected\n", log.rpcs,
+           (unsigned long long)dn_stat_sum(net, offsetof(zhtp_dht_stats, forged_chunks)));
+    /* a chunk that hashes right but is no manifest is refused as content */
+    uint8_t key[32];
+    const char *notman = "ZDM1 but not a manifest at all";
+    assert_int_equal(dn_put(net, 3, (const uint8_t *)notman, strlen(notman), key, NULL), ZHTP_OK);
+    dn_run(net, 20 * ZHTP_NS_PER_SEC);
+    log.n = 0;
+    assert_int_equal(dn_get_content(net, 90, key, NULL), ZHTP_OK);
+    dn_run(net, 20 * ZHTP_NS_PER_SEC);
+    assert_int_equal(log.n, 1);
+    assert_int_equal(log.status, ZHTP_ERR_DHT_VERIFY);
+    /* an unknown root is not found (forgers off: their junk answers would make it VERIFY) */
+    for (size_t i = 5; i < 300; i += 10)
+        dn_set_behaviour(net, i, DN_HONEST);
+    memset(key, 0x33, 32);
+    log.n = 0;
+    assert_int_equal(dn_get_content(net, 91, key, NULL), ZHTP_OK);
+    dn_run(net, 20 * ZHTP_NS_PER_SEC);
+    assert_int_equal(log.status, ZHTP_ERR_DHT_NOT_FOUND);
+    free(log.buf);
+    free(content);
+    dn_free(net);
+}
+
 /* ---- allocation failure ------------------------------------------------------------------ */
 
 typedef struct failmem {
@@ -998,6 +1080,15 @@ static int alloc_scenario(failmem *fm)
     assert_true(rc == ZHTP_OK || rc == ZHTP_ERR_NOMEM);
     nomem += rc != 0;
     rc = zhtp_dht_get(d, key, 3, NULL);
+    assert_true(rc == ZHTP_OK || rc == ZHTP_ERR_NOMEM);
+    nomem += rc != 0;
+    uint8_t big[3000], root[32];
+    memset(big, 0x5c, sizeof big);
+    big[2999] = 1;
+    rc = zhtp_dht_put_content(d, big, sizeof big, 1024, root, 3, NULL);
+    assert_true(rc == ZHTP_OK || rc == ZHTP_ERR_NOMEM);
+    nomem += rc != 0;
+    rc = zhtp_dht_get_content(d, root, 3, NULL);
     assert_true(rc == ZHTP_OK || rc == ZHTP_ERR_NOMEM);
     nomem += rc != 0;
     /* answer every FIND with an empty NODES and every STORE with OK */
@@ -1081,6 +1172,7 @@ int main(void)
         cmocka_unit_test(same_seed_gives_the_same_trace),
         cmocka_unit_test(allocation_failure_at_every_point_returns_nomem_and_leaks_nothing),
         cmocka_unit_test(forgers_are_routed_around_and_counted),
+        cmocka_unit_test(large_content_comes_back_whole_through_chunks_and_manifest),
         cmocka_unit_test(killed_holders_are_replaced_by_republish),
         cmocka_unit_test(droppers_twenty_percent_gets_still_succeed),
         cmocka_unit_test(colluders_disjoint_paths_beat_a_single_path),
