@@ -779,6 +779,45 @@ static void bad_directories_give_clear_errors(void **state)
                         "store directory not readable and writable");
 }
 
+typedef struct counting_mem {
+    int allocs_left;
+    long live;
+} counting_mem;
+
+static void *cm_alloc(void *u, size_t size)
+{
+    counting_mem *c = u;
+    if (c->allocs_left-- <= 0)
+        return NULL;
+    c->live += (long)size;
+    return malloc(size);
+}
+
+static void cm_free(void *u, void *p, size_t size)
+{
+    counting_mem *c = u;
+    if (p)
+        c->live -= (long)size;
+    free(p);
+}
+
+static void open_uses_the_injected_allocator_and_reports_nomem(void **state)
+{
+    fx *f = *state;
+    counting_mem c = {0, 0};
+    zhtp_mem mem = {cm_alloc, cm_free, &c};
+    zhtp_store_config cfg = {.mem = &mem};
+    zhtp_store *s = (zhtp_store *)0x1;
+    assert_int_equal(zhtp_store_open(&s, f->dir, &cfg), ZHTP_ERR_NOMEM);
+    assert_null(s);
+    c.allocs_left = 1;
+    assert_int_equal(zhtp_store_open(&s, f->dir, &cfg), 0);
+    assert_true(c.live > 0);
+    zhtp_store_close(s);
+    assert_int_equal(c.live, 0);
+    zhtp_store_close(NULL);
+}
+
 static void map_grows_when_full_and_stops_at_the_maximum(void **state)
 {
     fx *f = *state;
@@ -1103,6 +1142,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(newer_format_is_refused_with_a_version_error, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(bad_directories_give_clear_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(open_uses_the_injected_allocator_and_reports_nomem, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(map_grows_when_full_and_stops_at_the_maximum, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(differential_against_in_memory_model, setup, teardown),
