@@ -853,6 +853,60 @@ static void map_grows_when_full_and_stops_at_the_maximum(void **state)
     assert_int_equal(st.map_size, 8 << 20);
 }
 
+static void map_grown_by_another_process_is_followed(void **state)
+{
+    fx *f = *state;
+    zhtp_store_config cfg = {.map_size = 1 << 20, .max_map_size = 64 << 20};
+    open_store(f, &cfg);
+    static uint8_t buf[32 * 1024];
+    uint8_t key[32];
+    zt_rng r;
+    zt_rng_seed(&r, 14);
+    make_chunk(&r, buf, sizeof buf, key);
+    assert_int_equal(zhtp_store_chunk_put(f->s, key, buf, sizeof buf, NULL, 0, NOW), 0);
+    zhtp_store_stats st;
+    assert_int_equal(zhtp_store_get_stats(f->s, &st), 0);
+    assert_int_equal(st.map_size, 1 << 20);
+    fflush(stdout);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* Another process (its own handle) fills past 1 MiB, so it grows the map. */
+        zhtp_store *cs;
+        if (zhtp_store_open(&cs, f->dir, &cfg) != 0)
+            _exit(2);
+        zt_rng cr;
+        zt_rng_seed(&cr, 15);
+        for (int i = 0; i < 100; i++) {
+            uint8_t k[32];
+            make_chunk(&cr, buf, sizeof buf, k);
+            if (zhtp_store_chunk_put(cs, k, buf, sizeof buf, NULL, 0, NOW) != 0)
+                _exit(3);
+        }
+        zhtp_store_close(cs);
+        _exit(0);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    /* This handle still maps 1 MiB: its next transactions must adopt the larger map. */
+    zt_rng_seed(&r, 15);
+    static uint8_t out[32 * 1024];
+    for (int i = 0; i < 100; i++) {
+        make_chunk(&r, buf, sizeof buf, key);
+        assert_int_equal(zhtp_store_chunk_get(f->s, key, out, sizeof out), (zhtp_ssize)sizeof buf);
+        assert_memory_equal(out, buf, sizeof buf);
+    }
+    assert_int_equal(zhtp_store_get_stats(f->s, &st), 0);
+    assert_true(st.map_size > (1 << 20)); /* adopted through MDB_MAP_RESIZED, not grown */
+    make_chunk(&r, buf, sizeof buf, key);
+    assert_int_equal(zhtp_store_chunk_put(f->s, key, buf, sizeof buf, NULL, 0, NOW), 0);
+    assert_int_equal(zhtp_store_get_stats(f->s, &st), 0);
+    assert_true(st.map_size > (1 << 20));
+    assert_int_equal(st.chunks, 102);
+}
+
 /* --- differential test ------------------------------------------------------------------ */
 
 #define M_CHUNKS  24
@@ -1146,6 +1200,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(map_grows_when_full_and_stops_at_the_maximum, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(map_grown_by_another_process_is_followed, setup, teardown),
         cmocka_unit_test_setup_teardown(differential_against_in_memory_model, setup, teardown),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
