@@ -105,7 +105,8 @@ void zhtp_ctl_verifier_free(zhtp_ctl_verifier *v);
  * time now. Checks, in this order, each with its own error:
  *   ZHTP_ERR_SEC_TOO_LARGE    len > ZHTP_CTL_LINE_MAX
  *   ZHTP_ERR_SEC_JSON         not exactly one JSON object (or duplicate keys)
- *   ZHTP_ERR_SEC_FIELD        a field missing, of the wrong JSON type, or an unknown field
+ *   ZHTP_ERR_SEC_FIELD        a field missing, of the wrong JSON type, or an unknown field;
+ *                             an op with a character outside [a-z0-9-]
  *   ZHTP_ERR_SEC_LENGTH       op/key/string/nonce outside its limits, too many args,
  *                             wallet or sig hex of the wrong length
  *   ZHTP_ERR_SEC_HEX          wallet, nonce or sig not lowercase/uppercase hex

@@ -443,7 +443,8 @@ static int copy_args(zhtp_ctl_request *req, json_t *jargs)
     return ZHTP_OK;
 }
 
-static const char *const fields[] = {"op", "args", "wallet", "nonce", "ts", "sig"};
+/* The members of a request line: op, args, wallet, nonce, ts, sig. */
+#define REQUEST_FIELDS 6
 
 int zhtp_ctl_verify(zhtp_ctl_verifier *v, zhtp_ctl_request *req, const char *line, size_t len,
                     int64_t now)
@@ -486,7 +487,7 @@ int zhtp_ctl_verify(zhtp_ctl_verifier *v, zhtp_ctl_request *req, const char *lin
     /* Unknown members are refused: everything in the line must be covered by the signature. */
     if (!json_is_string(jop) || !json_is_object(jargs) || !json_is_string(jwallet) ||
         !json_is_string(jnonce) || !json_is_integer(jts) || !json_is_string(jsig) ||
-        json_object_size(root) != sizeof fields / sizeof fields[0]) {
+        json_object_size(root) != REQUEST_FIELDS) {
         rc = ZHTP_ERR_SEC_FIELD;
         goto out;
     }
