@@ -19,7 +19,7 @@
 struct zhtp_store {
     const zhtp_mem *mem;
     MDB_env *env;
-    MDB_dbi meta, chunks, chunk_meta, records, usage, peers;
+    MDB_dbi meta, chunks, chunk_meta, records, usage, peers, expiry;
     zhtp_store_config cfg; /* defaults filled in */
     uint64_t map_size;
     int last_mdb; /* last raw LMDB failure, for zhtp_store_backend_error */
@@ -161,6 +161,42 @@ static int usage_adjust(zhtp_store *s, MDB_txn *txn, const uint8_t *owner, uint6
     return backend(s, mdb_put(txn, s->usage, &k, &v, 0));
 }
 
+/* --- expiry index ---------------------------------------------------------------------- */
+
+/* expiry db: key = expiry u64 | kind u8 ('C' chunk, 'R' record) | entry key[32], value empty.
+ * Sorted by time, so gc reads only the rows that are due. Entries that never expire have no
+ * row. The entries themselves stay authoritative: a row whose entry disagrees is just dropped
+ * (gc), and recount rebuilds the whole index. */
+#define EXPIRY_KEY_LEN (8 + 1 + ZHTP_STORE_KEY_LEN)
+
+static MDB_val expiry_key(uint8_t buf[EXPIRY_KEY_LEN], uint64_t expiry, char kind,
+                          const uint8_t *key)
+{
+    store_put_u64(buf, expiry);
+    buf[8] = (uint8_t)kind;
+    memcpy(buf + 9, key, ZHTP_STORE_KEY_LEN);
+    return val(buf, EXPIRY_KEY_LEN);
+}
+
+static int expiry_add(zhtp_store *s, MDB_txn *txn, uint64_t expiry, char kind, const uint8_t *key)
+{
+    if (expiry == ZHTP_STORE_EXPIRY_NEVER)
+        return 0;
+    uint8_t buf[EXPIRY_KEY_LEN];
+    MDB_val k = expiry_key(buf, expiry, kind, key), v = val("", 0);
+    return backend(s, mdb_put(txn, s->expiry, &k, &v, 0));
+}
+
+static int expiry_del(zhtp_store *s, MDB_txn *txn, uint64_t expiry, char kind, const uint8_t *key)
+{
+    if (expiry == ZHTP_STORE_EXPIRY_NEVER)
+        return 0;
+    uint8_t buf[EXPIRY_KEY_LEN];
+    MDB_val k = expiry_key(buf, expiry, kind, key);
+    int rc = mdb_del(txn, s->expiry, &k, NULL);
+    return rc == MDB_NOTFOUND ? 0 : backend(s, rc);
+}
+
 /* --- transactions --------------------------------------------------------------------- */
 
 typedef int (*write_fn)(zhtp_store *s, MDB_txn *txn, void *arg);
@@ -289,11 +325,8 @@ static int open_dbs(zhtp_store *s, MDB_txn *txn, void *arg)
     struct {
         const char *name;
         MDB_dbi *dbi;
-    } dbs[] = {{"chunks", &s->chunks},
-               {"chunk_meta", &s->chunk_meta},
-               {"records", &s->records},
-               {"usage", &s->usage},
-               {"peers", &s->peers}};
+    } dbs[] = {{"chunks", &s->chunks}, {"chunk_meta", &s->chunk_meta}, {"records", &s->records},
+               {"usage", &s->usage},   {"peers", &s->peers},           {"expiry", &s->expiry}};
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbs[i].dbi);
         if (rc)
@@ -435,6 +468,9 @@ static int chunk_put_txn(zhtp_store *s, MDB_txn *txn, void *argp)
         uint64_t e = later_expiry(m.expiry_unix_s, a->expiry);
         if (e == m.expiry_unix_s)
             return 0;
+        int err = expiry_del(s, txn, m.expiry_unix_s, 'C', a->key);
+        if (err || (err = expiry_add(s, txn, e, 'C', a->key)))
+            return err;
         m.expiry_unix_s = e;
         store_chunk_meta_encode(mbuf, a->key, &m);
         v = val(mbuf, sizeof mbuf);
@@ -475,6 +511,8 @@ static int chunk_put_txn(zhtp_store *s, MDB_txn *txn, void *argp)
     v = val(mbuf, sizeof mbuf);
     if ((rc = mdb_put(txn, s->chunk_meta, &k, &v, 0)))
         return backend(s, rc);
+    if ((err = expiry_add(s, txn, a->expiry, 'C', a->key)))
+        return err;
     c.chunks++;
     c.chunk_bytes += a->len;
     return counters_put(s, txn, &c);
@@ -569,6 +607,8 @@ static int chunk_remove(zhtp_store *s, MDB_txn *txn, const uint8_t *key, bool is
     int err;
     if (have_meta && m.has_owner && (err = usage_adjust(s, txn, m.owner, 0, size)))
         return err;
+    if (have_meta && (err = expiry_del(s, txn, m.expiry_unix_s, 'C', key)))
+        return err;
     counters c;
     if ((err = counters_get(s, txn, &c)))
         return err;
@@ -660,6 +700,8 @@ static int record_remove(zhtp_store *s, MDB_txn *txn, MDB_val *k, const MDB_val 
         s->needs_recount = true;
     if (ok && e.has_owner && (err = usage_adjust(s, txn, e.owner, 0, v->mv_size)))
         return err;
+    if (ok && (err = expiry_del(s, txn, e.rec.expiry_unix_s, 'R', k->mv_data)))
+        return err;
     uint64_t size = v->mv_size; /* v points into the map: read it before deleting */
     int rc = mdb_del(txn, s->records, k, NULL);
     if (rc)
@@ -684,7 +726,7 @@ static int record_put_txn(zhtp_store *s, MDB_txn *txn, void *argp)
         return err;
     bool has_old = false, old_owned = false;
     uint8_t old_owner[ZHTP_NODE_ID_LEN];
-    uint64_t old_size = 0;
+    uint64_t old_size = 0, old_expiry = ZHTP_STORE_EXPIRY_NEVER;
     int rc = mdb_get(txn, s->records, &k, &v);
     if (rc == 0) {
         store_record_entry e;
@@ -695,6 +737,7 @@ static int record_put_txn(zhtp_store *s, MDB_txn *txn, void *argp)
             old_owned = e.has_owner;
             memcpy(old_owner, e.owner, sizeof old_owner);
             old_size = v.mv_size;
+            old_expiry = e.rec.expiry_unix_s;
         } else {
             /* A damaged entry carries no trustworthy sequence: drop it, then store anew. */
             if ((err = record_remove(s, txn, &k, &v, true)))
@@ -732,6 +775,9 @@ static int record_put_txn(zhtp_store *s, MDB_txn *txn, void *argp)
         return backend(s, rc);
     if (store_record_entry_encode(v.mv_data, a->entry_len, a->key, a->rec, a->owner) < 0)
         return ZHTP_ERR_INTERNAL;
+    if ((err = expiry_del(s, txn, old_expiry, 'R', a->key)) ||
+        (err = expiry_add(s, txn, a->rec->expiry_unix_s, 'R', a->key)))
+        return err;
     if (!has_old)
         c.records++;
     c.record_bytes = sub_sat(c.record_bytes, old_size) + a->entry_len;
@@ -900,11 +946,65 @@ static int sweep(zhtp_store *s, MDB_txn *txn, gc_arg *a)
     return rc == MDB_NOTFOUND ? 0 : backend(s, rc);
 }
 
+/* gc reads the expiry index from its start while rows are due. Each due row's entry is
+ * removed if its own (checked) expiry agrees; a row that disagrees is only dropped. */
 static int gc_txn(zhtp_store *s, MDB_txn *txn, void *argp)
 {
     gc_arg *a = argp;
     a->removed = 0;
-    return sweep(s, txn, a);
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int err = 0;
+    int rc = mdb_cursor_open(txn, s->expiry, &cur);
+    if (rc)
+        return backend(s, rc);
+    uint8_t kb[KEY_COPY_MAX];
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)) {
+        size_t klen = k.mv_size;
+        memcpy(kb, k.mv_data, klen);
+        bool well_formed = klen == EXPIRY_KEY_LEN && (kb[8] == 'C' || kb[8] == 'R');
+        uint64_t when = klen >= 8 ? store_get_u64(kb) : 0;
+        if (well_formed && !expired(when, a->now))
+            break; /* sorted: nothing further is due */
+        const uint8_t *key = kb + 9;
+        MDB_val ek = val(key, ZHTP_STORE_KEY_LEN), ev;
+        bool removed = false;
+        if (well_formed && kb[8] == 'C') {
+            store_chunk_meta m;
+            rc = mdb_get(txn, s->chunk_meta, &ek, &ev);
+            if (rc == 0 && store_chunk_meta_decode(&m, key, ev.mv_data, ev.mv_size) == 0 &&
+                m.expiry_unix_s == when) {
+                if ((err = chunk_remove(s, txn, key, false)))
+                    break;
+                removed = true;
+            }
+        } else if (well_formed) {
+            store_record_entry e;
+            rc = mdb_get(txn, s->records, &ek, &ev);
+            if (rc == 0 && store_record_entry_decode(&e, key, ev.mv_data, ev.mv_size) == 0 &&
+                e.rec.expiry_unix_s == when) {
+                if ((err = record_remove(s, txn, &ek, &ev, false)))
+                    break;
+                removed = true;
+            }
+        }
+        if (removed) {
+            a->removed++;
+        } else {
+            MDB_val kk = val(kb, klen);
+            rc = mdb_del(txn, s->expiry, &kk, NULL);
+            if (rc && rc != MDB_NOTFOUND) {
+                err = backend(s, rc);
+                break;
+            }
+        }
+        k = val(kb, klen);
+    }
+    mdb_cursor_close(cur);
+    if (err)
+        return err;
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : backend(s, rc);
 }
 
 int zhtp_store_gc(zhtp_store *s, uint64_t now_unix_s, uint64_t *removed)
@@ -985,6 +1085,8 @@ static int recount(zhtp_store *s, MDB_txn *txn)
     memset(&c, 0, sizeof c);
     c.corrupt = old.corrupt;
     int rc = mdb_drop(txn, s->usage, 0);
+    if (!rc)
+        rc = mdb_drop(txn, s->expiry, 0);
     if (rc)
         return backend(s, rc);
     MDB_cursor *cur;
@@ -1000,6 +1102,8 @@ static int recount(zhtp_store *s, MDB_txn *txn)
         c.chunk_bytes += m.size;
         if (m.has_owner)
             err = usage_adjust(s, txn, m.owner, m.size, 0);
+        if (!err)
+            err = expiry_add(s, txn, m.expiry_unix_s, 'C', k.mv_data);
     }
     mdb_cursor_close(cur);
     if (err)
@@ -1018,6 +1122,8 @@ static int recount(zhtp_store *s, MDB_txn *txn)
         c.record_bytes += v.mv_size;
         if (e.has_owner)
             err = usage_adjust(s, txn, e.owner, v.mv_size, 0);
+        if (!err)
+            err = expiry_add(s, txn, e.rec.expiry_unix_s, 'R', k.mv_data);
     }
     mdb_cursor_close(cur);
     if (err)
