@@ -5,7 +5,8 @@
  * never reads a clock (times are passed in as Unix seconds).
  *
  * Layout: one LMDB environment in DIR/store/ (data.mdb + lock.mdb), named databases "meta",
- * "chunks", "chunk_meta", "records", "usage" and "peers". docs/store.md has the byte formats.
+ * "chunks", "chunk_meta", "records", "usage", "peers" and "expiry". docs/store.md has the byte
+ * formats.
  *
  * Durability: every mutating call returns only after its LMDB transaction committed with the
  * default (synchronous) flags, so data acknowledged by a 0 return survives a process crash or
@@ -154,7 +155,8 @@ int zhtp_store_record_delete(zhtp_store *s, const uint8_t key[ZHTP_STORE_KEY_LEN
 
 /* Removes every chunk and record whose expiry is not after now_unix_s, in one transaction,
  * releasing their quota. *removed (may be NULL) gets the number of entries removed.
- * Cost: one scan of the chunk and record metadata (no expiry index yet). */
+ * Cost: proportional to the number of expired entries (it reads a time-sorted index). It does
+ * not look for damaged entries; zhtp_store_verify does. */
 int zhtp_store_gc(zhtp_store *s, uint64_t now_unix_s, uint64_t *removed);
 
 /* Full integrity scrub: re-hashes every chunk, checks every record and metadata entry,
