@@ -197,6 +197,7 @@ int zhtp_session_disconnect(zhtp_sessions *s, const uint8_t peer[ZHTP_NODE_ID_LE
     if (!c)
         return ZHTP_ERR_NOTFOUND;
     conn_reset(c);
+    s->gen++;
     zhtp_wipe(c->rs, sizeof c->rs);
     c->has_rs = false;
     zs_set_state(s, c, ZHTP_CONN_DISCONNECTED, 0, "disconnected by the caller", now);
@@ -361,6 +362,7 @@ static int recv_init(zhtp_sessions *s, zhtp_link_id link, const zhtp_addr *from,
     if (rekey) {
         zs_keys_wipe(&c->next);
         c->next = k;
+        s->gen++;
     } else {
         zs_install_current(s, c, &k, now);
     }
@@ -528,6 +530,7 @@ int zhtp_session_recv_handshake(zhtp_sessions *s, zhtp_link_id link, const zhtp_
 
 static void expire_keys(zhtp_sessions *s, zconn *c, zhtp_time now)
 {
+    unsigned live_before = (unsigned)(c->cur.live | c->prev.live << 1 | c->next.live << 2);
     if (c->prev.live && now >= c->prev.grace_end)
         zs_keys_wipe(&c->prev);
     if (c->next.live && now - c->next.created >= s->cfg.reject_after_ns)
@@ -544,6 +547,8 @@ static void expire_keys(zhtp_sessions *s, zconn *c, zhtp_time now)
         conn_reset(c);
         zs_set_state(s, c, ZHTP_CONN_LOST, ZHTP_ERR_AGAIN, "nothing received from the peer", now);
     }
+    if ((unsigned)(c->cur.live | c->prev.live << 1 | c->next.live << 2) != live_before)
+        s->gen++; /* the index map is rebuilt at the next lookup */
 }
 
 int zhtp_session_tick(zhtp_sessions *s, zhtp_time now)

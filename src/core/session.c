@@ -71,6 +71,8 @@ void zhtp_session_free(zhtp_sessions *s)
         zhtp_mem_free(s->cfg.mem, s->conns, s->cap_conns * sizeof *s->conns);
     if (s->peers)
         zhtp_mem_free(s->cfg.mem, s->peers, s->cap_peers * sizeof *s->peers);
+    if (s->imap)
+        zhtp_mem_free(s->cfg.mem, s->imap, s->imap_cap * sizeof *s->imap);
     while (s->tx_head) {
         ztx *t = s->tx_head;
         s->tx_head = t->next;
@@ -123,6 +125,7 @@ static void evict_one(zhtp_sessions *s)
     zhtp_mem_free(s->cfg.mem, c, sizeof *c);
     s->conns[victim] = s->conns[--s->n_conns];
     s->stats.pool_evictions++;
+    s->gen++;
 }
 
 zconn *zs_conn_new(zhtp_sessions *s, const uint8_t peer[ZHTP_NODE_ID_LEN])
@@ -154,10 +157,69 @@ zconn *zs_conn_new(zhtp_sessions *s, const uint8_t peer[ZHTP_NODE_ID_LEN])
     return c;
 }
 
-zconn *zs_conn_by_index(const zhtp_sessions *s, uint32_t index, zkeys **keys)
+static zkeys *keyset(zconn *c, size_t j)
+{
+    return j == 0 ? &c->cur : j == 1 ? &c->prev : &c->next;
+}
+
+static size_t slot_of(uint32_t index, size_t cap)
+{
+    return (size_t)((index * UINT32_C(2654435761)) & (cap - 1));
+}
+
+/* Rebuilds the index map; false when it cannot be allocated (callers fall back to a scan). */
+static bool imap_rebuild(zhtp_sessions *s)
+{
+    size_t need = 16;
+    while (need < 6 * s->n_conns + 16) /* load factor <= 1/2 with all three key sets live */
+        need *= 2;
+    if (need != s->imap_cap) {
+        uint64_t *m = zhtp_mem_alloc(s->cfg.mem, need * sizeof *m);
+        if (!m)
+            return false;
+        if (s->imap)
+            zhtp_mem_free(s->cfg.mem, s->imap, s->imap_cap * sizeof *s->imap);
+        s->imap = m;
+        s->imap_cap = need;
+    }
+    memset(s->imap, 0, s->imap_cap * sizeof *s->imap);
+    for (size_t i = 0; i < s->n_conns; i++) {
+        for (size_t j = 0; j < 3; j++) {
+            const zkeys *k = keyset(s->conns[i], j);
+            if (!k->live)
+                continue;
+            size_t h = slot_of(k->local_index, s->imap_cap);
+            while (s->imap[h])
+                h = (h + 1) & (s->imap_cap - 1);
+            s->imap[h] = (uint64_t)k->local_index << 32 | (uint64_t)(3 * i + j + 1);
+        }
+    }
+    s->imap_gen = s->gen;
+    return true;
+}
+
+zconn *zs_conn_by_index(zhtp_sessions *s, uint32_t index, zkeys **keys)
 {
     if (index == 0)
         return NULL;
+    if ((s->imap_gen == s->gen && s->imap) || imap_rebuild(s)) {
+        /* Untrusted index: one expected probe sequence, no scan, whatever the attacker sends. */
+        for (size_t h = slot_of(index, s->imap_cap);; h = (h + 1) & (s->imap_cap - 1)) {
+            uint64_t e = s->imap[h];
+            if (!e)
+                return NULL;
+            if ((uint32_t)(e >> 32) != index)
+                continue;
+            size_t pos = (size_t)(e & 0xffffffffu) - 1, i = pos / 3;
+            if (i >= s->n_conns)
+                break; /* stale: cannot happen while |gen| is kept; scan to be safe */
+            zkeys *k = keyset(s->conns[i], pos % 3);
+            if (!k->live || k->local_index != index)
+                break;
+            *keys = k;
+            return s->conns[i];
+        }
+    }
     for (size_t i = 0; i < s->n_conns; i++) {
         zconn *c = s->conns[i];
         zkeys *ks[3] = {&c->cur, &c->prev, &c->next};
@@ -364,6 +426,7 @@ static void mk_nonce(uint8_t nonce[12], uint64_t ctr)
 
 void zs_install_current(zhtp_sessions *s, zconn *c, zkeys *k, zhtp_time now)
 {
+    s->gen++;
     if (c->cur.live) {
         zs_keys_wipe(&c->prev);
         c->prev = c->cur;

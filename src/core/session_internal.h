@@ -82,13 +82,19 @@ struct zhtp_sessions {
     size_t ev_head, ev_count;
     zhtp_cookie_state cookie;
     uint64_t last_ts_sent;
+    /* Receiver index -> (connection, key set), open addressing, rebuilt lazily when |gen|
+     * (bumped by every change of live keys or of pool positions) moved past |imap_gen|.
+     * Entries: index << 32 | (3 * position + key set + 1); 0 is empty. */
+    uint64_t *imap;
+    size_t imap_cap;
+    uint64_t gen, imap_gen;
     zhtp_session_stats stats;
 };
 
 /* session.c */
 zconn *zs_conn_find(const zhtp_sessions *s, const uint8_t peer[ZHTP_NODE_ID_LEN]);
 zconn *zs_conn_new(zhtp_sessions *s, const uint8_t peer[ZHTP_NODE_ID_LEN]); /* NULL: NOMEM */
-zconn *zs_conn_by_index(const zhtp_sessions *s, uint32_t index, zkeys **keys);
+zconn *zs_conn_by_index(zhtp_sessions *s, uint32_t index, zkeys **keys);
 zconn *zs_conn_by_hs_index(const zhtp_sessions *s, uint32_t index);
 uint32_t zs_new_index(zhtp_sessions *s);
 bool zs_occupied(const zconn *c);

@@ -994,6 +994,70 @@ static void idle_pool_entries_and_cached_identities_are_bounded(void **state)
     ep_free(&a);
 }
 
+/* Many peers: the receiver-index map must find every live key set, agree with a scan, and
+ * follow disconnects and rekeys. */
+static void index_map_finds_every_session_among_many_peers(void **state)
+{
+    (void)state;
+    enum { P = 40 };
+    static ep peers[P];
+    ep a;
+    ep_init(&a, 1, NULL);
+    for (int i = 0; i < P; i++) {
+        ep_init(&peers[i], (uint8_t)(10 + i), NULL);
+        net w;
+        net_init(&w, &a, &peers[i], NULL);
+        handshake(&w, &peers[i], &a); /* each peer initiates */
+    }
+    uint8_t pkt[256];
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < P; i++) {
+            if (round == 1 && i % 3 == 0)
+                continue;
+            zhtp_ssize n = seal_data(&peers[i], &a, (const uint8_t *)"i", 1, pkt, sizeof pkt, 0);
+            assert_true(n > 0);
+            assert_int_equal(open_at(&a, &peers[i], pkt, (size_t)n, 0), 1);
+        }
+        if (round == 0) /* drop a third of them: keys gone, map must follow */
+            for (int i = 0; i < P; i += 3)
+                assert_int_equal(zhtp_session_disconnect(a.s, nid(&peers[i]), 0), ZHTP_OK);
+    }
+    /* A packet for a dropped session, and random indices, are unknown. */
+    zhtp_ssize n = seal_data(&peers[0], &a, (const uint8_t *)"i", 1, pkt, sizeof pkt, 0);
+    assert_int_equal(open_at(&a, &peers[0], pkt, (size_t)n, 0), ZHTP_ERR_SESSION_UNKNOWN_INDEX);
+    assert_non_null(a.s->imap); /* the lookups above went through the map */
+    zt_rng rng;
+    zt_rng_seed(&rng, 9);
+    for (int t = 0; t < 2000; t++) {
+        uint32_t idx = (uint32_t)zt_rng_u64(&rng);
+        zkeys *k = NULL, *k2 = NULL;
+        zconn *c = zs_conn_by_index(a.s, idx, &k), *c2 = NULL;
+        for (size_t i = 0; i < a.s->n_conns && !c2; i++) {
+            zkeys *ks[3] = {&a.s->conns[i]->cur, &a.s->conns[i]->prev, &a.s->conns[i]->next};
+            for (int j = 0; j < 3; j++)
+                if (ks[j]->live && ks[j]->local_index == idx) {
+                    c2 = a.s->conns[i];
+                    k2 = ks[j];
+                }
+        }
+        assert_ptr_equal(c, c2);
+        if (c)
+            assert_ptr_equal(k, k2);
+    }
+    for (size_t i = 0; i < a.s->n_conns; i++) {
+        zkeys *k = NULL;
+        if (a.s->conns[i]->cur.live)
+            assert_ptr_equal(zs_conn_by_index(a.s, a.s->conns[i]->cur.local_index, &k),
+                             a.s->conns[i]);
+    }
+    for (int i = 0; i < P; i++) {
+        drain_events(&peers[i]);
+        ep_free(&peers[i]);
+    }
+    drain_events(&a);
+    ep_free(&a);
+}
+
 static void connect_without_address_goes_discovering(void **state)
 {
     (void)state;
@@ -1224,6 +1288,7 @@ int main(void)
         cmocka_unit_test(lost_handshake_messages_are_recovered_by_retries),
         cmocka_unit_test(pool_reuses_sessions_and_enforces_a_runtime_limit),
         cmocka_unit_test(idle_pool_entries_and_cached_identities_are_bounded),
+        cmocka_unit_test(index_map_finds_every_session_among_many_peers),
         cmocka_unit_test(connect_without_address_goes_discovering),
         cmocka_unit_test(simultaneous_open_converges_on_one_session),
         cmocka_unit_test(resumption_skips_signatures_and_ratchets_its_secret),
