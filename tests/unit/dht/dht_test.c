@@ -907,6 +907,30 @@ static void forgers_are_routed_around_and_counted(void **state)
     dn_free(net);
 }
 
+static void put_reports_quota_when_every_holder_refuses(void **state)
+{
+    (void)state;
+    dn_config c = {.n = 40, .seed = 51, .k = 8, .store_quota = 300};
+    dn_net *net = dn_new(&c);
+    dn_bootstrap(net);
+    evlog log = {0};
+    dn_set_event_cb(net, ev_count_cb, &log);
+    uint8_t small[200], big[400], key[32];
+    memset(small, 1, sizeof small);
+    memset(big, 2, sizeof big);
+    assert_int_equal(dn_put(net, 0, small, sizeof small, key, NULL), ZHTP_OK);
+    dn_run(net, 20 * ZHTP_NS_PER_SEC);
+    assert_int_equal(log.n, 1);
+    assert_int_equal(log.last_status, ZHTP_OK);
+    assert_int_equal(dn_put(net, 0, big, sizeof big, key, NULL), ZHTP_OK);
+    dn_run(net, 20 * ZHTP_NS_PER_SEC);
+    assert_int_equal(log.n, 2);
+    assert_int_equal(log.last_status, ZHTP_ERR_STORE_QUOTA);
+    for (size_t i = 0; i < dn_size(net); i++)
+        assert_false(dn_holds(net, i, ZHTP_DHT_KIND_CHUNK, key));
+    dn_free(net);
+}
+
 static void same_seed_gives_the_same_trace(void **state)
 {
     (void)state;
@@ -1169,6 +1193,7 @@ int main(void)
         cmocka_unit_test(corrupted_stored_chunk_is_never_served),
         cmocka_unit_test(record_parse_rejects_flipped_bits_and_truncation),
         cmocka_unit_test(records_newest_sequence_wins_and_forgeries_are_rejected),
+        cmocka_unit_test(put_reports_quota_when_every_holder_refuses),
         cmocka_unit_test(same_seed_gives_the_same_trace),
         cmocka_unit_test(allocation_failure_at_every_point_returns_nomem_and_leaks_nothing),
         cmocka_unit_test(forgers_are_routed_around_and_counted),
