@@ -140,6 +140,9 @@ ZHTP_NODISCARD int zhtp_store_record_put(zhtp_store *s, const uint8_t key[ZHTP_S
                                          const uint8_t owner[ZHTP_NODE_ID_LEN],
                                          uint64_t now_unix_s);
 
+/* A buffer of this size always holds a record's signature and value. */
+#define ZHTP_STORE_RECORD_BUF_MAX (ZHTP_STORE_SIG_MAX + ZHTP_STORE_RECORD_MAX)
+
 /* Reads the record under key into *out, copying signature then value into buf[0..cap) and
  * pointing out->sig / out->value there. A record whose expiry is not after now is not served
  * (ZHTP_ERR_NOTFOUND). Returns 0, ZHTP_ERR_NOTFOUND, ZHTP_ERR_NOBUF (cap < sig_len +
