@@ -54,6 +54,11 @@ int zhtp_audit_append(zhtp_audit *a, int64_t ts, const char *op,
 /* The number of entries per the head record. */
 uint64_t zhtp_audit_count(zhtp_audit *a);
 
+/* The head: entry count and the hash of the last entry (zero when empty). Printing this and
+ * keeping a copy off the machine is what makes a whole-file rewrite detectable (§4.3).
+ * ZHTP_OK or ZHTP_ERR_SEC_BACKEND. */
+int zhtp_audit_head(zhtp_audit *a, uint64_t *count, uint8_t hash[ZHTP_AUDIT_HASH_BYTES]);
+
 /* Reads up to max entries starting at index from into out; *n gets the count (0 past the end).
  * Entries are returned as stored: run verify to trust them. ZHTP_OK, ZHTP_ERR_SEC_BACKEND. */
 int zhtp_audit_read(zhtp_audit *a, uint64_t from, zhtp_audit_entry *out, size_t max, size_t *n);

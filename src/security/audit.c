@@ -234,6 +234,18 @@ uint64_t zhtp_audit_count(zhtp_audit *a)
     return count;
 }
 
+int zhtp_audit_head(zhtp_audit *a, uint64_t *count, uint8_t hash[ZHTP_AUDIT_HASH_BYTES])
+{
+    MDB_txn *txn;
+    if (!a || !count || !hash)
+        return ZHTP_ERR_INVAL;
+    if (mdb_txn_begin(a->env, NULL, MDB_RDONLY, &txn) != 0)
+        return ZHTP_ERR_SEC_BACKEND;
+    int rc = read_head(a, txn, count, hash);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
 int zhtp_audit_read(zhtp_audit *a, uint64_t from, zhtp_audit_entry *out, size_t max, size_t *n)
 {
     if (!a || !n || (max && !out))

@@ -74,6 +74,11 @@ static void empty_and_appended_logs_verify_and_read_back_in_pages(void **state)
     assert_int_equal(e[0].code, ZHTP_ERR_SEC_DENIED);
     assert_int_equal(e[1].caller[0], 10);
     assert_memory_equal(e[1].prev_hash, e[0].hash, 32);
+    uint64_t count;
+    uint8_t head[32];
+    assert_int_equal(zhtp_audit_head(f->a, &count, head), ZHTP_OK);
+    assert_int_equal(count, 10);
+    assert_memory_equal(head, e[1].hash, 32); /* e[1] is entry 9, the last */
     assert_int_equal(zhtp_audit_read(f->a, 0, e, 4, &n), ZHTP_OK);
     assert_int_equal(n, 4);
     assert_true(e[0].success);
