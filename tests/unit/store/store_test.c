@@ -757,6 +757,24 @@ static void newer_format_is_refused_with_a_version_error(void **state)
     open_store(f, NULL);
 }
 
+static void a_data_file_that_is_not_lmdb_is_refused_as_corrupt(void **state)
+{
+    fx *f = *state;
+    char path[128];
+    snprintf(path, sizeof path, "%s/store", f->dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    snprintf(path, sizeof path, "%s/store/data.mdb", f->dir);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    static char junk[16384];
+    memset(junk, 'z', sizeof junk);
+    assert_int_equal(fwrite(junk, 1, sizeof junk, fp), sizeof junk);
+    fclose(fp);
+    zhtp_store *s = (zhtp_store *)0x1;
+    assert_int_equal(zhtp_store_open(&s, f->dir, NULL), ZHTP_ERR_STORE_CORRUPT);
+    assert_null(s);
+}
+
 static void bad_directories_give_clear_errors(void **state)
 {
     fx *f = *state;
@@ -1212,6 +1230,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(peer_cache_round_trip_replace_walk_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(newer_format_is_refused_with_a_version_error, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_data_file_that_is_not_lmdb_is_refused_as_corrupt, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(bad_directories_give_clear_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(open_uses_the_injected_allocator_and_reports_nomem, setup,
