@@ -41,10 +41,9 @@ static double rate(op_fn op, void *ctx, double round_s, double *median)
     for (int r = 0; r < ROUNDS; r++) {
         unsigned long n = 0;
         double t0 = now_s(), t;
-        do {
-            for (int i = 0; i < 8; i++)
-                op(ctx);
-            n += 8;
+        do { /* the clock costs ~20 ns, under 2 % of the fastest op measured here */
+            op(ctx);
+            n++;
             t = now_s();
         } while (t - t0 < round_s);
         rates[r] = (double)n / (t - t0);
