@@ -136,16 +136,17 @@ typedef struct zhtp_dht_event {
 /* Counters for tests and monitoring. */
 typedef struct zhtp_dht_stats {
     uint64_t msgs_in, msgs_out;
-    uint64_t bad_msgs;        /* failed to decode */
-    uint64_t unexpected;      /* response with no matching request from that node */
-    uint64_t forged_chunks;   /* chunk bytes not hashing to the key (received or stored) */
-    uint64_t bad_records;     /* record signature, key or format invalid */
-    uint64_t stale_records;   /* sequence number not newer than the one held */
-    uint64_t expired_records; /* record already expired */
-    uint64_t puzzle_rejects;  /* node ids failing the crypto puzzle */
-    uint64_t timeouts;        /* requests unanswered */
-    uint64_t evictions;       /* bucket entries removed after a failed ping */
-    uint64_t republished;     /* STORE messages sent by republish */
+    uint64_t bad_msgs;          /* failed to decode */
+    uint64_t unexpected;        /* response with no matching request from that node */
+    uint64_t forged_chunks;     /* chunk bytes not hashing to the key (received or stored) */
+    uint64_t bad_records;       /* record signature, key or format invalid */
+    uint64_t stale_records;     /* sequence number not newer than the one held */
+    uint64_t expired_records;   /* record already expired */
+    uint64_t puzzle_rejects;    /* node ids failing the crypto puzzle */
+    uint64_t timeouts;          /* requests unanswered */
+    uint64_t evictions;         /* bucket entries removed after a failed ping */
+    uint64_t republished;       /* republish lookups started (one per key held) */
+    uint64_t republish_skipped; /* keys not republished: another holder just stored them here */
 } zhtp_dht_stats;
 
 /* Creates an instance for node |self| (copied). Returns ZHTP_OK, ZHTP_ERR_INVAL (missing rng

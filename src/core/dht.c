@@ -89,6 +89,11 @@ struct zhtp_dht {
     dht_evq *ev_head, *ev_tail, *ev_last;
     zhtp_time next_republish;
     zhtp_dht_stats st;
+    /* Keys some other node STOREd here since our last republish: we skip republishing them
+     * (Kademlia §2.5), so a key costs about k STOREs per interval instead of k*k. Open
+     * addressing on the first key bytes; an all-zero slot is empty. */
+    uint8_t (*fresh)[ZHTP_DHT_ID_LEN];
+    size_t fresh_n, fresh_cap;
 };
 
 static uint64_t net_now(const zhtp_dht *d, zhtp_time now)
@@ -591,6 +596,65 @@ static int store_read(zhtp_dht *d, uint8_t kind, const uint8_t key[ZHTP_DHT_ID_L
     return ZHTP_OK;
 }
 
+static uint64_t key_hash(const uint8_t key[ZHTP_DHT_ID_LEN])
+{
+    uint64_t h = 0;
+    for (int i = 0; i < 8; i++)
+        h = h << 8 | key[i];
+    return h;
+}
+
+static bool fresh_has(const zhtp_dht *d, const uint8_t key[ZHTP_DHT_ID_LEN])
+{
+    static const uint8_t zero[ZHTP_DHT_ID_LEN];
+    if (!d->fresh_cap)
+        return false;
+    for (size_t i = key_hash(key) & (d->fresh_cap - 1);; i = (i + 1) & (d->fresh_cap - 1)) {
+        if (memcmp(d->fresh[i], key, ZHTP_DHT_ID_LEN) == 0)
+            return true;
+        if (memcmp(d->fresh[i], zero, ZHTP_DHT_ID_LEN) == 0)
+            return false;
+    }
+}
+
+static void fresh_insert(uint8_t (*t)[ZHTP_DHT_ID_LEN], size_t cap, const uint8_t *key)
+{
+    static const uint8_t zero[ZHTP_DHT_ID_LEN];
+    size_t i = key_hash(key) & (cap - 1);
+    while (memcmp(t[i], zero, ZHTP_DHT_ID_LEN) != 0 && memcmp(t[i], key, ZHTP_DHT_ID_LEN) != 0)
+        i = (i + 1) & (cap - 1);
+    memcpy(t[i], key, ZHTP_DHT_ID_LEN);
+}
+
+static void fresh_add(zhtp_dht *d, const uint8_t key[ZHTP_DHT_ID_LEN])
+{
+    static const uint8_t zero[ZHTP_DHT_ID_LEN];
+    if (memcmp(key, zero, ZHTP_DHT_ID_LEN) == 0 || fresh_has(d, key))
+        return;
+    if ((d->fresh_n + 1) * 2 > d->fresh_cap) {
+        size_t nc = d->fresh_cap ? d->fresh_cap * 2 : 64;
+        uint8_t(*n)[ZHTP_DHT_ID_LEN] = zhtp_mem_alloc(d->mem, nc * ZHTP_DHT_ID_LEN);
+        if (!n)
+            return;
+        memset(n, 0, nc * ZHTP_DHT_ID_LEN);
+        for (size_t i = 0; i < d->fresh_cap; i++)
+            if (memcmp(d->fresh[i], zero, ZHTP_DHT_ID_LEN) != 0)
+                fresh_insert(n, nc, d->fresh[i]);
+        zhtp_mem_free(d->mem, d->fresh, d->fresh_cap * ZHTP_DHT_ID_LEN);
+        d->fresh = n;
+        d->fresh_cap = nc;
+    }
+    fresh_insert(d->fresh, d->fresh_cap, key);
+    d->fresh_n++;
+}
+
+static void fresh_clear(zhtp_dht *d)
+{
+    zhtp_mem_free(d->mem, d->fresh, d->fresh_cap * ZHTP_DHT_ID_LEN);
+    d->fresh = NULL;
+    d->fresh_n = d->fresh_cap = 0;
+}
+
 /* A STORE from the network: verified, sequence-checked, then kept. */
 static int handle_store(zhtp_dht *d, const dht_msg *m, zhtp_time now)
 {
@@ -629,7 +693,10 @@ static int handle_store(zhtp_dht *d, const dht_msg *m, zhtp_time now)
             }
         }
     }
-    return d->cfg.store.put(d->cfg.store.user_data, m->kind, key, m->val, m->val_len, expiry);
+    int rc = d->cfg.store.put(d->cfg.store.user_data, m->kind, key, m->val, m->val_len, expiry);
+    if (rc == ZHTP_OK)
+        fresh_add(d, key); /* best effort: without memory we merely republish it too */
+    return rc;
 }
 
 /* ---- receive ----------------------------------------------------------------------------- */
@@ -880,6 +947,10 @@ static int republish(zhtp_dht *d, zhtp_time now)
         uint64_t exp = 0;
         if (store_read(d, r.kinds[i], r.keys[i], &val, &len, NULL, now) != ZHTP_OK)
             continue;
+        if (fresh_has(d, r.keys[i])) {
+            d->st.republish_skipped++;
+            continue;
+        }
         d->cfg.store.get(d->cfg.store.user_data, r.kinds[i], r.keys[i], &val, &len, &exp);
         dht_op *op = op_new(d, OP_REPUBLISH, r.keys[i], now, true);
         if (!op) {
@@ -968,6 +1039,7 @@ int zhtp_dht_tick(zhtp_dht *d, zhtp_time now)
     if (now >= d->next_republish) {
         d->next_republish = now + republish_jitter(d);
         int e = republish(d, now);
+        fresh_clear(d);
         if (e && !rc)
             rc = e;
     }
@@ -1042,6 +1114,7 @@ void zhtp_dht_free(zhtp_dht *d)
         ev_free(d, e);
     }
     ev_free(d, d->ev_last);
+    fresh_clear(d);
     dht_table_clear(&d->t);
     zhtp_mem_free(d->mem, d, sizeof *d);
 }

@@ -869,7 +869,7 @@ static void killed_holders_are_replaced_by_republish(void **state)
     for (size_t i = 0; i < dn_size(net); i++)
         now_holders +=
             dn_behaviour(net, i) == DN_HONEST && dn_holds(net, i, ZHTP_DHT_KIND_CHUNK, key);
-    printf("# first holders %zu, live holders after republish %zu (republish STOREs %llu)\n", nf,
+    printf("# first holders %zu, live holders after republish %zu (republish lookups %llu)\n", nf,
            now_holders,
            (unsigned long long)dn_stat_sum(net, offsetof(zhtp_dht_stats, republished)));
     assert_true(now_holders >= 6);
