@@ -11,7 +11,7 @@
  *
  * Must never: touch a socket, a clock, a file, printf or a global; allocate except through the
  * injected zhtp_mem; draw randomness except from the injected rng. Time comes in as |now|.
- * Same seed, same inputs: same outputs (signatures use deterministic ML-DSA; docs/sessions.md §7).
+ * Same seed, same inputs: same outputs (ML-DSA is hedged with rng bytes; docs/sessions.md §7).
  *
  * Driving it: feed HANDSHAKE_INIT / HANDSHAKE_RESPONSE / COOKIE_REPLY packets to
  * zhtp_session_recv_handshake, SEALED packets to zhtp_session_open_packet; seal outgoing

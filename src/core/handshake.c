@@ -190,11 +190,11 @@ zhtp_ssize zhtp_hs_init_build(uint8_t *out, size_t cap, zhtp_hs_initiator *st,
         goto assemble;
     }
     st->auth_len = ZHTP_SIGN_HYBRID_BYTES;
-    /* sig_I: the initiator is authenticated in the first flight. Deterministic ML-DSA, so the
-     * whole handshake is reproducible from the injected rng (docs/sessions.md §7). */
-    rc = zhtp_identity_sign_deterministic(id, st->sig_i, st->h1, 32,
-                                          (const uint8_t *)ZHTP_HS_SIG_CTX_INIT,
-                                          strlen(ZHTP_HS_SIG_CTX_INIT));
+    /* sig_I: the initiator is authenticated in the first flight. Hedged ML-DSA with rnd from
+     * the injected rng, so the handshake is reproducible from its seed (docs/sessions.md §7). */
+    rc = zhtp_identity_sign_from_seed(
+        id, st->sig_i, st->h1, 32, (const uint8_t *)ZHTP_HS_SIG_CTX_INIT,
+        strlen(ZHTP_HS_SIG_CTX_INIT), seed + ZHTP_KEM_HYBRID_SEEDBYTES);
     ops->sig_sign++;
     if (rc != ZHTP_OK) {
         ret = rc;
@@ -366,9 +366,9 @@ zhtp_ssize zhtp_hs_response_build(uint8_t *out, size_t cap, zhtp_hs_keys *keys,
         }
         off += ZHTP_IDENTITY_PUBLIC_BYTES;
     }
-    rc = zhtp_identity_sign_deterministic(id, idf + off, h2, 32,
-                                          (const uint8_t *)ZHTP_HS_SIG_CTX_RESPONSE,
-                                          strlen(ZHTP_HS_SIG_CTX_RESPONSE));
+    rc = zhtp_identity_sign_from_seed(
+        id, idf + off, h2, 32, (const uint8_t *)ZHTP_HS_SIG_CTX_RESPONSE,
+        strlen(ZHTP_HS_SIG_CTX_RESPONSE), seed + ZHTP_KEM_HYBRID_ENCAPS_SEEDBYTES);
     if (rc != ZHTP_OK) {
         ret = rc;
         goto out;

@@ -59,9 +59,11 @@
 #define ZHTP_HS_COOKIE_LEN                                                                         \
     (ZHTP_WIRE_HEADER_LEN + 4 + 2 + ZHTP_COOKIE_NONCE_LEN + 2 + ZHTP_COOKIE_SEALED_LEN)
 
-/* Seeds drawn from the rng for one INIT / one RESPONSE. */
-#define ZHTP_HS_INIT_SEEDBYTES ZHTP_KEM_HYBRID_SEEDBYTES
-#define ZHTP_HS_RESP_SEEDBYTES ZHTP_KEM_HYBRID_ENCAPS_SEEDBYTES
+/* Seeds drawn from the rng for one INIT / one RESPONSE: the KEM seed, then the ML-DSA rnd
+ * that hedges the signature (FIPS 204 hedged signing; fresh and secret when the driver's rng
+ * is a CSPRNG, reproducible when it is seeded). */
+#define ZHTP_HS_INIT_SEEDBYTES (ZHTP_KEM_HYBRID_SEEDBYTES + ZHTP_MLDSA44_RNDBYTES)
+#define ZHTP_HS_RESP_SEEDBYTES (ZHTP_KEM_HYBRID_ENCAPS_SEEDBYTES + ZHTP_MLDSA44_RNDBYTES)
 
 /* What the initiator keeps between its INIT and the RESPONSE. */
 typedef struct zhtp_hs_initiator {

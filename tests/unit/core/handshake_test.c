@@ -99,6 +99,29 @@ static void init_signature_covers_the_ephemeral_key_and_timestamp(void **state)
     }
 }
 
+static void signatures_are_hedged_with_the_seed_rnd(void **state)
+{
+    (void)state;
+    static uint8_t p1[ZHTP_HS_INIT_LEN_MAX], p2[ZHTP_HS_INIT_LEN_MAX];
+    uint8_t s1[ZHTP_HS_INIT_SEEDBYTES] = {1}, s2[ZHTP_HS_INIT_SEEDBYTES] = {1};
+    s2[ZHTP_HS_INIT_SEEDBYTES - 1] = 1; /* same KEM seed, other ML-DSA rnd */
+    zhtp_hs_initiator a, b;
+    const uint8_t *rid = zhtp_identity_get_public(F.r)->node_id;
+    assert_true(
+        zhtp_hs_init_build(p1, sizeof p1, &a, F.i, rid, 5, 6, 0, 7, NULL, NULL, s1, &F.ops) > 0);
+    assert_true(
+        zhtp_hs_init_build(p2, sizeof p2, &b, F.i, rid, 5, 6, 0, 7, NULL, NULL, s2, &F.ops) > 0);
+    assert_memory_equal(a.h1, b.h1, 32);                       /* same transcript */
+    assert_memory_not_equal(a.sig_i + 64, b.sig_i + 64, 2420); /* ML-DSA half differs */
+    assert_memory_equal(a.sig_i, b.sig_i, 64);                 /* Ed25519 is deterministic */
+    zhtp_hs_init_msg m;
+    uint8_t h1[32];
+    assert_int_equal(zhtp_hs_init_parse(&m, p2, ZHTP_HS_INIT_LEN_MIN), 0);
+    assert_int_equal(zhtp_hs_init_verify(&m, zhtp_identity_get_public(F.i), h1, &F.ops), 0);
+    zhtp_hs_initiator_clear(&a);
+    zhtp_hs_initiator_clear(&b);
+}
+
 static void response_opens_verifies_and_keys_agree(void **state)
 {
     (void)state;
@@ -178,6 +201,7 @@ int main(void)
         cmocka_unit_test(init_parses_back_to_what_was_built),
         cmocka_unit_test(init_every_truncation_and_bad_flag_rejected),
         cmocka_unit_test(init_signature_covers_the_ephemeral_key_and_timestamp),
+        cmocka_unit_test(signatures_are_hedged_with_the_seed_rnd),
         cmocka_unit_test(response_opens_verifies_and_keys_agree),
         cmocka_unit_test(response_tampering_fails_confirmation_or_signature),
         cmocka_unit_test(cookie_reply_round_trip),
