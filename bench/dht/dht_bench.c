@@ -2,6 +2,7 @@
  * the virtual network of tests/unit/dht/dht_net.c (latency model in dht_net.h).
  *
  *   dht_bench [--nodes N] [--pairs P] [--paths D] [--seed S] [--droppers PCT] [--colluders PCT]
+ *             [--early]   (attackers misbehave from the start, bootstrap included)
  *
  * Bootstraps N nodes, puts P random chunks (1..256 bytes) from random honest nodes, then gets
  * each from another random honest node, and verifies every byte. Prints percentiles of the
@@ -89,6 +90,7 @@ int main(int argc, char **argv)
     size_t nodes = 1000, pairs = 10000, drop_pct = 0, coll_pct = 0;
     uint32_t paths = 1;
     uint64_t seed = 1;
+    int early = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--nodes") && i + 1 < argc)
             nodes = strtoul(argv[++i], NULL, 10);
@@ -102,6 +104,8 @@ int main(int argc, char **argv)
             drop_pct = strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--colluders") && i + 1 < argc)
             coll_pct = strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--early"))
+            early = 1;
         else {
             fprintf(stderr,
                     "usage: %s [--nodes N] [--pairs P] [--paths D] [--seed S] [--droppers PCT] "
@@ -116,17 +120,28 @@ int main(int argc, char **argv)
     dn_net *net = dn_new(&c);
     if (!net)
         return 1;
+    if (early) {
+        for (size_t i = 0; i < nodes * (drop_pct + coll_pct) / 100; i++) {
+            size_t v;
+            do
+                v = rnd() % nodes;
+            while (dn_behaviour(net, v) != DN_HONEST);
+            dn_set_behaviour(net, v, i < nodes * drop_pct / 100 ? DN_DROPPER : DN_COLLUDER);
+        }
+    }
     size_t bfail = dn_bootstrap(net);
     double t1 = wall();
     size_t tbl = 0;
     for (size_t i = 0; i < nodes; i++)
         tbl += zhtp_dht_table_size(dn_dht(net, i));
-    for (size_t i = 0; i < nodes * (drop_pct + coll_pct) / 100; i++) {
-        size_t v;
-        do
-            v = rnd() % nodes;
-        while (dn_behaviour(net, v) != DN_HONEST);
-        dn_set_behaviour(net, v, i < nodes * drop_pct / 100 ? DN_DROPPER : DN_COLLUDER);
+    if (!early) {
+        for (size_t i = 0; i < nodes * (drop_pct + coll_pct) / 100; i++) {
+            size_t v;
+            do
+                v = rnd() % nodes;
+            while (dn_behaviour(net, v) != DN_HONEST);
+            dn_set_behaviour(net, v, i < nodes * drop_pct / 100 ? DN_DROPPER : DN_COLLUDER);
+        }
     }
     uint64_t msgs0 = dn_delivered(net);
     agg a = {.n_keys = pairs};
@@ -176,8 +191,9 @@ int main(int argc, char **argv)
     double rsum = 0;
     for (size_t i = 0; i < n; i++)
         rsum += a.rpcs[i];
-    printf("nodes %zu  pairs %zu  paths %u  seed %llu  droppers %zu%%  colluders %zu%%\n", nodes,
-           pairs, paths, (unsigned long long)seed, drop_pct, coll_pct);
+    printf("nodes %zu  pairs %zu  paths %u  seed %llu  droppers %zu%%  colluders %zu%%%s\n", nodes,
+           pairs, paths, (unsigned long long)seed, drop_pct, coll_pct,
+           early ? " (from the start)" : "");
     printf("bootstrap: %zu refused, mean table size %.1f, %.2f s wall\n", bfail,
            (double)tbl / (double)nodes, t1 - t0);
     printf("puts ok %zu/%zu  gets verified %zu/%zu (%.4f)  wrong bytes %zu\n", a.put_ok, pairs,
