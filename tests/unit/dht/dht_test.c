@@ -807,20 +807,22 @@ static void droppers_twenty_percent_gets_still_succeed(void **state)
     dn_free(net);
 }
 
+/* Colluders hostile from the first message on, bootstrap included, so they also pollute the
+ * routing tables while the network forms (docs/dht.md "Measurements"). */
 static double colluder_run(uint32_t paths)
 {
     dn_config c = {.n = 500, .seed = 11, .paths = paths};
     dn_net *net = dn_new(&c);
-    dn_bootstrap(net);
     zt_rng r;
     zt_rng_seed(&r, 12);
     for (size_t i = 0; i < 100; i++) {
         size_t v;
         do
             v = zt_rng_below(&r, 500);
-        while (dn_behaviour(net, v) != DN_HONEST);
+        while (dn_behaviour(net, v) != DN_HONEST || v == 0);
         dn_set_behaviour(net, v, DN_COLLUDER);
     }
+    dn_bootstrap(net);
     pg p;
     double f = put_get_round(net, 1000, 13, &p);
     assert_int_equal(p.get_bad_bytes, 0);
@@ -834,7 +836,7 @@ static void colluders_disjoint_paths_beat_a_single_path(void **state)
     double f1 = colluder_run(1), f4 = colluder_run(4);
     printf("# 20%% colluders, 500 nodes, 1000 gets: d=1 %.4f, d=4 %.4f\n", f1, f4);
     assert_true(f4 >= 0.99);
-    assert_true(f4 > f1);
+    assert_true(f4 > f1 + 0.02); /* clearly above, not by noise: the run is seeded */
 }
 
 static void killed_holders_are_replaced_by_republish(void **state)
