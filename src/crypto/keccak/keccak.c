@@ -211,30 +211,6 @@ static inline uint8_t get_byte(const uint64_t *s, unsigned pos)
     return (uint8_t)(s[pos / 8] >> (8 * (pos % 8)));
 }
 
-static inline uint64_t load64(const uint8_t *p)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    uint64_t v;
-    memcpy(&v, p, 8); /* the lane byte order is the host's: one load */
-    return v;
-#else
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-#endif
-}
-
-static inline void store64(uint8_t *p, uint64_t v)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    memcpy(p, &v, 8);
-#else
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-#endif
-}
-
 void zhtp_keccak_init(zhtp_keccak *k, unsigned rate)
 {
     memset(k->s, 0, sizeof k->s);
@@ -253,7 +229,7 @@ void zhtp_keccak_absorb(zhtp_keccak *k, const uint8_t *in, size_t len)
         }
     }
     while (len >= 8) {
-        k->s[k->pos / 8] ^= load64(in);
+        k->s[k->pos / 8] ^= zhtp_keccak_load64(in);
         k->pos += 8;
         in += 8;
         len -= 8;
@@ -288,7 +264,7 @@ void zhtp_keccak_squeeze(zhtp_keccak *k, uint8_t *out, size_t len)
             k->pos = 0;
         }
         if (k->pos % 8 == 0 && len >= 8 && k->pos + 8 <= k->rate) {
-            store64(out, k->s[k->pos / 8]);
+            zhtp_keccak_store64(out, k->s[k->pos / 8]);
             out += 8;
             k->pos += 8;
             len -= 8;
@@ -440,7 +416,7 @@ void zhtp_keccak_x4_absorb_once(zhtp_keccak_x4 *k, unsigned rate, const uint8_t 
     while (len - off >= rate) {
         for (unsigned i = 0; i < rate / 8; i++)
             for (int j = 0; j < 4; j++)
-                k->s[4 * i + j] ^= load64(in[j] + off + 8 * i);
+                k->s[4 * i + j] ^= zhtp_keccak_load64(in[j] + off + 8 * i);
         zhtp_keccakf1600_x4(k->s);
         off += rate;
     }
@@ -451,7 +427,7 @@ void zhtp_keccak_x4_absorb_once(zhtp_keccak_x4 *k, unsigned rate, const uint8_t 
         const uint8_t *p = in[j] + off;
         size_t b = 0;
         for (; b + 8 <= rem; b += 8)
-            k->s[4 * (b / 8) + j] ^= load64(p + b);
+            k->s[4 * (b / 8) + j] ^= zhtp_keccak_load64(p + b);
         for (; b < rem; b++)
             k->s[4 * (b / 8) + j] ^= (uint64_t)p[b] << (8 * (b % 8));
         k->s[4 * (rem / 8) + j] ^= (uint64_t)ds << (8 * (rem % 8));
@@ -467,6 +443,6 @@ void zhtp_keccak_x4_squeezeblocks(zhtp_keccak_x4 *k, uint8_t *out0, uint8_t *out
         zhtp_keccakf1600_x4(k->s);
         for (unsigned i = 0; i < k->rate / 8; i++)
             for (int j = 0; j < 4; j++)
-                store64(out[j] + b * k->rate + 8 * i, k->s[4 * i + j]);
+                zhtp_keccak_store64(out[j] + b * k->rate + 8 * i, k->s[4 * i + j]);
     }
 }

@@ -7,11 +7,37 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define ZHTP_SHAKE128_RATE 168
 #define ZHTP_SHAKE256_RATE 136
 #define ZHTP_SHA3_256_RATE 136
 #define ZHTP_SHA3_512_RATE 72
+
+/* Lanes are little-endian 64-bit words (FIPS 202 §B.1): one load/store on little-endian hosts. */
+static inline uint64_t zhtp_keccak_load64(const uint8_t *p)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+#else
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+#endif
+}
+
+static inline void zhtp_keccak_store64(uint8_t *p, uint64_t v)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(p, &v, 8);
+#else
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+#endif
+}
 
 typedef struct zhtp_keccak {
     uint64_t s[25];

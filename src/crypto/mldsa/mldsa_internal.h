@@ -176,4 +176,8 @@ int mldsa_verify_prefixed(const uint8_t *sig, const uint8_t *prefix, size_t pref
                           const uint8_t *ctx, size_t ctx_len, const uint8_t *msg, size_t msg_len,
                           const uint8_t pk[MLDSA_PK_BYTES]);
 
+/* zetas[i] = 1753^BitRev8(i) * 2^32 mod q, centered (Montgomery form; [0] unused). One table
+ * for both backends, 32-byte aligned for the AVX2 loads. Defined in mldsa_poly.c. */
+extern const int32_t mldsa_zetas[256];
+
 #endif

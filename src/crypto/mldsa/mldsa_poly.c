@@ -7,7 +7,7 @@
 
 /* zetas[i] = 1753^BitRev8(i) * 2^32 mod q, centered (FIPS 204 Appendix B in Montgomery form;
  * generated from the definition, zetas[0] is unused). */
-static const int32_t zetas[256] = {
+const int32_t mldsa_zetas[256] __attribute__((aligned(32))) = {
     -4186625, 25847,    -2608894, -518909,  237124,   -777960,  -876248,  466468,   1826347,
     2353451,  -359251,  -2091905, 3119733,  -2884855, 3111497,  2680103,  2725464,  1024112,
     -1079900, 3585928,  -549488,  -1119584, 2619752,  -2108549, -2118186, -3859737, -1399561,
@@ -56,7 +56,7 @@ static void ntt_portable(mldsa_poly *a)
     unsigned m = 0;
     for (unsigned len = 128; len > 0; len >>= 1) {
         for (unsigned start = 0; start < MLDSA_N; start += 2 * len) {
-            int64_t z = zetas[++m];
+            int64_t z = mldsa_zetas[++m];
             for (unsigned j = start; j < start + len; j++) {
                 int32_t t = mldsa_montgomery_reduce(z * a->c[j + len]);
                 a->c[j + len] = a->c[j] - t;
@@ -74,7 +74,7 @@ static void invntt_tomont_portable(mldsa_poly *a)
     unsigned m = MLDSA_N;
     for (unsigned len = 1; len < MLDSA_N; len <<= 1) {
         for (unsigned start = 0; start < MLDSA_N; start += 2 * len) {
-            int64_t z = -zetas[--m];
+            int64_t z = -mldsa_zetas[--m];
             for (unsigned j = start; j < start + len; j++) {
                 int32_t t = a->c[j];
                 /* |a| <= q on input, so sums stay below 256 q < 2^31. */

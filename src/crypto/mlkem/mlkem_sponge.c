@@ -44,31 +44,6 @@ static void job_block(uint8_t blk[200], const mlkem_sponge_job *j, size_t b)
     }
 }
 
-/* Lanes are little-endian words (FIPS 202 §B.1). */
-static inline uint64_t load64_le(const uint8_t *p)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-#else
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-#endif
-}
-
-static inline void store64_le(uint8_t *p, uint64_t v)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    memcpy(p, &v, 8);
-#else
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-#endif
-}
-
 static void run_single(const mlkem_sponge_job *j)
 {
     zhtp_keccak k;
@@ -116,7 +91,7 @@ void zhtp_mlkem_sponge_run(const mlkem_sponge_job *jobs, unsigned n)
                 else
                     job_block(sec.blk, j, p);
                 for (unsigned w = 0; w < j->rate / 8; w++)
-                    sec.k4.s[4 * w + l] ^= load64_le(src + 8 * w);
+                    sec.k4.s[4 * w + l] ^= zhtp_keccak_load64(src + 8 * w);
             }
         }
         zhtp_keccakf1600_x4(sec.k4.s);
@@ -128,7 +103,7 @@ void zhtp_mlkem_sponge_run(const mlkem_sponge_job *jobs, unsigned n)
             size_t o = p + 1 - nin, off = o * j->rate;
             size_t take = j->out_len - off < j->rate ? j->out_len - off : j->rate, i = 0;
             for (; i + 8 <= take; i += 8)
-                store64_le(j->out + off + i, sec.k4.s[4 * (i / 8) + l]);
+                zhtp_keccak_store64(j->out + off + i, sec.k4.s[4 * (i / 8) + l]);
             for (; i < take; i++)
                 j->out[off + i] = (uint8_t)(sec.k4.s[4 * (i / 8) + l] >> (8 * (i % 8)));
         }
