@@ -1,0 +1,1025 @@
+/* zhtp runtime on libuv: feeds datagrams and time to the node core, drains what it emits.
+ * See runtime.h for what this layer owns; it makes no protocol decisions. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <uv.h>
+
+#include "runtime.h"
+#include "zhtp/identity.h"
+#include "zhtp/keyfile.h"
+#include "zhtp/node.h"
+#include "zhtp/util.h"
+
+#define RT_MAX_ADDRS 256                    /* static + recently heard, per daemon */
+#define RT_HEARD_TTL (30 * ZHTP_NS_PER_SEC) /* a sender not heard for this long is forgotten */
+#define RT_MAX_HINTS 64
+#define RT_MAX_DEPTH 64
+#define RT_RECV_BUF  (16 * 65536) /* room for recvmmsg batches */
+#define RT_HTTP_MAX  4096
+#define RT_TEXT_MAX  256
+
+typedef struct rt rt;
+
+typedef struct rt_sock {
+    uv_udp_t udp;
+    rt *r;
+    zhtp_link_id link;
+    int family;
+    char name[ZHTP_RT_ADDR_STR];
+    uint8_t *rbuf;
+    uint64_t tx_eagain, tx_err;
+} rt_sock;
+
+typedef struct rt_addr {
+    struct sockaddr_storage sa;
+    size_t sock;
+    bool is_static;
+    zhtp_time last_heard;
+    bool used;
+} rt_addr;
+
+typedef struct rt_hint {
+    uint8_t id[ZHTP_NODE_ID_LEN];
+    uint16_t ports[RT_MAX_DEPTH];
+    size_t depth;
+} rt_hint;
+
+struct rt {
+    uv_loop_t loop;
+    const zhtp_rt_options *opt;
+    int log_level;
+    uint64_t t0;
+    zhtp_identity *ident;
+    zhtp_node *node;
+    rt_sock socks[ZHTP_RT_MAX_LISTEN];
+    size_t n_socks;
+    rt_addr addrs[RT_MAX_ADDRS];
+    rt_hint hints[RT_MAX_HINTS];
+    size_t n_hints;
+    uv_timer_t timer;
+    uv_tcp_t http;
+    bool http_on;
+    uv_signal_t sig_int, sig_term, sig_hup;
+    bool stopping;
+    uint8_t txbuf[65536];
+    /* application message counters, for /status and /metrics */
+    uint64_t msg_sent, msg_acked, msg_failed, msg_received, nbr_up_events, nbr_down_events;
+    uint8_t last_from[ZHTP_NODE_ID_LEN];
+    char last_text[RT_TEXT_MAX];
+};
+
+/* ---- logging ---- */
+
+static void rt_log(rt *r, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void rt_log(rt *r, int level, const char *fmt, ...)
+{
+    static const char *const names[] = {"error", "warn", "info", "debug"};
+    if (level > r->log_level)
+        return;
+    char ts[32];
+    struct timespec tv;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &tv);
+    gmtime_r(&tv.tv_sec, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+    fprintf(stderr, "%s.%03ldZ zhtpd %s: ", ts, tv.tv_nsec / 1000000, names[level]);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static void node_log(void *ud, int level, const char *msg)
+{
+    rt *r = ud;
+    if (level < 0)
+        level = 0;
+    if (level > ZHTP_RT_LOG_DEBUG)
+        level = ZHTP_RT_LOG_DEBUG;
+    rt_log(r, level, "node: %s", msg);
+}
+
+static void hex(char *out, const uint8_t *b, size_t n)
+{
+    static const char d[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = d[b[i] >> 4];
+        out[2 * i + 1] = d[b[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static int unhex(uint8_t *out, size_t n, const char *s)
+{
+    if (strlen(s) != 2 * n)
+        return -1;
+    for (size_t i = 0; i < 2 * n; i++) {
+        int c = s[i], v;
+        if (c >= '0' && c <= '9')
+            v = c - '0';
+        else if (c >= 'a' && c <= 'f')
+            v = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            v = c - 'A' + 10;
+        else
+            return -1;
+        if (i % 2 == 0)
+            out[i / 2] = (uint8_t)(v << 4);
+        else
+            out[i / 2] |= (uint8_t)v;
+    }
+    return 0;
+}
+
+static void sa_str(char *out, size_t cap, const struct sockaddr *sa)
+{
+    char h[INET6_ADDRSTRLEN] = "?";
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
+        uv_ip4_name(a, h, sizeof h);
+        snprintf(out, cap, "%s:%u", h, ntohs(a->sin_port));
+    } else {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
+        uv_ip6_name(a, h, sizeof h);
+        snprintf(out, cap, "[%s]:%u", h, ntohs(a->sin6_port));
+    }
+}
+
+/* ---- time, randomness ---- */
+
+static zhtp_time rt_now(rt *r)
+{
+    return uv_hrtime() - r->t0;
+}
+
+static void rt_rng(void *ud, uint8_t *out, size_t len)
+{
+    (void)ud;
+    while (len > 0) {
+        ssize_t k = getrandom(out, len, 0);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            abort(); /* no randomness: nothing safe to do */
+        }
+        out += k;
+        len -= (size_t)k;
+    }
+}
+
+/* ---- link addresses: UDP endpoint <-> zhtp_addr (family, port, address bytes) ---- */
+
+static void sa_to_zaddr(const struct sockaddr *sa, zhtp_addr *z)
+{
+    memset(z, 0, sizeof *z);
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
+        z->bytes[0] = 4;
+        memcpy(z->bytes + 1, &a->sin_port, 2);
+        memcpy(z->bytes + 3, &a->sin_addr, 4);
+        z->len = 7;
+    } else {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
+        z->bytes[0] = 6;
+        memcpy(z->bytes + 1, &a->sin6_port, 2);
+        memcpy(z->bytes + 3, &a->sin6_addr, 16);
+        z->len = 19;
+    }
+}
+
+static int zaddr_to_sa(const zhtp_addr *z, struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof *ss);
+    if (z->len == 7 && z->bytes[0] == 4) {
+        struct sockaddr_in *a = (struct sockaddr_in *)ss;
+        a->sin_family = AF_INET;
+        memcpy(&a->sin_port, z->bytes + 1, 2);
+        memcpy(&a->sin_addr, z->bytes + 3, 4);
+        return 0;
+    }
+    if (z->len == 19 && z->bytes[0] == 6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+        a->sin6_family = AF_INET6;
+        memcpy(&a->sin6_port, z->bytes + 1, 2);
+        memcpy(&a->sin6_addr, z->bytes + 3, 16);
+        return 0;
+    }
+    return -1;
+}
+
+static bool sa_equal(const struct sockaddr_storage *a, const struct sockaddr *b)
+{
+    zhtp_addr za, zb;
+    sa_to_zaddr((const struct sockaddr *)a, &za);
+    sa_to_zaddr(b, &zb);
+    return za.len == zb.len && memcmp(za.bytes, zb.bytes, za.len) == 0;
+}
+
+/* Remembers a sender so the link's broadcasts (beacons) reach it too: a peer that lists us
+ * but that we do not list still becomes a neighbour. */
+static void note_sender(rt *r, size_t sock, const struct sockaddr *from, zhtp_time now)
+{
+    rt_addr *free_slot = NULL, *oldest = NULL;
+    for (size_t i = 0; i < RT_MAX_ADDRS; i++) {
+        rt_addr *a = &r->addrs[i];
+        if (!a->used) {
+            if (free_slot == NULL)
+                free_slot = a;
+            continue;
+        }
+        if (a->sock == sock && sa_equal(&a->sa, from)) {
+            a->last_heard = now;
+            return;
+        }
+        if (!a->is_static && (oldest == NULL || a->last_heard < oldest->last_heard))
+            oldest = a;
+    }
+    rt_addr *a = free_slot != NULL ? free_slot : oldest;
+    if (a == NULL)
+        return;
+    memset(a, 0, sizeof *a);
+    memcpy(&a->sa, from,
+           from->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+    a->sock = sock;
+    a->used = true;
+    a->last_heard = now;
+    char s[ZHTP_RT_ADDR_STR];
+    sa_str(s, sizeof s, from);
+    rt_log(r, ZHTP_RT_LOG_DEBUG, "heard new sender %s on %s", s, r->socks[sock].name);
+}
+
+static void forget_silent(rt *r, zhtp_time now)
+{
+    for (size_t i = 0; i < RT_MAX_ADDRS; i++) {
+        rt_addr *a = &r->addrs[i];
+        if (a->used && !a->is_static && now - a->last_heard > RT_HEARD_TTL)
+            a->used = false;
+    }
+}
+
+/* ---- the node's callbacks ---- */
+
+static int hint_lookup(void *ud, const uint8_t id[ZHTP_NODE_ID_LEN], uint16_t *ports, size_t cap,
+                       size_t *depth)
+{
+    rt *r = ud;
+    for (size_t i = 0; i < r->n_hints; i++) {
+        if (memcmp(r->hints[i].id, id, ZHTP_NODE_ID_LEN) != 0)
+            continue;
+        if (r->hints[i].depth > cap)
+            return ZHTP_ERR_NOBUF;
+        memcpy(ports, r->hints[i].ports, r->hints[i].depth * sizeof *ports);
+        *depth = r->hints[i].depth;
+        return ZHTP_OK;
+    }
+    return ZHTP_ERR_NOTFOUND;
+}
+
+/* ---- the drive loop: after every input, drain outputs and re-arm the timer ---- */
+
+static void send_one(rt *r, rt_sock *s, const struct sockaddr *to, const uint8_t *b, size_t len)
+{
+    uv_buf_t buf = uv_buf_init((char *)b, (unsigned)len);
+    int rc = uv_udp_try_send(&s->udp, &buf, 1, to);
+    if (rc == UV_EAGAIN) {
+        s->tx_eagain++;
+    } else if (rc < 0) {
+        s->tx_err++;
+        char a[ZHTP_RT_ADDR_STR];
+        sa_str(a, sizeof a, to);
+        rt_log(r, ZHTP_RT_LOG_DEBUG, "send to %s failed: %s", a, uv_strerror(rc));
+    }
+}
+
+static void on_timer(uv_timer_t *t);
+
+static void handle_event(rt *r, const zhtp_node_event *ev)
+{
+    char id[2 * ZHTP_NODE_ID_LEN + 1];
+    hex(id, ev->peer, ZHTP_NODE_ID_LEN);
+    switch (ev->type) {
+    case ZHTP_NODE_EV_NEIGHBOUR_UP:
+        r->nbr_up_events++;
+        rt_log(r, ZHTP_RT_LOG_INFO, "neighbour up %.16s on link %" PRIu64, id, ev->link);
+        break;
+    case ZHTP_NODE_EV_NEIGHBOUR_DOWN:
+        r->nbr_down_events++;
+        rt_log(r, ZHTP_RT_LOG_INFO, "neighbour down %.16s on link %" PRIu64, id, ev->link);
+        break;
+    case ZHTP_NODE_EV_DATA: {
+        r->msg_received++;
+        memcpy(r->last_from, ev->peer, ZHTP_NODE_ID_LEN);
+        size_t n = ev->len < RT_TEXT_MAX - 1 ? ev->len : RT_TEXT_MAX - 1;
+        for (size_t i = 0; i < n; i++) {
+            uint8_t c = ev->data[i];
+            r->last_text[i] = (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') ? (char)c : '.';
+        }
+        r->last_text[n] = '\0';
+        rt_log(r, ZHTP_RT_LOG_INFO, "message from %.16s: %zu bytes, %u hops", id, ev->len,
+               ev->hops);
+        break;
+    }
+    case ZHTP_NODE_EV_ACKED:
+        r->msg_acked++;
+        rt_log(r, ZHTP_RT_LOG_INFO, "message %" PRIu64 " acknowledged by %.16s (%u hops)",
+               ev->msg_id, id, ev->hops);
+        break;
+    case ZHTP_NODE_EV_FAILED:
+        r->msg_failed++;
+        rt_log(r, ZHTP_RT_LOG_WARN, "message %" PRIu64 " to %.16s failed", ev->msg_id, id);
+        break;
+    }
+}
+
+static void drive(rt *r)
+{
+    if (r->stopping)
+        return;
+    zhtp_time now = rt_now(r);
+    if (zhtp_node_next_deadline(r->node) <= now) {
+        (void)zhtp_node_tick(r->node, now);
+        forget_silent(r, now);
+    }
+    for (;;) {
+        zhtp_link_id link;
+        zhtp_addr to;
+        zhtp_ssize n = zhtp_node_next_datagram(r->node, &link, &to, r->txbuf, sizeof r->txbuf, now);
+        if (n < 0)
+            break;
+        if (link == 0 || link > r->n_socks)
+            continue;
+        size_t si = (size_t)(link - 1);
+        rt_sock *s = &r->socks[si];
+        if (to.len == 0) {
+            /* broadcast on a UDP link: every static peer and recent sender on this socket */
+            for (size_t i = 0; i < RT_MAX_ADDRS; i++)
+                if (r->addrs[i].used && r->addrs[i].sock == si)
+                    send_one(r, s, (const struct sockaddr *)&r->addrs[i].sa, r->txbuf, (size_t)n);
+        } else {
+            struct sockaddr_storage ss;
+            if (zaddr_to_sa(&to, &ss) == 0)
+                send_one(r, s, (const struct sockaddr *)&ss, r->txbuf, (size_t)n);
+        }
+    }
+    zhtp_node_event ev;
+    while (zhtp_node_next_event(r->node, &ev) == ZHTP_OK)
+        handle_event(r, &ev);
+    zhtp_time d = zhtp_node_next_deadline(r->node);
+    uint64_t ms = 1000; /* also the period at which silent senders are forgotten */
+    if (d != ZHTP_TIME_NEVER) {
+        uint64_t left = d > now ? d - now : 0;
+        uint64_t m = (left + ZHTP_NS_PER_MS - 1) / ZHTP_NS_PER_MS;
+        if (m < ms)
+            ms = m;
+    }
+    uv_timer_start(&r->timer, on_timer, ms, 0);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    rt *r = t->data;
+    zhtp_time now = rt_now(r);
+    (void)zhtp_node_tick(r->node, now);
+    forget_silent(r, now);
+    drive(r);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    rt_sock *s = h->data;
+    *buf = uv_buf_init((char *)s->rbuf, RT_RECV_BUF);
+}
+
+static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *from,
+                    unsigned flags)
+{
+    (void)buf;
+    rt_sock *s = h->data;
+    rt *r = s->r;
+    if (nread < 0) {
+        rt_log(r, ZHTP_RT_LOG_WARN, "receive on %s: %s", s->name, uv_strerror((int)nread));
+        return;
+    }
+    if (nread == 0 || from == NULL || (flags & UV_UDP_PARTIAL) || r->stopping)
+        return;
+    zhtp_time now = rt_now(r);
+    zhtp_addr za;
+    sa_to_zaddr(from, &za);
+    int rc = zhtp_node_recv(r->node, s->link, &za, (const uint8_t *)buf->base, (size_t)nread, now);
+    if (rc == ZHTP_OK)
+        note_sender(r, (size_t)(s->link - 1), from, now);
+    else
+        rt_log(r, ZHTP_RT_LOG_DEBUG, "datagram of %zd bytes dropped: %s", nread, zhtp_err_name(rc));
+    drive(r);
+}
+
+/* ---- HTTP status / metrics ---- */
+
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+    bool oom;
+} sbuf;
+
+static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf *b, const char *fmt, ...)
+{
+    for (;;) {
+        if (b->oom)
+            return;
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+        va_end(ap);
+        if (k < 0) {
+            b->oom = true;
+            return;
+        }
+        if (b->p != NULL && b->len + (size_t)k < b->cap) {
+            b->len += (size_t)k;
+            return;
+        }
+        size_t ncap = b->cap ? b->cap * 2 : 4096;
+        while (ncap < b->len + (size_t)k + 1)
+            ncap *= 2;
+        char *np = realloc(b->p, ncap);
+        if (np == NULL) {
+            b->oom = true;
+            return;
+        }
+        b->p = np;
+        b->cap = ncap;
+    }
+}
+
+static const char *node_state(rt *r)
+{
+    return zhtp_node_neighbour_count(r->node) > 0 ? "connected" : "searching";
+}
+
+static void put_coords(sbuf *b, const uint16_t *p, size_t d)
+{
+    sb_printf(b, "[");
+    for (size_t i = 0; i < d; i++)
+        sb_printf(b, "%s%u", i ? "," : "", p[i]);
+    sb_printf(b, "]");
+}
+
+static void http_status(rt *r, sbuf *b)
+{
+    char id[2 * ZHTP_NODE_ID_LEN + 1], root[2 * ZHTP_NODE_ID_LEN + 1];
+    uint8_t rid[ZHTP_NODE_ID_LEN];
+    const zhtp_router *rtr = zhtp_node_router(r->node);
+    hex(id, zhtp_node_id(r->node), ZHTP_NODE_ID_LEN);
+    zhtp_router_root(rtr, rid);
+    hex(root, rid, ZHTP_NODE_ID_LEN);
+    size_t depth = 0;
+    const uint16_t *c = zhtp_router_coords(rtr, &depth);
+    sb_printf(b,
+              "{\"node_id\":\"%s\",\"state\":\"%s\",\"peers\":%zu,\"uptime_s\":%" PRIu64
+              ",\"root_id\":\"%s\",\"depth\":%zu,\"coords\":",
+              id, node_state(r), zhtp_node_neighbour_count(r->node), rt_now(r) / ZHTP_NS_PER_SEC,
+              root, depth);
+    put_coords(b, c, depth);
+    sb_printf(b, ",\"links\":[");
+    for (size_t i = 0; i < r->n_socks; i++) {
+        size_t st = 0, heard = 0;
+        for (size_t k = 0; k < RT_MAX_ADDRS; k++)
+            if (r->addrs[k].used && r->addrs[k].sock == i) {
+                if (r->addrs[k].is_static)
+                    st++;
+                else
+                    heard++;
+            }
+        sb_printf(b,
+                  "%s{\"link\":%" PRIu64 ",\"listen\":\"%s\",\"static_peers\":%zu,"
+                  "\"heard_peers\":%zu}",
+                  i ? "," : "", r->socks[i].link, r->socks[i].name, st, heard);
+    }
+    sb_printf(b, "],\"neighbours\":[");
+    size_t nn = zhtp_router_neighbour_count(rtr);
+    bool first = true;
+    for (size_t i = 0; i < nn; i++) {
+        zhtp_route_nbr_info info;
+        if (zhtp_router_neighbour_get(rtr, i, &info) != ZHTP_OK)
+            continue;
+        char nid[2 * ZHTP_NODE_ID_LEN + 1];
+        hex(nid, info.id, ZHTP_NODE_ID_LEN);
+        sb_printf(b, "%s{\"id\":\"%s\",\"parent\":%s,\"child\":%s,\"link_cost\":%u}",
+                  first ? "" : ",", nid, info.is_parent ? "true" : "false",
+                  info.is_child ? "true" : "false", info.link_cost);
+        first = false;
+    }
+    char from[2 * ZHTP_NODE_ID_LEN + 1];
+    hex(from, r->last_from, ZHTP_NODE_ID_LEN);
+    sb_printf(b,
+              "],\"messages\":{\"sent\":%" PRIu64 ",\"acked\":%" PRIu64 ",\"failed\":%" PRIu64
+              ",\"received\":%" PRIu64 ",\"last_from\":\"%s\",\"last_text\":\"%s\"}}\n",
+              r->msg_sent, r->msg_acked, r->msg_failed, r->msg_received,
+              r->msg_received ? from : "", r->last_text);
+}
+
+static void http_metrics(rt *r, sbuf *b)
+{
+    zhtp_node_stats st;
+    zhtp_node_get_stats(r->node, &st);
+    struct {
+        const char *name, *help;
+        uint64_t v;
+    } const m[] = {
+        {"zhtp_rx_frames_total", "Link frames received", st.rx_frames},
+        {"zhtp_rx_bytes_total", "Link bytes received", st.rx_bytes},
+        {"zhtp_tx_frames_total", "Link frames queued for sending", st.tx_frames},
+        {"zhtp_tx_bytes_total", "Link bytes queued for sending", st.tx_bytes},
+        {"zhtp_forwarded_packets_total", "DATA packets forwarded for others", st.fwd_packets},
+        {"zhtp_retransmits_total", "End-to-end retransmissions", st.retransmits},
+        {"zhtp_duplicates_total", "Duplicate DATA suppressed", st.duplicates},
+        {"zhtp_handshake_errors_total", "Handshake packets refused", st.handshake_errors},
+        {"zhtp_messages_sent_total", "Application messages sent via /send", r->msg_sent},
+        {"zhtp_messages_acked_total", "Application messages acknowledged", r->msg_acked},
+        {"zhtp_messages_failed_total", "Application messages given up", r->msg_failed},
+        {"zhtp_messages_received_total", "Application messages delivered here", r->msg_received},
+        {"zhtp_neighbour_up_total", "Neighbour up events", r->nbr_up_events},
+        {"zhtp_neighbour_down_total", "Neighbour down events", r->nbr_down_events},
+    };
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+        sb_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %" PRIu64 "\n", m[i].name, m[i].help,
+                  m[i].name, m[i].name, m[i].v);
+    sb_printf(b, "# HELP zhtp_drops_total Packets dropped, by reason\n"
+                 "# TYPE zhtp_drops_total counter\n");
+    sb_printf(b, "zhtp_drops_total{reason=\"bad\"} %" PRIu64 "\n", st.rx_bad);
+    sb_printf(b, "zhtp_drops_total{reason=\"no_route\"} %" PRIu64 "\n", st.drop_no_route);
+    sb_printf(b, "zhtp_drops_total{reason=\"hop_limit\"} %" PRIu64 "\n", st.drop_hop_limit);
+    sb_printf(b, "zhtp_drops_total{reason=\"queue\"} %" PRIu64 "\n", st.drop_queue);
+    sb_printf(b, "zhtp_drops_total{reason=\"no_session\"} %" PRIu64 "\n", st.drop_no_session);
+    uint64_t eagain = 0, terr = 0;
+    for (size_t i = 0; i < r->n_socks; i++) {
+        eagain += r->socks[i].tx_eagain;
+        terr += r->socks[i].tx_err;
+    }
+    sb_printf(b, "zhtp_drops_total{reason=\"socket_busy\"} %" PRIu64 "\n", eagain);
+    sb_printf(b, "zhtp_drops_total{reason=\"socket_error\"} %" PRIu64 "\n", terr);
+    sb_printf(b, "# HELP zhtp_peers Neighbours by state\n# TYPE zhtp_peers gauge\n");
+    const zhtp_router *rtr = zhtp_node_router(r->node);
+    size_t parent = 0, child = 0, other = 0, nn = zhtp_router_neighbour_count(rtr);
+    for (size_t i = 0; i < nn; i++) {
+        zhtp_route_nbr_info info;
+        if (zhtp_router_neighbour_get(rtr, i, &info) != ZHTP_OK)
+            continue;
+        if (info.is_parent)
+            parent++;
+        else if (info.is_child)
+            child++;
+        else
+            other++;
+    }
+    sb_printf(b, "zhtp_peers{state=\"authenticated\"} %zu\n", zhtp_node_neighbour_count(r->node));
+    sb_printf(b,
+              "zhtp_peers{state=\"parent\"} %zu\nzhtp_peers{state=\"child\"} %zu\n"
+              "zhtp_peers{state=\"other\"} %zu\n",
+              parent, child, other);
+    sb_printf(b,
+              "# HELP zhtp_uptime_seconds Seconds since start\n# TYPE zhtp_uptime_seconds "
+              "gauge\nzhtp_uptime_seconds %" PRIu64 "\n",
+              rt_now(r) / ZHTP_NS_PER_SEC);
+}
+
+/* Query value of |key| in "a=1&b=2" (no %-decoding but '+' -> ' '). */
+static bool query_get(const char *q, const char *key, char *out, size_t cap)
+{
+    size_t kl = strlen(key);
+    while (q != NULL && *q) {
+        if (strncmp(q, key, kl) == 0 && q[kl] == '=') {
+            const char *v = q + kl + 1;
+            size_t n = strcspn(v, "&");
+            if (n >= cap)
+                return false;
+            for (size_t i = 0; i < n; i++)
+                out[i] = v[i] == '+' ? ' ' : v[i];
+            out[n] = '\0';
+            return true;
+        }
+        q = strchr(q, '&');
+        if (q)
+            q++;
+    }
+    return false;
+}
+
+/* /send?to=HEXID&msg=TEXT[&coords=P1.P2...]: a reliable application message. coords is the
+ * destination's tree coordinates (from its /status) until the DHT answers lookups. */
+static int http_send(rt *r, const char *q, sbuf *b)
+{
+    char to[2 * ZHTP_NODE_ID_LEN + 1], msg[1024], coords[512];
+    uint8_t dest[ZHTP_NODE_ID_LEN];
+    if (!query_get(q, "to", to, sizeof to) || unhex(dest, sizeof dest, to) != 0 ||
+        !query_get(q, "msg", msg, sizeof msg)) {
+        sb_printf(b, "{\"error\":\"need to=<64 hex> and msg=<text>\"}\n");
+        return 400;
+    }
+    if (query_get(q, "coords", coords, sizeof coords)) {
+        rt_hint h = {0};
+        memcpy(h.id, dest, sizeof dest);
+        char *save = NULL;
+        for (char *t = strtok_r(coords, ".,", &save); t; t = strtok_r(NULL, ".,", &save)) {
+            if (h.depth >= RT_MAX_DEPTH)
+                break;
+            h.ports[h.depth++] = (uint16_t)strtoul(t, NULL, 10);
+        }
+        size_t i;
+        for (i = 0; i < r->n_hints; i++)
+            if (memcmp(r->hints[i].id, dest, sizeof dest) == 0)
+                break;
+        if (i == r->n_hints && r->n_hints < RT_MAX_HINTS)
+            r->n_hints++;
+        if (i < RT_MAX_HINTS)
+            r->hints[i] = h;
+    }
+    uint64_t id = 0;
+    int rc = zhtp_node_send(r->node, dest, (const uint8_t *)msg, strlen(msg),
+                            ZHTP_NODE_SEND_RELIABLE, rt_now(r), &id);
+    if (rc != ZHTP_OK) {
+        sb_printf(b, "{\"error\":\"%s\"}\n", zhtp_err_name(rc));
+        return 409;
+    }
+    r->msg_sent++;
+    sb_printf(b, "{\"msg_id\":%" PRIu64 "}\n", id);
+    return 200;
+}
+
+typedef struct http_conn {
+    uv_tcp_t tcp;
+    uv_write_t wr;
+    rt *r;
+    char in[RT_HTTP_MAX];
+    size_t in_len;
+    sbuf out;
+    bool answered;
+} http_conn;
+
+static void http_closed(uv_handle_t *h)
+{
+    http_conn *c = h->data;
+    free(c->out.p);
+    free(c);
+}
+
+static void http_written(uv_write_t *w, int status)
+{
+    (void)status;
+    http_conn *c = w->data;
+    uv_close((uv_handle_t *)&c->tcp, http_closed);
+}
+
+static void http_answer(http_conn *c)
+{
+    rt *r = c->r;
+    sbuf body = {0};
+    int code = 200;
+    const char *ctype = "application/json";
+    char *sp = strchr(c->in, ' ');
+    char path[1024] = "";
+    if (strncmp(c->in, "GET ", 4) == 0 && sp != NULL) {
+        size_t n = strcspn(sp + 1, " \r\n");
+        if (n < sizeof path) {
+            memcpy(path, sp + 1, n);
+            path[n] = '\0';
+        }
+    }
+    char *q = strchr(path, '?');
+    if (q)
+        *q++ = '\0';
+    if (strcmp(path, "/status") == 0) {
+        http_status(r, &body);
+    } else if (strcmp(path, "/metrics") == 0) {
+        ctype = "text/plain; version=0.0.4";
+        http_metrics(r, &body);
+    } else if (strcmp(path, "/send") == 0) {
+        code = http_send(r, q, &body);
+    } else {
+        code = 404;
+        ctype = "text/plain";
+        sb_printf(&body, "not found; try /status, /metrics or /send?to=ID&msg=TEXT\n");
+    }
+    const char *reason = code == 200   ? "OK"
+                         : code == 400 ? "Bad Request"
+                         : code == 404 ? "Not Found"
+                                       : "Conflict";
+    sb_printf(&c->out,
+              "HTTP/1.0 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+              "Connection: close\r\n\r\n%s",
+              code, reason, ctype, body.len, body.p ? body.p : "");
+    free(body.p);
+    c->answered = true;
+    if (c->out.oom) {
+        uv_close((uv_handle_t *)&c->tcp, http_closed);
+        return;
+    }
+    uv_buf_t buf = uv_buf_init(c->out.p, (unsigned)c->out.len);
+    c->wr.data = c;
+    if (uv_write(&c->wr, (uv_stream_t *)&c->tcp, &buf, 1, http_written) != 0)
+        uv_close((uv_handle_t *)&c->tcp, http_closed);
+    drive(r); /* /send queued frames */
+}
+
+static void http_alloc(uv_handle_t *h, size_t s, uv_buf_t *buf)
+{
+    (void)s;
+    http_conn *c = h->data;
+    *buf = uv_buf_init(c->in + c->in_len, (unsigned)(RT_HTTP_MAX - 1 - c->in_len));
+}
+
+static void http_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+    (void)buf;
+    http_conn *c = st->data;
+    if (c->answered)
+        return;
+    if (n < 0) {
+        uv_close((uv_handle_t *)st, http_closed);
+        return;
+    }
+    c->in_len += (size_t)n;
+    c->in[c->in_len] = '\0';
+    if (strstr(c->in, "\r\n\r\n") != NULL || strstr(c->in, "\n\n") != NULL ||
+        c->in_len >= RT_HTTP_MAX - 1) {
+        uv_read_stop(st);
+        http_answer(c);
+    }
+}
+
+static void http_accept(uv_stream_t *srv, int status)
+{
+    rt *r = srv->data;
+    if (status < 0)
+        return;
+    http_conn *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return;
+    c->r = r;
+    uv_tcp_init(&r->loop, &c->tcp);
+    c->tcp.data = c;
+    if (uv_accept(srv, (uv_stream_t *)&c->tcp) != 0 ||
+        uv_read_start((uv_stream_t *)&c->tcp, http_alloc, http_read) != 0)
+        uv_close((uv_handle_t *)&c->tcp, http_closed);
+}
+
+/* ---- signals and shutdown ---- */
+
+static void close_one(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    rt *r = s->data;
+    if (signum == SIGHUP) {
+        if (r->opt->config[0] == '\0') {
+            rt_log(r, ZHTP_RT_LOG_INFO, "SIGHUP: no config file, nothing to reload");
+            return;
+        }
+        zhtp_rt_options o;
+        char err[512];
+        zhtp_rt_options_init(&o);
+        if (zhtp_rt_options_load(&o, r->opt->config, err, sizeof err) != 0) {
+            rt_log(r, ZHTP_RT_LOG_WARN, "SIGHUP: keeping settings: %s", err);
+            return;
+        }
+        r->log_level = o.log_level;
+        rt_log(r, ZHTP_RT_LOG_INFO, "SIGHUP: log level reloaded (peers need a restart)");
+        return;
+    }
+    rt_log(r, ZHTP_RT_LOG_INFO, "signal %d: shutting down", signum);
+    r->stopping = true;
+    /* Closing handles that are in use by a pending write is safe: libuv cancels the write. */
+    uv_walk(&r->loop, close_one, NULL);
+}
+
+/* ---- start-up ---- */
+
+static int load_identity(rt *r, const zhtp_rt_options *o)
+{
+    char path[600], pass[1024];
+    size_t plen = 0;
+    snprintf(path, sizeof path, "%s/identity.key", o->data_dir);
+    if (o->passphrase_file[0] != '\0') {
+        FILE *f = fopen(o->passphrase_file, "r");
+        if (f == NULL) {
+            rt_log(r, ZHTP_RT_LOG_ERROR, "passphrase file %s: %s", o->passphrase_file,
+                   strerror(errno));
+            return -1;
+        }
+        plen = fread(pass, 1, sizeof pass - 1, f);
+        fclose(f);
+        while (plen > 0 && (pass[plen - 1] == '\n' || pass[plen - 1] == '\r'))
+            plen--;
+        pass[plen] = '\0';
+    } else if (!o->dev_no_passphrase) {
+        rt_log(r, ZHTP_RT_LOG_ERROR,
+               "no passphrase: give --passphrase-file FILE (or --dev-no-passphrase for tests)");
+        return -1;
+    }
+    int rc = zhtp_identity_load(&r->ident, path, pass, plen);
+    if (rc == ZHTP_ERR_NOTFOUND) {
+        if (mkdir(o->data_dir, 0700) != 0 && errno != EEXIST) {
+            rt_log(r, ZHTP_RT_LOG_ERROR, "data dir %s: %s", o->data_dir, strerror(errno));
+            zhtp_wipe(pass, sizeof pass);
+            return -1;
+        }
+        rc = zhtp_identity_generate(&r->ident);
+        if (rc == ZHTP_OK) {
+            /* dev mode: an empty passphrase protects nothing, so spend no time on the KDF */
+            zhtp_keyfile_params kp = {0};
+            if (o->dev_no_passphrase && plen == 0) {
+                kp.opslimit = ZHTP_KEYFILE_OPSLIMIT_MIN;
+                kp.memlimit = ZHTP_KEYFILE_MEMLIMIT_MIN;
+            }
+            rc = zhtp_identity_save(r->ident, path, pass, plen, &kp, false);
+        }
+        if (rc == ZHTP_OK)
+            rt_log(r, ZHTP_RT_LOG_INFO, "new identity written to %s%s", path,
+                   plen == 0 ? " (dev mode: empty passphrase)" : "");
+    }
+    zhtp_wipe(pass, sizeof pass);
+    if (rc != ZHTP_OK) {
+        rt_log(r, ZHTP_RT_LOG_ERROR, "identity %s: %s", path, zhtp_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+static int open_socket(rt *r, const char *spec)
+{
+    struct sockaddr_storage ss;
+    if (zhtp_rt_parse_addr(spec, &ss) != 0) {
+        rt_log(r, ZHTP_RT_LOG_ERROR, "listen %s: bad address", spec);
+        return -1;
+    }
+    rt_sock *s = &r->socks[r->n_socks];
+    memset(s, 0, sizeof *s);
+    s->r = r;
+    s->family = ss.ss_family;
+    s->link = r->n_socks + 1; /* link 0 unused, so a zeroed link id is never valid */
+    s->rbuf = malloc(RT_RECV_BUF);
+    if (s->rbuf == NULL)
+        return -1;
+    int rc = uv_udp_init_ex(&r->loop, &s->udp, (unsigned)ss.ss_family | UV_UDP_RECVMMSG);
+    if (rc != 0) {
+        free(s->rbuf);
+        return -1;
+    }
+    s->udp.data = s;
+    r->n_socks++;
+    rc = uv_udp_bind(&s->udp, (const struct sockaddr *)&ss,
+                     ss.ss_family == AF_INET6 ? UV_UDP_IPV6ONLY : 0);
+    if (rc == 0) {
+        int len = sizeof ss;
+        uv_udp_getsockname(&s->udp, (struct sockaddr *)&ss, &len);
+        sa_str(s->name, sizeof s->name, (const struct sockaddr *)&ss);
+        rc = uv_udp_recv_start(&s->udp, on_alloc, on_recv);
+    }
+    if (rc != 0) {
+        rt_log(r, ZHTP_RT_LOG_ERROR, "listen %s: %s", spec, uv_strerror(rc));
+        return -1;
+    }
+    const zhtp_route_medium *m = zhtp_route_medium_preset(ZHTP_MEDIUM_UDP);
+    rc = zhtp_node_link_add(r->node, s->link, 0, m, rt_now(r));
+    if (rc != ZHTP_OK) {
+        rt_log(r, ZHTP_RT_LOG_ERROR, "link for %s: %s", spec, zhtp_strerror(rc));
+        return -1;
+    }
+    rt_log(r, ZHTP_RT_LOG_INFO, "listening on udp %s (link %" PRIu64 ")", s->name, s->link);
+    return 0;
+}
+
+static int add_peer(rt *r, const char *spec)
+{
+    struct sockaddr_storage ss;
+    if (zhtp_rt_parse_addr(spec, &ss) != 0)
+        return -1;
+    size_t si;
+    for (si = 0; si < r->n_socks; si++)
+        if (r->socks[si].family == ss.ss_family)
+            break;
+    if (si == r->n_socks) {
+        rt_log(r, ZHTP_RT_LOG_ERROR, "peer %s: no --listen socket of that address family", spec);
+        return -1;
+    }
+    for (size_t i = 0; i < RT_MAX_ADDRS; i++) {
+        if (!r->addrs[i].used) {
+            r->addrs[i] = (rt_addr){.sa = ss, .sock = si, .is_static = true, .used = true};
+            rt_log(r, ZHTP_RT_LOG_INFO, "static peer %s", spec);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int open_http(rt *r, const char *spec)
+{
+    struct sockaddr_storage ss;
+    if (zhtp_rt_parse_addr(spec, &ss) != 0)
+        return -1;
+    uv_tcp_init(&r->loop, &r->http);
+    r->http.data = r;
+    r->http_on = true;
+    int rc = uv_tcp_bind(&r->http, (const struct sockaddr *)&ss, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&r->http, 16, http_accept);
+    if (rc != 0) {
+        rt_log(r, ZHTP_RT_LOG_ERROR, "http %s: %s", spec, uv_strerror(rc));
+        return -1;
+    }
+    rt_log(r, ZHTP_RT_LOG_INFO, "http on http://%s/status and /metrics", spec);
+    return 0;
+}
+
+int zhtp_rt_run(const zhtp_rt_options *o)
+{
+    rt *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return 1;
+    r->opt = o;
+    r->log_level = o->log_level;
+    int exit_code = 1;
+    bool loop_ok = false;
+    if (uv_loop_init(&r->loop) != 0)
+        goto out;
+    loop_ok = true;
+    r->t0 = uv_hrtime();
+    if (load_identity(r, o) != 0)
+        goto out;
+    zhtp_node_config nc = {
+        .rng = rt_rng,
+        .log = node_log,
+        .user_data = r,
+        .lookup = hint_lookup,
+    };
+    int rc = zhtp_node_new(&r->node, &nc, r->ident, rt_now(r));
+    if (rc != ZHTP_OK) {
+        rt_log(r, ZHTP_RT_LOG_ERROR, "node: %s", zhtp_strerror(rc));
+        goto out;
+    }
+    char id[2 * ZHTP_NODE_ID_LEN + 1];
+    hex(id, zhtp_node_id(r->node), ZHTP_NODE_ID_LEN);
+    rt_log(r, ZHTP_RT_LOG_INFO, "node id %s", id);
+    /* Peers first so that the SOLICIT sent by link_add reaches them. */
+    for (size_t i = 0; i < o->n_listen; i++) {
+        struct sockaddr_storage ss;
+        if (zhtp_rt_parse_addr(o->listen[i], &ss) != 0)
+            goto out;
+        r->socks[i].family = ss.ss_family;
+    }
+    r->n_socks = o->n_listen;
+    for (size_t i = 0; i < o->n_peer; i++)
+        if (add_peer(r, o->peer[i]) != 0)
+            goto out;
+    r->n_socks = 0;
+    for (size_t i = 0; i < o->n_listen; i++)
+        if (open_socket(r, o->listen[i]) != 0)
+            goto out;
+    if (o->http[0] != '\0' && open_http(r, o->http) != 0)
+        goto out;
+    uv_timer_init(&r->loop, &r->timer);
+    r->timer.data = r;
+    uv_signal_t *sigs[] = {&r->sig_int, &r->sig_term, &r->sig_hup};
+    int nums[] = {SIGINT, SIGTERM, SIGHUP};
+    for (int i = 0; i < 3; i++) {
+        uv_signal_init(&r->loop, sigs[i]);
+        sigs[i]->data = r;
+        uv_signal_start(sigs[i], on_signal, nums[i]);
+    }
+    signal(SIGPIPE, SIG_IGN);
+    drive(r);
+    uv_run(&r->loop, UV_RUN_DEFAULT);
+    exit_code = 0;
+    rt_log(r, ZHTP_RT_LOG_INFO, "stopped");
+out:
+    if (loop_ok) {
+        uv_walk(&r->loop, close_one, NULL);
+        uv_run(&r->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&r->loop);
+    }
+    for (size_t i = 0; i < ZHTP_RT_MAX_LISTEN; i++)
+        free(r->socks[i].rbuf);
+    zhtp_node_free(r->node);
+    zhtp_identity_free(r->ident);
+    free(r);
+    return exit_code;
+}
