@@ -2,10 +2,11 @@
  *
  * What it owns: the node's links (one per interface the driver opened, each with an MTU and a
  * medium profile), its neighbours (learnt by PEER_DISCOVERY on those links), link framing
- * (full 128-byte headers, fragmentation and reassembly to each link's MTU), the router
- * (include/zhtp/routing.h) fed with neighbours and announcements, forwarding of DATA with a
- * hop limit, and an end-to-end layer for application messages (delivery events, end-to-end
- * acknowledgements and retransmission with backoff for reliable messages).
+ * (full 128-byte headers on wide links, compressed headers on narrow ones, fragmentation and
+ * reassembly to each link's MTU), the router (include/zhtp/routing.h) fed with neighbours and
+ * announcements, forwarding of DATA under the loop-freedom bound and a hop limit, and an end-to-end
+ * layer for application messages (delivery events, end-to-end acknowledgements and retransmission
+ * with backoff for reliable messages).
  *
  * What it must never do: touch a socket, a clock, a file, printf, a thread or a mutable global;
  * allocate except through the injected zhtp_mem. Drivers (runtime/, zhtp-sim) feed datagrams
@@ -17,7 +18,7 @@
  * application data is sealed again end to end (an inner sealed packet carried in DATA), so
  * relays see only ciphertext. Known gaps (docs/node.md): destination coordinates come from a
  * lookup callback the driver injects (zhtp-sim: an oracle over its own nodes) until the DHT
- * exists; narrow links do not use compressed headers yet.
+ * exists.
  *
  * Thread-safety: none; one handle per thread at a time; handles are independent. */
 #ifndef ZHTP_NODE_H
@@ -126,8 +127,8 @@ int zhtp_node_send(zhtp_node *n, const uint8_t dest[ZHTP_NODE_ID_LEN], const uin
 typedef enum zhtp_node_event_type {
     ZHTP_NODE_EV_NEIGHBOUR_UP = 1, /* peer, link */
     ZHTP_NODE_EV_NEIGHBOUR_DOWN,   /* peer, link */
-    ZHTP_NODE_EV_DATA,             /* peer = source; data, len, hops, msg_id */
-    ZHTP_NODE_EV_ACKED,            /* peer = destination; msg_id; hops = ack's hop count */
+    ZHTP_NODE_EV_DATA,             /* peer = source; data, len, hops (links crossed), msg_id */
+    ZHTP_NODE_EV_ACKED,            /* peer = destination; msg_id; hops = links the ack crossed */
     ZHTP_NODE_EV_FAILED,           /* peer = destination; msg_id: gave up retransmitting */
 } zhtp_node_event_type;
 
@@ -155,6 +156,15 @@ typedef struct zhtp_node_stats {
     uint64_t duplicates;       /* DATA delivered twice (retransmission), suppressed */
     uint64_t drop_no_session;  /* packets not sent: no usable link session with the next hop */
     uint64_t handshake_errors; /* handshake packets the session layer refused */
+    /* DATA a forwarder dropped because no neighbour meets the packet's loop-freedom bound
+     * (route_bound, docs/routing.md): stale routing state that would have looped. */
+    uint64_t drop_route_bound;
+    uint64_t rx_compressed; /* compressed-header packets received and rebuilt */
+    /* DATA packets sent on links, by header form (narrow links: compressed), and their
+     * overhead: packet bytes minus the DATA body (header, DATA sub-header, tag; fragment
+     * headers and repeated copies excluded). Mean overhead = *_overhead / count. */
+    uint64_t data_tx_compressed, data_tx_compressed_overhead;
+    uint64_t data_tx_full, data_tx_full_overhead;
 } zhtp_node_stats;
 void zhtp_node_get_stats(const zhtp_node *n, zhtp_node_stats *st);
 

@@ -15,9 +15,12 @@ enum {
     CH_E2E = 4,      /* body: a whole inner packet of the end-to-end session */
 };
 
-#define RECENT_LEN   64 /* reliable (source, id) pairs remembered to suppress duplicates */
-#define LOCAL_STACK  2048
-#define VERSIONS_LEN 1
+/* route_packet's internal answer "a next hop exists but none meets the bound"; never
+ * returned by the API (the origin's bound is NONE, forwarders count it and return ZHTP_OK). */
+#define ERR_BOUND_UNMET (-9000)
+#define RECENT_LEN      64 /* reliable (source, id) pairs remembered to suppress duplicates */
+#define LOCAL_STACK     2048
+#define VERSIONS_LEN    1
 
 static const uint8_t our_versions[VERSIONS_LEN] = {ZHTP_WIRE_VERSION};
 
@@ -26,6 +29,7 @@ typedef struct link {
     uint32_t mtu;
     zhtp_route_medium medium;
     zhtp_time next_beacon;
+    bool narrow; /* packets to neighbours use compressed headers (link_is_narrow) */
 } link;
 
 typedef struct nbr {
@@ -43,6 +47,15 @@ typedef struct nbr {
     uint32_t loss_ppm;
     uint8_t repeat; /* copies of each unicast frame to this neighbour (1..4) */
     bool measured;
+    /* Compressed-header context of the link session (docs/protocol.md section 8), keyed by
+     * the receiver index so that a new session starts from "none". tx_*: the index we seal
+     * to and the last counter we sent under it; rx_*: our index and the highest counter
+     * authenticated under it. tx_count forces a full 8-byte counter every
+     * COUNTER_RESYNC packets, so a burst of losses cannot desynchronise the receiver
+     * for good. */
+    uint32_t tx_index, rx_index;
+    uint64_t tx_base, rx_base;
+    uint32_t tx_count;
 } nbr;
 
 typedef struct frame {
@@ -267,12 +280,13 @@ static int queue_frame(zhtp_node *n, zhtp_link_id link_id, const zhtp_addr *to, 
     return ZHTP_OK;
 }
 
-/* Queues a whole packet, given as a 128-byte header and the rest, fragmented to the link MTU. */
+/* Queues a whole packet, given as a header (full or compressed) and the rest, fragmented to
+ * the link MTU. */
 static int queue_packet(zhtp_node *n, uint32_t link_idx, const zhtp_addr *to, const uint8_t *hdr,
-                        const uint8_t *rest, size_t rest_len)
+                        size_t hdr_len, const uint8_t *rest, size_t rest_len)
 {
     const link *l = &n->links[link_idx];
-    size_t total = ZHTP_WIRE_HEADER_LEN + rest_len;
+    size_t total = hdr_len + rest_len;
     /* Lossy links: each frame goes out several times (see update_loss); the receiver drops
      * the copies (reassembly ignores duplicate fragments, the replay window repeated
      * packets). */
@@ -281,7 +295,7 @@ static int queue_packet(zhtp_node *n, uint32_t link_idx, const zhtp_addr *to, co
     if (total <= l->mtu) {
         int rc = ZHTP_OK;
         for (unsigned k = 0; rc == ZHTP_OK && k < rep; k++)
-            rc = queue_frame(n, l->id, to, hdr, ZHTP_WIRE_HEADER_LEN, rest, rest_len);
+            rc = queue_frame(n, l->id, to, hdr, hdr_len, rest, rest_len);
         return rc;
     }
 
@@ -289,8 +303,9 @@ static int queue_packet(zhtp_node *n, uint32_t link_idx, const zhtp_addr *to, co
     uint8_t *pkt = nalloc(n, total);
     if (!pkt)
         return ZHTP_ERR_NOMEM;
-    memcpy(pkt, hdr, ZHTP_WIRE_HEADER_LEN);
-    memcpy(pkt + ZHTP_WIRE_HEADER_LEN, rest, rest_len);
+    memcpy(pkt, hdr, hdr_len);
+    if (rest_len)
+        memcpy(pkt + hdr_len, rest, rest_len);
     zhtp_ssize count = zhtp_wire_fragment_count(total, l->mtu);
     int rc = count < 0 ? (int)count : ZHTP_OK;
     uint16_t tag = n->next_frag_tag++;
@@ -311,8 +326,9 @@ static void header_init(zhtp_node *n, zhtp_wire_header *h, uint8_t op, const uin
     memset(h, 0, sizeof *h);
     h->version = ZHTP_WIRE_VERSION;
     h->operation = op;
-    h->hop_count = 1;
-    h->hop_limit = 1;
+    h->hop_count = 0; /* hops taken so far: 0 at the origin (docs/protocol.md 3.1) */
+    h->hop_limit = 1; /* link-local unless the caller routes it */
+    h->route_bound = ZHTP_WIRE_ROUTE_BOUND_NONE;
     memcpy(h->sender, n->self, ZHTP_NODE_ID_LEN);
     if (target)
         memcpy(h->target, target, ZHTP_NODE_ID_LEN);
@@ -324,34 +340,97 @@ static bool state_usable(zhtp_conn_state st)
     return st == ZHTP_CONN_AUTHENTICATED || st == ZHTP_CONN_ACTIVE;
 }
 
+/* Narrow links carry compressed headers (docs/node.md "Header compression"): a link whose
+ * MTU is below the IPv6 minimum of 1280 bytes (LoRa 222, BLE 247) or whose medium is slower
+ * than 2 Mbit/s. There the 128-byte header would be most of a frame; on UDP/IP and WiFi the
+ * full header costs nothing that matters and keeps packets self-describing. */
+#define NARROW_MTU       1280u
+#define NARROW_BANDWIDTH 2000000u
+#define COUNTER_RESYNC   32u /* every 32nd compressed packet carries its full counter */
+
+static bool link_is_narrow(uint32_t mtu, const zhtp_route_medium *m)
+{
+    return mtu < NARROW_MTU || m->bandwidth_bps < NARROW_BANDWIDTH;
+}
+
+/* Compresses the full packet in |buf| (|len| bytes, |cap| of space) in place for neighbour
+ * |b| and advances the sender context. Returns the new length or a wire error. */
+static zhtp_ssize compress_for(zhtp_node *n, nbr *b, uint8_t *buf, size_t len, size_t cap)
+{
+    zhtp_wire_header h;
+    int rc = zhtp_wire_header_decode(&h, buf, len);
+    if (rc != ZHTP_OK)
+        return rc;
+    bool sealed = (h.flags & ZHTP_WIRE_FLAG_SEALED) != 0;
+    zhtp_wire_link_ctx ctx = {.version = ZHTP_WIRE_VERSION, .counter_base = ZHTP_WIRE_COUNTER_NONE};
+    memcpy(ctx.sender_id, n->self, ZHTP_NODE_ID_LEN);
+    memcpy(ctx.target_id, b->id, ZHTP_NODE_ID_LEN);
+    /* A new session (other receiver index) or a resync point: base "none", which makes the
+     * encoder send enough counter bytes for any receiver state. */
+    if (sealed && b->tx_index == h.receiver_index && b->tx_count % COUNTER_RESYNC != 0)
+        ctx.counter_base = b->tx_base;
+    zhtp_ssize cl = zhtp_wire_packet_compress(buf, cap, buf, len, &ctx);
+    if (cl >= 0 && sealed) {
+        b->tx_index = h.receiver_index;
+        b->tx_base = h.counter;
+        b->tx_count++;
+    }
+    return cl;
+}
+
 /* Sends one packet (header |h|, plaintext payload |pt|) to neighbour |b| on its link: sealed
  * under the link session in secure mode, else in clear. No usable session: dropped and
  * counted (the handshake is under way or failed; the router does not use such a link). */
-static int emit(zhtp_node *n, const nbr *b, zhtp_wire_header *h, const uint8_t *pt, size_t pt_len,
+static int emit(zhtp_node *n, nbr *b, zhtp_wire_header *h, const uint8_t *pt, size_t pt_len,
                 zhtp_time now)
 {
     h->payload_len = (uint32_t)pt_len;
-    if (!n->secure) {
-        uint8_t hdr[ZHTP_WIRE_HEADER_LEN];
-        zhtp_ssize hl = zhtp_wire_header_encode(hdr, sizeof hdr, h);
-        if (hl < 0)
-            return (int)hl;
-        return queue_packet(n, b->link_idx, &b->addr, hdr, pt, pt_len);
-    }
     size_t cap = ZHTP_WIRE_HEADER_LEN + pt_len + ZHTP_WIRE_TAG_LEN;
     uint8_t stack[LOCAL_STACK];
     uint8_t *buf = cap <= sizeof stack ? stack : nalloc(n, cap);
     if (!buf)
         return ZHTP_ERR_NOMEM;
     int rc = ZHTP_OK;
-    zhtp_ssize len = zhtp_session_seal_packet(n->sess, b->id, h, pt, pt_len, buf, cap, now);
-    if (len == ZHTP_ERR_NOMEM)
-        rc = ZHTP_ERR_NOMEM;
-    else if (len < 0)
-        n->st.drop_no_session++;
-    else
-        rc = queue_packet(n, b->link_idx, &b->addr, buf, buf + ZHTP_WIRE_HEADER_LEN,
-                          (size_t)len - ZHTP_WIRE_HEADER_LEN);
+    zhtp_ssize len;
+    if (n->secure) {
+        len = zhtp_session_seal_packet(n->sess, b->id, h, pt, pt_len, buf, cap, now);
+        if (len < 0 && len != ZHTP_ERR_NOMEM) {
+            n->st.drop_no_session++;
+            goto out;
+        }
+    } else {
+        len = zhtp_wire_header_encode(buf, cap, h);
+        if (len >= 0) {
+            if (pt_len)
+                memcpy(buf + len, pt, pt_len);
+            len += (zhtp_ssize)pt_len;
+        }
+    }
+    if (len < 0) {
+        rc = (int)len;
+        goto out;
+    }
+    if (n->links[b->link_idx].narrow) {
+        len = compress_for(n, b, buf, (size_t)len, cap);
+        if (len < 0) {
+            rc = (int)len;
+            goto out;
+        }
+    }
+    rc = queue_packet(n, b->link_idx, &b->addr, buf, (size_t)len, NULL, 0);
+    if (rc == ZHTP_OK && h->operation == ZHTP_WIRE_OP_DATA && pt_len >= ZHTP_WIRE_DATA_HEADER_LEN) {
+        /* Overhead of one DATA packet on this link: everything but the DATA body (header,
+         * DATA sub-header, tag); fragment headers and repeated copies are not included. */
+        uint64_t over = (uint64_t)len - (pt_len - ZHTP_WIRE_DATA_HEADER_LEN);
+        if (n->links[b->link_idx].narrow) {
+            n->st.data_tx_compressed++;
+            n->st.data_tx_compressed_overhead += over;
+        } else {
+            n->st.data_tx_full++;
+            n->st.data_tx_full_overhead += over;
+        }
+    }
+out:
     if (buf != stack)
         nfree(n, buf, cap);
     return rc;
@@ -359,7 +438,7 @@ static int emit(zhtp_node *n, const nbr *b, zhtp_wire_header *h, const uint8_t *
 
 /* Encodes payload |p| and sends it: to neighbour |b| through emit, or in clear to |to| on
  * |link_idx| when b is NULL (discovery, which runs before any session). */
-static int send_packet(zhtp_node *n, const nbr *b, uint32_t link_idx, const zhtp_addr *to,
+static int send_packet(zhtp_node *n, nbr *b, uint32_t link_idx, const zhtp_addr *to,
                        zhtp_wire_header *h, const zhtp_wire_payload *p, size_t payload_max,
                        zhtp_time now)
 {
@@ -383,7 +462,7 @@ static int send_packet(zhtp_node *n, const nbr *b, uint32_t link_idx, const zhtp
     h->payload_len = (uint32_t)pl;
     uint8_t hdr[ZHTP_WIRE_HEADER_LEN];
     zhtp_ssize hl = zhtp_wire_header_encode(hdr, sizeof hdr, h);
-    rc = hl < 0 ? (int)hl : queue_packet(n, link_idx, to, hdr, buf, (size_t)pl);
+    rc = hl < 0 ? (int)hl : queue_packet(n, link_idx, to, hdr, (size_t)hl, buf, (size_t)pl);
 out:
     if (buf != stack)
         nfree(n, buf, payload_max);
@@ -503,6 +582,7 @@ static int on_discovery(zhtp_node *n, uint32_t link_idx, const zhtp_addr *from,
         b->last_heard = now;
         b->window_start = now;
         b->repeat = 1;
+        b->tx_base = b->rx_base = ZHTP_WIRE_COUNTER_NONE;
         /* Without sessions the neighbour is usable at once; with them, once authenticated. */
         if (!n->secure) {
             rc = nbr_route_up(n, b, now);
@@ -586,17 +666,33 @@ static int on_routing(zhtp_node *n, nbr *b, const zhtp_wire_routing *rt, zhtp_ti
 
 /* Sends (origin) or forwards a DATA packet: header |h| (target = destination), payload |pt|.
  * Returns ZHTP_ERR_NOTFOUND when there is no next hop. */
+/* The loop-freedom bound travels in the header: the origin's is ZHTP_ROUTE_BOUND_NONE, a
+ * forwarder passes the received one to the router and writes the lowered one into the
+ * packet it forwards (the header is resealed per link, so the change is authenticated).
+ * Returns ZHTP_ERR_NOTFOUND when there is no next hop at all, ERR_BOUND_UNMET when a next hop
+ * exists but none meets the packet's bound (stale state that would loop). */
 static int route_packet(zhtp_node *n, zhtp_wire_header *h, const uint8_t *pt, size_t pt_len,
                         zhtp_time now)
 {
-    uint32_t bound = ZHTP_ROUTE_BOUND_NONE;
+    uint32_t bound = h->route_bound;
     zhtp_route_hop hop;
     int rc = zhtp_router_next_hop_id(n->router, h->target, &bound, &hop);
+    if (rc == ZHTP_ERR_NOTFOUND && h->route_bound != ZHTP_ROUTE_BOUND_NONE) {
+        /* Tell "no route" from "the bound cannot be met" (only on this failure path). */
+        uint32_t none = ZHTP_ROUTE_BOUND_NONE;
+        zhtp_route_hop alt;
+        if (zhtp_router_next_hop_id(n->router, h->target, &none, &alt) == ZHTP_OK && !alt.is_local)
+            return ERR_BOUND_UNMET;
+    }
     if (rc != ZHTP_OK || hop.is_local)
         return ZHTP_ERR_NOTFOUND;
     nbr *b = find_nbr_rlink(n, hop.link);
     if (!b)
         return ZHTP_ERR_NOTFOUND;
+    /* The origin sends "none" (docs/protocol.md 3.1: its own choice needs no bound, and a
+     * first-hop header stays fully elidable on narrow links); forwarders write theirs. */
+    if (h->hop_count > 0)
+        h->route_bound = bound;
     return emit(n, b, h, pt, pt_len, now);
 }
 
@@ -704,7 +800,8 @@ static int on_data_local(zhtp_node *n, const zhtp_wire_header *h, const zhtp_wir
         n->st.rx_bad++; /* IPv6 over the mesh belongs to the tunnel module (not built yet) */
         return ZHTP_OK;
     }
-    zhtp_node_event ev = {.hops = h->hop_count, .msg_id = h->message_id};
+    /* hop_count counts forwarders (0 from a neighbour); the event reports links crossed. */
+    zhtp_node_event ev = {.hops = (uint32_t)h->hop_count + 1u, .msg_id = h->message_id};
     memcpy(ev.peer, h->sender, ZHTP_NODE_ID_LEN);
     switch (d->channel) {
     case CH_ACK: {
@@ -833,6 +930,10 @@ static int on_data(zhtp_node *n, const nbr *b, const zhtp_wire_header *h, const 
         n->st.drop_no_route++;
         return ZHTP_OK;
     }
+    if (rc == ERR_BOUND_UNMET) {
+        n->st.drop_route_bound++;
+        return ZHTP_OK;
+    }
     if (rc == ZHTP_OK)
         n->st.fwd_packets++;
     return rc;
@@ -894,8 +995,7 @@ static int pump_sessions(zhtp_node *n, zhtp_time now)
             } else {
                 int li = find_link(n, l);
                 if (li >= 0)
-                    r = queue_packet(n, (uint32_t)li, &to, buf, buf + ZHTP_WIRE_HEADER_LEN,
-                                     (size_t)len - ZHTP_WIRE_HEADER_LEN);
+                    r = queue_packet(n, (uint32_t)li, &to, buf, (size_t)len, NULL, 0);
             }
         }
         if (buf != stack)
@@ -980,6 +1080,12 @@ static int on_packet(zhtp_node *n, uint32_t link_idx, const zhtp_addr *from, con
         }
         pt = open;
         pt_len = (size_t)pl;
+        /* Authenticated: the receiver side of the compression context moves forward. */
+        if (b->rx_index != h.receiver_index || b->rx_base == ZHTP_WIRE_COUNTER_NONE ||
+            h.counter > b->rx_base) {
+            b->rx_index = h.receiver_index;
+            b->rx_base = h.counter;
+        }
         if (pl == 0) { /* session keepalive */
             b->last_heard = now;
             goto out;
@@ -1016,6 +1122,63 @@ out:
     return rc;
 }
 
+/* A compressed packet from (link_idx, from): rebuilt into the full packet (the AEAD's
+ * associated data is the full header, so both ends must produce identical bytes) with the
+ * context of that neighbour's link session, then handled like any full packet. */
+static int on_compressed(zhtp_node *n, uint32_t link_idx, const zhtp_addr *from, const uint8_t *buf,
+                         size_t len, zhtp_time now)
+{
+    nbr *b = find_nbr(n, link_idx, from);
+    if (!b) {
+        n->st.rx_bad++; /* no context: only a known neighbour's session can be compressed */
+        return ZHTP_OK;
+    }
+    zhtp_wire_link_ctx ctx = {.version = ZHTP_WIRE_VERSION, .counter_base = b->rx_base};
+    memcpy(ctx.sender_id, b->id, ZHTP_NODE_ID_LEN);
+    memcpy(ctx.target_id, n->self, ZHTP_NODE_ID_LEN);
+    zhtp_wire_header h;
+    zhtp_ssize hl = zhtp_wire_compressed_header_decode(&h, buf, len, &ctx);
+    if (hl < 0) {
+        n->st.rx_bad++;
+        return (int)hl;
+    }
+    /* The counter base belongs to one session: another receiver index starts from none. */
+    if ((h.flags & ZHTP_WIRE_FLAG_SEALED) && h.receiver_index != b->rx_index)
+        ctx.counter_base = ZHTP_WIRE_COUNTER_NONE;
+    size_t cap = len - (size_t)hl + ZHTP_WIRE_HEADER_LEN;
+    uint8_t stack[LOCAL_STACK];
+    uint8_t *full = cap <= sizeof stack ? stack : nalloc(n, cap);
+    if (!full)
+        return ZHTP_ERR_NOMEM;
+    zhtp_ssize fl = zhtp_wire_packet_decompress(full, cap, buf, len, &ctx);
+    int rc;
+    if (fl < 0) {
+        n->st.rx_bad++;
+        rc = (int)fl;
+    } else {
+        n->st.rx_compressed++;
+        rc = on_packet(n, link_idx, from, full, (size_t)fl, now);
+    }
+    if (full != stack)
+        nfree(n, full, cap);
+    return rc;
+}
+
+/* One packet off a link (a whole frame or a reassembled one): full or compressed. */
+static int on_link_packet(zhtp_node *n, uint32_t link_idx, const zhtp_addr *from,
+                          const uint8_t *buf, size_t len, zhtp_time now)
+{
+    switch (zhtp_wire_frame_kind(buf, len)) {
+    case ZHTP_WIRE_FRAME_FULL:
+        return on_packet(n, link_idx, from, buf, len, now);
+    case ZHTP_WIRE_FRAME_COMPRESSED:
+        return on_compressed(n, link_idx, from, buf, len, now);
+    default:
+        n->st.rx_bad++;
+        return ZHTP_ERR_WIRE_MAGIC;
+    }
+}
+
 int zhtp_node_recv(zhtp_node *n, zhtp_link_id link_id, const zhtp_addr *from, const uint8_t *buf,
                    size_t len, zhtp_time now)
 {
@@ -1028,15 +1191,12 @@ int zhtp_node_recv(zhtp_node *n, zhtp_link_id link_id, const zhtp_addr *from, co
     n->st.rx_bytes += len;
     int rc;
     switch (zhtp_wire_frame_kind(buf, len)) {
-    case ZHTP_WIRE_FRAME_FULL:
-        rc = on_packet(n, (uint32_t)li, from, buf, len, now);
-        break;
     case ZHTP_WIRE_FRAME_FRAGMENT: {
         const uint8_t *pkt;
         zhtp_ssize pl =
             zhtp_wire_reasm_feed(n->reasm, peer_key((uint32_t)li, from), buf, len, now, &pkt);
         if (pl >= 0)
-            rc = on_packet(n, (uint32_t)li, from, pkt, (size_t)pl, now);
+            rc = on_link_packet(n, (uint32_t)li, from, pkt, (size_t)pl, now);
         else if (pl == ZHTP_ERR_AGAIN)
             rc = ZHTP_OK;
         else {
@@ -1047,9 +1207,7 @@ int zhtp_node_recv(zhtp_node *n, zhtp_link_id link_id, const zhtp_addr *from, co
         break;
     }
     default:
-        /* Compressed headers need a link session context: not composed yet. */
-        n->st.rx_bad++;
-        rc = ZHTP_ERR_WIRE_MAGIC;
+        rc = on_link_packet(n, (uint32_t)li, from, buf, len, now);
         break;
     }
     int src = pump_sessions(n, now);
@@ -1390,6 +1548,7 @@ int zhtp_node_link_add(zhtp_node *n, zhtp_link_id link_id, uint32_t mtu,
     l->id = link_id;
     l->mtu = mtu;
     l->medium = *medium;
+    l->narrow = link_is_narrow(mtu, medium);
     l->next_beacon = now + beacon_interval(n);
     zhtp_addr bcast = {0};
     rc = send_discovery(n, (uint32_t)(n->n_links - 1), &bcast, ZHTP_WIRE_DISCOVERY_SOLICIT, true,

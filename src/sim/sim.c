@@ -903,6 +903,12 @@ void zsim_result_get(const zsim *s, zsim_result *r)
         r->drop_hop_limit += st.drop_hop_limit;
         r->retransmits += st.retransmits;
         r->duplicates += st.duplicates;
+        r->drop_route_bound += st.drop_route_bound;
+        r->rx_compressed += st.rx_compressed;
+        r->data_tx_compressed += st.data_tx_compressed;
+        r->data_tx_compressed_overhead += st.data_tx_compressed_overhead;
+        r->data_tx_full += st.data_tx_full;
+        r->data_tx_full_overhead += st.data_tx_full_overhead;
     }
     r->mean_peak_bytes_per_node = sum / s->n;
     r->mean_bytes_per_node_end = end_sum / s->n;
@@ -951,6 +957,17 @@ void zsim_result_json(const zsim_result *r, const zsim_config *c, FILE *f)
     fprintf(f, "  \"rx_bad\": %llu,\n", (unsigned long long)r->rx_bad);
     fprintf(f, "  \"drop_no_route\": %llu,\n", (unsigned long long)r->drop_no_route);
     fprintf(f, "  \"drop_hop_limit\": %llu,\n", (unsigned long long)r->drop_hop_limit);
+    fprintf(f, "  \"drop_route_bound\": %llu,\n", (unsigned long long)r->drop_route_bound);
+    fprintf(f, "  \"rx_compressed\": %llu,\n", (unsigned long long)r->rx_compressed);
+    /* Per header form: narrow links (LoRa, BLE) compress, the others send full headers. */
+    fprintf(f, "  \"data_packets_compressed\": %llu,\n", (unsigned long long)r->data_tx_compressed);
+    fprintf(f, "  \"bytes_per_data_packet_overhead_compressed\": %.2f,\n",
+            r->data_tx_compressed
+                ? (double)r->data_tx_compressed_overhead / (double)r->data_tx_compressed
+                : 0.0);
+    fprintf(f, "  \"data_packets_full\": %llu,\n", (unsigned long long)r->data_tx_full);
+    fprintf(f, "  \"bytes_per_data_packet_overhead_full\": %.2f,\n",
+            r->data_tx_full ? (double)r->data_tx_full_overhead / (double)r->data_tx_full : 0.0);
     fprintf(f, "  \"events\": %llu,\n", (unsigned long long)r->events);
     fprintf(f, "  \"wakeups\": %llu,\n", (unsigned long long)r->wakeups);
     fprintf(f, "  \"busy_wakeups\": %llu,\n", (unsigned long long)r->busy_wakeups);

@@ -61,6 +61,12 @@ typedef struct zsim_result {
     double mean_bytes_per_node_end;  /* mean over nodes of bytes held when the run ended */
     uint64_t events, wakeups, busy_wakeups;
     uint64_t rx_bad, drop_no_route, drop_hop_limit, retransmits, duplicates;
+    uint64_t drop_route_bound; /* DATA dropped by forwarders: loop-freedom bound unmet */
+    uint64_t rx_compressed;    /* compressed-header packets received */
+    /* DATA packets put on links and their summed overhead (packet minus DATA body), by
+     * header form: compressed (narrow links: LoRa, BLE) and full (UDP, WiFi Direct, ...). */
+    uint64_t data_tx_compressed, data_tx_compressed_overhead;
+    uint64_t data_tx_full, data_tx_full_overhead;
     uint64_t trace_digest;
     zhtp_time end_time;
 } zsim_result;
