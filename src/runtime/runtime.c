@@ -619,8 +619,46 @@ static bool query_get(const char *q, const char *key, char *out, size_t cap)
     return false;
 }
 
-/* /send?to=HEXID&msg=TEXT[&coords=P1.P2...]: a reliable application message. coords is the
- * destination's tree coordinates (from its /status) until the DHT answers lookups. */
+/* Stores "coords" (P1.P2...) as the tree coordinates of node |dest| for the lookup callback.
+ * A stopgap until the DHT answers lookups: the operator (scripts/demo) tells every node where
+ * the others are, as zhtp-sim's oracle does. */
+static void set_hint(rt *r, const uint8_t dest[ZHTP_NODE_ID_LEN], char *coords)
+{
+    rt_hint h = {0};
+    memcpy(h.id, dest, ZHTP_NODE_ID_LEN);
+    char *save = NULL;
+    for (char *t = strtok_r(coords, ".,", &save); t; t = strtok_r(NULL, ".,", &save)) {
+        if (h.depth >= RT_MAX_DEPTH)
+            break;
+        h.ports[h.depth++] = (uint16_t)strtoul(t, NULL, 10);
+    }
+    size_t i;
+    for (i = 0; i < r->n_hints; i++)
+        if (memcmp(r->hints[i].id, dest, ZHTP_NODE_ID_LEN) == 0)
+            break;
+    if (i == r->n_hints && r->n_hints < RT_MAX_HINTS)
+        r->n_hints++;
+    if (i < RT_MAX_HINTS)
+        r->hints[i] = h;
+}
+
+/* /hint?id=HEXID&coords=P1.P2...: see set_hint. */
+static int http_hint(rt *r, const char *q, sbuf *b)
+{
+    char to[2 * ZHTP_NODE_ID_LEN + 1], coords[512];
+    uint8_t dest[ZHTP_NODE_ID_LEN];
+    if (!query_get(q, "id", to, sizeof to) || unhex(dest, sizeof dest, to) != 0 ||
+        !query_get(q, "coords", coords, sizeof coords)) {
+        sb_printf(b, "{\"error\":\"need id=<64 hex> and coords=<P.P.P> (empty for a root)\"}\n");
+        return 400;
+    }
+    set_hint(r, dest, coords);
+    sb_printf(b, "{\"hints\":%zu}\n", r->n_hints);
+    return 200;
+}
+
+/* /send?to=HEXID&msg=TEXT[&coords=P1.P2...]: a reliable application message (coords: as
+ * /hint, for the destination). */
 static int http_send(rt *r, const char *q, sbuf *b)
 {
     char to[2 * ZHTP_NODE_ID_LEN + 1], msg[1024], coords[512];
@@ -630,24 +668,8 @@ static int http_send(rt *r, const char *q, sbuf *b)
         sb_printf(b, "{\"error\":\"need to=<64 hex> and msg=<text>\"}\n");
         return 400;
     }
-    if (query_get(q, "coords", coords, sizeof coords)) {
-        rt_hint h = {0};
-        memcpy(h.id, dest, sizeof dest);
-        char *save = NULL;
-        for (char *t = strtok_r(coords, ".,", &save); t; t = strtok_r(NULL, ".,", &save)) {
-            if (h.depth >= RT_MAX_DEPTH)
-                break;
-            h.ports[h.depth++] = (uint16_t)strtoul(t, NULL, 10);
-        }
-        size_t i;
-        for (i = 0; i < r->n_hints; i++)
-            if (memcmp(r->hints[i].id, dest, sizeof dest) == 0)
-                break;
-        if (i == r->n_hints && r->n_hints < RT_MAX_HINTS)
-            r->n_hints++;
-        if (i < RT_MAX_HINTS)
-            r->hints[i] = h;
-    }
+    if (query_get(q, "coords", coords, sizeof coords))
+        set_hint(r, dest, coords);
     uint64_t id = 0;
     int rc = zhtp_node_send(r->node, dest, (const uint8_t *)msg, strlen(msg),
                             ZHTP_NODE_SEND_RELIABLE, rt_now(r), &id);
@@ -709,6 +731,8 @@ static void http_answer(http_conn *c)
         http_metrics(r, &body);
     } else if (strcmp(path, "/send") == 0) {
         code = http_send(r, q, &body);
+    } else if (strcmp(path, "/hint") == 0) {
+        code = http_hint(r, q, &body);
     } else {
         code = 404;
         ctype = "text/plain";
