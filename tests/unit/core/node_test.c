@@ -73,6 +73,8 @@ static void side_clear(side *s)
     zhtp_identity_free(s->id);
 }
 
+static uint64_t compressed_frames_seen; /* frames shuttle() moved that had a compressed header */
+
 /* Moves every queued datagram across (a's link 1 <-> b's link 1) until both are quiet. */
 static void shuttle(side *a, side *b, zhtp_time now)
 {
@@ -88,6 +90,8 @@ static void shuttle(side *a, side *b, zhtp_time now)
             while ((len = zhtp_node_next_datagram(from->node, &l, &dst, buf, sizeof buf, now)) >=
                    0) {
                 assert_int_equal(l, 1);
+                if (zhtp_wire_frame_kind(buf, (size_t)len) == ZHTP_WIRE_FRAME_COMPRESSED)
+                    compressed_frames_seen++;
                 (void)zhtp_node_recv(to->node, 1, &from->addr, buf, (size_t)len, now);
                 moved = 1;
             }
@@ -95,19 +99,24 @@ static void shuttle(side *a, side *b, zhtp_time now)
     }
 }
 
-static void pair_up(side *a, side *b)
+static void pair_up_on(side *a, side *b, zhtp_route_medium_kind kind)
 {
     side_init(a, 1);
     side_init(b, 2);
     zhtp_node_config ca = side_cfg(a), cb = side_cfg(b);
     assert_int_equal(zhtp_node_new(&a->node, &ca, a->id, 0), ZHTP_OK);
     assert_int_equal(zhtp_node_new(&b->node, &cb, b->id, 0), ZHTP_OK);
-    const zhtp_route_medium *m = zhtp_route_medium_preset(ZHTP_MEDIUM_UDP);
+    const zhtp_route_medium *m = zhtp_route_medium_preset(kind);
     assert_int_equal(zhtp_node_link_add(a->node, 1, 0, m, 0), ZHTP_OK);
     assert_int_equal(zhtp_node_link_add(b->node, 1, 0, m, 0), ZHTP_OK);
     shuttle(a, b, 0);
     assert_int_equal(zhtp_node_neighbour_count(a->node), 1);
     assert_int_equal(zhtp_node_neighbour_count(b->node), 1);
+}
+
+static void pair_up(side *a, side *b)
+{
+    pair_up_on(a, b, ZHTP_MEDIUM_UDP);
 }
 
 static void drain_events(side *s)
@@ -348,6 +357,168 @@ static void node_rejects_invalid_arguments(void **state)
     side_clear(&b);
 }
 
+/* Sends one reliable message a -> b over a fresh pair on |kind| and checks delivery. */
+static void send_one_reliable(side *a, side *b, const uint8_t *msg, size_t len)
+{
+    drain_events(a);
+    drain_events(b);
+    uint64_t id;
+    assert_int_equal(
+        zhtp_node_send(a->node, zhtp_node_id(b->node), msg, len, ZHTP_NODE_SEND_RELIABLE, SEC, &id),
+        ZHTP_OK);
+    shuttle(a, b, SEC);
+    zhtp_node_event ev;
+    assert_int_equal(zhtp_node_next_event(b->node, &ev), ZHTP_OK);
+    assert_int_equal(ev.type, ZHTP_NODE_EV_DATA);
+    assert_int_equal(ev.len, len);
+    assert_memory_equal(ev.data, msg, len);
+    assert_int_equal(ev.hops, 1);
+    assert_int_equal(zhtp_node_next_event(a->node, &ev), ZHTP_OK);
+    assert_int_equal(ev.type, ZHTP_NODE_EV_ACKED);
+    assert_int_equal(ev.msg_id, id);
+}
+
+static void node_lora_link_uses_compressed_headers_and_delivers(void **state)
+{
+    (void)state;
+    side a, b;
+    pair_up_on(&a, &b, ZHTP_MEDIUM_LORA);
+    compressed_frames_seen = 0;
+    const uint8_t msg[] = "over lora";
+    send_one_reliable(&a, &b, msg, sizeof msg);
+    assert_true(compressed_frames_seen >= 2); /* the message and its ack */
+    zhtp_node_stats sa, sb;
+    zhtp_node_get_stats(a.node, &sa);
+    zhtp_node_get_stats(b.node, &sb);
+    assert_true(sb.rx_compressed >= 1 && sa.rx_compressed >= 1);
+    assert_int_equal(sa.data_tx_full + sb.data_tx_full, 0);
+    assert_int_equal(sa.data_tx_compressed, 1);
+    /* Measured, not assumed: dispatch 2, receiver index (session indices are random 32-bit:
+     * 4 bytes), counter 1, message id 8, DATA sub-header 4, tag 16 = 35. */
+    uint64_t over = sa.data_tx_compressed_overhead / sa.data_tx_compressed;
+    assert_true(over <= 35);
+    assert_int_equal(sa.rx_bad + sb.rx_bad, 0);
+
+    /* Many packets in a row: the counter context keeps up (and resyncs every 32). */
+    for (int i = 0; i < 70; i++)
+        send_one_reliable(&a, &b, msg, sizeof msg);
+    zhtp_node_get_stats(b.node, &sb);
+    assert_int_equal(sb.rx_bad, 0);
+
+    /* A compressed frame from an address with no neighbour (no context) is refused. */
+    uint8_t frame[64];
+    memset(frame, 0, sizeof frame);
+    frame[0] = 0xFF;
+    frame[1] = (uint8_t)(ZHTP_WIRE_OP_DATA << 4 | 0x8);
+    zhtp_addr stranger = {.len = 1, .bytes = {9}};
+    (void)zhtp_node_recv(b.node, 1, &stranger, frame, sizeof frame, 2 * SEC);
+    zhtp_node_get_stats(b.node, &sb);
+    assert_int_equal(sb.rx_bad, 1);
+    side_clear(&a);
+    side_clear(&b);
+}
+
+static void node_udp_link_keeps_full_headers(void **state)
+{
+    (void)state;
+    side a, b;
+    pair_up_on(&a, &b, ZHTP_MEDIUM_UDP);
+    compressed_frames_seen = 0;
+    const uint8_t msg[] = "over udp";
+    send_one_reliable(&a, &b, msg, sizeof msg);
+    assert_int_equal(compressed_frames_seen, 0);
+    zhtp_node_stats sa;
+    zhtp_node_get_stats(a.node, &sa);
+    assert_int_equal(sa.data_tx_compressed, 0);
+    assert_int_equal(sa.data_tx_full, 1);
+    /* 128-byte header + DATA sub-header 4 + tag 16. */
+    assert_int_equal(sa.data_tx_full_overhead, 148);
+    side_clear(&a);
+    side_clear(&b);
+}
+
+/* Stale lookups that disagree: a believes the ghost destination sits below b, b believes it
+ * sits below a. Without the loop-freedom bound the packet would bounce between them until
+ * its hop limit (64 hops); with it, a cannot meet the bound b wrote and drops it (counted). */
+typedef struct stale_ctx {
+    zt_rng rng;
+    const zhtp_node *other;
+} stale_ctx;
+
+static const uint8_t ghost[ZHTP_NODE_ID_LEN] = {0x99, 0x99, 0x99};
+
+static void stale_rng(void *ud, uint8_t *out, size_t len)
+{
+    zt_rng_bytes(&((stale_ctx *)ud)->rng, out, len);
+}
+
+static int stale_lookup(void *ud, const uint8_t id[ZHTP_NODE_ID_LEN], uint16_t *ports, size_t cap,
+                        size_t *depth)
+{
+    const stale_ctx *c = ud;
+    if (memcmp(id, ghost, ZHTP_NODE_ID_LEN) != 0 || !c->other)
+        return ZHTP_ERR_NOTFOUND;
+    size_t d;
+    const uint16_t *co = zhtp_router_coords(zhtp_node_router(c->other), &d);
+    if (d + 1 > cap)
+        return ZHTP_ERR_NOBUF;
+    if (d)
+        memcpy(ports, co, d * sizeof *ports);
+    ports[d] = 0x7777; /* a child of the other node that does not exist */
+    *depth = d + 1;
+    return ZHTP_OK;
+}
+
+static void node_forwarder_drops_packet_whose_route_bound_cannot_be_met(void **state)
+{
+    (void)state;
+    side a, b;
+    side_init(&a, 1);
+    side_init(&b, 2);
+    stale_ctx xa = {.other = NULL}, xb = {.other = NULL};
+    zt_rng_seed(&xa.rng, 11);
+    zt_rng_seed(&xb.rng, 12);
+    zhtp_node_config ca = side_cfg(&a), cb = side_cfg(&b);
+    ca.rng = cb.rng = stale_rng;
+    ca.lookup = cb.lookup = stale_lookup;
+    ca.user_data = &xa;
+    cb.user_data = &xb;
+    assert_int_equal(zhtp_node_new(&a.node, &ca, a.id, 0), ZHTP_OK);
+    assert_int_equal(zhtp_node_new(&b.node, &cb, b.id, 0), ZHTP_OK);
+    xa.other = b.node;
+    xb.other = a.node;
+    const zhtp_route_medium *m = zhtp_route_medium_preset(ZHTP_MEDIUM_UDP);
+    assert_int_equal(zhtp_node_link_add(a.node, 1, 0, m, 0), ZHTP_OK);
+    assert_int_equal(zhtp_node_link_add(b.node, 1, 0, m, 0), ZHTP_OK);
+    for (zhtp_time t = 0; t <= 3 * SEC; t += SEC / 2) {
+        assert_int_equal(zhtp_node_tick(a.node, t), ZHTP_OK);
+        assert_int_equal(zhtp_node_tick(b.node, t), ZHTP_OK);
+        shuttle(&a, &b, t);
+    }
+    assert_int_equal(zhtp_router_neighbour_count(zhtp_node_router(a.node)), 1);
+    drain_events(&a);
+    drain_events(&b);
+
+    /* The end-to-end handshake to the ghost travels as DATA through the (stale) mesh. */
+    const uint8_t msg[] = "to nowhere";
+    assert_int_equal(
+        zhtp_node_send(a.node, ghost, msg, sizeof msg, ZHTP_NODE_SEND_RELIABLE, 4 * SEC, NULL),
+        ZHTP_OK);
+    shuttle(&a, &b, 4 * SEC);
+    zhtp_node_stats sa, sb;
+    zhtp_node_get_stats(a.node, &sa);
+    zhtp_node_get_stats(b.node, &sb);
+    assert_int_equal(sb.fwd_packets, 1); /* b forwarded it back to a, bound lowered */
+    assert_int_equal(sa.fwd_packets, 0); /* a refused to bounce it again */
+    assert_int_equal(sa.drop_route_bound, 1);
+    assert_int_equal(sb.drop_route_bound, 0);
+    assert_int_equal(sa.drop_hop_limit + sb.drop_hop_limit, 0);
+    assert_int_equal(sa.drop_no_route + sb.drop_no_route, 0);
+    assert_int_equal(sa.rx_bad + sb.rx_bad, 0);
+    side_clear(&a);
+    side_clear(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -358,6 +529,9 @@ int main(void)
         cmocka_unit_test(node_next_deadline_is_honoured),
         cmocka_unit_test(node_link_remove_drops_its_neighbours),
         cmocka_unit_test(node_rejects_invalid_arguments),
+        cmocka_unit_test(node_lora_link_uses_compressed_headers_and_delivers),
+        cmocka_unit_test(node_udp_link_keeps_full_headers),
+        cmocka_unit_test(node_forwarder_drops_packet_whose_route_bound_cannot_be_met),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
