@@ -46,7 +46,7 @@ extern "C" {
 #define ZHTP_DHT_NAME_MAX         255
 #define ZHTP_DHT_RECORD_VALUE_MAX 4096
 /* Largest message body the DHT ever emits (a VALUE carrying a full chunk). */
-#define ZHTP_DHT_MSG_MAX (16u + ZHTP_DHT_CHUNK_MAX)
+#define ZHTP_DHT_MSG_MAX (1168u + ZHTP_DHT_CHUNK_MAX) /* a RELAY_RESULT: 1153 + chunk */
 
 /* Value kinds (one byte on the wire). */
 enum zhtp_dht_kind {
@@ -64,6 +64,10 @@ enum zhtp_dht_msg_type {
     ZHTP_DHT_MSG_VALUE = 6,
     ZHTP_DHT_MSG_STORE = 7,
     ZHTP_DHT_MSG_STORE_ACK = 8,
+    ZHTP_DHT_MSG_RELAY_GET = 9,     /* requester -> relay */
+    ZHTP_DHT_MSG_RELAY_FETCH = 10,  /* relay -> candidate holders */
+    ZHTP_DHT_MSG_SEALED = 11,       /* holder -> relay */
+    ZHTP_DHT_MSG_RELAY_RESULT = 12, /* relay -> requester */
 };
 
 /* Storage backend. Every function returns 0 or a zhtp_err; |val| passed to put is borrowed.
@@ -101,6 +105,8 @@ typedef struct zhtp_dht_config {
     uint64_t net_time_offset;     /* network time = now + this (record expiry) */
     uint32_t max_lookups;         /* concurrent operations; 0: 64 */
     uint64_t content_max;         /* largest content zhtp_dht_get_content assembles; 0: 64 MiB */
+    zhtp_time relay_timeout;      /* requester: wait for a RELAY_RESULT this long; 0: 5 s */
+    uint32_t max_relays;          /* relay: lookups run for others at once; 0: 16 */
 } zhtp_dht_config;
 
 typedef struct zhtp_dht zhtp_dht;
@@ -113,6 +119,7 @@ enum zhtp_dht_event_type {
     ZHTP_DHT_EV_BOOTSTRAP_DONE = 5,
     ZHTP_DHT_EV_CONTENT_PUT_DONE = 6,
     ZHTP_DHT_EV_CONTENT_GET_DONE = 7,
+    ZHTP_DHT_EV_RELAY_GET_DONE = 8,
 };
 
 /* Completion of one operation. status: ZHTP_OK, ZHTP_ERR_DHT_NOT_FOUND, ZHTP_ERR_DHT_TIMEOUT
@@ -147,6 +154,10 @@ typedef struct zhtp_dht_stats {
     uint64_t evictions;         /* bucket entries removed after a failed ping */
     uint64_t republished;       /* republish lookups started (one per key held) */
     uint64_t republish_skipped; /* keys not republished: another holder just stored them here */
+    uint64_t relays_started;    /* relay: RELAY_GETs accepted (a lookup run for another node) */
+    uint64_t relays_refused;    /* relay: RELAY_GETs refused (max_relays running, bad key) */
+    uint64_t sealed_served;     /* holder: values sealed to an ephemeral key (RELAY_FETCH) */
+    uint64_t sealed_rejected;   /* requester: RELAY_RESULTs that failed to open or verify */
 } zhtp_dht_stats;
 
 /* Creates an instance for node |self| (copied). Returns ZHTP_OK, ZHTP_ERR_INVAL (missing rng
@@ -217,6 +228,21 @@ int zhtp_dht_put_content(zhtp_dht *dht, const uint8_t *bytes, size_t len, uint32
  * does not parse, or whose total exceeds cfg.content_max, gives ZHTP_ERR_DHT_VERIFY. */
 int zhtp_dht_get_content(zhtp_dht *dht, const uint8_t root[ZHTP_DHT_ID_LEN], zhtp_time now,
                          uint64_t *op);
+
+/* Relayed fetch (docs/dht.md "Relayed fetch"): asks the node |relay| to look |key| up on our
+ * behalf. We send it the key and a fresh ephemeral hybrid KEM public key (X25519 + ML-KEM-768,
+ * generated from cfg.rng); the relay runs the lookup with RELAY_FETCH messages that carry only
+ * the key and that public key; the first holder seals the value to it (hybrid KEM, BLAKE3
+ * derive_key, ChaCha20-Poly1305) and the relay forwards the sealed blob. We open it and verify
+ * it like any get (chunk hash, record signature and expiry) before the event reports it.
+ * Completes with EV_RELAY_GET_DONE: value (for a record: the record's value, seq, expiry like
+ * RESOLVE) or status ZHTP_ERR_DHT_NOT_FOUND / ZHTP_ERR_DHT_TIMEOUT (no holder answered the
+ * relay, or the relay did not answer within cfg.relay_timeout) / ZHTP_ERR_DHT_VERIFY (the blob
+ * did not open or verify) / ZHTP_ERR_SESSION_LIMIT (the relay is busy). Returns ZHTP_OK,
+ * ZHTP_ERR_INVAL (NULL, kind unknown, relay = self), ZHTP_ERR_SESSION_LIMIT, ZHTP_ERR_NOMEM or
+ * the KEM's error. The ephemeral secret key is wiped when the operation ends. */
+int zhtp_dht_relay_get(zhtp_dht *dht, const uint8_t relay[ZHTP_DHT_ID_LEN], uint8_t kind,
+                       const uint8_t key[ZHTP_DHT_ID_LEN], zhtp_time now, uint64_t *op);
 
 const zhtp_dht_stats *zhtp_dht_get_stats(const zhtp_dht *dht);
 /* Number of contacts in the buckets (not the replacement caches). */

@@ -7,14 +7,29 @@
  * Byte formats and the reasons behind the numbers: docs/dht.md. */
 #include <string.h>
 
+#include <sodium.h>
+
 #include "dht_internal.h"
 #include "zhtp/blake3.h"
+#include "zhtp/util.h"
 
 enum { C_NEW = 0, C_INFLIGHT = 1, C_DONE = 2, C_FAILED = 3 };
-enum { OP_BOOTSTRAP = 1, OP_PUT, OP_GET, OP_PUBLISH, OP_RESOLVE, OP_REPUBLISH, OP_CPUT, OP_CGET };
-#define CHILD_MANIFEST UINT32_MAX
-#define MANIFEST_MAGIC "ZDM1"
-#define MANIFEST_HDR   20
+enum {
+    OP_BOOTSTRAP = 1,
+    OP_PUT,
+    OP_GET,
+    OP_PUBLISH,
+    OP_RESOLVE,
+    OP_REPUBLISH,
+    OP_CPUT,
+    OP_CGET,
+    OP_RGET,  /* requester of a relayed fetch: one RPC to the relay */
+    OP_RELAY, /* relay: a lookup run for another node with RELAY_FETCH */
+};
+#define RELAY_SEAL_CONTEXT "zhtp 2026-11 dht relay seal v1"
+#define CHILD_MANIFEST     UINT32_MAX
+#define MANIFEST_MAGIC     "ZDM1"
+#define MANIFEST_HDR       20
 enum { PH_LOOKUP = 0, PH_STORE = 1 };
 
 typedef struct dht_cand {
@@ -51,6 +66,12 @@ typedef struct dht_op {
     uint32_t rpcs, hops, acks_pending, acks_ok, acks_quota;
     zhtp_time start;
     struct dht_evq *ev; /* the completion event, allocated up front so finishing cannot fail */
+    /* relayed fetch. OP_RGET: buf = the ephemeral KEM secret key (wiped on free). OP_RELAY:
+     * buf = the requester's ephemeral public key, peer/peer_txid = the requester and its
+     * RELAY_GET, value = ct || box of the first SEALED answer, plain_len its plaintext size. */
+    uint8_t peer[ZHTP_DHT_ID_LEN];
+    uint64_t peer_txid;
+    size_t plain_len;
 } dht_op;
 
 typedef struct dht_rpc {
@@ -89,6 +110,7 @@ struct zhtp_dht {
     dht_evq *ev_head, *ev_tail, *ev_last;
     zhtp_time next_republish;
     zhtp_dht_stats st;
+    uint32_t relays; /* OP_RELAY ops running (bounded by cfg.max_relays) */
     /* Keys some other node STOREd here since our last republish: we skip republishing them
      * (Kademlia §2.5), so a key costs about k STOREs per interval instead of k*k. Open
      * addressing on the first key bytes; an all-zero slot is empty. */
@@ -208,9 +230,13 @@ static void op_free(zhtp_dht *d, dht_op *op)
     zhtp_mem_free(d->mem, op->ev, sizeof *op->ev);
     zhtp_mem_free(d->mem, op->c, op->cap * sizeof *op->c);
     zhtp_mem_free(d->mem, op->value, op->value_len ? op->value_len : 1);
+    if (op->type == OP_RGET && op->buf)
+        zhtp_wipe(op->buf, op->buf_len); /* the ephemeral KEM secret key */
     zhtp_mem_free(d->mem, op->buf, op->buf_len ? op->buf_len : 1);
     if (!op->internal)
         d->user_ops--;
+    if (op->type == OP_RELAY)
+        d->relays--;
     memset(op, 0, sizeof *op);
     op->index = oi;
 }
@@ -218,8 +244,15 @@ static void op_free(zhtp_dht *d, dht_op *op)
 static void content_child_done(zhtp_dht *d, int32_t pi, uint64_t pid, uint32_t ci, int status,
                                uint8_t *v, size_t vl, uint32_t rpcs, zhtp_time now);
 
+static void relay_answer(zhtp_dht *d, dht_op *op, int status);
+
 static void op_finish(zhtp_dht *d, dht_op *op, int status, zhtp_time now)
 {
+    if (op->type == OP_RELAY) {
+        relay_answer(d, op, status);
+        op_free(d, op);
+        return;
+    }
     if (op->parent >= 0 && op->internal) {
         /* a chunk of a content op: hand the answer to the parent (which may start new ops) */
         int32_t pi = op->parent;
@@ -253,7 +286,8 @@ static void op_finish(zhtp_dht *d, dht_op *op, int status, zhtp_time now)
                                     ZHTP_DHT_EV_RESOLVE_DONE,
                                     0,
                                     ZHTP_DHT_EV_CONTENT_PUT_DONE,
-                                    ZHTP_DHT_EV_CONTENT_GET_DONE};
+                                    ZHTP_DHT_EV_CONTENT_GET_DONE,
+                                    ZHTP_DHT_EV_RELAY_GET_DONE};
         e->ev.type = types[op->type];
         e->ev.op = op->id;
         e->ev.status = status;
@@ -268,14 +302,15 @@ static void op_finish(zhtp_dht *d, dht_op *op, int status, zhtp_time now)
             op->buf = NULL;
             op->buf_len = 0;
         }
-        if (status == ZHTP_OK &&
-            (op->type == OP_GET || op->type == OP_RESOLVE || op->type == OP_CGET)) {
+        if (status == ZHTP_OK && (op->type == OP_GET || op->type == OP_RESOLVE ||
+                                  op->type == OP_CGET || op->type == OP_RGET)) {
             /* hand the answer buffer over to the event */
             e->value = op->value;
             e->value_len = op->value_len;
             op->value = NULL;
             op->value_len = 0;
-            if (op->type == OP_RESOLVE) {
+            if (op->type == OP_RESOLVE ||
+                (op->type == OP_RGET && op->kind == ZHTP_DHT_KIND_RECORD)) {
                 zhtp_dht_record r;
                 if (zhtp_dht_record_parse(&r, e->value, e->value_len) == ZHTP_OK) {
                     e->ev.value = r.value;
@@ -473,6 +508,8 @@ static int lookup_done(zhtp_dht *d, int32_t oi, zhtp_time now)
         return ZHTP_OK;
     case OP_GET:
     case OP_RESOLVE:
+    case OP_RGET:
+    case OP_RELAY:
         if (op->found)
             op_finish(d, op, ZHTP_OK, now);
         else
@@ -512,6 +549,10 @@ static int op_advance(zhtp_dht *d, int32_t oi, zhtp_time now)
                                          ? ZHTP_DHT_MSG_FIND_VALUE
                                          : ZHTP_DHT_MSG_FIND_NODE,
                              .kind = op->kind};
+                if (op->type == OP_RELAY) { /* only the key and the ephemeral public key */
+                    m.type = ZHTP_DHT_MSG_RELAY_FETCH;
+                    m.pk = op->buf;
+                }
                 memcpy(m.target, op->target, ZHTP_DHT_ID_LEN);
                 int rc = rpc_send(d, c->id, &m, oi, now, d->cfg.rpc_timeout);
                 if (rc)
@@ -710,6 +751,185 @@ static int send_nodes(zhtp_dht *d, const uint8_t to[ZHTP_DHT_ID_LEN], uint64_t t
     return send_msg(d, to, &r);
 }
 
+/* ---- relayed fetch (docs/dht.md "Relayed fetch") ------------------------------------------ */
+
+/* The AEAD key of a sealed value: only the holder (encapsulating) and the requester
+ * (decapsulating) know ss. The key is single-use (fresh KEM secret per answer), so the
+ * all-zero nonce never repeats under one key. */
+static void relay_seal_key(uint8_t k[crypto_aead_chacha20poly1305_ietf_KEYBYTES],
+                           const uint8_t ss[ZHTP_KEM_HYBRID_SSBYTES])
+{
+    zhtp_blake3_derive_key(k, crypto_aead_chacha20poly1305_ietf_KEYBYTES, RELAY_SEAL_CONTEXT, ss,
+                           ZHTP_KEM_HYBRID_SSBYTES);
+}
+
+/* AD = kind || key: a sealed value answers exactly one (kind, key) question. */
+static void relay_ad(uint8_t ad[1 + ZHTP_DHT_ID_LEN], uint8_t kind,
+                     const uint8_t key[ZHTP_DHT_ID_LEN])
+{
+    ad[0] = kind;
+    memcpy(ad + 1, key, ZHTP_DHT_ID_LEN);
+}
+
+/* Holder: a RELAY_FETCH. Holding the value: seal it to the ephemeral key and answer SEALED;
+ * otherwise NODES, as for FIND_VALUE. The sender is the relay; we never learn who asked it. */
+static int relay_seal(zhtp_dht *d, const uint8_t to[ZHTP_DHT_ID_LEN], const dht_msg *m,
+                      zhtp_time now)
+{
+    const uint8_t *val;
+    size_t len;
+    if (store_read(d, m->kind, m->target, &val, &len, NULL, now) != ZHTP_OK)
+        return send_nodes(d, to, m->txid, m->target);
+    uint8_t seed[ZHTP_KEM_HYBRID_ENCAPS_SEEDBYTES], ss[ZHTP_KEM_HYBRID_SSBYTES];
+    uint8_t ct[ZHTP_KEM_HYBRID_CIPHERTEXTBYTES], k[crypto_aead_chacha20poly1305_ietf_KEYBYTES];
+    uint8_t ad[1 + ZHTP_DHT_ID_LEN], nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES] = {0};
+    d->cfg.rng(d->cfg.rng_user_data, seed, sizeof seed);
+    int rc = zhtp_kem_hybrid_encaps_from_seed(ct, ss, m->pk, seed);
+    zhtp_wipe(seed, sizeof seed);
+    if (rc != ZHTP_OK) { /* an ephemeral key that fails the checks: a malformed request */
+        zhtp_wipe(ss, sizeof ss);
+        d->st.bad_msgs++;
+        return ZHTP_OK;
+    }
+    relay_seal_key(k, ss);
+    zhtp_wipe(ss, sizeof ss);
+    uint8_t *box = zhtp_mem_alloc(d->mem, len + 16);
+    if (!box) {
+        zhtp_wipe(k, sizeof k);
+        return ZHTP_ERR_NOMEM;
+    }
+    relay_ad(ad, m->kind, m->target);
+    (void)crypto_aead_chacha20poly1305_ietf_encrypt(box, NULL, val, len, ad, sizeof ad, NULL, nonce,
+                                                    k);
+    zhtp_wipe(k, sizeof k);
+    dht_msg r = {.type = ZHTP_DHT_MSG_SEALED,
+                 .txid = m->txid,
+                 .kind = m->kind,
+                 .ct = ct,
+                 .val = box,
+                 .val_len = len};
+    rc = send_msg(d, to, &r);
+    zhtp_mem_free(d->mem, box, len + 16);
+    if (rc == ZHTP_OK)
+        d->st.sealed_served++;
+    return rc;
+}
+
+static int relay_refuse(zhtp_dht *d, const uint8_t to[ZHTP_DHT_ID_LEN], uint64_t txid, int status)
+{
+    d->st.relays_refused++;
+    dht_msg r = {.type = ZHTP_DHT_MSG_RELAY_RESULT, .txid = txid, .status = (int16_t)status};
+    return send_msg(d, to, &r);
+}
+
+/* Relay: a RELAY_GET. Runs a lookup for the requester whose queries carry only the key and
+ * the ephemeral public key; the requester's id stays here (op->peer). At most max_relays at
+ * once: a relay's work is bounded whatever its neighbours send. */
+static int relay_start(zhtp_dht *d, const uint8_t from[ZHTP_DHT_ID_LEN], const dht_msg *m,
+                       zhtp_time now)
+{
+    if (d->relays >= d->cfg.max_relays)
+        return relay_refuse(d, from, m->txid, ZHTP_ERR_SESSION_LIMIT);
+    if (zhtp_kem_hybrid_pk_parse(NULL, m->pk, ZHTP_KEM_HYBRID_PUBLICKEYBYTES) != ZHTP_OK)
+        return relay_refuse(d, from, m->txid, ZHTP_ERR_INVAL);
+    dht_op *op = op_new(d, OP_RELAY, m->target, now, true);
+    if (!op)
+        return ZHTP_ERR_NOMEM;
+    d->relays++; /* op_free of an OP_RELAY gives it back */
+    op->buf = zhtp_mem_alloc(d->mem, ZHTP_KEM_HYBRID_PUBLICKEYBYTES);
+    if (!op->buf) {
+        op_free(d, op);
+        return ZHTP_ERR_NOMEM;
+    }
+    memcpy(op->buf, m->pk, ZHTP_KEM_HYBRID_PUBLICKEYBYTES);
+    op->buf_len = ZHTP_KEM_HYBRID_PUBLICKEYBYTES;
+    op->kind = m->kind;
+    memcpy(op->peer, from, ZHTP_DHT_ID_LEN);
+    op->peer_txid = m->txid;
+    d->st.relays_started++;
+    int rc = op_start(d, op, now, NULL);
+    if (rc == ZHTP_ERR_NOMEM && op->used && op->rpcs == 0) {
+        op_free(d, op);
+        return rc;
+    }
+    return ZHTP_OK;
+}
+
+/* Relay: the lookup ended; forward the sealed blob (or the failure) to the requester. Best
+ * effort: without memory for the answer the requester times out. */
+static void relay_answer(zhtp_dht *d, dht_op *op, int status)
+{
+    dht_msg r = {
+        .type = ZHTP_DHT_MSG_RELAY_RESULT, .txid = op->peer_txid, .status = (int16_t)status};
+    if (status == ZHTP_OK) {
+        r.kind = op->kind;
+        r.ct = op->value;
+        r.val = op->value + ZHTP_KEM_HYBRID_CIPHERTEXTBYTES;
+        r.val_len = op->plain_len;
+    }
+    (void)send_msg(d, op->peer, &r);
+}
+
+/* Relay: a SEALED answer to one of our RELAY_FETCHes. We cannot open it (that is the point),
+ * only check its form; the first one ends the lookup. */
+static int relay_take_sealed(zhtp_dht *d, dht_op *op, dht_cand *c, const dht_msg *m, zhtp_time now)
+{
+    size_t n = ZHTP_KEM_HYBRID_CIPHERTEXTBYTES + m->val_len + 16;
+    uint8_t *v = zhtp_mem_alloc(d->mem, n);
+    if (!v)
+        return ZHTP_ERR_NOMEM;
+    memcpy(v, m->ct, ZHTP_KEM_HYBRID_CIPHERTEXTBYTES);
+    memcpy(v + ZHTP_KEM_HYBRID_CIPHERTEXTBYTES, m->val, m->val_len + 16);
+    op->value = v;
+    op->value_len = n;
+    op->plain_len = m->val_len;
+    op->found = true;
+    op->hops = c->depth;
+    return lookup_done(d, op->index, now);
+}
+
+/* Requester: the relay's answer. Opens and verifies the value before anyone sees it. */
+static int relay_open(zhtp_dht *d, dht_op *op, const dht_msg *m, zhtp_time now)
+{
+    if (m->status != 0) {
+        int st = m->status;
+        if (st != ZHTP_ERR_DHT_NOT_FOUND && st != ZHTP_ERR_SESSION_LIMIT &&
+            st != ZHTP_ERR_DHT_VERIFY)
+            st = ZHTP_ERR_DHT_TIMEOUT;
+        op_finish(d, op, st, now);
+        return ZHTP_OK;
+    }
+    uint8_t ss[ZHTP_KEM_HYBRID_SSBYTES], k[crypto_aead_chacha20poly1305_ietf_KEYBYTES];
+    uint8_t ad[1 + ZHTP_DHT_ID_LEN], nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES] = {0};
+    uint8_t *plain = zhtp_mem_alloc(d->mem, m->val_len);
+    if (!plain)
+        return ZHTP_ERR_NOMEM;
+    int ok = m->kind == op->kind &&
+             zhtp_kem_hybrid_decaps(ss, m->ct, ZHTP_KEM_HYBRID_CIPHERTEXTBYTES, op->buf) == ZHTP_OK;
+    if (ok) {
+        relay_seal_key(k, ss);
+        relay_ad(ad, op->kind, op->target);
+        ok = crypto_aead_chacha20poly1305_ietf_decrypt(plain, NULL, NULL, m->val, m->val_len + 16,
+                                                       ad, sizeof ad, nonce, k) == 0;
+        zhtp_wipe(k, sizeof k);
+    }
+    zhtp_wipe(ss, sizeof ss);
+    if (ok)
+        ok = value_check(d, op->kind, op->target, plain, m->val_len, now, NULL, NULL) == ZHTP_OK;
+    if (!ok) {
+        d->st.sealed_rejected++;
+        zhtp_mem_free(d->mem, plain, m->val_len);
+        op_finish(d, op, ZHTP_ERR_DHT_VERIFY, now);
+        return ZHTP_OK;
+    }
+    op->value = plain;
+    op->value_len = m->val_len;
+    op->found = true;
+    op->hops = 1;
+    op_finish(d, op, ZHTP_OK, now);
+    return ZHTP_OK;
+}
+
 static int handle_request(zhtp_dht *d, const uint8_t from[ZHTP_DHT_ID_LEN], const dht_msg *m,
                           zhtp_time now)
 {
@@ -740,6 +960,10 @@ static int handle_request(zhtp_dht *d, const uint8_t from[ZHTP_DHT_ID_LEN], cons
         dht_msg r = {.type = ZHTP_DHT_MSG_STORE_ACK, .txid = m->txid, .status = (int16_t)st};
         return send_msg(d, from, &r);
     }
+    case ZHTP_DHT_MSG_RELAY_GET:
+        return relay_start(d, from, m, now);
+    case ZHTP_DHT_MSG_RELAY_FETCH:
+        return relay_seal(d, from, m, now);
     default:
         return ZHTP_OK;
     }
@@ -757,7 +981,11 @@ static int handle_response(zhtp_dht *d, const uint8_t from[ZHTP_DHT_ID_LEN], con
                    (r.type == ZHTP_DHT_MSG_FIND_NODE && m->type == ZHTP_DHT_MSG_NODES) ||
                    (r.type == ZHTP_DHT_MSG_FIND_VALUE &&
                     (m->type == ZHTP_DHT_MSG_NODES || m->type == ZHTP_DHT_MSG_VALUE)) ||
-                   (r.type == ZHTP_DHT_MSG_STORE && m->type == ZHTP_DHT_MSG_STORE_ACK);
+                   (r.type == ZHTP_DHT_MSG_STORE && m->type == ZHTP_DHT_MSG_STORE_ACK) ||
+                   (r.type == ZHTP_DHT_MSG_RELAY_GET && m->type == ZHTP_DHT_MSG_RELAY_RESULT) ||
+                   (r.type == ZHTP_DHT_MSG_RELAY_FETCH &&
+                    (m->type == ZHTP_DHT_MSG_NODES ||
+                     (m->type == ZHTP_DHT_MSG_SEALED && m->kind == d->ops[r.op]->kind)));
     if (r.op < 0) { /* a bucket liveness ping: the answer itself refreshed the contact */
         dht_bucket *b = &d->t.b[dht_bucket_index(d->t.self, from)];
         b->ping_pending = false;
@@ -791,6 +1019,10 @@ static int handle_response(zhtp_dht *d, const uint8_t from[ZHTP_DHT_ID_LEN], con
     }
     c->state = C_DONE;
     op->any_answer = true;
+    if (op->type == OP_RGET)
+        return relay_open(d, op, m, now);
+    if (m->type == ZHTP_DHT_MSG_SEALED)
+        return relay_take_sealed(d, op, c, m, now);
     if (m->type == ZHTP_DHT_MSG_VALUE) {
         uint64_t seq = 0;
         if (m->kind != op->kind ||
@@ -874,6 +1106,8 @@ int zhtp_dht_recv(zhtp_dht *d, const uint8_t from[ZHTP_DHT_ID_LEN], const uint8_
     case ZHTP_DHT_MSG_FIND_NODE:
     case ZHTP_DHT_MSG_FIND_VALUE:
     case ZHTP_DHT_MSG_STORE:
+    case ZHTP_DHT_MSG_RELAY_GET:
+    case ZHTP_DHT_MSG_RELAY_FETCH:
         return handle_request(d, from, &m, now);
     default:
         return handle_response(d, from, &m, now);
@@ -1075,6 +1309,10 @@ int zhtp_dht_new(zhtp_dht **out, const zhtp_dht_config *cfg, const uint8_t self[
         c.content_max = 64u << 20;
     if (!c.max_lookups)
         c.max_lookups = 64;
+    if (!c.relay_timeout)
+        c.relay_timeout = 5 * ZHTP_NS_PER_SEC;
+    if (!c.max_relays)
+        c.max_relays = 16;
     if (c.k > ZHTP_DHT_K_MAX || c.paths > ZHTP_DHT_PATHS_MAX || c.puzzle_bits > 256)
         return ZHTP_ERR_INVAL;
     if (c.puzzle_bits && !zhtp_dht_puzzle_ok(self, c.puzzle_bits))
@@ -1449,6 +1687,46 @@ int zhtp_dht_get_content(zhtp_dht *d, const uint8_t root[ZHTP_DHT_ID_LEN], zhtp_
     }
     if (p->running == 0)
         content_pump(d, p, now); /* the manifest was answered at once (held locally) */
+    return ZHTP_OK;
+}
+
+int zhtp_dht_relay_get(zhtp_dht *d, const uint8_t relay[ZHTP_DHT_ID_LEN], uint8_t kind,
+                       const uint8_t key[ZHTP_DHT_ID_LEN], zhtp_time now, uint64_t *opid)
+{
+    if (!d || !relay || !key || memcmp(relay, d->t.self, ZHTP_DHT_ID_LEN) == 0 ||
+        (kind != ZHTP_DHT_KIND_CHUNK && kind != ZHTP_DHT_KIND_RECORD))
+        return ZHTP_ERR_INVAL;
+    dht_op *op = op_new(d, OP_RGET, key, now, false);
+    if (!op)
+        return busy_or_nomem(d);
+    op->kind = kind;
+    op->buf = zhtp_mem_alloc(d->mem, ZHTP_KEM_HYBRID_SECRETKEYBYTES);
+    if (!op->buf) {
+        op_free(d, op);
+        return ZHTP_ERR_NOMEM;
+    }
+    op->buf_len = ZHTP_KEM_HYBRID_SECRETKEYBYTES;
+    uint8_t seed[ZHTP_KEM_HYBRID_SEEDBYTES], pk[ZHTP_KEM_HYBRID_PUBLICKEYBYTES];
+    d->cfg.rng(d->cfg.rng_user_data, seed, sizeof seed);
+    int rc = zhtp_kem_hybrid_keypair_from_seed(pk, op->buf, seed);
+    zhtp_wipe(seed, sizeof seed);
+    if (rc != ZHTP_OK) {
+        op_free(d, op);
+        return rc;
+    }
+    cand_add(d, op, relay, 0, 1);
+    dht_msg m = {.type = ZHTP_DHT_MSG_RELAY_GET, .kind = kind, .pk = pk};
+    memcpy(m.target, key, ZHTP_DHT_ID_LEN);
+    rc = rpc_send(d, relay, &m, op->index, now, d->cfg.relay_timeout);
+    if (rc) {
+        op_free(d, op);
+        return rc;
+    }
+    op->c[0].state = C_INFLIGHT;
+    op->inflight[0] = 1;
+    op->rpcs = 1;
+    if (opid)
+        *opid = op->id;
     return ZHTP_OK;
 }
 

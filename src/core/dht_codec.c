@@ -59,9 +59,48 @@ size_t dht_msg_len(const dht_msg *m)
         return val_len_ok(m->kind, m->val_len) ? DHT_HDR_LEN + 1 + 8 + 4 + m->val_len : 0;
     case ZHTP_DHT_MSG_STORE_ACK:
         return DHT_HDR_LEN + 2;
+    case ZHTP_DHT_MSG_RELAY_GET:
+    case ZHTP_DHT_MSG_RELAY_FETCH:
+        return DHT_HDR_LEN + 1 + 32 + ZHTP_KEM_HYBRID_PUBLICKEYBYTES;
+    case ZHTP_DHT_MSG_SEALED:
+        return val_len_ok(m->kind, m->val_len) ? DHT_HDR_LEN + DHT_SEALED_HDR + m->val_len + 16 : 0;
+    case ZHTP_DHT_MSG_RELAY_RESULT:
+        if (m->status > 0 || m->status < -999)
+            return 0;
+        if (m->status != 0)
+            return DHT_HDR_LEN + 2;
+        return val_len_ok(m->kind, m->val_len) ? DHT_HDR_LEN + 2 + DHT_SEALED_HDR + m->val_len + 16
+                                               : 0;
     default:
         return 0;
     }
+}
+
+/* kind u8 | ct | len u32 | box(len + 16), len = plaintext length */
+static void sealed_put(uint8_t *p, const dht_msg *m)
+{
+    p[0] = m->kind;
+    memcpy(p + 1, m->ct, ZHTP_KEM_HYBRID_CIPHERTEXTBYTES);
+    put_u32(p + 1 + ZHTP_KEM_HYBRID_CIPHERTEXTBYTES, (uint32_t)m->val_len);
+    memcpy(p + DHT_SEALED_HDR, m->val, m->val_len + 16);
+}
+
+static int sealed_get(dht_msg *m, const uint8_t *p, size_t rest, size_t *need)
+{
+    if (rest < DHT_SEALED_HDR)
+        return ZHTP_ERR_WIRE_TRUNCATED;
+    m->kind = p[0];
+    if (m->kind != ZHTP_DHT_KIND_CHUNK && m->kind != ZHTP_DHT_KIND_RECORD)
+        return ZHTP_ERR_WIRE_FIELD;
+    m->ct = p + 1;
+    m->val_len = get_u32(p + 1 + ZHTP_KEM_HYBRID_CIPHERTEXTBYTES);
+    if (!val_len_ok(m->kind, m->val_len))
+        return ZHTP_ERR_WIRE_LENGTH;
+    *need = DHT_SEALED_HDR + m->val_len + 16;
+    if (rest < *need)
+        return ZHTP_ERR_WIRE_TRUNCATED;
+    m->val = p + DHT_SEALED_HDR;
+    return ZHTP_OK;
 }
 
 zhtp_ssize dht_msg_encode(const dht_msg *m, uint8_t *out, size_t cap)
@@ -103,6 +142,21 @@ zhtp_ssize dht_msg_encode(const dht_msg *m, uint8_t *out, size_t cap)
         p[0] = (uint8_t)((uint16_t)m->status & 0xff);
         p[1] = (uint8_t)((uint16_t)m->status >> 8);
         break;
+    case ZHTP_DHT_MSG_RELAY_GET:
+    case ZHTP_DHT_MSG_RELAY_FETCH:
+        p[0] = m->kind;
+        memcpy(p + 1, m->target, 32);
+        memcpy(p + 33, m->pk, ZHTP_KEM_HYBRID_PUBLICKEYBYTES);
+        break;
+    case ZHTP_DHT_MSG_SEALED:
+        sealed_put(p, m);
+        break;
+    case ZHTP_DHT_MSG_RELAY_RESULT:
+        p[0] = (uint8_t)((uint16_t)m->status & 0xff);
+        p[1] = (uint8_t)((uint16_t)m->status >> 8);
+        if (m->status == 0)
+            sealed_put(p + 2, m);
+        break;
     default:
         break;
     }
@@ -115,7 +169,7 @@ int dht_msg_decode(dht_msg *m, const uint8_t *buf, size_t len)
     if (!buf || len < DHT_HDR_LEN)
         return ZHTP_ERR_WIRE_TRUNCATED;
     m->type = buf[0];
-    if (m->type < ZHTP_DHT_MSG_PING || m->type > ZHTP_DHT_MSG_STORE_ACK)
+    if (m->type < ZHTP_DHT_MSG_PING || m->type > ZHTP_DHT_MSG_RELAY_RESULT)
         return ZHTP_ERR_WIRE_FIELD;
     if (buf[1] != 0)
         return ZHTP_ERR_WIRE_RESERVED;
@@ -180,6 +234,38 @@ int dht_msg_decode(dht_msg *m, const uint8_t *buf, size_t len)
         if (m->status > 0 || m->status < -999)
             return ZHTP_ERR_WIRE_FIELD;
         break;
+    case ZHTP_DHT_MSG_RELAY_GET:
+    case ZHTP_DHT_MSG_RELAY_FETCH:
+        need = 33 + ZHTP_KEM_HYBRID_PUBLICKEYBYTES;
+        if (rest < need)
+            return ZHTP_ERR_WIRE_TRUNCATED;
+        m->kind = p[0];
+        if (m->kind != ZHTP_DHT_KIND_CHUNK && m->kind != ZHTP_DHT_KIND_RECORD)
+            return ZHTP_ERR_WIRE_FIELD;
+        memcpy(m->target, p + 1, 32);
+        m->pk = p + 33;
+        break;
+    case ZHTP_DHT_MSG_SEALED: {
+        int rc = sealed_get(m, p, rest, &need);
+        if (rc)
+            return rc;
+        break;
+    }
+    case ZHTP_DHT_MSG_RELAY_RESULT: {
+        if (rest < 2)
+            return ZHTP_ERR_WIRE_TRUNCATED;
+        m->status = (int16_t)(uint16_t)(p[0] | (uint16_t)p[1] << 8);
+        if (m->status > 0 || m->status < -999)
+            return ZHTP_ERR_WIRE_FIELD;
+        need = 2;
+        if (m->status == 0) {
+            int rc = sealed_get(m, p + 2, rest - 2, &need);
+            if (rc)
+                return rc;
+            need += 2;
+        }
+        break;
+    }
     }
     if (rest != need)
         return ZHTP_ERR_WIRE_LENGTH;
@@ -202,6 +288,12 @@ int zhtp_dht_msg_wire_op(uint8_t msg_type)
         return ZHTP_WIRE_OP_STORE;
     case ZHTP_DHT_MSG_STORE_ACK:
         return ZHTP_WIRE_OP_STORE_ACK;
+    case ZHTP_DHT_MSG_RELAY_GET:
+    case ZHTP_DHT_MSG_RELAY_FETCH:
+        return ZHTP_WIRE_OP_RELAY_QUERY;
+    case ZHTP_DHT_MSG_SEALED:
+    case ZHTP_DHT_MSG_RELAY_RESULT:
+        return ZHTP_WIRE_OP_RELAY_RESPONSE;
     default:
         return ZHTP_ERR_INVAL;
     }

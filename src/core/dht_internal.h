@@ -22,9 +22,15 @@ typedef struct dht_msg {
     size_t n_ids;
     const uint8_t *val; /* VALUE, STORE */
     size_t val_len;
-    uint64_t expiry; /* STORE */
-    int16_t status;  /* STORE_ACK: 0 or a negative zhtp_err */
+    uint64_t expiry;   /* STORE */
+    int16_t status;    /* STORE_ACK, RELAY_RESULT: 0 or a negative zhtp_err */
+    const uint8_t *pk; /* RELAY_GET, RELAY_FETCH: ephemeral hybrid KEM public key */
+    const uint8_t *ct; /* SEALED, RELAY_RESULT: hybrid KEM ciphertext; val = the AEAD box
+                        * (val_len + 16 bytes), val_len = the plaintext length */
 } dht_msg;
+
+/* kind(1) | ct | len u32 before the box of a SEALED / RELAY_RESULT */
+#define DHT_SEALED_HDR (1u + ZHTP_KEM_HYBRID_CIPHERTEXTBYTES + 4u)
 
 /* Encoded length of m (0 if m is invalid). */
 size_t dht_msg_len(const dht_msg *m);

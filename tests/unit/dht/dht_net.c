@@ -226,6 +226,8 @@ struct dn_net {
     uint8_t *msgbuf;
     uint32_t *colluders;
     size_t n_colluders;
+    dn_tap_fn tap;
+    void *tap_ud;
 };
 
 static void heap_push(dn_net *net, dn_ev ev)
@@ -298,6 +300,10 @@ static void send_bytes(dn_net *net, size_t from, size_t to, const uint8_t *buf, 
     dn_ev ev = {.t = net->now + latency(net, from, to), .to = (uint32_t)to, .from = (uint32_t)from};
     ev.buf = malloc(len);
     memcpy(ev.buf, buf, len);
+    /* a tampering relay flips one byte in the middle of every sealed box it forwards */
+    if (net->nodes[from].behaviour == DN_TAMPERER && len > 12 + DHT_SEALED_HDR + 16 &&
+        buf[0] == ZHTP_DHT_MSG_RELAY_RESULT && buf[DHT_HDR_LEN] == 0 && buf[DHT_HDR_LEN + 1] == 0)
+        ev.buf[12 + DHT_SEALED_HDR + (len - 12 - DHT_SEALED_HDR) / 2] ^= 0x01;
     ev.len = len;
     heap_push(net, ev);
 }
@@ -325,6 +331,54 @@ static void settle(dn_net *net, size_t i)
         dn_ev t = {.t = dl, .to = (uint32_t)i, .from = UINT32_MAX};
         heap_push(net, t);
     }
+}
+
+static zhtp_dht_config node_config(dn_net *net, dn_node *nd, const zhtp_dht_store_ops *ops)
+{
+    const dn_config *cfg = &net->cfg;
+    zhtp_dht_config dc = {.mem = cfg->mem,
+                          .rng = dn_rng,
+                          .rng_user_data = &nd->rng,
+                          .store = ops ? *ops : dn_store_ops(nd->store),
+                          .k = cfg->k,
+                          .alpha = cfg->alpha,
+                          .paths = cfg->paths,
+                          .puzzle_bits = cfg->puzzle_bits,
+                          .rpc_timeout = cfg->rpc_timeout,
+                          .republish_interval = cfg->republish_interval,
+                          .refresh_interval = cfg->refresh_interval,
+                          .relay_timeout = cfg->relay_timeout,
+                          .max_relays = cfg->max_relays};
+    return dc;
+}
+
+int dn_restart(dn_net *net, size_t i, const zhtp_dht_store_ops *ops)
+{
+    dn_node *nd = &net->nodes[i];
+    zhtp_dht_free(nd->dht);
+    nd->dht = NULL;
+    nd->armed = ZHTP_TIME_NEVER;
+    zhtp_dht_config dc = node_config(net, nd, ops);
+    return zhtp_dht_new(&nd->dht, &dc, nd->id, net->now);
+}
+
+int dn_add_contact(dn_net *net, size_t i, size_t j)
+{
+    return zhtp_dht_add_contact(net->nodes[i].dht, net->nodes[j].id, net->now);
+}
+
+void dn_set_tap(dn_net *net, dn_tap_fn fn, void *ud)
+{
+    net->tap = fn;
+    net->tap_ud = ud;
+}
+
+int dn_relay_get(dn_net *net, size_t i, size_t relay, uint8_t kind, const uint8_t key[32],
+                 uint64_t *op)
+{
+    int rc = zhtp_dht_relay_get(net->nodes[i].dht, net->nodes[relay].id, kind, key, net->now, op);
+    settle(net, i);
+    return rc;
 }
 
 dn_net *dn_new(const dn_config *cfg)
@@ -356,16 +410,7 @@ dn_net *dn_new(const dn_config *cfg)
         nd->y = (double)(splitmix(&net->rng) >> 11) / 9007199254740992.0;
         nd->store = dn_store_new(cfg->store_quota);
         nd->armed = ZHTP_TIME_NEVER;
-        zhtp_dht_config dc = {.rng = dn_rng,
-                              .rng_user_data = &nd->rng,
-                              .store = dn_store_ops(nd->store),
-                              .k = cfg->k,
-                              .alpha = cfg->alpha,
-                              .paths = cfg->paths,
-                              .puzzle_bits = cfg->puzzle_bits,
-                              .rpc_timeout = cfg->rpc_timeout,
-                              .republish_interval = cfg->republish_interval,
-                              .refresh_interval = cfg->refresh_interval};
+        zhtp_dht_config dc = node_config(net, nd, NULL);
         if (zhtp_dht_new(&nd->dht, &dc, nd->id, net->now) != ZHTP_OK) {
             dn_free(net);
             return NULL;
@@ -483,6 +528,8 @@ static void step(dn_net *net)
         return;
     }
     net->delivered++;
+    if (net->tap && nd->behaviour != DN_DEAD)
+        net->tap(net->tap_ud, ev.from, ev.to, ev.buf, ev.len);
     switch (nd->behaviour) {
     case DN_DEAD:
     case DN_DROPPER:

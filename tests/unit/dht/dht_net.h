@@ -8,7 +8,8 @@
  * Behaviours: HONEST; DROPPER (once attacks are on, drops every message it receives); COLLUDER
  * (once attacks are on, answers FIND_NODE / FIND_VALUE with the k colluders closest to the
  * target, never a value, and acknowledges STOREs it throws away); FORGER (answers FIND_VALUE
- * with bytes that do not hash to the key); DEAD (killed: receives nothing). */
+ * with bytes that do not hash to the key); DEAD (killed: receives nothing); TAMPERER (honest,
+ * but flips one byte of every sealed box in the RELAY_RESULTs it sends). */
 #ifndef DHT_NET_H
 #define DHT_NET_H
 
@@ -18,7 +19,7 @@
 
 #include "zhtp/dht.h"
 
-enum { DN_HONEST = 0, DN_DROPPER, DN_COLLUDER, DN_FORGER, DN_DEAD };
+enum { DN_HONEST = 0, DN_DROPPER, DN_COLLUDER, DN_FORGER, DN_DEAD, DN_TAMPERER };
 
 typedef struct dn_config {
     size_t n;
@@ -27,6 +28,9 @@ typedef struct dn_config {
     zhtp_time rpc_timeout, republish_interval, refresh_interval;
     size_t store_quota; /* bytes per node; 0: unlimited */
     uint32_t contacts;  /* bootstrap contacts per node; 0: 3 */
+    zhtp_time relay_timeout;
+    uint32_t max_relays;
+    const zhtp_mem *mem; /* allocator of every DHT instance; NULL: default */
 } dn_config;
 
 typedef struct dn_net dn_net;
@@ -64,6 +68,17 @@ void dn_inject(dn_net *net, size_t from, size_t to, const uint8_t *buf, size_t l
 bool dn_holds(dn_net *net, size_t i, uint8_t kind, const uint8_t key[32]);
 /* Sum of a stats field over all nodes (offsetof into zhtp_dht_stats). */
 uint64_t dn_stat_sum(dn_net *net, size_t field_offset);
+/* Relayed fetch by node i through node relay (zhtp_dht_relay_get). */
+int dn_relay_get(dn_net *net, size_t i, size_t relay, uint8_t kind, const uint8_t key[32],
+                 uint64_t *op);
+/* Called with every message delivered to a live node, before it sees it (tests of who sees
+ * which bytes). buf is borrowed for the call. */
+typedef void (*dn_tap_fn)(void *ud, size_t from, size_t to, const uint8_t *buf, size_t len);
+void dn_set_tap(dn_net *net, dn_tap_fn fn, void *ud);
+/* Restarts node i: a new DHT instance with the same id and an empty table, backed by ops
+ * (NULL: its in-memory store). Its old pending work is lost, as in a crash. */
+int dn_restart(dn_net *net, size_t i, const zhtp_dht_store_ops *ops);
+int dn_add_contact(dn_net *net, size_t i, size_t j);
 /* Messages delivered so far. */
 uint64_t dn_delivered(const dn_net *net);
 

@@ -18,6 +18,7 @@
 #include "dht_net.h"
 #include "testutil.h"
 #include "zhtp/blake3.h"
+#include "zhtp/wire.h"
 
 /* ---- codec ------------------------------------------------------------------------------- */
 
@@ -112,11 +113,11 @@ static void codec_rejects_bad_fields(void **state)
     uint8_t val[100], buf[512];
     sample_msgs(m, val, NULL, 0);
     zhtp_ssize len;
-    /* type 0 and 9 */
+    /* type 0 and 13 */
     len = dht_msg_encode(&m[0], buf, sizeof buf);
     buf[0] = 0;
     assert_int_equal(dht_msg_decode(&d, buf, (size_t)len), ZHTP_ERR_WIRE_FIELD);
-    buf[0] = 9;
+    buf[0] = 13;
     assert_int_equal(dht_msg_decode(&d, buf, (size_t)len), ZHTP_ERR_WIRE_FIELD);
     /* reserved flags */
     buf[0] = ZHTP_DHT_MSG_PING;
@@ -1040,6 +1041,410 @@ static void large_content_comes_back_whole_through_chunks_and_manifest(void **st
     dn_free(net);
 }
 
+/* ---- relayed fetch (RELAY_GET / RELAY_FETCH / SEALED / RELAY_RESULT) ---------------------- */
+
+static void relay_pk(uint8_t pk[ZHTP_KEM_HYBRID_PUBLICKEYBYTES], uint8_t b)
+{
+    uint8_t seed[ZHTP_KEM_HYBRID_SEEDBYTES], sk[ZHTP_KEM_HYBRID_SECRETKEYBYTES];
+    memset(seed, b, sizeof seed);
+    assert_int_equal(zhtp_kem_hybrid_keypair_from_seed(pk, sk, seed), ZHTP_OK);
+}
+
+static void relay_codec_roundtrips_and_rejects_truncation_and_bad_fields(void **state)
+{
+    (void)state;
+    static uint8_t pk[ZHTP_KEM_HYBRID_PUBLICKEYBYTES], ct[ZHTP_KEM_HYBRID_CIPHERTEXTBYTES];
+    static uint8_t box[100 + 16], buf[4096];
+    relay_pk(pk, 3);
+    for (size_t i = 0; i < sizeof ct; i++)
+        ct[i] = (uint8_t)(i * 13);
+    for (size_t i = 0; i < sizeof box; i++)
+        box[i] = (uint8_t)(i ^ 0x3c);
+    dht_msg m[5];
+    memset(m, 0, sizeof m);
+    m[0] = (dht_msg){.type = ZHTP_DHT_MSG_RELAY_GET, .txid = 1, .kind = 1, .pk = pk};
+    m[1] = (dht_msg){.type = ZHTP_DHT_MSG_RELAY_FETCH, .txid = 2, .kind = 2, .pk = pk};
+    memset(m[1].target, 0x44, 32);
+    m[2] = (dht_msg){
+        .type = ZHTP_DHT_MSG_SEALED, .txid = 3, .kind = 1, .ct = ct, .val = box, .val_len = 100};
+    m[3] = (dht_msg){.type = ZHTP_DHT_MSG_RELAY_RESULT,
+                     .txid = 4,
+                     .kind = 1,
+                     .ct = ct,
+                     .val = box,
+                     .val_len = 100};
+    m[4] = (dht_msg){.type = ZHTP_DHT_MSG_RELAY_RESULT, .txid = 5, .status = ZHTP_ERR_DHT_TIMEOUT};
+    size_t checked = 0;
+    for (size_t i = 0; i < 5; i++) {
+        dht_msg d;
+        zhtp_ssize len = dht_msg_encode(&m[i], buf, sizeof buf);
+        assert_true(len > 0);
+        assert_int_equal(zhtp_dht_msg_wire_op(m[i].type),
+                         i < 2 ? ZHTP_WIRE_OP_RELAY_QUERY : ZHTP_WIRE_OP_RELAY_RESPONSE);
+        assert_int_equal(dht_msg_decode(&d, buf, (size_t)len), ZHTP_OK);
+        assert_int_equal(d.type, m[i].type);
+        assert_true(d.txid == m[i].txid);
+        assert_int_equal(d.kind, m[i].kind);
+        assert_int_equal(d.status, m[i].status);
+        assert_int_equal(d.val_len, m[i].val_len);
+        if (m[i].pk) {
+            assert_memory_equal(d.pk, pk, sizeof pk);
+            assert_memory_equal(d.target, m[i].target, 32);
+        }
+        if (m[i].ct) {
+            assert_memory_equal(d.ct, ct, sizeof ct);
+            assert_memory_equal(d.val, box, sizeof box);
+        }
+        for (size_t l = 0; l < (size_t)len; l++) {
+            int rc = dht_msg_decode(&d, buf, l);
+            assert_true(rc == ZHTP_ERR_WIRE_TRUNCATED || rc == ZHTP_ERR_WIRE_LENGTH);
+            checked++;
+        }
+        buf[len] = 0;
+        assert_int_equal(dht_msg_decode(&d, buf, (size_t)len + 1), ZHTP_ERR_WIRE_LENGTH);
+        /* bad kind */
+        if (m[i].type != ZHTP_DHT_MSG_RELAY_RESULT || m[i].status == 0) {
+            size_t ko = DHT_HDR_LEN + (m[i].type == ZHTP_DHT_MSG_RELAY_RESULT ? 2 : 0);
+            uint8_t save = buf[ko];
+            buf[ko] = 3;
+            assert_int_equal(dht_msg_decode(&d, buf, (size_t)len), ZHTP_ERR_WIRE_FIELD);
+            buf[ko] = save;
+        }
+    }
+    assert_true(checked > 5000);
+    /* a positive status and a zero-length box are rejected */
+    assert_int_equal(dht_msg_encode(&m[4], buf, sizeof buf), DHT_HDR_LEN + 2);
+    buf[DHT_HDR_LEN] = 1;
+    buf[DHT_HDR_LEN + 1] = 0;
+    dht_msg d;
+    assert_int_equal(dht_msg_decode(&d, buf, DHT_HDR_LEN + 2), ZHTP_ERR_WIRE_FIELD);
+    m[2].val_len = 0;
+    assert_true(dht_msg_encode(&m[2], buf, sizeof buf) < 0);
+}
+
+/* Who saw what: recorded by the harness tap during a relayed get. */
+typedef struct relay_view {
+    size_t requester, relay;
+    const uint8_t *req_id;
+    const uint8_t *plain;
+    size_t plain_len;
+    bool active;
+    size_t to_holders, holder_saw_requester, from_requester_to_non_relay;
+    size_t relay_msgs, relay_saw_plain, fetches;
+    const bool *holder; /* [n] */
+} relay_view;
+
+static bool contains(const uint8_t *hay, size_t hl, const uint8_t *needle, size_t nl)
+{
+    for (size_t i = 0; i + nl <= hl; i++)
+        if (memcmp(hay + i, needle, nl) == 0)
+            return true;
+    return false;
+}
+
+static void relay_tap(void *ud, size_t from, size_t to, const uint8_t *buf, size_t len)
+{
+    relay_view *v = ud;
+    if (!v->active)
+        return;
+    if (v->holder[to]) {
+        v->to_holders++;
+        if (from == v->requester || contains(buf, len, v->req_id, 32))
+            v->holder_saw_requester++;
+    }
+    /* the requester may answer the relay's own lookup (it can be one of the nodes asked), but
+     * must not itself ask anyone but the relay */
+    if (from == v->requester && to != v->relay && len &&
+        (buf[0] == ZHTP_DHT_MSG_FIND_VALUE || buf[0] == ZHTP_DHT_MSG_RELAY_GET ||
+         buf[0] == ZHTP_DHT_MSG_RELAY_FETCH))
+        v->from_requester_to_non_relay++;
+    if (len && buf[0] == ZHTP_DHT_MSG_RELAY_FETCH)
+        v->fetches++;
+    if (to == v->relay || from == v->relay) {
+        v->relay_msgs++;
+        /* any 16-byte window of the value would show it */
+        for (size_t o = 0; o + 16 <= v->plain_len; o += 8)
+            if (contains(buf, len, v->plain + o, 16)) {
+                v->relay_saw_plain++;
+                break;
+            }
+    }
+}
+
+typedef struct lat_log {
+    size_t n, ok;
+    int status;
+    uint8_t value[512];
+    size_t len;
+    zhtp_time latency;
+    int type;
+} lat_log;
+
+static void lat_cb(void *ud, size_t node, const zhtp_dht_event *ev)
+{
+    (void)node;
+    lat_log *l = ud;
+    l->n++;
+    l->ok += ev->status == ZHTP_OK;
+    l->status = ev->status;
+    l->latency = ev->latency;
+    l->type = ev->type;
+    l->len = ev->len;
+    if (ev->value && ev->len <= sizeof l->value)
+        memcpy(l->value, ev->value, ev->len);
+}
+
+static int cmp_time(const void *a, const void *b)
+{
+    zhtp_time x = *(const zhtp_time *)a, y = *(const zhtp_time *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void relayed_get_returns_verified_bytes_and_hides_the_requester(void **state)
+{
+    (void)state;
+    dn_config c = {.n = 80, .seed = 21, .k = 8};
+    dn_net *net = dn_new(&c);
+    lat_log log = {0};
+    dn_set_event_cb(net, lat_cb, &log);
+    dn_bootstrap(net);
+    zt_rng rng;
+    zt_rng_seed(&rng, 99);
+    enum { PAIRS = 40 };
+    zhtp_time direct[PAIRS], relayed[PAIRS];
+    bool holder[80];
+    relay_view v = {.holder = holder};
+    dn_set_tap(net, relay_tap, &v);
+    size_t sealed0 = (size_t)dn_stat_sum(net, offsetof(zhtp_dht_stats, sealed_served));
+    for (size_t p = 0; p < PAIRS; p++) {
+        uint8_t val[300], key[32];
+        zt_rng_bytes(&rng, val, sizeof val);
+        size_t a = 1 + p % 79, b = (a + 17 + p) % 80, r = (a + 41) % 80;
+        assert_int_equal(dn_put(net, b, val, sizeof val, key, NULL), ZHTP_OK);
+        dn_run(net, 10 * ZHTP_NS_PER_SEC);
+        size_t nh = 0;
+        for (size_t i = 0; i < 80; i++)
+            nh += holder[i] = dn_holds(net, i, ZHTP_DHT_KIND_CHUNK, key);
+        assert_true(nh >= 4);
+        if (holder[a] || holder[r]) { /* keep the roles distinct: move to non-holders */
+            for (a = 0; holder[a]; a++)
+                ;
+            for (r = a + 1; holder[r]; r++)
+                ;
+        }
+        log = (lat_log){0};
+        assert_int_equal(dn_get(net, a, key, NULL), ZHTP_OK);
+        dn_run(net, 10 * ZHTP_NS_PER_SEC);
+        assert_int_equal(log.status, ZHTP_OK);
+        direct[p] = log.latency;
+        v = (relay_view){.requester = a,
+                         .relay = r,
+                         .req_id = dn_id(net, a),
+                         .plain = val,
+                         .plain_len = sizeof val,
+                         .active = true,
+                         .holder = holder};
+        log = (lat_log){0};
+        assert_int_equal(dn_relay_get(net, a, r, ZHTP_DHT_KIND_CHUNK, key, NULL), ZHTP_OK);
+        dn_run(net, 10 * ZHTP_NS_PER_SEC);
+        v.active = false;
+        assert_int_equal(log.n, 1);
+        assert_int_equal(log.type, ZHTP_DHT_EV_RELAY_GET_DONE);
+        assert_int_equal(log.status, ZHTP_OK);
+        assert_int_equal(log.len, sizeof val);
+        assert_memory_equal(log.value, val, sizeof val);
+        relayed[p] = log.latency;
+        /* the holders heard only from the relay, and never the requester's id */
+        assert_true(v.to_holders > 0);
+        assert_int_equal(v.holder_saw_requester, 0);
+        assert_int_equal(v.from_requester_to_non_relay, 0);
+        assert_true(v.fetches > 0);
+        /* the relay saw the exchange but never the plaintext */
+        assert_true(v.relay_msgs >= 4);
+        assert_int_equal(v.relay_saw_plain, 0);
+    }
+    size_t sealed1 = (size_t)dn_stat_sum(net, offsetof(zhtp_dht_stats, sealed_served));
+    assert_true(sealed1 - sealed0 >= PAIRS);
+    assert_int_equal(dn_stat_sum(net, offsetof(zhtp_dht_stats, sealed_rejected)), 0);
+    qsort(direct, PAIRS, sizeof *direct, cmp_time);
+    qsort(relayed, PAIRS, sizeof *relayed, cmp_time);
+    printf("# %d pairs, 80 nodes: direct get p50 %.1f ms max %.1f ms; relayed get p50 %.1f ms "
+           "max %.1f ms\n",
+           PAIRS, direct[PAIRS / 2] / 1e6, direct[PAIRS - 1] / 1e6, relayed[PAIRS / 2] / 1e6,
+           relayed[PAIRS - 1] / 1e6);
+    /* one more request/answer pair than a direct get: slower, but not by a timeout */
+    assert_true(relayed[PAIRS / 2] > direct[PAIRS / 2]);
+    assert_true(relayed[PAIRS - 1] < ZHTP_NS_PER_SEC);
+    dn_free(net);
+}
+
+static void relayed_get_fails_on_tampering_dropping_relays_and_missing_keys(void **state)
+{
+    (void)state;
+    dn_config c = {.n = 50, .seed = 23, .k = 8, .relay_timeout = 3 * ZHTP_NS_PER_SEC};
+    dn_net *net = dn_new(&c);
+    lat_log log = {0};
+    dn_set_event_cb(net, lat_cb, &log);
+    dn_bootstrap(net);
+    uint8_t val[200], key[32];
+    memset(val, 0x77, sizeof val);
+    val[0] = 1;
+    assert_int_equal(dn_put(net, 4, val, sizeof val, key, NULL), ZHTP_OK);
+    dn_run(net, 10 * ZHTP_NS_PER_SEC);
+    /* honest relay: fine (the control case) */
+    log = (lat_log){0};
+    assert_int_equal(dn_relay_get(net, 7, 9, ZHTP_DHT_KIND_CHUNK, key, NULL), ZHTP_OK);
+    dn_run(net, 10 * ZHTP_NS_PER_SEC);
+    assert_int_equal(log.status, ZHTP_OK);
+    /* a relay flipping one byte of the sealed box: rejected, never delivered */
+    dn_set_behaviour(net, 9, DN_TAMPERER);
+    log = (lat_log){0};
+    assert_int_equal(dn_relay_get(net, 7, 9, ZHTP_DHT_KIND_CHUNK, key, NULL), ZHTP_OK);
+    dn_run(net, 10 * ZHTP_NS_PER_SEC);
+    assert_int_equal(log.n, 1);
+    assert_int_equal(log.status, ZHTP_ERR_DHT_VERIFY);
+    assert_int_equal(log.len, 0);
+    assert_int_equal(zhtp_dht_get_stats(dn_dht(net, 7))->sealed_rejected, 1);
+    /* a relay that drops everything: timeout after relay_timeout */
+    dn_set_behaviour(net, 9, DN_DROPPER);
+    log = (lat_log){0};
+    assert_int_equal(dn_relay_get(net, 7, 9, ZHTP_DHT_KIND_CHUNK, key, NULL), ZHTP_OK);
+    dn_run(net, 10 * ZHTP_NS_PER_SEC);
+    assert_int_equal(log.n, 1);
+    assert_int_equal(log.status, ZHTP_ERR_DHT_TIMEOUT);
+    assert_true(log.latency >= 3 * ZHTP_NS_PER_SEC && log.latency < 4 * ZHTP_NS_PER_SEC);
+    /* a key nobody holds: NOT_FOUND from the relay */
+    dn_set_behaviour(net, 9, DN_HONEST);
+    uint8_t missing[32];
+    memset(missing, 0xee, sizeof missing);
+    log = (lat_log){0};
+    assert_int_equal(dn_relay_get(net, 7, 9, ZHTP_DHT_KIND_CHUNK, missing, NULL), ZHTP_OK);
+    dn_run(net, 10 * ZHTP_NS_PER_SEC);
+    assert_int_equal(log.status, ZHTP_ERR_DHT_NOT_FOUND);
+    /* bad arguments */
+    assert_int_equal(dn_relay_get(net, 7, 7, ZHTP_DHT_KIND_CHUNK, key, NULL), ZHTP_ERR_INVAL);
+    assert_int_equal(dn_relay_get(net, 7, 9, 3, key, NULL), ZHTP_ERR_INVAL);
+    dn_free(net);
+}
+
+static void relayed_record_resolves_with_signature_checked(void **state)
+{
+    (void)state;
+    dn_config c = {.n = 40, .seed = 29, .k = 8};
+    dn_net *net = dn_new(&c);
+    lat_log log = {0};
+    dn_set_event_cb(net, lat_cb, &log);
+    dn_bootstrap(net);
+    uint8_t rec[ZHTP_DHT_RECORD_LEN(255, 4096)], key[32];
+    zhtp_dht_record_key(key, g_pk, (const uint8_t *)"site", 4);
+    size_t l = make_record(rec, 5, dn_now(net) + 3600 * ZHTP_NS_PER_SEC, "relayed record");
+    assert_int_equal(dn_publish(net, 2, rec, l, NULL), ZHTP_OK);
+    dn_run(net, 10 * ZHTP_NS_PER_SEC);
+    log = (lat_log){0};
+    assert_int_equal(dn_relay_get(net, 11, 13, ZHTP_DHT_KIND_RECORD, key, NULL), ZHTP_OK);
+    dn_run(net, 10 * ZHTP_NS_PER_SEC);
+    assert_int_equal(log.status, ZHTP_OK);
+    assert_int_equal(log.len, strlen("relayed record"));
+    assert_memory_equal(log.value, "relayed record", log.len);
+    dn_free(net);
+}
+
+/* A relay runs at most max_relays lookups for others and refuses bad ephemeral keys. */
+static void relay_state_is_bounded_and_bad_keys_are_refused(void **state)
+{
+    (void)state;
+    uint8_t self[32], peer[32], to[32];
+    static uint8_t buf[ZHTP_DHT_MSG_MAX];
+    memset(self, 0, 32);
+    uint64_t s = 1;
+    dn_store *st = dn_store_new(0);
+    zhtp_dht_config c = {
+        .rng = dn_rng, .rng_user_data = &s, .store = dn_store_ops(st), .k = 4, .max_relays = 2};
+    zhtp_dht *d = NULL;
+    assert_int_equal(zhtp_dht_new(&d, &c, self, 0), ZHTP_OK);
+    for (int i = 0; i < 6; i++) {
+        memset(peer, 0x10 + i * 16, 32);
+        assert_int_equal(zhtp_dht_add_contact(d, peer, 1), ZHTP_OK);
+    }
+    static uint8_t pk[ZHTP_KEM_HYBRID_PUBLICKEYBYTES];
+    relay_pk(pk, 9);
+    dht_msg q = {.type = ZHTP_DHT_MSG_RELAY_GET, .kind = 1, .pk = pk};
+    memset(q.target, 0x5a, 32);
+    memset(peer, 0xf0, 32);
+    for (int i = 0; i < 3; i++) {
+        q.txid = 100 + (uint64_t)i;
+        zhtp_ssize l = dht_msg_encode(&q, buf, sizeof buf);
+        assert_int_equal(zhtp_dht_recv(d, peer, buf, (size_t)l, 2), ZHTP_OK);
+    }
+    assert_int_equal(zhtp_dht_get_stats(d)->relays_started, 2);
+    assert_int_equal(zhtp_dht_get_stats(d)->relays_refused, 1);
+    /* the third got RELAY_RESULT(SESSION_LIMIT); the others became RELAY_FETCHes to contacts
+     * that never carry the requester's id */
+    size_t fetches = 0, refusals = 0;
+    zhtp_ssize l;
+    while ((l = zhtp_dht_next_message(d, to, buf, sizeof buf)) > 0) {
+        dht_msg m;
+        assert_int_equal(dht_msg_decode(&m, buf, (size_t)l), ZHTP_OK);
+        if (m.type == ZHTP_DHT_MSG_RELAY_FETCH) {
+            fetches++;
+            assert_memory_not_equal(to, peer, 32);
+            assert_false(contains(buf, (size_t)l, peer, 32));
+        } else if (m.type == ZHTP_DHT_MSG_RELAY_RESULT) {
+            refusals++;
+            assert_memory_equal(to, peer, 32);
+            assert_int_equal(m.status, ZHTP_ERR_SESSION_LIMIT);
+            assert_true(m.txid == 102);
+        }
+    }
+    assert_true(fetches >= 2);
+    assert_int_equal(refusals, 1);
+    /* the lookups time out; the relay answers TIMEOUT and its slots are free again */
+    size_t timeouts = 0;
+    for (zhtp_time t = 2; t <= 6; t++) {
+        assert_int_equal(zhtp_dht_tick(d, t * ZHTP_NS_PER_SEC), ZHTP_OK);
+        while ((l = zhtp_dht_next_message(d, to, buf, sizeof buf)) > 0) {
+            dht_msg m;
+            assert_int_equal(dht_msg_decode(&m, buf, (size_t)l), ZHTP_OK);
+            if (m.type == ZHTP_DHT_MSG_RELAY_RESULT) {
+                assert_int_equal(m.status, ZHTP_ERR_DHT_TIMEOUT);
+                timeouts++;
+            }
+        }
+    }
+    assert_int_equal(timeouts, 2);
+    /* a small-order X25519 half (all zero) is refused before any work */
+    memset(pk, 0, 32);
+    q.txid = 200;
+    l = dht_msg_encode(&q, buf, sizeof buf);
+    assert_int_equal(zhtp_dht_recv(d, peer, buf, (size_t)l, 6 * ZHTP_NS_PER_SEC), ZHTP_OK);
+    assert_int_equal(zhtp_dht_get_stats(d)->relays_started, 2);
+    assert_int_equal(zhtp_dht_get_stats(d)->relays_refused, 2);
+    /* a holder asked with a bad key seals nothing */
+    static const uint8_t v[] = "held";
+    uint8_t key[32];
+    zhtp_blake3_hash(key, 32, v, 4);
+    assert_int_equal(dn_store_ops(st).put(st, 1, key, v, 4, UINT64_MAX), ZHTP_OK);
+    while (zhtp_dht_next_message(d, to, buf, sizeof buf) > 0)
+        ;
+    dht_msg f = {.type = ZHTP_DHT_MSG_RELAY_FETCH, .txid = 300, .kind = 1, .pk = pk};
+    memcpy(f.target, key, 32);
+    l = dht_msg_encode(&f, buf, sizeof buf);
+    assert_int_equal(zhtp_dht_recv(d, peer, buf, (size_t)l, 7 * ZHTP_NS_PER_SEC), ZHTP_OK);
+    assert_int_equal(zhtp_dht_next_message(d, to, buf, sizeof buf), ZHTP_ERR_AGAIN);
+    assert_int_equal(zhtp_dht_get_stats(d)->sealed_served, 0);
+    /* with a good key it seals */
+    relay_pk(pk, 9);
+    l = dht_msg_encode(&f, buf, sizeof buf);
+    assert_int_equal(zhtp_dht_recv(d, peer, buf, (size_t)l, 7 * ZHTP_NS_PER_SEC), ZHTP_OK);
+    l = zhtp_dht_next_message(d, to, buf, sizeof buf);
+    assert_true(l > 0);
+    assert_int_equal(buf[0], ZHTP_DHT_MSG_SEALED);
+    assert_false(contains(buf, (size_t)l, v, 4));
+    assert_int_equal(zhtp_dht_get_stats(d)->sealed_served, 1);
+    zhtp_dht_free(d);
+    dn_store_free(st);
+}
+
 /* ---- allocation failure ------------------------------------------------------------------ */
 
 typedef struct failmem {
@@ -1198,6 +1603,11 @@ int main(void)
         cmocka_unit_test(put_reports_quota_when_every_holder_refuses),
         cmocka_unit_test(same_seed_gives_the_same_trace),
         cmocka_unit_test(allocation_failure_at_every_point_returns_nomem_and_leaks_nothing),
+        cmocka_unit_test(relay_codec_roundtrips_and_rejects_truncation_and_bad_fields),
+        cmocka_unit_test(relay_state_is_bounded_and_bad_keys_are_refused),
+        cmocka_unit_test(relayed_get_returns_verified_bytes_and_hides_the_requester),
+        cmocka_unit_test(relayed_get_fails_on_tampering_dropping_relays_and_missing_keys),
+        cmocka_unit_test(relayed_record_resolves_with_signature_checked),
         cmocka_unit_test(forgers_are_routed_around_and_counted),
         cmocka_unit_test(large_content_comes_back_whole_through_chunks_and_manifest),
         cmocka_unit_test(killed_holders_are_replaced_by_republish),
