@@ -410,10 +410,21 @@ static void node_lora_link_uses_compressed_headers_and_delivers(void **state)
     memset(frame, 0, sizeof frame);
     frame[0] = 0xFF;
     frame[1] = (uint8_t)(ZHTP_WIRE_OP_DATA << 4 | 0x8);
+    frame[2] = 1; /* receiver index 1 (1 byte), counter 0 (1 byte): structurally valid */
     zhtp_addr stranger = {.len = 1, .bytes = {9}};
     (void)zhtp_node_recv(b.node, 1, &stranger, frame, sizeof frame, 2 * SEC);
     zhtp_node_get_stats(b.node, &sb);
     assert_int_equal(sb.rx_bad, 1);
+    /* From the real neighbour: a truncated compressed header, then a well-formed one with a
+     * made-up session index and tag (the session layer refuses the rebuilt packet). Nothing
+     * is delivered. */
+    (void)zhtp_node_recv(b.node, 1, &a.addr, frame, 1, 2 * SEC);
+    (void)zhtp_node_recv(b.node, 1, &a.addr, frame, sizeof frame, 2 * SEC);
+    zhtp_node_get_stats(b.node, &sb);
+    assert_int_equal(sb.rx_bad, 3);
+    zhtp_node_event ev;
+    while (zhtp_node_next_event(b.node, &ev) == ZHTP_OK)
+        assert_int_not_equal(ev.type, ZHTP_NODE_EV_DATA);
     side_clear(&a);
     side_clear(&b);
 }
