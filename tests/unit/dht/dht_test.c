@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 
 #include "dht_internal.h"
 #include "dht_net.h"
@@ -1477,12 +1478,36 @@ static void fm_free(void *ud, void *p, size_t size)
     free(p);
 }
 
+static int g_relay_ok, g_sealed;
+
+/* Plays relay and holder at once: seals val to pk as docs/dht.md says (written from the doc,
+ * not from dht.c). r->ct and r->val point to static buffers. */
+static void relay_seal_for_test(dht_msg *r, const uint8_t *pk, uint8_t kind, const uint8_t *key,
+                                const uint8_t *val, size_t len)
+{
+    static uint8_t ct[ZHTP_KEM_HYBRID_CIPHERTEXTBYTES], box[1024];
+    uint8_t seed[ZHTP_KEM_HYBRID_ENCAPS_SEEDBYTES], ss[32], k[32], ad[33], nonce[12] = {0};
+    memset(seed, 0x31, sizeof seed);
+    assert_int_equal(zhtp_kem_hybrid_encaps_from_seed(ct, ss, pk, seed), ZHTP_OK);
+    zhtp_blake3_derive_key(k, 32, "zhtp 2026-11 dht relay seal v1", ss, 32);
+    ad[0] = kind;
+    memcpy(ad + 1, key, 32);
+    crypto_aead_chacha20poly1305_ietf_encrypt(box, NULL, val, len, ad, 33, NULL, nonce, k);
+    r->type = ZHTP_DHT_MSG_RELAY_RESULT;
+    r->status = 0;
+    r->kind = kind;
+    r->ct = ct;
+    r->val = box;
+    r->val_len = len;
+}
+
 /* Runs one instance through new, contacts, requests from peers, a get, a put and a tick with
  * allocation N failing. Every call returns OK or NOMEM, and after free nothing is left. */
 static int alloc_scenario(failmem *fm)
 {
     int nomem = 0;
-    uint8_t self[32], peer[32], to[32], buf[1024];
+    uint8_t self[32], peer[32], to[32];
+    static uint8_t buf[8192], out[8192];
     memset(self, 0, 32);
     uint64_t s = 1;
     dn_store *st = dn_store_new(0);
@@ -1522,6 +1547,29 @@ static int alloc_scenario(failmem *fm)
     rc = zhtp_dht_get_content(d, root, 3, NULL);
     assert_true(rc == ZHTP_OK || rc == ZHTP_ERR_NOMEM);
     nomem += rc != 0;
+    /* relayed fetch: as requester (answered below by a test relay that seals the value), as
+     * relay (a RELAY_GET from a peer) and as holder (a RELAY_FETCH for a key we hold) */
+    rc = zhtp_dht_relay_get(d, peer, ZHTP_DHT_KIND_CHUNK, key, 3, NULL);
+    assert_true(rc == ZHTP_OK || rc == ZHTP_ERR_NOMEM);
+    nomem += rc != 0;
+    {
+        static uint8_t pk[ZHTP_KEM_HYBRID_PUBLICKEYBYTES];
+        relay_pk(pk, 5);
+        assert_int_equal(
+            dn_store_ops(st).put(st, 1, key, (const uint8_t *)v, strlen(v), UINT64_MAX), ZHTP_OK);
+        dht_msg q = {.type = ZHTP_DHT_MSG_RELAY_GET, .txid = 1, .kind = 1, .pk = pk};
+        memset(q.target, 0x99, 32);
+        zhtp_ssize ql = dht_msg_encode(&q, buf, sizeof buf);
+        rc = zhtp_dht_recv(d, peer, buf, (size_t)ql, 3);
+        assert_true(rc == ZHTP_OK || rc == ZHTP_ERR_NOMEM);
+        nomem += rc != 0;
+        q.type = ZHTP_DHT_MSG_RELAY_FETCH;
+        memcpy(q.target, key, 32);
+        ql = dht_msg_encode(&q, buf, sizeof buf);
+        rc = zhtp_dht_recv(d, peer, buf, (size_t)ql, 3);
+        assert_true(rc == ZHTP_OK || rc == ZHTP_ERR_NOMEM);
+        nomem += rc != 0;
+    }
     /* answer every FIND with an empty NODES and every STORE with OK */
     zhtp_ssize l;
     for (int round = 0; round < 4; round++) {
@@ -1535,9 +1583,12 @@ static int alloc_scenario(failmem *fm)
                 r.type = ZHTP_DHT_MSG_STORE_ACK;
             else if (q.type == ZHTP_DHT_MSG_PING)
                 r.type = ZHTP_DHT_MSG_PONG;
-            else
+            else if (q.type == ZHTP_DHT_MSG_RELAY_FETCH)
+                r.type = ZHTP_DHT_MSG_NODES;
+            else if (q.type == ZHTP_DHT_MSG_RELAY_GET) {
+                relay_seal_for_test(&r, q.pk, q.kind, q.target, (const uint8_t *)v, strlen(v));
+            } else
                 continue;
-            uint8_t out[64];
             zhtp_ssize ol = dht_msg_encode(&r, out, sizeof out);
             rc = zhtp_dht_recv(d, to, out, (size_t)ol, 4);
             assert_true(rc == ZHTP_OK || rc == ZHTP_ERR_NOMEM);
@@ -1552,7 +1603,11 @@ static int alloc_scenario(failmem *fm)
     nomem += rc != 0;
     zhtp_dht_event ev;
     while (zhtp_dht_next_event(d, &ev) == ZHTP_OK)
-        ;
+        if (ev.type == ZHTP_DHT_EV_RELAY_GET_DONE && ev.status == ZHTP_OK && ev.len == strlen(v) &&
+            memcmp(ev.value, v, ev.len) == 0)
+            g_relay_ok++;
+    if (zhtp_dht_get_stats(d)->sealed_served)
+        g_sealed++;
     zhtp_dht_free(d);
     dn_store_free(st);
     return nomem;
@@ -1563,8 +1618,12 @@ static void allocation_failure_at_every_point_returns_nomem_and_leaks_nothing(vo
     (void)state;
     failmem fm = {.left = -1};
     fm.mem = (zhtp_mem){fm_alloc, fm_free, &fm};
+    g_relay_ok = g_sealed = 0;
     assert_int_equal(alloc_scenario(&fm), 0);
     assert_int_equal(fm.live_blocks, 0);
+    /* without failures the relayed get opened and verified the value, and the holder sealed */
+    assert_int_equal(g_relay_ok, 1);
+    assert_int_equal(g_sealed, 1);
     long n;
     for (n = 0; n < 2000; n++) {
         fm.left = n;
