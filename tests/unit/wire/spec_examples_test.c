@@ -112,25 +112,29 @@ static void compressed_link_headers_have_the_documented_lengths(void **state)
     ctx.version = ZHTP_WIRE_VERSION;
     ctx.counter_base = 4; /* the peer has counter 4: counter 5 goes in 1 byte */
     size_t frames, last;
+    /* Section 12: the origin sends hop_count 0 and route_bound none (H elides them); a
+     * forwarder's hop has hop_count >= 1 and a lowered bound. */
     struct {
         const uint8_t *hdr_sender, *hdr_target, *link_sender, *link_target;
-        const uint8_t *body;
-        size_t body_len, hdr_len, pkt_len, link_bytes;
-    } cases[3] = {
-        /* neighbour: sender and target are the link's ends */
-        {ID_A, ID_B, ID_A, ID_B, filler, 1280, 21, 1321, 1377},
-        /* first hop towards a distant node: target inline */
-        {ID_A, ID_D, ID_A, ID_B, NULL, 1428, 53, 1501, 1565},
-        /* a relay's hop: sender and target inline */
-        {ID_A, ID_D, ID_B, ID_C, NULL, 1428, 85, 1533, 1597},
+        bool origin, inner;
+        size_t hdr_len, pkt_len, link_bytes;
+    } cases[4] = {
+        {ID_A, ID_B, ID_A, ID_B, true, false, 15, 1315, 1371}, /* neighbour */
+        {ID_A, ID_D, ID_A, ID_B, true, true, 47, 1495, 1559},  /* distant: origin's hop */
+        {ID_A, ID_D, ID_B, ID_C, false, true, 85, 1533, 1597}, /* distant: middle hop */
+        {ID_A, ID_D, ID_C, ID_D, false, true, 53, 1501, 1565}, /* distant: last hop */
     };
     size_t in = data_packet(inner, sealed_header(ID_A, ID_D), 3, filler, 1280);
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < 4; i++) {
         memcpy(ctx.sender_id, cases[i].link_sender, 32);
         memcpy(ctx.target_id, cases[i].link_target, 32);
         zhtp_wire_header h = sealed_header(cases[i].hdr_sender, cases[i].hdr_target);
-        size_t len = cases[i].body ? data_packet(pkt, h, 3, cases[i].body, cases[i].body_len)
-                                   : data_packet(pkt, h, 4, inner, in);
+        if (cases[i].origin)
+            h.route_bound = ZHTP_WIRE_ROUTE_BOUND_NONE;
+        else
+            h.hop_count = 1;
+        size_t len = cases[i].inner ? data_packet(pkt, h, 4, inner, in)
+                                    : data_packet(pkt, h, 3, filler, 1280);
         h.payload_len = (uint32_t)(len - ZHTP_WIRE_HEADER_LEN - ZHTP_WIRE_TAG_LEN);
         assert_int_equal(zhtp_wire_compressed_header_encode(cmp, sizeof cmp, &h, &ctx),
                          (zhtp_ssize)cases[i].hdr_len);
@@ -138,11 +142,18 @@ static void compressed_link_headers_have_the_documented_lengths(void **state)
         assert_int_equal(cl, (zhtp_ssize)cases[i].pkt_len);
         assert_int_equal(on_link(cmp, (size_t)cl, 222, &frames, &last), cases[i].link_bytes);
     }
-    /* Empty neighbour DATA: 41 bytes of overhead compressed, 148 full. */
+    /* Empty neighbour DATA from its origin: 35 bytes compressed, 148 full. */
     memcpy(ctx.sender_id, ID_A, 32);
     memcpy(ctx.target_id, ID_B, 32);
-    size_t len = data_packet(pkt, sealed_header(ID_A, ID_B), 1, NULL, 0);
+    zhtp_wire_header h = sealed_header(ID_A, ID_B);
+    h.route_bound = ZHTP_WIRE_ROUTE_BOUND_NONE;
+    size_t len = data_packet(pkt, h, 1, NULL, 0);
     assert_int_equal(len, 148);
+    assert_int_equal(zhtp_wire_packet_compress(cmp, sizeof cmp, pkt, len, &ctx), 35);
+    /* The same packet with a bound (a forwarder's) carries the 6 hop/bound bytes. */
+    h.route_bound = 3;
+    h.hop_count = 1;
+    len = data_packet(pkt, h, 1, NULL, 0);
     assert_int_equal(zhtp_wire_packet_compress(cmp, sizeof cmp, pkt, len, &ctx), 41);
 }
 
@@ -237,6 +248,30 @@ static void keepalive_discovery_and_routing_sizes_match_the_text(void **state)
         assert_int_equal(128 + pl + 16, (zhtp_ssize)(196 + 6 * n));
         /* One 222-byte LoRa frame holds depth <= 4 with the full header. */
         assert_true((128 + pl + 16 <= 222) == (n <= 4));
+    }
+    /* Compressed on a narrow link (hop_limit 1 keeps hops/bound inline): 89 + 6n bytes,
+     * one LoRa frame up to depth 22. */
+    zhtp_wire_link_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.version = ZHTP_WIRE_VERSION;
+    ctx.counter_base = 4;
+    memcpy(ctx.sender_id, ID_A, 32);
+    memcpy(ctx.target_id, ID_B, 32);
+    for (size_t n = 20; n <= 23; n++) {
+        p.u.routing.tlv[0].value = (zhtp_wire_bytes){filler, 46 + 6 * n};
+        zhtp_wire_header rh = sealed_header(ID_A, ID_B);
+        rh.operation = ZHTP_WIRE_OP_ROUTING;
+        rh.hop_limit = 1;
+        rh.route_bound = ZHTP_WIRE_ROUTE_BOUND_NONE;
+        zhtp_ssize pl = zhtp_wire_payload_encode(pkt + 128, sizeof pkt - 128, &p);
+        assert_true(pl > 0);
+        rh.payload_len = (uint32_t)pl;
+        assert_int_equal(zhtp_wire_header_encode(pkt, 128, &rh), 128);
+        memset(pkt + 128 + pl, 0xEE, 16);
+        zhtp_ssize cl =
+            zhtp_wire_packet_compress(cmp, sizeof cmp, pkt, (size_t)(128 + pl + 16), &ctx);
+        assert_int_equal(cl, (zhtp_ssize)(89 + 6 * n));
+        assert_true((cl <= 222) == (n <= 22));
     }
 }
 
