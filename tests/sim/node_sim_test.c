@@ -243,6 +243,30 @@ static void sim_node_killed_traffic_reroutes(void **state)
     zsim_free(s);
 }
 
+/* Churn with mixed media: a relay dies at 20 s while 200 reliable messages flow. While the
+ * tree repairs, some forwarders hold stale coordinates; the loop-freedom bound each packet
+ * carries stops those packets at the first hop that cannot lower it (drop_route_bound), none
+ * runs into the hop limit, and the end-to-end retransmissions still deliver everything. */
+static void sim_churn_route_bound_stops_stale_forwarding(void **state)
+{
+    (void)state;
+    zsim_config c = {.topology = ZSIM_RANDOM,
+                     .n = 200,
+                     .degree = 3,
+                     .seed = 3,
+                     .media = ZSIM_MEDIA_MIXED,
+                     .messages = 200,
+                     .kill_at = 20 * SEC};
+    zsim_result r;
+    zsim *s = run_cfg(&c, &r);
+    assert_true(r.messages_sent >= 190);
+    assert_int_equal(r.messages_delivered, r.messages_sent);
+    assert_int_equal(r.messages_failed, 0);
+    assert_int_equal(r.drop_hop_limit, 0);
+    assert_true(r.drop_route_bound >= 1);
+    zsim_free(s);
+}
+
 static void sim_loss30_reliable_messages_all_delivered(void **state)
 {
     (void)state;
@@ -329,6 +353,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(sim_link_cut_mid_transfer_reroutes),
         cmocka_unit_test(sim_lora_grid_reliable_messages_all_delivered),
         cmocka_unit_test(sim_lora_compressed_headers_deliver_all),
+        cmocka_unit_test(sim_churn_route_bound_stops_stale_forwarding),
         cmocka_unit_test(sim_node_killed_traffic_reroutes),
         cmocka_unit_test(sim_relay_never_sees_plaintext),
         cmocka_unit_test(sim_loss30_reliable_messages_all_delivered),
