@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# zhtpd on loopback: 3 daemons in a line a - b - c (static UDP peers on 127.0.0.1).
+# Checks: the ends authenticate the middle and share one tree; an end-to-end message from a
+# to c is delivered through b and acknowledged; SIGTERM stops a daemon within 2 s with status
+# 0; a restarted daemon keeps its node id (identity persisted) and rejoins; bad flags exit 2
+# with a message. TAP on stdout. Every wait is bounded; all daemons are killed on any exit.
+# Usage: loopback_test.sh PATH/TO/zhtpd
+set -u
+zhtpd=${1:?usage: loopback_test.sh ZHTPD}
+command -v curl >/dev/null && command -v jq >/dev/null && command -v python3 >/dev/null || {
+    echo "1..0 # SKIP needs curl, jq and python3"; exit 0; }
+dir=$(mktemp -d /tmp/zhtpd-it-XXXXXX)
+declare -A pid udp http
+cleanup() {
+    for n in "${!pid[@]}"; do kill -TERM "${pid[$n]}" 2>/dev/null; done
+    sleep 0.3
+    for n in "${!pid[@]}"; do kill -KILL "${pid[$n]}" 2>/dev/null; wait "${pid[$n]}" 2>/dev/null; done
+    kill "$watchdog" 2>/dev/null
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+# Hard cap on the whole test, whatever hangs; the watchdog ends itself when the test does.
+main=$$
+( for _ in $(seq 1 600); do sleep 0.2; kill -0 $main 2>/dev/null || exit 0; done
+  echo "# watchdog: test exceeded 120 s" >&2; kill -TERM $main ) 2>/dev/null &
+watchdog=$!
+
+n_test=0 failed=0
+ok() { n_test=$((n_test + 1)); echo "ok $n_test - $1"; }
+not_ok() { n_test=$((n_test + 1)); failed=1; echo "not ok $n_test - $1"; shift; for l in "$@"; do echo "# $l"; done; }
+check() { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
+
+free_port() {
+    python3 - "$1" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1] == "udp" else socket.SOCK_STREAM)
+s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])
+PY
+}
+for n in a b c; do udp[$n]=$(free_port udp); http[$n]=$(free_port tcp); done
+peers_a=(--peer "127.0.0.1:${udp[b]}")
+peers_b=(--peer "127.0.0.1:${udp[a]}" --peer "127.0.0.1:${udp[c]}")
+peers_c=(--peer "127.0.0.1:${udp[b]}")
+start() { # name
+    local n=$1 v="peers_$1[@]"
+    "$zhtpd" --data-dir "$dir/$n" --dev-no-passphrase --listen "127.0.0.1:${udp[$n]}" \
+        --http "127.0.0.1:${http[$n]}" --log-level debug "${!v}" 2>>"$dir/$n.log" &
+    pid[$n]=$!
+}
+status() { curl -s --max-time 2 "http://127.0.0.1:${http[$1]}/status"; }
+field() { status "$1" | jq -r "$2" 2>/dev/null; }
+wait_for() { # timeout_s command...: polls every 0.2 s
+    local end=$((SECONDS + $1)); shift
+    until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep 0.2; done
+}
+line_up() {
+    [ "$(field a .peers)" = 1 ] && [ "$(field b .peers)" = 2 ] && [ "$(field c .peers)" = 1 ] &&
+        [ "$(for n in a b c; do field $n .root_id; done | sort -u | wc -l)" = 1 ]
+}
+
+echo "1..10"
+start a; start b; start c
+check "three daemons answer /status" wait_for 10 eval '[ -n "$(field a .node_id)" ] && [ -n "$(field b .node_id)" ] && [ -n "$(field c .node_id)" ]'
+if wait_for 30 line_up; then ok "the ends authenticate the middle and all three share one tree root"
+else not_ok "the ends authenticate the middle and all three share one tree root" "$(status a)" "$(status b)" "$(status c)"; fi
+
+declare -A id co
+for n in a b c; do id[$n]=$(field $n .node_id); co[$n]=$(field $n '.coords|map(tostring)|join(".")'); done
+for n in a b c; do for m in a b c; do
+    [ $n = $m ] || curl -s --max-time 2 -o /dev/null "http://127.0.0.1:${http[$n]}/hint?id=${id[$m]}&coords=${co[$m]}"
+done; done
+curl -s --max-time 2 -o /dev/null "http://127.0.0.1:${http[a]}/send?to=${id[c]}&msg=it-probe"
+delivered() { [ "$(field c .messages.received)" -ge 1 ] && [ "$(field c .messages.last_text)" = it-probe ] &&
+    [ "$(field c .messages.last_from)" = "${id[a]}" ] && [ "$(field a .messages.acked)" -ge 1 ]; }
+if wait_for 20 delivered; then ok "a message from a reaches c through b and is acknowledged end to end"
+else not_ok "a message from a reaches c through b and is acknowledged end to end" "$(status a)" "$(status c)"; fi
+fwd=$(curl -s --max-time 2 "http://127.0.0.1:${http[b]}/metrics" | awk '$1=="zhtp_forwarded_packets_total"{print $2}')
+check "b's /metrics counts the packets it relayed" [ "${fwd:-0}" -ge 1 ]
+
+# SIGTERM: clean exit within 2 s.
+old_c=${id[c]}
+t0=$(date +%s%N)
+kill -TERM "${pid[c]}"
+rc=124
+for _ in $(seq 1 20); do
+    if ! kill -0 "${pid[c]}" 2>/dev/null; then wait "${pid[c]}"; rc=$?; break; fi
+    sleep 0.1
+done
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+unset 'pid[c]'
+if [ $rc = 0 ]; then ok "SIGTERM stops a daemon with status 0 within 2 s (${ms} ms)"
+else not_ok "SIGTERM stops a daemon with status 0 within 2 s" "rc=$rc after ${ms} ms"; fi
+
+# Known core gap (reported): a restart inside b's neighbour-expiry window (4 beacons) heals
+# only when the restarted node has the smaller id (it dials); otherwise b keeps sealing with
+# the dead session. So wait until b has noticed c is gone, which also tests loss detection.
+check "b notices the stopped daemon is gone (neighbour expiry)" wait_for 15 eval '[ "$(field b .peers)" = 1 ]'
+start c
+check "a restarted daemon keeps its node id (identity persisted in --data-dir)" \
+    wait_for 10 eval '[ "$(field c .node_id)" = "$old_c" ]'
+check "the restarted daemon rejoins: b sees both neighbours again" wait_for 30 line_up
+
+out=$("$zhtpd" --data-dir "$dir/x" --listen 127.0.0.1:1 --bogus-flag 1 2>&1); rc=$?
+if [ $rc = 2 ] && grep -q "unknown key" <<<"$out"; then ok "an unknown flag exits 2 with a message"
+else not_ok "an unknown flag exits 2 with a message" "rc=$rc: $out"; fi
+out=$("$zhtpd" --data-dir "$dir/x" --listen not-an-address 2>&1); rc=$?
+if [ $rc = 2 ] && grep -q "ADDR:PORT" <<<"$out"; then ok "a malformed --listen exits 2 with a message"
+else not_ok "a malformed --listen exits 2 with a message" "rc=$rc: $out"; fi
+
+if [ $failed != 0 ]; then for n in a b c; do echo "# --- $n.log (tail)"; tail -15 "$dir/$n.log" | sed 's/^/# /'; done; fi
+exit $failed
