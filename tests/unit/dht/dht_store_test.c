@@ -1,0 +1,298 @@
+/* store/dht_store: DHT instances of the virtual network (dht_net.c) each backed by its own
+ * LMDB store in a temporary directory: put/get, record sequence rules, a restarted node still
+ * serving what it held, and a chunk damaged on disk never served. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "dht_net.h"
+#include "testutil.h"
+#include "zhtp/dht_store.h"
+
+enum { N = 12, K = 4 };
+
+typedef struct world {
+    dn_net *net;
+    char root[64];
+    char dir[N][96];
+    zhtp_dht_store *st[N];
+    size_t events, ok;
+    int status;
+    uint8_t value[512];
+    size_t len;
+} world;
+
+static uint64_t clock_fn(void *ud)
+{
+    return dn_now(((world *)ud)->net); /* the harness's network time (offset 0) */
+}
+
+static void ev_cb(void *ud, size_t node, const zhtp_dht_event *ev)
+{
+    (void)node;
+    world *w = ud;
+    w->events++;
+    w->ok += ev->status == ZHTP_OK;
+    w->status = ev->status;
+    w->len = ev->len;
+    memset(w->value, 0, sizeof w->value);
+    if (ev->value && ev->len <= sizeof w->value)
+        memcpy(w->value, ev->value, ev->len);
+}
+
+static void open_node(world *w, size_t i)
+{
+    assert_int_equal(zhtp_dht_store_open(&w->st[i], w->dir[i], NULL, clock_fn, w), ZHTP_OK);
+    zhtp_dht_store_ops ops = zhtp_dht_store_ops_for(w->st[i]);
+    assert_int_equal(dn_restart(w->net, i, &ops), ZHTP_OK);
+}
+
+static void world_new(world *w, uint64_t seed)
+{
+    memset(w, 0, sizeof *w);
+    dn_config c = {.n = N, .seed = seed, .k = K};
+    w->net = dn_new(&c);
+    assert_non_null(w->net);
+    dn_set_event_cb(w->net, ev_cb, w);
+    snprintf(w->root, sizeof w->root, "/tmp/zhtp-dhtstore-XXXXXX");
+    assert_non_null(mkdtemp(w->root));
+    for (size_t i = 0; i < N; i++) {
+        snprintf(w->dir[i], sizeof w->dir[i], "%s/n%zu", w->root, i);
+        assert_int_equal(mkdir(w->dir[i], 0700), 0);
+        open_node(w, i);
+    }
+    dn_bootstrap(w->net);
+}
+
+static void world_free(world *w)
+{
+    dn_free(w->net); /* the DHTs first: they hold the stores' callbacks */
+    for (size_t i = 0; i < N; i++)
+        zhtp_dht_store_close(w->st[i]);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", w->root);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* Closes node i's store and DHT and brings both back from the same directory. */
+static void restart_node(world *w, size_t i)
+{
+    dn_restart(w->net, i, NULL); /* drop the DHT's use of the store before closing it */
+    zhtp_dht_store_close(w->st[i]);
+    w->st[i] = NULL;
+    open_node(w, i);
+}
+
+static size_t holders(world *w, const uint8_t key[32], size_t *first)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < N; i++)
+        if (zhtp_store_chunk_size(zhtp_dht_store_backend(w->st[i]), key) > 0) {
+            if (n++ == 0 && first)
+                *first = i;
+        }
+    return n;
+}
+
+static void lmdb_backed_nodes_round_trip_chunks(void **state)
+{
+    (void)state;
+    world w;
+    world_new(&w, 3);
+    uint8_t val[400], key[32];
+    for (size_t i = 0; i < sizeof val; i++)
+        val[i] = (uint8_t)(i * 7 + 1);
+    assert_int_equal(dn_put(w.net, 1, val, sizeof val, key, NULL), ZHTP_OK);
+    dn_run(w.net, 10 * ZHTP_NS_PER_SEC);
+    assert_int_equal(w.status, ZHTP_OK);
+    size_t h = holders(&w, key, NULL);
+    printf("# chunk held in %zu LMDB stores\n", h);
+    assert_true(h >= K);
+    w.events = 0;
+    assert_int_equal(dn_get(w.net, 7, key, NULL), ZHTP_OK);
+    dn_run(w.net, 10 * ZHTP_NS_PER_SEC);
+    assert_int_equal(w.events, 1);
+    assert_int_equal(w.status, ZHTP_OK);
+    assert_int_equal(w.len, sizeof val);
+    assert_memory_equal(w.value, val, sizeof val);
+    world_free(&w);
+}
+
+static uint8_t g_pk[ZHTP_SIGN_HYBRID_PUBLICKEYBYTES], g_sk[ZHTP_SIGN_HYBRID_SECRETKEYBYTES];
+
+static size_t make_record(uint8_t *out, uint64_t seq, uint64_t expiry, const char *value)
+{
+    uint8_t rnd[32] = {(uint8_t)seq};
+    zhtp_ssize l =
+        zhtp_dht_record_encode(out, ZHTP_DHT_RECORD_LEN(255, 4096), g_sk, (const uint8_t *)"site",
+                               4, seq, expiry, (const uint8_t *)value, strlen(value), rnd);
+    assert_true(l > 0);
+    return (size_t)l;
+}
+
+static void lmdb_backed_records_keep_the_newest_sequence_across_restart(void **state)
+{
+    (void)state;
+    uint8_t seed[ZHTP_SIGN_HYBRID_SEEDBYTES];
+    memset(seed, 0x42, sizeof seed);
+    assert_int_equal(zhtp_sign_hybrid_keypair_from_seed(g_pk, g_sk, seed), ZHTP_OK);
+    world w;
+    world_new(&w, 5);
+    static uint8_t rec[ZHTP_DHT_RECORD_LEN(255, 4096)];
+    uint8_t key[32];
+    zhtp_dht_record_key(key, g_pk, (const uint8_t *)"site", 4);
+    uint64_t exp = dn_now(w.net) + 3600 * ZHTP_NS_PER_SEC;
+    size_t l = make_record(rec, 2, exp, "two");
+    assert_int_equal(dn_publish(w.net, 2, rec, l, NULL), ZHTP_OK);
+    dn_run(w.net, 10 * ZHTP_NS_PER_SEC);
+    assert_int_equal(w.status, ZHTP_OK);
+    /* the same record again (a republish) is accepted by the LMDB holders */
+    assert_int_equal(dn_publish(w.net, 2, rec, l, NULL), ZHTP_OK);
+    dn_run(w.net, 10 * ZHTP_NS_PER_SEC);
+    assert_int_equal(w.status, ZHTP_OK);
+    /* an older sequence is refused by every holder */
+    uint64_t stale0 = dn_stat_sum(w.net, offsetof(zhtp_dht_stats, stale_records));
+    l = make_record(rec, 1, exp, "one");
+    assert_int_equal(dn_publish(w.net, 9, rec, l, NULL), ZHTP_OK);
+    dn_run(w.net, 10 * ZHTP_NS_PER_SEC);
+    assert_true(dn_stat_sum(w.net, offsetof(zhtp_dht_stats, stale_records)) - stale0 >= K);
+    /* restart every node: the records come back from disk, and the newest wins */
+    for (size_t i = 0; i < N; i++)
+        restart_node(&w, i);
+    for (size_t i = 0; i < N; i++)
+        for (size_t j = 1; j <= 3; j++)
+            dn_add_contact(w.net, i, (i + j) % N);
+    w.events = 0;
+    assert_int_equal(dn_resolve(w.net, 6, key, NULL), ZHTP_OK);
+    dn_run(w.net, 10 * ZHTP_NS_PER_SEC);
+    assert_int_equal(w.events, 1);
+    assert_int_equal(w.status, ZHTP_OK);
+    assert_int_equal(w.len, 3);
+    assert_memory_equal(w.value, "two", 3);
+    world_free(&w);
+}
+
+static void restarted_node_still_serves_what_it_held(void **state)
+{
+    (void)state;
+    world w;
+    world_new(&w, 7);
+    uint8_t val[300], key[32];
+    memset(val, 0x3d, sizeof val);
+    val[0] = 9;
+    assert_int_equal(dn_put(w.net, 0, val, sizeof val, key, NULL), ZHTP_OK);
+    dn_run(w.net, 10 * ZHTP_NS_PER_SEC);
+    size_t h = N;
+    assert_true(holders(&w, key, &h) >= 1);
+    restart_node(&w, h);
+    assert_true(zhtp_dht_store_count(w.st[h]) >= 1); /* the index came back: republish sees it */
+    /* every other holder dies: only the restarted one can answer */
+    for (size_t i = 0; i < N; i++)
+        if (i != h && zhtp_store_chunk_size(zhtp_dht_store_backend(w.st[i]), key) > 0)
+            dn_set_behaviour(w.net, i, DN_DEAD);
+    size_t asker = (h + 1) % N;
+    while (dn_behaviour(w.net, asker) == DN_DEAD)
+        asker = (asker + 1) % N;
+    w.events = 0;
+    assert_int_equal(dn_get(w.net, asker, key, NULL), ZHTP_OK);
+    dn_run(w.net, 20 * ZHTP_NS_PER_SEC);
+    assert_int_equal(w.events, 1);
+    assert_int_equal(w.status, ZHTP_OK);
+    assert_memory_equal(w.value, val, sizeof val);
+    world_free(&w);
+}
+
+/* Flips one byte of the chunk's bytes inside data.mdb (found by content). */
+static bool corrupt_on_disk(const char *dir, const uint8_t *val, size_t len)
+{
+    char path[160];
+    snprintf(path, sizeof path, "%s/store/data.mdb", dir);
+    FILE *f = fopen(path, "r+b");
+    if (!f)
+        return false;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = malloc((size_t)size);
+    bool done = false;
+    if (fread(b, 1, (size_t)size, f) == (size_t)size) {
+        for (long i = 0; i + (long)len <= size; i++)
+            if (memcmp(b + i, val, len) == 0) {
+                uint8_t x = b[i + (long)len / 2] ^ 0x40;
+                fseek(f, i + (long)len / 2, SEEK_SET);
+                done = fwrite(&x, 1, 1, f) == 1;
+                break;
+            }
+    }
+    free(b);
+    fclose(f);
+    return done;
+}
+
+static void chunk_damaged_on_disk_is_never_served(void **state)
+{
+    (void)state;
+    world w;
+    world_new(&w, 11);
+    uint8_t val[5000], key[32];
+    zt_rng rng;
+    zt_rng_seed(&rng, 5);
+    zt_rng_bytes(&rng, val, sizeof val);
+    assert_int_equal(dn_put(w.net, 2, val, sizeof val, key, NULL), ZHTP_OK);
+    dn_run(w.net, 10 * ZHTP_NS_PER_SEC);
+    /* damage it in every holder, then restart them */
+    size_t damaged = 0;
+    for (size_t i = 0; i < N; i++) {
+        if (zhtp_store_chunk_size(zhtp_dht_store_backend(w.st[i]), key) <= 0)
+            continue;
+        dn_restart(w.net, i, NULL);
+        zhtp_dht_store_close(w.st[i]);
+        w.st[i] = NULL;
+        assert_true(corrupt_on_disk(w.dir[i], val, sizeof val));
+        damaged++;
+        open_node(&w, i);
+    }
+    assert_true(damaged >= K);
+    for (size_t i = 0; i < N; i++)
+        for (size_t j = 1; j <= 3; j++)
+            dn_add_contact(w.net, i, (i + j) % N);
+    /* from a holder (its own store first) and from a non-holder: never the damaged bytes */
+    for (size_t asker = 0; asker < N; asker++) {
+        w.events = 0;
+        w.status = 0;
+        assert_int_equal(dn_get(w.net, asker, key, NULL), ZHTP_OK);
+        dn_run(w.net, 10 * ZHTP_NS_PER_SEC);
+        assert_int_equal(w.events, 1);
+        assert_int_not_equal(w.status, ZHTP_OK);
+    }
+    uint64_t removed = 0;
+    for (size_t i = 0; i < N; i++) {
+        zhtp_store_stats st;
+        assert_int_equal(zhtp_store_get_stats(zhtp_dht_store_backend(w.st[i]), &st), ZHTP_OK);
+        removed += st.corrupt_removed;
+        assert_true(zhtp_store_chunk_size(zhtp_dht_store_backend(w.st[i]), key) < 0);
+    }
+    printf("# %zu damaged copies, %llu removed by the store's hash check\n", damaged,
+           (unsigned long long)removed);
+    assert_int_equal(removed, damaged);
+    world_free(&w);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(lmdb_backed_nodes_round_trip_chunks),
+        cmocka_unit_test(lmdb_backed_records_keep_the_newest_sequence_across_restart),
+        cmocka_unit_test(restarted_node_still_serves_what_it_held),
+        cmocka_unit_test(chunk_damaged_on_disk_is_never_served),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
