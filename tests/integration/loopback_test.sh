@@ -59,7 +59,7 @@ line_up() {
         [ "$(for n in a b c; do field $n .root_id; done | sort -u | wc -l)" = 1 ]
 }
 
-echo "1..10"
+echo "1..11"
 start a; start b; start c
 check "three daemons answer /status" wait_for 10 eval '[ -n "$(field a .node_id)" ] && [ -n "$(field b .node_id)" ] && [ -n "$(field c .node_id)" ]'
 if wait_for 30 line_up; then ok "the ends authenticate the middle and all three share one tree root"
@@ -107,6 +107,12 @@ else not_ok "an unknown flag exits 2 with a message" "rc=$rc: $out"; fi
 out=$("$zhtpd" --data-dir "$dir/x" --listen not-an-address 2>&1); rc=$?
 if [ $rc = 2 ] && grep -q "ADDR:PORT" <<<"$out"; then ok "a malformed --listen exits 2 with a message"
 else not_ok "a malformed --listen exits 2 with a message" "rc=$rc: $out"; fi
+
+# Every daemon stops cleanly (status 0: also no sanitizer report in sanitizer builds).
+rcs=""
+for n in a b c; do kill -TERM "${pid[$n]}" 2>/dev/null; done
+for n in a b c; do wait "${pid[$n]}"; rcs="$rcs$?"; unset "pid[$n]"; done
+check "all daemons exit 0 on SIGTERM at the end (rcs $rcs)" [ "$rcs" = 000 ]
 
 if [ $failed != 0 ]; then for n in a b c; do echo "# --- $n.log (tail)"; tail -15 "$dir/$n.log" | sed 's/^/# /'; done; fi
 exit $failed
