@@ -1,6 +1,10 @@
 /* libFuzzer target: the core/dht message decoder, then the engine fed the same bytes.
  * Invariants: decode never reads past len; a message that decodes re-encodes to exactly the
- * input bytes (one encoding per message); the engine takes any input without crashing. */
+ * input bytes (one encoding per message); the engine takes any input without crashing.
+ * The engine has a get and a relayed get outstanding (txids 0x4242424242424242 and ...43, from
+ * the constant rng), so RELAY_RESULT and NODES answers reach the requester paths, and its store
+ * holds the chunk "fuzz chunk" under any key, so a RELAY_FETCH for BLAKE3("fuzz chunk") reaches
+ * the sealing path and a RELAY_GET with a valid key the relay path. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +20,12 @@ static int f_put(void *ud, uint8_t kind, const uint8_t key[32], const uint8_t *v
 static int f_get(void *ud, uint8_t kind, const uint8_t key[32], const uint8_t **val, size_t *len,
                  uint64_t *expiry)
 {
-    (void)ud, (void)kind, (void)key, (void)val, (void)len, (void)expiry;
-    return ZHTP_ERR_NOTFOUND;
+    (void)ud, (void)kind, (void)key;
+    static const uint8_t v[] = "fuzz chunk";
+    *val = v;
+    *len = sizeof v - 1;
+    *expiry = UINT64_MAX;
+    return ZHTP_OK;
 }
 static int f_del(void *ud, uint8_t kind, const uint8_t key[32])
 {
@@ -58,6 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (zhtp_dht_new(&d, &c, self, 0) == ZHTP_OK) {
         (void)zhtp_dht_add_contact(d, peer, 0);
         (void)zhtp_dht_get(d, key, 0, NULL);
+        (void)zhtp_dht_relay_get(d, peer, ZHTP_DHT_KIND_CHUNK, key, 0, NULL);
         (void)zhtp_dht_recv(d, peer, copy, size, 1);
         uint8_t *buf = malloc(ZHTP_DHT_MSG_MAX);
         while (zhtp_dht_next_message(d, to, buf, ZHTP_DHT_MSG_MAX) >= 0)
