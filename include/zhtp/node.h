@@ -130,6 +130,10 @@ typedef enum zhtp_node_event_type {
     ZHTP_NODE_EV_DATA,             /* peer = source; data, len, hops (links crossed), msg_id */
     ZHTP_NODE_EV_ACKED,            /* peer = destination; msg_id; hops = links the ack crossed */
     ZHTP_NODE_EV_FAILED,           /* peer = destination; msg_id: gave up retransmitting */
+    /* A peer (header sender, unauthenticated) does not speak our protocol version: it answered
+     * one of our packets with ERROR/VERSION_MISMATCH. data/len: the versions it speaks
+     * (descending, one byte each); msg_id: the reply's in_reply_to. Never answered. */
+    ZHTP_NODE_EV_VERSION_MISMATCH,
 } zhtp_node_event_type;
 
 typedef struct zhtp_node_event {
@@ -165,6 +169,11 @@ typedef struct zhtp_node_stats {
      * headers and repeated copies excluded). Mean overhead = *_overhead / count. */
     uint64_t data_tx_compressed, data_tx_compressed_overhead;
     uint64_t data_tx_full, data_tx_full_overhead;
+    /* Version negotiation (docs/protocol.md section 7): ERROR/VERSION_MISMATCH replies sent
+     * to packets of an unknown version, those withheld by the per-link rate limit (burst 4,
+     * then 1/s), and replies received (each also an event). Packets too short to answer
+     * without amplification, and version 0, get no reply and count in neither. */
+    uint64_t version_mismatch_sent, version_mismatch_limited, version_mismatch_received;
 } zhtp_node_stats;
 void zhtp_node_get_stats(const zhtp_node *n, zhtp_node_stats *st);
 

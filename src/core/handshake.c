@@ -112,6 +112,7 @@ static void mk_header(zhtp_wire_header *h, uint8_t op, const uint8_t *sender, co
     h->version = ZHTP_WIRE_VERSION;
     h->operation = op;
     h->hop_limit = ZHTP_WIRE_DEFAULT_HOP_LIMIT;
+    h->route_bound = ZHTP_WIRE_ROUTE_BOUND_NONE; /* originated: no bound (protocol.md 3.1) */
     h->payload_len = payload_len;
     memcpy(h->sender, sender, ZHTP_NODE_ID_LEN);
     memcpy(h->target, target, ZHTP_NODE_ID_LEN);

@@ -24,12 +24,22 @@ enum {
 
 static const uint8_t our_versions[VERSIONS_LEN] = {ZHTP_WIRE_VERSION};
 
+/* VERSION_MISMATCH replies per link: a burst of 4, then one per second. Even though the wire
+ * helper refuses amplification (never a reply longer than the packet), a flood of
+ * wrong-version packets should not turn us into a reflector at the flood's rate. */
+#define VM_BURST   4
+#define VM_COST_NS ZHTP_NS_PER_SEC
+
 typedef struct link {
     zhtp_link_id id;
     uint32_t mtu;
     zhtp_route_medium medium;
     zhtp_time next_beacon;
     bool narrow; /* packets to neighbours use compressed headers (link_is_narrow) */
+    /* VERSION_MISMATCH replies sent on this link: token bucket in nanoseconds of credit
+     * (one reply costs VM_COST_NS, credit accrues with time up to VM_BURST replies). */
+    zhtp_time vm_credit;
+    zhtp_time vm_last;
 } link;
 
 typedef struct nbr {
@@ -1014,15 +1024,72 @@ static int pump_sessions(zhtp_node *n, zhtp_time now)
 
 /* ---- receive path -------------------------------------------------------------------------- */
 
+/* A packet whose magic is ours but whose version we do not speak (docs/protocol.md section 7):
+ * answered with ERROR/VERSION_MISMATCH listing our versions, built by the wire helper, which
+ * refuses version 0 (never answer a negotiation packet) and packets shorter than the reply
+ * (no amplification). Rate-limited per link by a token bucket. */
+static int answer_version(zhtp_node *n, uint32_t link_idx, const zhtp_addr *from,
+                          const uint8_t *buf, size_t len, zhtp_time now)
+{
+    link *l = &n->links[link_idx];
+    uint8_t reply[ZHTP_WIRE_HEADER_LEN + 64];
+    zhtp_ssize rl = zhtp_wire_version_mismatch_build(reply, sizeof reply, buf, len, n->self,
+                                                     n->next_msg_id, our_versions, VERSIONS_LEN);
+    if (rl < 0)
+        return ZHTP_OK; /* version 0, too short to answer, or not a version problem */
+    if (now > l->vm_last) {
+        zhtp_time cap = (zhtp_time)VM_BURST * VM_COST_NS;
+        zhtp_time add = now - l->vm_last;
+        l->vm_credit = add >= cap - l->vm_credit ? cap : l->vm_credit + add;
+        l->vm_last = now;
+    }
+    if (l->vm_credit < VM_COST_NS) {
+        n->st.version_mismatch_limited++;
+        return ZHTP_OK;
+    }
+    l->vm_credit -= VM_COST_NS;
+    n->next_msg_id++;
+    n->st.version_mismatch_sent++;
+    return queue_frame(n, l->id, from, reply, (size_t)rl, NULL, 0);
+}
+
+/* A version-0 packet: only ERROR/VERSION_MISMATCH exists there. Counted and surfaced as an
+ * event (the application decides whether to upgrade); never answered, so two nodes without a
+ * common version exchange at most one reply each. */
+static int on_version_mismatch(zhtp_node *n, uint32_t link_idx, const zhtp_wire_packet *pk)
+{
+    zhtp_wire_payload p;
+    if (pk->hdr.operation != ZHTP_WIRE_OP_ERROR ||
+        zhtp_wire_payload_decode(&p, pk->hdr.operation, pk->payload.ptr, pk->payload.len) !=
+            ZHTP_OK ||
+        p.u.error.code != ZHTP_WIRE_ERROR_VERSION_MISMATCH) {
+        n->st.rx_bad++;
+        return ZHTP_OK;
+    }
+    n->st.version_mismatch_received++;
+    zhtp_node_event ev = {.type = ZHTP_NODE_EV_VERSION_MISMATCH,
+                          .link = n->links[link_idx].id,
+                          .msg_id = p.u.error.in_reply_to};
+    memcpy(ev.peer, pk->hdr.sender, ZHTP_NODE_ID_LEN);
+    return push_event(n, &ev, p.u.error.versions, p.u.error.version_count);
+}
+
 static int on_packet(zhtp_node *n, uint32_t link_idx, const zhtp_addr *from, const uint8_t *buf,
                      size_t len, zhtp_time now)
 {
     zhtp_wire_packet pk;
     int rc = zhtp_wire_packet_decode(&pk, buf, len);
+    if (rc == ZHTP_ERR_WIRE_VERSION) {
+        n->st.rx_bad++;
+        int r = answer_version(n, link_idx, from, buf, len, now);
+        return r == ZHTP_ERR_NOMEM ? r : rc;
+    }
     if (rc != ZHTP_OK) {
         n->st.rx_bad++;
         return rc;
     }
+    if (pk.hdr.version == ZHTP_WIRE_VERSION_NEGOTIATION)
+        return on_version_mismatch(n, link_idx, &pk);
     uint8_t op = pk.hdr.operation;
     bool sealed = (pk.hdr.flags & ZHTP_WIRE_FLAG_SEALED) != 0;
     if (op == ZHTP_WIRE_OP_PEER_DISCOVERY && !sealed) {
@@ -1550,6 +1617,8 @@ int zhtp_node_link_add(zhtp_node *n, zhtp_link_id link_id, uint32_t mtu,
     l->medium = *medium;
     l->narrow = link_is_narrow(mtu, medium);
     l->next_beacon = now + beacon_interval(n);
+    l->vm_credit = (zhtp_time)VM_BURST * VM_COST_NS;
+    l->vm_last = now;
     zhtp_addr bcast = {0};
     rc = send_discovery(n, (uint32_t)(n->n_links - 1), &bcast, ZHTP_WIRE_DISCOVERY_SOLICIT, true,
                         NULL, now);

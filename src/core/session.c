@@ -505,6 +505,7 @@ int zs_send_keepalive(zhtp_sessions *s, zconn *c, zhtp_time now)
     h.version = ZHTP_WIRE_VERSION;
     h.operation = ZHTP_WIRE_OP_DATA;
     h.hop_limit = 1;
+    h.route_bound = ZHTP_WIRE_ROUTE_BOUND_NONE; /* originated: no bound (protocol.md 3.1) */
     memcpy(h.sender, s->me->node_id, ZHTP_NODE_ID_LEN);
     memcpy(h.target, c->peer, ZHTP_NODE_ID_LEN);
     zhtp_ssize n = seal_with(s, c, &h, NULL, 0, t->data, ZHTP_WIRE_HEADER_LEN + ZHTP_WIRE_TAG_LEN);

@@ -530,6 +530,136 @@ static void node_forwarder_drops_packet_whose_route_bound_cannot_be_met(void **s
     side_clear(&b);
 }
 
+/* A full packet of |len| bytes with our magic but version 7 (unknown): only magic and
+ * version matter to the reply. */
+static void wrong_version_packet(uint8_t *pkt, size_t len, uint8_t version)
+{
+    memset(pkt, 0x11, len);
+    pkt[0] = 0x5A;
+    pkt[1] = 0x48;
+    pkt[2] = 0x54;
+    pkt[3] = 0x50;
+    pkt[4] = version;
+}
+
+static size_t count_version_replies(side *s, const zhtp_addr *to, zhtp_time now)
+{
+    uint8_t buf[ZHTP_WIRE_MAX_MTU];
+    zhtp_link_id l;
+    zhtp_addr dst;
+    zhtp_ssize len;
+    size_t replies = 0;
+    while ((len = zhtp_node_next_datagram(s->node, &l, &dst, buf, sizeof buf, now)) >= 0) {
+        zhtp_wire_packet pk;
+        if (zhtp_wire_packet_decode(&pk, buf, (size_t)len) != ZHTP_OK ||
+            pk.hdr.version != ZHTP_WIRE_VERSION_NEGOTIATION)
+            continue;
+        assert_int_equal(pk.hdr.operation, ZHTP_WIRE_OP_ERROR);
+        assert_int_equal(dst.len, to->len);
+        assert_memory_equal(dst.bytes, to->bytes, to->len);
+        zhtp_wire_payload p;
+        assert_int_equal(
+            zhtp_wire_payload_decode(&p, pk.hdr.operation, pk.payload.ptr, pk.payload.len),
+            ZHTP_OK);
+        assert_int_equal(p.u.error.code, ZHTP_WIRE_ERROR_VERSION_MISMATCH);
+        assert_int_equal(p.u.error.version_count, 1);
+        assert_int_equal(p.u.error.versions[0], ZHTP_WIRE_VERSION);
+        replies++;
+    }
+    return replies;
+}
+
+static void node_answers_unknown_version_once_and_rate_limits_a_flood(void **state)
+{
+    (void)state;
+    side a, b;
+    pair_up(&a, &b);
+    zhtp_addr stranger = {.len = 1, .bytes = {9}};
+    uint8_t pkt[400];
+    zhtp_node_stats st;
+    zhtp_time t = 10 * SEC;
+    (void)count_version_replies(&b, &stranger, t); /* drain whatever was queued */
+
+    /* One unknown-version packet: exactly one reply, to its sender. */
+    wrong_version_packet(pkt, sizeof pkt, 7);
+    assert_int_equal(zhtp_node_recv(b.node, 1, &stranger, pkt, sizeof pkt, t),
+                     ZHTP_ERR_WIRE_VERSION);
+    assert_int_equal(count_version_replies(&b, &stranger, t), 1);
+    zhtp_node_get_stats(b.node, &st);
+    assert_int_equal(st.version_mismatch_sent, 1);
+
+    /* Version 0 (a negotiation packet) and a packet shorter than the reply: no reply. */
+    wrong_version_packet(pkt, sizeof pkt, 0);
+    (void)zhtp_node_recv(b.node, 1, &stranger, pkt, sizeof pkt, t);
+    wrong_version_packet(pkt, sizeof pkt, 7);
+    (void)zhtp_node_recv(b.node, 1, &stranger, pkt, 100, t);
+    (void)zhtp_node_recv(b.node, 1, &stranger, pkt, ZHTP_WIRE_HEADER_LEN, t);
+    assert_int_equal(count_version_replies(&b, &stranger, t), 0);
+    zhtp_node_get_stats(b.node, &st);
+    assert_int_equal(st.version_mismatch_sent, 1);
+
+    /* A flood of 1,000 in one second: at most the burst (4, one already used) plus one per
+     * second of credit. */
+    size_t replies = 0;
+    for (int i = 0; i < 1000; i++) {
+        zhtp_time now = t + (zhtp_time)i * (SEC / 1000);
+        (void)zhtp_node_recv(b.node, 1, &stranger, pkt, sizeof pkt, now);
+        replies += count_version_replies(&b, &stranger, now);
+    }
+    assert_true(replies >= 3 && replies <= 4);
+    zhtp_node_get_stats(b.node, &st);
+    assert_int_equal(st.version_mismatch_sent, 1 + replies);
+    assert_int_equal(st.version_mismatch_limited, 1000 - replies);
+    /* Credit returns with time: 10 s later, one more answer. */
+    (void)zhtp_node_recv(b.node, 1, &stranger, pkt, sizeof pkt, t + 12 * SEC);
+    assert_int_equal(count_version_replies(&b, &stranger, t + 12 * SEC), 1);
+    side_clear(&a);
+    side_clear(&b);
+}
+
+static void node_surfaces_received_version_mismatch_and_never_answers_it(void **state)
+{
+    (void)state;
+    side a, b;
+    pair_up(&a, &b);
+    drain_events(&a);
+    drain_events(&b);
+    /* b's genuine reply to an unknown-version packet, fed to a. */
+    uint8_t pkt[400], buf[ZHTP_WIRE_MAX_MTU];
+    wrong_version_packet(pkt, sizeof pkt, 9);
+    (void)zhtp_node_recv(b.node, 1, &a.addr, pkt, sizeof pkt, SEC);
+    zhtp_link_id l;
+    zhtp_addr dst;
+    zhtp_ssize len, reply_len = -1;
+    uint8_t reply[ZHTP_WIRE_MAX_MTU];
+    while ((len = zhtp_node_next_datagram(b.node, &l, &dst, buf, sizeof buf, SEC)) >= 0)
+        if (buf[4] == ZHTP_WIRE_VERSION_NEGOTIATION) {
+            memcpy(reply, buf, (size_t)len);
+            reply_len = len;
+        }
+    assert_true(reply_len > 0);
+    shuttle(&a, &b, SEC); /* anything else queued */
+    drain_events(&a);
+    zhtp_node_stats st0, st;
+    zhtp_node_get_stats(a.node, &st0);
+    assert_int_equal(zhtp_node_recv(a.node, 1, &b.addr, reply, (size_t)reply_len, 2 * SEC),
+                     ZHTP_OK);
+    zhtp_node_event ev;
+    assert_int_equal(zhtp_node_next_event(a.node, &ev), ZHTP_OK);
+    assert_int_equal(ev.type, ZHTP_NODE_EV_VERSION_MISMATCH);
+    assert_memory_equal(ev.peer, zhtp_node_id(b.node), ZHTP_NODE_ID_LEN);
+    assert_int_equal(ev.len, 1);
+    assert_int_equal(ev.data[0], ZHTP_WIRE_VERSION);
+    zhtp_node_get_stats(a.node, &st);
+    assert_int_equal(st.version_mismatch_received - st0.version_mismatch_received, 1);
+    assert_int_equal(st.version_mismatch_sent, st0.version_mismatch_sent);
+    /* Never answered: nothing of version 0 leaves a. */
+    while ((len = zhtp_node_next_datagram(a.node, &l, &dst, buf, sizeof buf, 2 * SEC)) >= 0)
+        assert_int_not_equal(buf[4], ZHTP_WIRE_VERSION_NEGOTIATION);
+    side_clear(&a);
+    side_clear(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -543,6 +673,8 @@ int main(void)
         cmocka_unit_test(node_lora_link_uses_compressed_headers_and_delivers),
         cmocka_unit_test(node_udp_link_keeps_full_headers),
         cmocka_unit_test(node_forwarder_drops_packet_whose_route_bound_cannot_be_met),
+        cmocka_unit_test(node_answers_unknown_version_once_and_rate_limits_a_flood),
+        cmocka_unit_test(node_surfaces_received_version_mismatch_and_never_answers_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
