@@ -340,6 +340,9 @@ static void handle_event(rt *r, const zhtp_node_event *ev)
         r->msg_failed++;
         rt_log(r, ZHTP_RT_LOG_WARN, "message %" PRIu64 " to %.16s failed", ev->msg_id, id);
         break;
+    default: /* event types added to the core after this driver: logged, not lost silently */
+        rt_log(r, ZHTP_RT_LOG_INFO, "node event %d from %.16s", (int)ev->type, id);
+        break;
     }
 }
 
@@ -970,6 +973,12 @@ static int open_http(rt *r, const char *spec)
         rt_log(r, ZHTP_RT_LOG_ERROR, "http %s: %s", spec, uv_strerror(rc));
         return -1;
     }
+    bool loopback = ss.ss_family == AF_INET
+                        ? (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127
+                        : IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&ss)->sin6_addr);
+    if (!loopback)
+        rt_log(r, ZHTP_RT_LOG_WARN,
+               "http %s is not a loopback address: /send and /hint have no authentication", spec);
     rt_log(r, ZHTP_RT_LOG_INFO, "http on http://%s/status and /metrics", spec);
     return 0;
 }

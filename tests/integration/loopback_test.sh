@@ -59,7 +59,7 @@ line_up() {
         [ "$(for n in a b c; do field $n .root_id; done | sort -u | wc -l)" = 1 ]
 }
 
-echo "1..11"
+echo "1..13"
 start a; start b; start c
 check "three daemons answer /status" wait_for 10 eval '[ -n "$(field a .node_id)" ] && [ -n "$(field b .node_id)" ] && [ -n "$(field c .node_id)" ]'
 if wait_for 30 line_up; then ok "the ends authenticate the middle and all three share one tree root"
@@ -107,6 +107,14 @@ else not_ok "an unknown flag exits 2 with a message" "rc=$rc: $out"; fi
 out=$("$zhtpd" --data-dir "$dir/x" --listen not-an-address 2>&1); rc=$?
 if [ $rc = 2 ] && grep -q "ADDR:PORT" <<<"$out"; then ok "a malformed --listen exits 2 with a message"
 else not_ok "a malformed --listen exits 2 with a message" "rc=$rc: $out"; fi
+
+printf 'data_dir = %s/x\nlisten = 127.0.0.1:1\nlisten_typo = 1\n' "$dir" >"$dir/bad.conf"
+out=$("$zhtpd" --config "$dir/bad.conf" 2>&1); rc=$?
+if [ $rc = 2 ] && grep -q "bad.conf:3: unknown key 'listen_typo'" <<<"$out"; then ok "a bad config key exits 2 naming FILE:LINE"
+else not_ok "a bad config key exits 2 naming FILE:LINE" "rc=$rc: $out"; fi
+out=$("$zhtpd" --help 2>&1); rc=$?
+if [ $rc = 0 ] && grep -q -- "--listen ADDR:PORT" <<<"$out"; then ok "--help exits 0 and lists the flags"
+else not_ok "--help exits 0 and lists the flags" "rc=$rc"; fi
 
 # Every daemon stops cleanly (status 0: also no sanitizer report in sanitizer builds).
 rcs=""
