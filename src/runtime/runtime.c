@@ -808,9 +808,12 @@ static void http_accept(uv_stream_t *srv, int status)
 
 static void close_one(uv_handle_t *h, void *arg)
 {
-    (void)arg;
-    if (!uv_is_closing(h))
-        uv_close(h, NULL);
+    rt *r = arg;
+    if (uv_is_closing(h))
+        return;
+    /* HTTP connections own their memory: free it in their close callback. */
+    bool conn = h->type == UV_TCP && h != (uv_handle_t *)&r->http;
+    uv_close(h, conn ? http_closed : NULL);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -835,7 +838,7 @@ static void on_signal(uv_signal_t *s, int signum)
     rt_log(r, ZHTP_RT_LOG_INFO, "signal %d: shutting down", signum);
     r->stopping = true;
     /* Closing handles that are in use by a pending write is safe: libuv cancels the write. */
-    uv_walk(&r->loop, close_one, NULL);
+    uv_walk(&r->loop, close_one, r);
 }
 
 /* ---- start-up ---- */
@@ -1045,7 +1048,7 @@ int zhtp_rt_run(const zhtp_rt_options *o)
     rt_log(r, ZHTP_RT_LOG_INFO, "stopped");
 out:
     if (loop_ok) {
-        uv_walk(&r->loop, close_one, NULL);
+        uv_walk(&r->loop, close_one, r);
         uv_run(&r->loop, UV_RUN_DEFAULT);
         uv_loop_close(&r->loop);
     }
