@@ -3,12 +3,15 @@
  *
  *   dht_bench [--nodes N] [--pairs P] [--paths D] [--seed S] [--droppers PCT] [--colluders PCT]
  *             [--early]   (attackers misbehave from the start, bootstrap included)
+ *             [--relay]   (gets are relayed fetches through a random honest node; hops and
+ *                          RPCs are then the requester's own: 1 and 1)
  *
  * Bootstraps N nodes, puts P random chunks (1..256 bytes) from random honest nodes, then gets
  * each from another random honest node, and verifies every byte. Prints percentiles of the
  * GET lookups. Wall time is the machine's, everything else is virtual. */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +39,7 @@ static void cb(void *ud, size_t node, const zhtp_dht_event *ev)
         a->put_ok += ev->status == ZHTP_OK;
         return;
     }
-    if (ev->type != ZHTP_DHT_EV_GET_DONE)
+    if (ev->type != ZHTP_DHT_EV_GET_DONE && ev->type != ZHTP_DHT_EV_RELAY_GET_DONE)
         return;
     a->get_done++;
     for (size_t i = 0; i < a->n_keys; i++) {
@@ -91,6 +94,7 @@ int main(int argc, char **argv)
     uint32_t paths = 1;
     uint64_t seed = 1;
     int early = 0;
+    bool relay = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--nodes") && i + 1 < argc)
             nodes = strtoul(argv[++i], NULL, 10);
@@ -104,12 +108,14 @@ int main(int argc, char **argv)
             drop_pct = strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--colluders") && i + 1 < argc)
             coll_pct = strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--relay"))
+            relay = true;
         else if (!strcmp(argv[i], "--early"))
             early = 1;
         else {
             fprintf(stderr,
                     "usage: %s [--nodes N] [--pairs P] [--paths D] [--seed S] [--droppers PCT] "
-                    "[--colluders PCT]\n",
+                    "[--colluders PCT] [--early] [--relay]\n",
                     argv[0]);
             return 2;
         }
@@ -176,7 +182,12 @@ int main(int argc, char **argv)
             who = rnd() % nodes;
         while (dn_behaviour(net, who) != DN_HONEST);
         a.nodes[i] = who;
-        if (dn_get(net, who, a.keys[i], &a.ops[i]) != ZHTP_OK)
+        size_t via = who;
+        while (relay && (via == who || dn_behaviour(net, via) != DN_HONEST))
+            via = rnd() % nodes;
+        int grc = relay ? dn_relay_get(net, who, via, ZHTP_DHT_KIND_CHUNK, a.keys[i], &a.ops[i])
+                        : dn_get(net, who, a.keys[i], &a.ops[i]);
+        if (grc != ZHTP_OK)
             fprintf(stderr, "get %zu refused\n", i);
         if (i % 500 == 499)
             dn_run(net, 100 * ZHTP_NS_PER_MS);
@@ -191,9 +202,9 @@ int main(int argc, char **argv)
     double rsum = 0;
     for (size_t i = 0; i < n; i++)
         rsum += a.rpcs[i];
-    printf("nodes %zu  pairs %zu  paths %u  seed %llu  droppers %zu%%  colluders %zu%%%s\n", nodes,
-           pairs, paths, (unsigned long long)seed, drop_pct, coll_pct,
-           early ? " (from the start)" : "");
+    printf("nodes %zu  pairs %zu  paths %u  seed %llu  droppers %zu%%  colluders %zu%%%s%s\n",
+           nodes, pairs, paths, (unsigned long long)seed, drop_pct, coll_pct,
+           early ? " (from the start)" : "", relay ? "  relayed gets" : "");
     printf("bootstrap: %zu refused, mean table size %.1f, %.2f s wall\n", bfail,
            (double)tbl / (double)nodes, t1 - t0);
     printf("puts ok %zu/%zu  gets verified %zu/%zu (%.4f)  wrong bytes %zu\n", a.put_ok, pairs,
