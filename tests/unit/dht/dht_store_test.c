@@ -24,6 +24,7 @@ typedef struct world {
     char root[64];
     char dir[N][96];
     zhtp_dht_store *st[N];
+    zhtp_store_config cfg;
     size_t events, ok;
     int status;
     uint8_t value[512];
@@ -50,14 +51,16 @@ static void ev_cb(void *ud, size_t node, const zhtp_dht_event *ev)
 
 static void open_node(world *w, size_t i)
 {
-    assert_int_equal(zhtp_dht_store_open(&w->st[i], w->dir[i], NULL, clock_fn, w), ZHTP_OK);
+    assert_int_equal(zhtp_dht_store_open(&w->st[i], w->dir[i], &w->cfg, clock_fn, w), ZHTP_OK);
     zhtp_dht_store_ops ops = zhtp_dht_store_ops_for(w->st[i]);
     assert_int_equal(dn_restart(w->net, i, &ops), ZHTP_OK);
 }
 
-static void world_new(world *w, uint64_t seed)
+static void world_new_cfg(world *w, uint64_t seed, const zhtp_store_config *cfg)
 {
     memset(w, 0, sizeof *w);
+    if (cfg)
+        w->cfg = *cfg;
     dn_config c = {.n = N, .seed = seed, .k = K};
     w->net = dn_new(&c);
     assert_non_null(w->net);
@@ -70,6 +73,11 @@ static void world_new(world *w, uint64_t seed)
         open_node(w, i);
     }
     dn_bootstrap(w->net);
+}
+
+static void world_new(world *w, uint64_t seed)
+{
+    world_new_cfg(w, seed, NULL);
 }
 
 static void world_free(world *w)
@@ -286,6 +294,35 @@ static void chunk_damaged_on_disk_is_never_served(void **state)
     world_free(&w);
 }
 
+/* Every node's LMDB quota is 1,000 bytes: a 2,000-byte chunk is refused by every holder with
+ * the store's quota error, which the DHT reports as ZHTP_ERR_STORE_QUOTA; a small one fits. */
+static void store_quota_is_reported_as_the_dht_quota_error(void **state)
+{
+    (void)state;
+    zhtp_store_config cfg = {.quota_bytes = 1000};
+    world w;
+    world_new_cfg(&w, 13, &cfg);
+    uint8_t big[2000], small[100], key[32];
+    memset(big, 0x11, sizeof big);
+    memset(small, 0x22, sizeof small);
+    w.events = 0;
+    assert_int_equal(dn_put(w.net, 3, big, sizeof big, key, NULL), ZHTP_OK);
+    dn_run(w.net, 10 * ZHTP_NS_PER_SEC);
+    assert_int_equal(w.events, 1);
+    assert_int_equal(w.status, ZHTP_ERR_STORE_QUOTA);
+    assert_int_equal(holders(&w, key, NULL), 0);
+    /* straight through the callbacks too */
+    zhtp_dht_store_ops ops = zhtp_dht_store_ops_for(w.st[0]);
+    assert_int_equal(ops.put(ops.user_data, ZHTP_DHT_KIND_CHUNK, key, big, sizeof big, UINT64_MAX),
+                     ZHTP_ERR_STORE_QUOTA);
+    w.events = 0;
+    assert_int_equal(dn_put(w.net, 3, small, sizeof small, key, NULL), ZHTP_OK);
+    dn_run(w.net, 10 * ZHTP_NS_PER_SEC);
+    assert_int_equal(w.status, ZHTP_OK);
+    assert_true(holders(&w, key, NULL) >= K);
+    world_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -293,6 +330,7 @@ int main(void)
         cmocka_unit_test(lmdb_backed_records_keep_the_newest_sequence_across_restart),
         cmocka_unit_test(restarted_node_still_serves_what_it_held),
         cmocka_unit_test(chunk_damaged_on_disk_is_never_served),
+        cmocka_unit_test(store_quota_is_reported_as_the_dht_quota_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
