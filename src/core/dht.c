@@ -771,6 +771,36 @@ static void relay_ad(uint8_t ad[1 + ZHTP_DHT_ID_LEN], uint8_t kind,
     memcpy(ad + 1, key, ZHTP_DHT_ID_LEN);
 }
 
+/* Seals val to the ephemeral key pk: ct, and *box (len + 16 bytes, to free) under a key derived
+ * from the KEM secret. ZHTP_ERR_CRYPTO_BADKEY when pk fails the KEM's checks. */
+static int seal_value(zhtp_dht *d, const uint8_t *pk, uint8_t kind,
+                      const uint8_t key[ZHTP_DHT_ID_LEN], const uint8_t *val, size_t len,
+                      uint8_t ct[ZHTP_KEM_HYBRID_CIPHERTEXTBYTES], uint8_t **box)
+{
+    uint8_t seed[ZHTP_KEM_HYBRID_ENCAPS_SEEDBYTES], ss[ZHTP_KEM_HYBRID_SSBYTES];
+    uint8_t k[crypto_aead_chacha20poly1305_ietf_KEYBYTES];
+    uint8_t ad[1 + ZHTP_DHT_ID_LEN], nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES] = {0};
+    d->cfg.rng(d->cfg.rng_user_data, seed, sizeof seed);
+    int rc = zhtp_kem_hybrid_encaps_from_seed(ct, ss, pk, seed);
+    zhtp_wipe(seed, sizeof seed);
+    if (rc != ZHTP_OK) {
+        zhtp_wipe(ss, sizeof ss);
+        return rc;
+    }
+    relay_seal_key(k, ss);
+    zhtp_wipe(ss, sizeof ss);
+    *box = zhtp_mem_alloc(d->mem, len + 16);
+    if (!*box) {
+        zhtp_wipe(k, sizeof k);
+        return ZHTP_ERR_NOMEM;
+    }
+    relay_ad(ad, kind, key);
+    (void)crypto_aead_chacha20poly1305_ietf_encrypt(*box, NULL, val, len, ad, sizeof ad, NULL,
+                                                    nonce, k);
+    zhtp_wipe(k, sizeof k);
+    return ZHTP_OK;
+}
+
 /* Holder: a RELAY_FETCH. Holding the value: seal it to the ephemeral key and answer SEALED;
  * otherwise NODES, as for FIND_VALUE. The sender is the relay; we never learn who asked it. */
 static int relay_seal(zhtp_dht *d, const uint8_t to[ZHTP_DHT_ID_LEN], const dht_msg *m,
@@ -780,28 +810,14 @@ static int relay_seal(zhtp_dht *d, const uint8_t to[ZHTP_DHT_ID_LEN], const dht_
     size_t len;
     if (store_read(d, m->kind, m->target, &val, &len, NULL, now) != ZHTP_OK)
         return send_nodes(d, to, m->txid, m->target);
-    uint8_t seed[ZHTP_KEM_HYBRID_ENCAPS_SEEDBYTES], ss[ZHTP_KEM_HYBRID_SSBYTES];
-    uint8_t ct[ZHTP_KEM_HYBRID_CIPHERTEXTBYTES], k[crypto_aead_chacha20poly1305_ietf_KEYBYTES];
-    uint8_t ad[1 + ZHTP_DHT_ID_LEN], nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES] = {0};
-    d->cfg.rng(d->cfg.rng_user_data, seed, sizeof seed);
-    int rc = zhtp_kem_hybrid_encaps_from_seed(ct, ss, m->pk, seed);
-    zhtp_wipe(seed, sizeof seed);
+    uint8_t ct[ZHTP_KEM_HYBRID_CIPHERTEXTBYTES], *box = NULL;
+    int rc = seal_value(d, m->pk, m->kind, m->target, val, len, ct, &box);
+    if (rc == ZHTP_ERR_NOMEM)
+        return rc;
     if (rc != ZHTP_OK) { /* an ephemeral key that fails the checks: a malformed request */
-        zhtp_wipe(ss, sizeof ss);
         d->st.bad_msgs++;
         return ZHTP_OK;
     }
-    relay_seal_key(k, ss);
-    zhtp_wipe(ss, sizeof ss);
-    uint8_t *box = zhtp_mem_alloc(d->mem, len + 16);
-    if (!box) {
-        zhtp_wipe(k, sizeof k);
-        return ZHTP_ERR_NOMEM;
-    }
-    relay_ad(ad, m->kind, m->target);
-    (void)crypto_aead_chacha20poly1305_ietf_encrypt(box, NULL, val, len, ad, sizeof ad, NULL, nonce,
-                                                    k);
-    zhtp_wipe(k, sizeof k);
     dht_msg r = {.type = ZHTP_DHT_MSG_SEALED,
                  .txid = m->txid,
                  .kind = m->kind,
@@ -832,6 +848,32 @@ static int relay_start(zhtp_dht *d, const uint8_t from[ZHTP_DHT_ID_LEN], const d
         return relay_refuse(d, from, m->txid, ZHTP_ERR_SESSION_LIMIT);
     if (zhtp_kem_hybrid_pk_parse(NULL, m->pk, ZHTP_KEM_HYBRID_PUBLICKEYBYTES) != ZHTP_OK)
         return relay_refuse(d, from, m->txid, ZHTP_ERR_INVAL);
+    /* The relay holds it itself: seal and answer at once (it knows the key anyway). Without
+     * this a value held only by the relay would be "not found", since a lookup never asks
+     * its own node. */
+    const uint8_t *val;
+    size_t len;
+    if (store_read(d, m->kind, m->target, &val, &len, NULL, now) == ZHTP_OK) {
+        uint8_t ct[ZHTP_KEM_HYBRID_CIPHERTEXTBYTES], *box = NULL;
+        int rc = seal_value(d, m->pk, m->kind, m->target, val, len, ct, &box);
+        if (rc == ZHTP_ERR_NOMEM)
+            return rc;
+        if (rc)
+            return relay_refuse(d, from, m->txid, ZHTP_ERR_INVAL);
+        dht_msg r = {.type = ZHTP_DHT_MSG_RELAY_RESULT,
+                     .txid = m->txid,
+                     .kind = m->kind,
+                     .ct = ct,
+                     .val = box,
+                     .val_len = len};
+        rc = send_msg(d, from, &r);
+        zhtp_mem_free(d->mem, box, len + 16);
+        if (rc == ZHTP_OK) {
+            d->st.relays_started++;
+            d->st.sealed_served++;
+        }
+        return rc;
+    }
     dht_op *op = op_new(d, OP_RELAY, m->target, now, true);
     if (!op)
         return ZHTP_ERR_NOMEM;
