@@ -816,6 +816,25 @@ static void close_one(uv_handle_t *h, void *arg)
     uv_close(h, conn ? http_closed : NULL);
 }
 
+static int add_peer(rt *r, const char *spec);
+
+/* SIGHUP: the config file's peers replace the previous ones (flag peers stay). A dropped
+ * peer is demoted to "heard": it still gets beacons while it keeps talking to us, and is
+ * forgotten 30 s after it stops. */
+static void reload_peers(rt *r, const zhtp_rt_options *o)
+{
+    zhtp_time now = rt_now(r);
+    for (size_t i = 0; i < RT_MAX_ADDRS; i++)
+        if (r->addrs[i].used && r->addrs[i].is_static) {
+            r->addrs[i].is_static = false;
+            r->addrs[i].last_heard = now;
+        }
+    for (size_t i = 0; i < o->n_peer; i++)
+        (void)add_peer(r, o->peer[i]);
+    for (size_t i = r->opt->n_peer_config; i < r->opt->n_peer; i++)
+        (void)add_peer(r, r->opt->peer[i]);
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
     rt *r = s->data;
@@ -832,7 +851,9 @@ static void on_signal(uv_signal_t *s, int signum)
             return;
         }
         r->log_level = o.log_level;
-        rt_log(r, ZHTP_RT_LOG_INFO, "SIGHUP: log level reloaded (peers need a restart)");
+        reload_peers(r, &o);
+        rt_log(r, ZHTP_RT_LOG_INFO, "SIGHUP: log level and %zu config peers reloaded", o.n_peer);
+        drive(r);
         return;
     }
     rt_log(r, ZHTP_RT_LOG_INFO, "signal %d: shutting down", signum);
@@ -952,12 +973,20 @@ static int add_peer(rt *r, const char *spec)
         return -1;
     }
     for (size_t i = 0; i < RT_MAX_ADDRS; i++) {
+        rt_addr *a = &r->addrs[i];
+        if (a->used && a->sock == si && sa_equal(&a->sa, (const struct sockaddr *)&ss)) {
+            a->is_static = true; /* already heard, or listed twice */
+            return 0;
+        }
+    }
+    for (size_t i = 0; i < RT_MAX_ADDRS; i++) {
         if (!r->addrs[i].used) {
             r->addrs[i] = (rt_addr){.sa = ss, .sock = si, .is_static = true, .used = true};
             rt_log(r, ZHTP_RT_LOG_INFO, "static peer %s", spec);
             return 0;
         }
     }
+    rt_log(r, ZHTP_RT_LOG_ERROR, "peer %s: address table full", spec);
     return -1;
 }
 

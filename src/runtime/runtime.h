@@ -33,6 +33,8 @@ typedef struct zhtp_rt_options {
     size_t n_listen;
     char peer[ZHTP_RT_MAX_PEERS][ZHTP_RT_ADDR_STR];
     size_t n_peer;
+    size_t n_peer_config;        /* peer[0..n_peer_config) came from the config file, the rest from
+                                  * flags: SIGHUP replaces the first part and keeps the second */
     char http[ZHTP_RT_ADDR_STR]; /* "" : no HTTP responder */
     int log_level;
     char config[512]; /* the file the options came from ("" : none); SIGHUP re-reads it */

@@ -3,7 +3,7 @@
 # Checks: the ends authenticate the middle and share one tree; an end-to-end message from a
 # to c is delivered through b and acknowledged; SIGTERM stops a daemon within 2 s with status
 # 0; a restarted daemon keeps its node id (identity persisted) and rejoins; bad flags exit 2
-# with a message. TAP on stdout. Every wait is bounded; all daemons are killed on any exit.
+# with a message; SIGHUP reloads peers from the config file. TAP on stdout. Every wait is bounded; all daemons are killed on any exit.
 # Usage: loopback_test.sh PATH/TO/zhtpd
 set -u
 zhtpd=${1:?usage: loopback_test.sh ZHTPD}
@@ -37,7 +37,7 @@ s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1] == "udp" else
 s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])
 PY
 }
-for n in a b c; do udp[$n]=$(free_port udp); http[$n]=$(free_port tcp); done
+for n in a b c d; do udp[$n]=$(free_port udp); http[$n]=$(free_port tcp); done
 peers_a=(--peer "127.0.0.1:${udp[b]}")
 peers_b=(--peer "127.0.0.1:${udp[a]}" --peer "127.0.0.1:${udp[c]}")
 peers_c=(--peer "127.0.0.1:${udp[b]}")
@@ -72,7 +72,7 @@ line_up() {
         [ "$(for n in a b c; do field $n '["root_id"]'; done | sort -u | wc -l)" = 1 ]
 }
 
-echo "1..13"
+echo "1..14"
 start a; start b; start c
 all_answer() { [ -n "$(field a '["node_id"]')" ] && [ -n "$(field b '["node_id"]')" ] && [ -n "$(field c '["node_id"]')" ]; }
 check "three daemons answer /status" wait_for 10 all_answer
@@ -132,11 +132,26 @@ out=$("$zhtpd" --help 2>&1); rc=$?
 if [ $rc = 0 ] && grep -q -- "--listen ADDR:PORT" <<<"$out"; then ok "--help exits 0 and lists the flags"
 else not_ok "--help exits 0 and lists the flags" "rc=$rc"; fi
 
+# SIGHUP: d starts from a config file without peers, then a's address is added to the file and
+# d is sent SIGHUP. a never lists d: it learns d from d's datagrams ("heard" peers).
+printf 'listen = 127.0.0.1:%s\nlog_level = debug\n' "${udp[d]}" >"$dir/d.conf"
+"$zhtpd" --config "$dir/d.conf" --data-dir "$dir/d" --dev-no-passphrase \
+    --http "127.0.0.1:${http[d]}" 2>>"$dir/d.log" &
+pid[d]=$!
+d_alone() { [ "$(field d '["state"]')" = searching ]; }
+wait_for 10 d_alone && sleep 1.5
+d_alone_still=$(field d '["peers"]')
+printf 'peer = 127.0.0.1:%s\n' "${udp[a]}" >>"$dir/d.conf"
+kill -HUP "${pid[d]}"
+d_joined() { [ "$(field d '["peers"]')" = 1 ] && [ "$(field a '["peers"]')" = 2 ]; }
+if [ "$d_alone_still" = 0 ] && wait_for 15 d_joined; then ok "SIGHUP adds the config file's new peer; the peer accepts a node it does not list"
+else not_ok "SIGHUP adds the config file's new peer; the peer accepts a node it does not list" "before: $d_alone_still" "$(status d)" "$(status a)"; fi
+
 # Every daemon stops cleanly (status 0: also no sanitizer report in sanitizer builds).
 rcs=""
-for n in a b c; do kill -TERM "${pid[$n]}" 2>/dev/null; done
-for n in a b c; do wait "${pid[$n]}"; rcs="$rcs$?"; unset "pid[$n]"; done
-check "all daemons exit 0 on SIGTERM at the end (rcs $rcs)" [ "$rcs" = 000 ]
+for n in a b c d; do kill -TERM "${pid[$n]}" 2>/dev/null; done
+for n in a b c d; do wait "${pid[$n]}"; rcs="$rcs$?"; unset "pid[$n]"; done
+check "all daemons exit 0 on SIGTERM at the end (rcs $rcs)" [ "$rcs" = 0000 ]
 
-if [ $failed != 0 ]; then for n in a b c; do echo "# --- $n.log (tail)"; tail -15 "$dir/$n.log" | sed 's/^/# /'; done; fi
+if [ $failed != 0 ]; then for n in a b c d; do echo "# --- $n.log (tail)"; tail -15 "$dir/$n.log" | sed 's/^/# /'; done; fi
 exit $failed

@@ -19,7 +19,7 @@ static void usage(FILE *f)
           "  --config FILE           INI file with the same keys (data_dir = ...); flags given\n"
           "                          on the command line are applied after it\n"
           "  --help                  this text\n"
-          "Signals: SIGINT/SIGTERM stop, SIGHUP re-reads log_level from --config.\n"
+          "Signals: SIGINT/SIGTERM stop, SIGHUP re-reads log_level and peers from --config.\n"
           "Exit status: 0 clean stop, 1 start-up failure, 2 bad usage.\n",
           f);
 }
@@ -45,6 +45,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "zhtpd: %s\n", err);
                 return 2;
             }
+            o.n_peer_config = o.n_peer;
         }
     }
     for (int i = 1; i < argc; i++) {
