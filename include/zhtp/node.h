@@ -174,6 +174,9 @@ typedef struct zhtp_node_stats {
      * then 1/s), and replies received (each also an event). Packets too short to answer
      * without amplification, and version 0, get no reply and count in neither. */
     uint64_t version_mismatch_sent, version_mismatch_limited, version_mismatch_received;
+    /* Queued, unsent frames of a handshake packet dropped because the session layer issued
+     * the next attempt to the same neighbour (docs/node.md "Lossy narrow links"). */
+    uint64_t tx_superseded;
 } zhtp_node_stats;
 void zhtp_node_get_stats(const zhtp_node *n, zhtp_node_stats *st);
 

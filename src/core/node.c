@@ -30,6 +30,14 @@ static const uint8_t our_versions[VERSIONS_LEN] = {ZHTP_WIRE_VERSION};
 #define VM_BURST   4
 #define VM_COST_NS ZHTP_NS_PER_SEC
 
+/* Pacing of narrow links: the driver is handed frames up to this much airtime ahead of now
+ * (enough to keep a radio busy between wakeups, well under a modem queue of ~2 s); the rest
+ * waits in the node, where superseded handshake frames can still be dropped and small frames
+ * overtake fragments. */
+#define PACE_AHEAD_NS   (ZHTP_NS_PER_SEC / 2)
+#define NARROW_QUEUE_NS (6 * ZHTP_NS_PER_SEC)
+/* NARROW_QUEUE_NS: the airtime a paced link may hold in the node's queue (queue_packet). */
+
 typedef struct link {
     zhtp_link_id id;
     uint32_t mtu;
@@ -40,6 +48,12 @@ typedef struct link {
      * (one reply costs VM_COST_NS, credit accrues with time up to VM_BURST replies). */
     zhtp_time vm_credit;
     zhtp_time vm_last;
+    /* Narrow links are paced (next_datagram): a frame is handed to the driver only once the
+     * previous one has had its airtime at the medium's bandwidth, so a multi-second burst of
+     * handshake fragments waits here, where it can be superseded and overtaken by small
+     * frames, instead of overflowing the radio's queue. */
+    zhtp_time tx_free;
+    size_t q_bytes; /* bytes of this link's frames waiting in the node's queue */
 } link;
 
 typedef struct nbr {
@@ -72,6 +86,9 @@ typedef struct frame {
     struct frame *next;
     zhtp_link_id link;
     zhtp_addr to;
+    bool frag;  /* a fragment: on a narrow link, whole small frames overtake it */
+    uint8_t hs; /* handshake operation it carries (superseded by the next of that kind), or 0 */
+    uint64_t hs_key; /* end-to-end handshakes: hash of (origin, destination); link ones 0 */
     size_t len;
     uint8_t data[];
 } frame;
@@ -262,8 +279,73 @@ int zhtp_node_next_event(zhtp_node *n, zhtp_node_event *ev)
 
 /* ---- outgoing frames --------------------------------------------------------------------- */
 
+static int queue_frame_kind(zhtp_node *n, zhtp_link_id link_id, const zhtp_addr *to,
+                            const uint8_t *hdr, size_t hdr_len, const uint8_t *body,
+                            size_t body_len, bool frag, uint8_t hs, uint64_t hs_key);
+
+static void unlink_frame(zhtp_node *n, frame *prev, frame *f)
+{
+    int li = find_link(n, f->link);
+    if (li >= 0)
+        n->links[li].q_bytes -= f->len;
+    if (prev)
+        prev->next = f->next;
+    else
+        n->q_head = f->next;
+    if (n->q_tail == f)
+        n->q_tail = prev;
+    n->q_bytes -= f->len;
+}
+
+/* A new handshake packet of operation |hs| to |to| on |link_id| makes the unsent frames of the
+ * previous one of that kind useless (the session layer has moved to a new attempt and will not
+ * accept a reply to the old one): they are dropped instead of occupying the link ahead of it. */
+static void supersede_frames(zhtp_node *n, zhtp_link_id link_id, const zhtp_addr *to, uint8_t hs,
+                             uint64_t hs_key)
+{
+    frame *prev = NULL;
+    for (frame *f = n->q_head; f;) {
+        frame *next = f->next;
+        if (f->hs == hs && f->hs_key == hs_key && f->link == link_id && addr_eq(&f->to, to)) {
+            unlink_frame(n, prev, f);
+            n->st.tx_superseded++;
+            nfree(n, f, sizeof(frame) + f->len);
+        } else
+            prev = f;
+        f = next;
+    }
+}
+
+/* Copies of each fragment of a |count|-fragment packet to a neighbour with frame loss |ppm|:
+ * the fewest (1..4) for which the whole packet arrives with probability >= 95 %,
+ * (1 - p^r)^count >= 0.95, but never fewer than the neighbour's per-frame repetition. A
+ * 31-fragment handshake at 10 % loss needs 3 (97 %); 2 copies give 73 %, 1 gives 4 %. */
+static unsigned fragment_repeat(uint32_t ppm, size_t count, unsigned base)
+{
+    double p = (double)ppm / 1e6;
+    unsigned r = 1;
+    for (; r < 4; r++) {
+        double lost = 1.0;
+        for (unsigned k = 0; k < r; k++)
+            lost *= p;
+        double ok = 1.0;
+        for (size_t i = 0; i < count; i++)
+            ok *= 1.0 - lost;
+        if (ok >= 0.95)
+            break;
+    }
+    return r > base ? r : base;
+}
+
 static int queue_frame(zhtp_node *n, zhtp_link_id link_id, const zhtp_addr *to, const uint8_t *hdr,
                        size_t hdr_len, const uint8_t *body, size_t body_len)
+{
+    return queue_frame_kind(n, link_id, to, hdr, hdr_len, body, body_len, false, 0, 0);
+}
+
+static int queue_frame_kind(zhtp_node *n, zhtp_link_id link_id, const zhtp_addr *to,
+                            const uint8_t *hdr, size_t hdr_len, const uint8_t *body,
+                            size_t body_len, bool frag, uint8_t hs, uint64_t hs_key)
 {
     size_t len = hdr_len + body_len;
     if (n->q_bytes + len > n->cfg.max_queue_bytes) {
@@ -276,6 +358,9 @@ static int queue_frame(zhtp_node *n, zhtp_link_id link_id, const zhtp_addr *to, 
     f->next = NULL;
     f->link = link_id;
     f->to = *to;
+    f->frag = frag;
+    f->hs = hs;
+    f->hs_key = hs_key;
     f->len = len;
     if (hdr_len)
         memcpy(f->data, hdr, hdr_len);
@@ -287,13 +372,29 @@ static int queue_frame(zhtp_node *n, zhtp_link_id link_id, const zhtp_addr *to, 
         n->q_head = f;
     n->q_tail = f;
     n->q_bytes += len;
+    int li = find_link(n, link_id);
+    if (li >= 0)
+        n->links[li].q_bytes += len;
     return ZHTP_OK;
 }
 
 /* Queues a whole packet, given as a header (full or compressed) and the rest, fragmented to
  * the link MTU. */
+static int queue_packet_hs(zhtp_node *n, uint32_t link_idx, const zhtp_addr *to, const uint8_t *hdr,
+                           size_t hdr_len, const uint8_t *rest, size_t rest_len, uint8_t hs,
+                           uint64_t hs_key);
+
 static int queue_packet(zhtp_node *n, uint32_t link_idx, const zhtp_addr *to, const uint8_t *hdr,
                         size_t hdr_len, const uint8_t *rest, size_t rest_len)
+{
+    return queue_packet_hs(n, link_idx, to, hdr, hdr_len, rest, rest_len, 0, 0);
+}
+
+/* |hs|: the handshake operation the packet carries (0: none); it supersedes the queued
+ * frames of the previous one (supersede_frames). */
+static int queue_packet_hs(zhtp_node *n, uint32_t link_idx, const zhtp_addr *to, const uint8_t *hdr,
+                           size_t hdr_len, const uint8_t *rest, size_t rest_len, uint8_t hs,
+                           uint64_t hs_key)
 {
     const link *l = &n->links[link_idx];
     size_t total = hdr_len + rest_len;
@@ -302,10 +403,25 @@ static int queue_packet(zhtp_node *n, uint32_t link_idx, const zhtp_addr *to, co
      * packets). */
     const nbr *b = to->len ? find_nbr(n, link_idx, to) : NULL;
     unsigned rep = b && b->repeat > 1 ? b->repeat : 1;
+    if (hs)
+        supersede_frames(n, l->id, to, hs, hs_key);
+    /* A paced link holds at most NARROW_QUEUE_NS of airtime here; a packet that does not fit
+     * is dropped whole (a partly queued packet would only waste airtime). Like a router's
+     * queue limit, this keeps stale retransmissions from building minutes of delay. */
+    zhtp_ssize nfrag = total <= l->mtu ? 1 : zhtp_wire_fragment_count(total, l->mtu);
+    if (l->narrow && l->medium.bandwidth_bps && nfrag > 0) {
+        unsigned r = nfrag > 1 && b ? fragment_repeat(b->loss_ppm, (size_t)nfrag, rep) : rep;
+        uint64_t bytes = (uint64_t)r * (total + (nfrag > 1 ? (uint64_t)nfrag * 8u : 0));
+        uint64_t air = (l->q_bytes + bytes) * 8u * ZHTP_NS_PER_SEC / l->medium.bandwidth_bps;
+        if (air > NARROW_QUEUE_NS) {
+            n->st.drop_queue += (uint64_t)r * (uint64_t)nfrag;
+            return ZHTP_OK;
+        }
+    }
     if (total <= l->mtu) {
         int rc = ZHTP_OK;
         for (unsigned k = 0; rc == ZHTP_OK && k < rep; k++)
-            rc = queue_frame(n, l->id, to, hdr, hdr_len, rest, rest_len);
+            rc = queue_frame_kind(n, l->id, to, hdr, hdr_len, rest, rest_len, false, hs, hs_key);
         return rc;
     }
 
@@ -318,15 +434,19 @@ static int queue_packet(zhtp_node *n, uint32_t link_idx, const zhtp_addr *to, co
         memcpy(pkt + hdr_len, rest, rest_len);
     zhtp_ssize count = zhtp_wire_fragment_count(total, l->mtu);
     int rc = count < 0 ? (int)count : ZHTP_OK;
+    if (b && count > 0)
+        rep = fragment_repeat(b->loss_ppm, (size_t)count, rep);
     uint16_t tag = n->next_frag_tag++;
     uint8_t fr[ZHTP_WIRE_MAX_MTU];
-    for (zhtp_ssize i = 0; rc == ZHTP_OK && i < count; i++) {
-        zhtp_ssize fl = zhtp_wire_fragment_build(fr, sizeof fr, pkt, total, l->mtu, tag, (size_t)i);
-        if (fl < 0)
-            rc = (int)fl;
-        for (unsigned k = 0; fl >= 0 && rc == ZHTP_OK && k < rep; k++)
-            rc = queue_frame(n, l->id, to, fr, (size_t)fl, NULL, 0);
-    }
+    /* Copies go in rounds (every fragment once, then again): a loss burst then costs
+     * different copies of different fragments rather than all copies of one. */
+    for (unsigned k = 0; rc == ZHTP_OK && k < rep; k++)
+        for (zhtp_ssize i = 0; rc == ZHTP_OK && i < count; i++) {
+            zhtp_ssize fl =
+                zhtp_wire_fragment_build(fr, sizeof fr, pkt, total, l->mtu, tag, (size_t)i);
+            rc = fl < 0 ? (int)fl
+                        : queue_frame_kind(n, l->id, to, fr, (size_t)fl, NULL, 0, true, hs, hs_key);
+        }
     nfree(n, pkt, total);
     return rc;
 }
@@ -388,6 +508,33 @@ static zhtp_ssize compress_for(zhtp_node *n, nbr *b, uint8_t *buf, size_t len, s
     return cl;
 }
 
+static bool is_handshake_op(uint8_t op)
+{
+    return op == ZHTP_WIRE_OP_HANDSHAKE_INIT || op == ZHTP_WIRE_OP_HANDSHAKE_RESPONSE ||
+           op == ZHTP_WIRE_OP_COOKIE_REPLY;
+}
+
+/* A DATA packet whose channel-4 body is an end-to-end handshake packet (unsealed, so its
+ * header is readable here, at the origin and at every relay): returns its operation and sets
+ * |*key| to a hash of its (sender, target), so that a newer attempt between the same two
+ * nodes supersedes the queued frames of the older one. 0 for anything else. */
+static uint8_t e2e_handshake_of(const zhtp_wire_header *h, const uint8_t *pt, size_t pt_len,
+                                uint64_t *key)
+{
+    if (h->operation != ZHTP_WIRE_OP_DATA ||
+        pt_len < ZHTP_WIRE_DATA_HEADER_LEN + ZHTP_WIRE_HEADER_LEN ||
+        (((unsigned)pt[2] << 8) | pt[3]) != CH_E2E)
+        return 0;
+    const uint8_t *in = pt + ZHTP_WIRE_DATA_HEADER_LEN;
+    if (!is_handshake_op(in[5]))
+        return 0;
+    uint64_t x = 0xCBF29CE484222325ull; /* FNV-1a over sender and target (bytes 16..79) */
+    for (size_t i = 16; i < 80; i++)
+        x = (x ^ in[i]) * 0x100000001B3ull;
+    *key = x;
+    return in[5];
+}
+
 /* Sends one packet (header |h|, plaintext payload |pt|) to neighbour |b| on its link: sealed
  * under the link session in secure mode, else in clear. No usable session: dropped and
  * counted (the handshake is under way or failed; the router does not use such a link). */
@@ -427,7 +574,9 @@ static int emit(zhtp_node *n, nbr *b, zhtp_wire_header *h, const uint8_t *pt, si
             goto out;
         }
     }
-    rc = queue_packet(n, b->link_idx, &b->addr, buf, (size_t)len, NULL, 0);
+    uint64_t hs_key = 0;
+    uint8_t hs = e2e_handshake_of(h, pt, pt_len, &hs_key);
+    rc = queue_packet_hs(n, b->link_idx, &b->addr, buf, (size_t)len, NULL, 0, hs, hs_key);
     if (rc == ZHTP_OK && h->operation == ZHTP_WIRE_OP_DATA && pt_len >= ZHTP_WIRE_DATA_HEADER_LEN) {
         /* Overhead of one DATA packet on this link: everything but the DATA body (header,
          * DATA sub-header, tag); fragment headers and repeated copies are not included. */
@@ -1004,8 +1153,10 @@ static int pump_sessions(zhtp_node *n, zhtp_time now)
                 }
             } else {
                 int li = find_link(n, l);
+                uint8_t op = buf[5]; /* the session layer built this header itself */
+                uint8_t hs = is_handshake_op(op) ? op : 0;
                 if (li >= 0)
-                    r = queue_packet(n, (uint32_t)li, &to, buf, (size_t)len, NULL, 0);
+                    r = queue_packet_hs(n, (uint32_t)li, &to, buf, (size_t)len, NULL, 0, hs, 0);
             }
         }
         if (buf != stack)
@@ -1404,6 +1555,13 @@ zhtp_time zhtp_node_next_deadline(const zhtp_node *n)
     for (const pending *p = n->pend; p; p = p->next)
         if (p->deadline < t)
             t = p->deadline;
+    /* Frames held back by pacing: due when their link's backlog is short enough again. */
+    for (const frame *f = n->q_head; f; f = f->next) {
+        int li = find_link(n, f->link);
+        if (li >= 0 && n->links[li].narrow && n->links[li].tx_free > PACE_AHEAD_NS &&
+            n->links[li].tx_free - PACE_AHEAD_NS < t)
+            t = n->links[li].tx_free - PACE_AHEAD_NS;
+    }
     return t;
 }
 
@@ -1467,21 +1625,58 @@ int zhtp_node_tick(zhtp_node *n, zhtp_time now)
     return rc != ZHTP_OK ? rc : r;
 }
 
+/* Whether a fragment to the same neighbour on the same link is queued ahead of |c|: a whole
+ * frame may overtake fragments to others (a keepalive beacon, a packet to another neighbour)
+ * but not those to its own destination, whose order the session and the compression context
+ * rely on (a sealed packet must not arrive before the handshake that created its keys). */
+static bool behind_fragment(const zhtp_node *n, const frame *c)
+{
+    for (const frame *f = n->q_head; f != c; f = f->next)
+        if (f->frag && f->link == c->link && addr_eq(&f->to, &c->to))
+            return true;
+    return false;
+}
+
 zhtp_ssize zhtp_node_next_datagram(zhtp_node *n, zhtp_link_id *link_id, zhtp_addr *to, uint8_t *out,
                                    size_t out_cap, zhtp_time now)
 {
-    (void)now;
     if (!n || !link_id || !to || !out)
         return ZHTP_ERR_INVAL;
-    frame *f = n->q_head;
+    /* The first frame whose link may send now; on a paced (narrow) link a whole frame
+     * (beacon, keepalive, compressed DATA) overtakes queued fragments of large packets. */
+    frame *f = NULL, *prev = NULL, *frag = NULL, *frag_prev = NULL;
+    link *fl = NULL, *frag_l = NULL;
+    for (frame *c = n->q_head, *p = NULL; c; p = c, c = c->next) {
+        int li = find_link(n, c->link);
+        link *l = li >= 0 ? &n->links[li] : NULL;
+        if (l && l->narrow && l->tx_free > now + PACE_AHEAD_NS)
+            continue;
+        if (!l || !l->narrow || (!c->frag && !behind_fragment(n, c))) {
+            f = c;
+            prev = p;
+            fl = l;
+            break;
+        }
+        if (!frag) {
+            frag = c;
+            frag_prev = p;
+            frag_l = l;
+        }
+    }
+    if (!f) {
+        f = frag;
+        prev = frag_prev;
+        fl = frag_l;
+    }
     if (!f)
         return ZHTP_ERR_AGAIN;
     if (f->len > out_cap)
         return ZHTP_ERR_NOBUF;
-    n->q_head = f->next;
-    if (!n->q_head)
-        n->q_tail = NULL;
-    n->q_bytes -= f->len;
+    unlink_frame(n, prev, f);
+    if (fl && fl->narrow && fl->medium.bandwidth_bps) {
+        zhtp_time start = fl->tx_free > now ? fl->tx_free : now;
+        fl->tx_free = start + (zhtp_time)f->len * 8u * ZHTP_NS_PER_SEC / fl->medium.bandwidth_bps;
+    }
     *link_id = f->link;
     *to = f->to;
     memcpy(out, f->data, f->len);
@@ -1612,6 +1807,7 @@ int zhtp_node_link_add(zhtp_node *n, zhtp_link_id link_id, uint32_t mtu,
     if (rc != ZHTP_OK)
         return rc;
     link *l = &n->links[n->n_links++];
+    memset(l, 0, sizeof *l);
     l->id = link_id;
     l->mtu = mtu;
     l->medium = *medium;
@@ -1619,6 +1815,7 @@ int zhtp_node_link_add(zhtp_node *n, zhtp_link_id link_id, uint32_t mtu,
     l->next_beacon = now + beacon_interval(n);
     l->vm_credit = (zhtp_time)VM_BURST * VM_COST_NS;
     l->vm_last = now;
+    l->tx_free = now;
     zhtp_addr bcast = {0};
     rc = send_discovery(n, (uint32_t)(n->n_links - 1), &bcast, ZHTP_WIRE_DISCOVERY_SOLICIT, true,
                         NULL, now);

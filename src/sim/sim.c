@@ -905,6 +905,7 @@ void zsim_result_get(const zsim *s, zsim_result *r)
         r->duplicates += st.duplicates;
         r->drop_route_bound += st.drop_route_bound;
         r->rx_compressed += st.rx_compressed;
+        r->tx_superseded += st.tx_superseded;
         r->data_tx_compressed += st.data_tx_compressed;
         r->data_tx_compressed_overhead += st.data_tx_compressed_overhead;
         r->data_tx_full += st.data_tx_full;
@@ -959,6 +960,7 @@ void zsim_result_json(const zsim_result *r, const zsim_config *c, FILE *f)
     fprintf(f, "  \"drop_hop_limit\": %llu,\n", (unsigned long long)r->drop_hop_limit);
     fprintf(f, "  \"drop_route_bound\": %llu,\n", (unsigned long long)r->drop_route_bound);
     fprintf(f, "  \"rx_compressed\": %llu,\n", (unsigned long long)r->rx_compressed);
+    fprintf(f, "  \"tx_superseded\": %llu,\n", (unsigned long long)r->tx_superseded);
     /* Per header form: narrow links (LoRa, BLE) compress, the others send full headers. */
     fprintf(f, "  \"data_packets_compressed\": %llu,\n", (unsigned long long)r->data_tx_compressed);
     fprintf(f, "  \"bytes_per_data_packet_overhead_compressed\": %.2f,\n",

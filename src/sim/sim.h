@@ -63,6 +63,7 @@ typedef struct zsim_result {
     uint64_t rx_bad, drop_no_route, drop_hop_limit, retransmits, duplicates;
     uint64_t drop_route_bound; /* DATA dropped by forwarders: loop-freedom bound unmet */
     uint64_t rx_compressed;    /* compressed-header packets received */
+    uint64_t tx_superseded;    /* queued handshake frames dropped for a newer attempt */
     /* DATA packets put on links and their summed overhead (packet minus DATA body), by
      * header form: compressed (narrow links: LoRa, BLE) and full (UDP, WiFi Direct, ...). */
     uint64_t data_tx_compressed, data_tx_compressed_overhead;
