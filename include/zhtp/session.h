@@ -156,6 +156,11 @@ typedef struct zhtp_conn_info {
     uint64_t rx_packets;  /* opened, all keys of this connection */
     uint64_t handshakes;  /* completed, both roles */
     int last_error;       /* the error behind the last Error/Failed edge, or 0 */
+    /* Our receive indices for this peer (what it puts in receiver_index): current key set,
+     * the responder's next one (rekey not yet used by the peer) and the previous one (grace
+     * period); 0 when that set is not live. Not secret; the node maps per-link 1-byte aliases
+     * of compressed headers back to them (docs/protocol.md section 8). */
+    uint32_t local_index_cur, local_index_next, local_index_prev;
 } zhtp_conn_info;
 /* ZHTP_OK or ZHTP_ERR_NOTFOUND. */
 int zhtp_session_conn_info(const zhtp_sessions *s, const uint8_t peer[ZHTP_NODE_ID_LEN],

@@ -483,6 +483,44 @@ static bool link_is_narrow(uint32_t mtu, const zhtp_route_medium *m)
     return mtu < NARROW_MTU || m->bandwidth_bps < NARROW_BANDWIDTH;
 }
 
+/* Per-link short alias of a session index (docs/protocol.md section 8): both ends derive it
+ * from the 32-bit index alone, so nothing is negotiated. A compressed header on a narrow link
+ * carries the alias (1..255: the 1-byte receiver-index width) instead of the random index;
+ * the receiver maps it back among the few indices it has live for that neighbour. */
+static uint32_t index_alias(uint32_t index)
+{
+    return index % 255u + 1u;
+}
+
+#define OFF_RECEIVER_INDEX 96 /* of the full header (docs/protocol.md 3.1) */
+
+static void put_u32_at(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+/* The receive index a 1-byte alias from neighbour |b| stands for: the last index we
+ * authenticated from it first (the usual case), then our live session indices. 0: none
+ * matches (the packet is dropped). A value of 256 or more is a real index, kept as is. */
+static uint32_t alias_resolve(const zhtp_node *n, const nbr *b, uint32_t v)
+{
+    if (v > 255 || !n->secure)
+        return v;
+    if (b->rx_index && index_alias(b->rx_index) == v)
+        return b->rx_index;
+    zhtp_conn_info ci;
+    if (zhtp_session_conn_info(n->sess, b->id, &ci) != ZHTP_OK)
+        return 0;
+    const uint32_t cand[3] = {ci.local_index_cur, ci.local_index_next, ci.local_index_prev};
+    for (size_t i = 0; i < 3; i++)
+        if (cand[i] && index_alias(cand[i]) == v)
+            return cand[i];
+    return 0;
+}
+
 /* Compresses the full packet in |buf| (|len| bytes, |cap| of space) in place for neighbour
  * |b| and advances the sender context. Returns the new length or a wire error. */
 static zhtp_ssize compress_for(zhtp_node *n, nbr *b, uint8_t *buf, size_t len, size_t cap)
@@ -499,6 +537,10 @@ static zhtp_ssize compress_for(zhtp_node *n, nbr *b, uint8_t *buf, size_t len, s
      * encoder send enough counter bytes for any receiver state. */
     if (sealed && b->tx_index == h.receiver_index && b->tx_count % COUNTER_RESYNC != 0)
         ctx.counter_base = b->tx_base;
+    /* The 4-byte random index travels as its 1-byte alias; the receiver restores it before
+     * the AEAD (whose associated data is the full header with the real index). */
+    if (sealed)
+        put_u32_at(buf + OFF_RECEIVER_INDEX, index_alias(h.receiver_index));
     zhtp_ssize cl = zhtp_wire_packet_compress(buf, cap, buf, len, &ctx);
     if (cl >= 0 && sealed) {
         b->tx_index = h.receiver_index;
@@ -1360,15 +1402,25 @@ static int on_compressed(zhtp_node *n, uint32_t link_idx, const zhtp_addr *from,
         n->st.rx_bad++;
         return (int)hl;
     }
-    /* The counter base belongs to one session: another receiver index starts from none. */
-    if ((h.flags & ZHTP_WIRE_FLAG_SEALED) && h.receiver_index != b->rx_index)
-        ctx.counter_base = ZHTP_WIRE_COUNTER_NONE;
+    uint32_t index = 0;
+    if (h.flags & ZHTP_WIRE_FLAG_SEALED) {
+        index = alias_resolve(n, b, h.receiver_index);
+        if (!index) {
+            n->st.rx_bad++; /* an alias of no session we hold with this neighbour */
+            return ZHTP_OK;
+        }
+        /* The counter base belongs to one session: another receiver index starts from none. */
+        if (index != b->rx_index)
+            ctx.counter_base = ZHTP_WIRE_COUNTER_NONE;
+    }
     size_t cap = len - (size_t)hl + ZHTP_WIRE_HEADER_LEN;
     uint8_t stack[LOCAL_STACK];
     uint8_t *full = cap <= sizeof stack ? stack : nalloc(n, cap);
     if (!full)
         return ZHTP_ERR_NOMEM;
     zhtp_ssize fl = zhtp_wire_packet_decompress(full, cap, buf, len, &ctx);
+    if (fl >= 0 && index)
+        put_u32_at(full + OFF_RECEIVER_INDEX, index);
     int rc;
     if (fl < 0) {
         n->st.rx_bad++;

@@ -623,6 +623,9 @@ int zhtp_session_conn_info(const zhtp_sessions *s, const uint8_t peer[ZHTP_NODE_
     info->rx_packets = c->rx_packets;
     info->handshakes = c->handshakes;
     info->last_error = c->last_error;
+    info->local_index_cur = c->cur.live ? c->cur.local_index : 0;
+    info->local_index_next = c->next.live ? c->next.local_index : 0;
+    info->local_index_prev = c->prev.live ? c->prev.local_index : 0;
     return ZHTP_OK;
 }
 
