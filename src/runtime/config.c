@@ -99,13 +99,18 @@ int zhtp_rt_options_set(zhtp_rt_options *o, const char *key, const char *val, ch
         return copy_str(o->data_dir, sizeof o->data_dir, val, key, err, err_cap);
     if (strcmp(key, "passphrase_file") == 0)
         return copy_str(o->passphrase_file, sizeof o->passphrase_file, val, key, err, err_cap);
-    if (strcmp(key, "dev_no_passphrase") == 0) {
+    if (strcmp(key, "control") == 0)
+        return copy_str(o->control, sizeof o->control, val, key, err, err_cap);
+    if (strcmp(key, "dev_no_passphrase") == 0 || strcmp(key, "no_control") == 0) {
         int b = parse_bool(val);
         if (b < 0) {
             snprintf(err, err_cap, "%s: expected true or false, got '%s'", key, val);
             return -1;
         }
-        o->dev_no_passphrase = b != 0;
+        if (key[0] == 'n')
+            o->no_control = b != 0;
+        else
+            o->dev_no_passphrase = b != 0;
         return 0;
     }
     if (strcmp(key, "listen") == 0 || strcmp(key, "peer") == 0 || strcmp(key, "http") == 0) {

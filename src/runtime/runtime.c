@@ -15,6 +15,7 @@
 #include <time.h>
 #include <uv.h>
 
+#include "control.h"
 #include "runtime.h"
 #include "zhtp/identity.h"
 #include "zhtp/keyfile.h"
@@ -72,6 +73,10 @@ struct rt {
     bool http_on;
     uv_signal_t sig_int, sig_term, sig_hup;
     bool stopping;
+    /* Emergency stop (zhtp admin stop), persisted in the role table: while set, no datagram is
+     * read into or drained from the node and its clock is not advanced. */
+    bool halted;
+    zhtp_rt_ctl *ctl;
     uint8_t txbuf[65536];
     /* application message counters, for /status and /metrics */
     uint64_t msg_sent, msg_acked, msg_failed, msg_received, nbr_up_events, nbr_down_events;
@@ -348,7 +353,7 @@ static void handle_event(rt *r, const zhtp_node_event *ev)
 
 static void drive(rt *r)
 {
-    if (r->stopping)
+    if (r->stopping || r->halted)
         return;
     zhtp_time now = rt_now(r);
     if (zhtp_node_next_deadline(r->node) <= now) {
@@ -393,6 +398,8 @@ static void drive(rt *r)
 static void on_timer(uv_timer_t *t)
 {
     rt *r = t->data;
+    if (r->halted)
+        return;
     zhtp_time now = rt_now(r);
     (void)zhtp_node_tick(r->node, now);
     forget_silent(r, now);
@@ -416,7 +423,7 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
         rt_log(r, ZHTP_RT_LOG_WARN, "receive on %s: %s", s->name, uv_strerror((int)nread));
         return;
     }
-    if (nread == 0 || from == NULL || (flags & UV_UDP_PARTIAL) || r->stopping)
+    if (nread == 0 || from == NULL || (flags & UV_UDP_PARTIAL) || r->stopping || r->halted)
         return;
     zhtp_time now = rt_now(r);
     zhtp_addr za;
@@ -804,6 +811,163 @@ static void http_accept(uv_stream_t *srv, int status)
         uv_close((uv_handle_t *)&c->tcp, http_closed);
 }
 
+/* ---- control socket handlers (policy, audit and role changes are done by the dispatcher
+ * before these run; they only act on the node and describe it) ---- */
+
+#define CTL_HALT_EFFECT                                                                            \
+    "no datagram is read or sent and the node clock is frozen: no forwarding, no new or "          \
+    "existing session traffic (neighbours time out); the control socket stays up"
+
+static zhtp_ssize ctl_put(char *out, size_t cap, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static zhtp_ssize ctl_put(char *out, size_t cap, size_t *len, const char *fmt, ...)
+{
+    if (*len >= cap)
+        return ZHTP_ERR_NOBUF;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out + *len, cap - *len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= cap - *len)
+        return ZHTP_ERR_NOBUF;
+    *len += (size_t)n;
+    return (zhtp_ssize)*len;
+}
+
+static zhtp_ssize ctl_status(void *ud, const zhtp_ctl_request *req, zhtp_ctl_level level, char *out,
+                             size_t cap)
+{
+    (void)req;
+    (void)level;
+    rt *r = ud;
+    char id[2 * ZHTP_NODE_ID_LEN + 1];
+    hex(id, zhtp_node_id(r->node), ZHTP_NODE_ID_LEN);
+    size_t len = 0;
+    return ctl_put(out, cap, &len,
+                   "{\"node_id\":\"%s\",\"state\":\"%s\",\"peers\":%zu,\"uptime_s\":%" PRIu64
+                   ",\"ipv6\":null,\"emergency_stop\":%s,\"connection_limit\":%u}",
+                   id, r->halted ? "stopped" : node_state(r), zhtp_node_neighbour_count(r->node),
+                   rt_now(r) / ZHTP_NS_PER_SEC, r->halted ? "true" : "false",
+                   zhtp_rt_ctl_limit(r->ctl));
+}
+
+static zhtp_ssize ctl_peers(void *ud, const zhtp_ctl_request *req, zhtp_ctl_level level, char *out,
+                            size_t cap)
+{
+    (void)req;
+    (void)level;
+    rt *r = ud;
+    const zhtp_router *rtr = zhtp_node_router(r->node);
+    size_t len = 0, nn = zhtp_router_neighbour_count(rtr);
+    zhtp_ssize rc = ctl_put(out, cap, &len, "[");
+    bool first = true;
+    for (size_t i = 0; i < nn && rc >= 0; i++) {
+        zhtp_route_nbr_info info;
+        if (zhtp_router_neighbour_get(rtr, i, &info) != ZHTP_OK)
+            continue;
+        char nid[2 * ZHTP_NODE_ID_LEN + 1];
+        hex(nid, info.id, ZHTP_NODE_ID_LEN);
+        rc = ctl_put(out, cap, &len,
+                     "%s{\"id\":\"%s\",\"state\":\"authenticated\",\"links\":%zu,"
+                     "\"link_cost\":%u,\"parent\":%s,\"child\":%s}",
+                     first ? "" : ",", nid, info.links, info.link_cost,
+                     info.is_parent ? "true" : "false", info.is_child ? "true" : "false");
+        first = false;
+    }
+    return rc < 0 ? rc : ctl_put(out, cap, &len, "]");
+}
+
+static zhtp_ssize ctl_stop(void *ud, const zhtp_ctl_request *req, zhtp_ctl_level level, char *out,
+                           size_t cap)
+{
+    (void)req;
+    (void)level;
+    rt *r = ud;
+    r->halted = true;
+    uv_timer_stop(&r->timer);
+    rt_log(r, ZHTP_RT_LOG_WARN, "emergency stop: %s", CTL_HALT_EFFECT);
+    size_t len = 0;
+    return ctl_put(out, cap, &len, "{\"stopped\":true,\"effect\":\"%s\"}", CTL_HALT_EFFECT);
+}
+
+static zhtp_ssize ctl_resume(void *ud, const zhtp_ctl_request *req, zhtp_ctl_level level, char *out,
+                             size_t cap)
+{
+    (void)req;
+    (void)level;
+    rt *r = ud;
+    r->halted = false;
+    rt_log(r, ZHTP_RT_LOG_WARN, "emergency stop lifted: traffic resumes");
+    drive(r);
+    size_t len = 0;
+    return ctl_put(out, cap, &len, "{\"stopped\":false}");
+}
+
+/* The node core has no call to close one session yet: refused, and the dispatcher records the
+ * failure in the audit log, rather than pretending. */
+static zhtp_ssize ctl_disconnect(void *ud, const zhtp_ctl_request *req, zhtp_ctl_level level,
+                                 char *out, size_t cap)
+{
+    (void)ud;
+    (void)req;
+    (void)level;
+    (void)out;
+    (void)cap;
+    return ZHTP_ERR_UNSUPPORTED;
+}
+
+static zhtp_ssize ctl_limit(void *ud, const zhtp_ctl_request *req, zhtp_ctl_level level, char *out,
+                            size_t cap)
+{
+    (void)req;
+    (void)level;
+    rt *r = ud;
+    size_t len = 0;
+    return ctl_put(out, cap, &len,
+                   "{\"limit\":%u,\"enforced\":false,\"note\":\"stored in the policy store; "
+                   "the node core exposes no connection limit to apply it to yet\"}",
+                   zhtp_rt_ctl_limit(r->ctl));
+}
+
+static void ctl_log_cb(void *ud, int level, const char *msg)
+{
+    rt_log(ud, level, "%s", msg);
+}
+
+static int open_control(rt *r, const zhtp_rt_options *o)
+{
+    char path[600], err[700];
+    if (o->control[0] != '\0')
+        snprintf(path, sizeof path, "%s", o->control);
+    else
+        snprintf(path, sizeof path, "%s/%s", o->data_dir, ZHTP_RT_CTL_SOCKET_NAME);
+    zhtp_rt_ctl_config cc = {
+        .loop = &r->loop,
+        .path = path,
+        .data_dir = o->data_dir,
+        .user_data = r,
+        .log = ctl_log_cb,
+    };
+    cc.handlers[ZHTP_CTL_OP_STATUS] = ctl_status;
+    cc.handlers[ZHTP_CTL_OP_PEERS] = ctl_peers;
+    cc.handlers[ZHTP_CTL_OP_STOP] = ctl_stop;
+    cc.handlers[ZHTP_CTL_OP_RESUME] = ctl_resume;
+    cc.handlers[ZHTP_CTL_OP_DISCONNECT] = ctl_disconnect;
+    cc.handlers[ZHTP_CTL_OP_LIMIT] = ctl_limit;
+    if (zhtp_rt_ctl_open(&r->ctl, &cc, err, sizeof err) != 0) {
+        rt_log(r, ZHTP_RT_LOG_ERROR, "%s", err);
+        return -1;
+    }
+    r->halted = zhtp_rt_ctl_stopped(r->ctl);
+    if (r->halted)
+        rt_log(r, ZHTP_RT_LOG_WARN,
+               "emergency stop in force (persisted): %s; lift it with "
+               "`zhtp admin resume`",
+               CTL_HALT_EFFECT);
+    rt_log(r, ZHTP_RT_LOG_INFO, "control socket %s (mode 0660)", path);
+    return 0;
+}
+
 /* ---- signals and shutdown ---- */
 
 static void close_one(uv_handle_t *h, void *arg)
@@ -812,6 +976,10 @@ static void close_one(uv_handle_t *h, void *arg)
     if (uv_is_closing(h))
         return;
     /* HTTP connections own their memory: free it in their close callback. */
+    if (zhtp_rt_ctl_owns(h)) {
+        zhtp_rt_ctl_close_handle(h);
+        return;
+    }
     bool conn = h->type == UV_TCP && h != (uv_handle_t *)&r->http;
     uv_close(h, conn ? http_closed : NULL);
 }
@@ -1063,6 +1231,8 @@ int zhtp_rt_run(const zhtp_rt_options *o)
         goto out;
     uv_timer_init(&r->loop, &r->timer);
     r->timer.data = r;
+    if (!o->no_control && open_control(r, o) != 0)
+        goto out;
     uv_signal_t *sigs[] = {&r->sig_int, &r->sig_term, &r->sig_hup};
     int nums[] = {SIGINT, SIGTERM, SIGHUP};
     for (int i = 0; i < 3; i++) {
@@ -1081,6 +1251,7 @@ out:
         uv_run(&r->loop, UV_RUN_DEFAULT);
         uv_loop_close(&r->loop);
     }
+    zhtp_rt_ctl_free(r->ctl);
     for (size_t i = 0; i < ZHTP_RT_MAX_LISTEN; i++)
         free(r->socks[i].rbuf);
     zhtp_node_free(r->node);

@@ -37,7 +37,9 @@ typedef struct zhtp_rt_options {
                                   * flags: SIGHUP replaces the first part and keeps the second */
     char http[ZHTP_RT_ADDR_STR]; /* "" : no HTTP responder */
     int log_level;
-    char config[512]; /* the file the options came from ("" : none); SIGHUP re-reads it */
+    char config[512];  /* the file the options came from ("" : none); SIGHUP re-reads it */
+    char control[512]; /* control socket path ("" : DATA_DIR/control.sock) */
+    bool no_control;   /* no control socket at all */
 } zhtp_rt_options;
 
 /* Defaults: log level info, nothing else set. */

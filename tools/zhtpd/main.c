@@ -15,6 +15,9 @@ static void usage(FILE *f)
           "  --peer ADDR:PORT        static peer; repeatable\n"
           "  --http ADDR:PORT        HTTP status: /status (JSON), /metrics (Prometheus),\n"
           "                          /send?to=ID&msg=TEXT[&coords=P.P.P]\n"
+          "  --control PATH          control socket (Unix, mode 0660) for `zhtp status`,\n"
+          "                          `zhtp admin ...`; default DATA_DIR/control.sock\n"
+          "  --no-control            no control socket\n"
           "  --log-level LEVEL       error, warn, info (default) or debug\n"
           "  --config FILE           INI file with the same keys (data_dir = ...); flags given\n"
           "                          on the command line are applied after it\n"
@@ -58,6 +61,10 @@ int main(int argc, char **argv)
             o.dev_no_passphrase = true;
             continue;
         }
+        if (strcmp(a, "--no-control") == 0) {
+            o.no_control = true;
+            continue;
+        }
         if (i + 1 >= argc) {
             fprintf(stderr, "zhtpd: %s needs a value (see --help)\n", a);
             return 2;
@@ -73,7 +80,7 @@ int main(int argc, char **argv)
         }
         for (size_t k = 0; k <= n; k++)
             key[k] = a[2 + k] == '-' ? '_' : a[2 + k];
-        if (strcmp(key, "dev_no_passphrase") == 0 ||
+        if (strcmp(key, "dev_no_passphrase") == 0 || strcmp(key, "no_control") == 0 ||
             zhtp_rt_options_set(&o, key, v, err, sizeof err) != 0) {
             fprintf(stderr, "zhtpd: %s: %s (see --help)\n", a, err);
             return 2;
