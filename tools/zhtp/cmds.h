@@ -6,13 +6,20 @@
 /* Exit codes, documented in `zhtp --help` and docs/cli.md. */
 enum {
     ZHTP_EXIT_OK = 0,
-    ZHTP_EXIT_FAIL = 1,  /* the operation failed (verification, I/O, ...) */
-    ZHTP_EXIT_USAGE = 2, /* bad command line */
+    ZHTP_EXIT_FAIL = 1,        /* the operation failed (verification, I/O, ...) */
+    ZHTP_EXIT_USAGE = 2,       /* bad command line */
+    ZHTP_EXIT_UNREACHABLE = 3, /* the daemon's control socket did not answer */
 };
 
 int cmd_hash(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_id(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_init(int argc, char **argv);   /* cmd_node.c */
+int cmd_wallet(int argc, char **argv); /* cmd_node.c */
+int cmd_status(int argc, char **argv); /* cmd_node.c */
+int cmd_peers(int argc, char **argv);  /* cmd_node.c */
+int cmd_admin(int argc, char **argv);  /* cmd_node.c */
+int cmd_audit(int argc, char **argv);  /* cmd_node.c */
 
 #endif

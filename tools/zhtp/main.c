@@ -15,6 +15,12 @@ static const struct {
     {"keygen", cmd_keygen, "create a node identity (hybrid ML-DSA-44+Ed25519, ML-KEM-768+X25519)"},
     {"id", cmd_id, "print the public identity and node id of a key file"},
     {"bench", cmd_bench, "measure this machine: zhtp bench crypto [--json]"},
+    {"init", cmd_init, "make a wallet the owner of a node's data directory"},
+    {"wallet", cmd_wallet, "create a control wallet or show its public key"},
+    {"status", cmd_status, "ask the running daemon for its status"},
+    {"peers", cmd_peers, "list the daemon's authenticated neighbours"},
+    {"admin", cmd_admin, "stop, resume, disconnect, limit, add-admin, remove-admin"},
+    {"audit", cmd_audit, "read the control audit log, or verify its hash chain"},
 };
 
 static void usage(FILE *f)
@@ -23,7 +29,9 @@ static void usage(FILE *f)
                "commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\nexit codes: 0 success, 1 the operation failed, 2 bad command line\n");
+    fprintf(f,
+            "\nexit codes: 0 success, 1 the operation failed or was refused, 2 bad command line,\n"
+            "3 the daemon's control socket is not reachable (docs/cli.md)\n");
 }
 
 int main(int argc, char **argv)
