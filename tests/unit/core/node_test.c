@@ -668,6 +668,55 @@ static void node_surfaces_received_version_mismatch_and_never_answers_it(void **
     side_clear(&b);
 }
 
+/* Narrow links are paced by airtime: at any time a node has handed its driver at most 0.5 s
+ * of airtime (plus one frame) beyond the elapsed time on a 50 kbit/s LoRa link, the rest is
+ * held back and next_deadline says when more may go; advancing time to that deadline lets
+ * discovery and the 6.4 KB handshake complete. */
+static void node_narrow_link_is_paced_by_airtime(void **state)
+{
+    (void)state;
+    side a, b;
+    side_init(&a, 1);
+    side_init(&b, 2);
+    zhtp_node_config ca = side_cfg(&a), cb = side_cfg(&b);
+    assert_int_equal(zhtp_node_new(&a.node, &ca, a.id, 0), ZHTP_OK);
+    assert_int_equal(zhtp_node_new(&b.node, &cb, b.id, 0), ZHTP_OK);
+    const zhtp_route_medium *m = zhtp_route_medium_preset(ZHTP_MEDIUM_LORA);
+    assert_int_equal(zhtp_node_link_add(a.node, 1, 0, m, 0), ZHTP_OK);
+    assert_int_equal(zhtp_node_link_add(b.node, 1, 0, m, 0), ZHTP_OK);
+    const double bps = (double)m->bandwidth_bps;
+    zhtp_time now = 0;
+    bool held_back = false, up = false;
+    for (int step = 0; step < 10000 && !up; step++) {
+        shuttle(&a, &b, now);
+        zhtp_node_event ev;
+        while (zhtp_node_next_event(a.node, &ev) == ZHTP_OK)
+            up = up || ev.type == ZHTP_NODE_EV_NEIGHBOUR_UP; /* link session authenticated */
+        if (up)
+            break;
+        side *both[2] = {&a, &b};
+        for (int k = 0; k < 2; k++) {
+            zhtp_node_stats st;
+            zhtp_node_get_stats(both[k]->node, &st);
+            double air = (double)st.tx_bytes * 8.0 / bps;
+            assert_true(air <= (double)now / 1e9 + 0.5 + 222.0 * 8.0 / bps + 1e-9);
+        }
+        zhtp_time da = zhtp_node_next_deadline(a.node), db = zhtp_node_next_deadline(b.node);
+        zhtp_time d = da < db ? da : db;
+        assert_true(d > now); /* everything sendable now was sent */
+        if (d < now + SEC / 2)
+            held_back = true; /* a pacing deadline, earlier than any protocol timer */
+        now = d;
+        (void)zhtp_node_tick(a.node, now);
+        (void)zhtp_node_tick(b.node, now);
+    }
+    assert_true(held_back);
+    assert_true(up);
+    assert_true(now > SEC); /* the handshake alone is over 1 s of airtime */
+    side_clear(&a);
+    side_clear(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -682,6 +731,7 @@ int main(void)
         cmocka_unit_test(node_udp_link_keeps_full_headers),
         cmocka_unit_test(node_forwarder_drops_packet_whose_route_bound_cannot_be_met),
         cmocka_unit_test(node_answers_unknown_version_once_and_rate_limits_a_flood),
+        cmocka_unit_test(node_narrow_link_is_paced_by_airtime),
         cmocka_unit_test(node_surfaces_received_version_mismatch_and_never_answers_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
