@@ -103,13 +103,16 @@ int zhtp_node_recv(zhtp_node *n, zhtp_link_id link, const zhtp_addr *from, const
                    size_t len, zhtp_time now);
 
 /* The next frame to transmit: writes it to |out|, its link and destination address, returns its
- * length; ZHTP_ERR_AGAIN when nothing is queued; ZHTP_ERR_NOBUF if |out_cap| is below the
- * frame (nothing written; the link's MTU is always enough). */
+ * length; ZHTP_ERR_AGAIN when nothing may go now; ZHTP_ERR_NOBUF if |out_cap| is below the
+ * frame (nothing written; the link's MTU is always enough). Narrow links (LoRa, BLE) are
+ * paced: frames beyond 0.5 s of airtime ahead of |now| stay queued until
+ * zhtp_node_next_deadline (docs/node.md "Lossy narrow links"). */
 zhtp_ssize zhtp_node_next_datagram(zhtp_node *n, zhtp_link_id *link, zhtp_addr *to, uint8_t *out,
                                    size_t out_cap, zhtp_time now);
 
 /* The earliest time zhtp_node_tick has work (beacons, neighbour expiry, router timers,
- * reassembly expiry, retransmissions); ZHTP_TIME_NEVER when idle. */
+ * reassembly expiry, retransmissions) or a paced link can take more frames;
+ * ZHTP_TIME_NEVER when idle. */
 zhtp_time zhtp_node_next_deadline(const zhtp_node *n);
 /* Runs everything due at |now|. ZHTP_OK or ZHTP_ERR_NOMEM (retried at the next tick). */
 int zhtp_node_tick(zhtp_node *n, zhtp_time now);
