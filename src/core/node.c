@@ -337,12 +337,6 @@ static unsigned fragment_repeat(uint32_t ppm, size_t count, unsigned base)
     return r > base ? r : base;
 }
 
-static int queue_frame(zhtp_node *n, zhtp_link_id link_id, const zhtp_addr *to, const uint8_t *hdr,
-                       size_t hdr_len, const uint8_t *body, size_t body_len)
-{
-    return queue_frame_kind(n, link_id, to, hdr, hdr_len, body, body_len, false, 0, 0);
-}
-
 static int queue_frame_kind(zhtp_node *n, zhtp_link_id link_id, const zhtp_addr *to,
                             const uint8_t *hdr, size_t hdr_len, const uint8_t *body,
                             size_t body_len, bool frag, uint8_t hs, uint64_t hs_key)
@@ -564,7 +558,7 @@ static uint8_t e2e_handshake_of(const zhtp_wire_header *h, const uint8_t *pt, si
                                 uint64_t *key)
 {
     if (h->operation != ZHTP_WIRE_OP_DATA ||
-        pt_len < ZHTP_WIRE_DATA_HEADER_LEN + ZHTP_WIRE_HEADER_LEN ||
+        pt_len < ZHTP_WIRE_DATA_HEADER_LEN + ZHTP_WIRE_HEADER_LEN || pt[0] != ZHTP_WIRE_DATA_APP ||
         (((unsigned)pt[2] << 8) | pt[3]) != CH_E2E)
         return 0;
     const uint8_t *in = pt + ZHTP_WIRE_DATA_HEADER_LEN;
@@ -1243,7 +1237,8 @@ static int answer_version(zhtp_node *n, uint32_t link_idx, const zhtp_addr *from
     l->vm_credit -= VM_COST_NS;
     n->next_msg_id++;
     n->st.version_mismatch_sent++;
-    return queue_frame(n, l->id, from, reply, (size_t)rl, NULL, 0);
+    /* Fragmented like any packet: a link's MTU may be below the reply (minimum 64). */
+    return queue_packet(n, link_idx, from, reply, (size_t)rl, NULL, 0);
 }
 
 /* A version-0 packet: only ERROR/VERSION_MISMATCH exists there. Counted and surfaced as an
