@@ -274,6 +274,13 @@ static int exchange(const char *cmd, const opts *o, const char *line, size_t len
     return ZHTP_EXIT_OK;
 }
 
+/* The string member k of o, or dflt. */
+static const char *jstr(const json_t *o, const char *k, const char *dflt)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    return v != NULL ? v : dflt;
+}
+
 /* Signs op+args, sends, and on success hands the "result" to *result (new reference). */
 static int request(const char *cmd, const opts *o, const char *op, const zhtp_ctl_arg *args,
                    size_t n_args, json_t **result)
@@ -311,9 +318,8 @@ static int request(const char *cmd, const opts *o, const char *op, const zhtp_ct
     if (ex != ZHTP_EXIT_OK)
         return ex;
     if (!json_is_true(json_object_get(resp, "ok"))) {
-        fprintf(stderr, "zhtp %s: refused: %s (%s)\n", cmd,
-                json_string_value(json_object_get(resp, "error")) ?: "?",
-                json_string_value(json_object_get(resp, "reason")) ?: "");
+        fprintf(stderr, "zhtp %s: refused: %s (%s)\n", cmd, jstr(resp, "error", "?"),
+                jstr(resp, "reason", ""));
         json_decref(resp);
         return ZHTP_EXIT_FAIL;
     }
@@ -551,8 +557,8 @@ static int simple_read(const char *cmd, const char *op, int argc, char **argv,
 
 static void status_human(const json_t *r)
 {
-    printf("node id:          %s\n", json_string_value(json_object_get(r, "node_id")) ?: "?");
-    printf("state:            %s\n", json_string_value(json_object_get(r, "state")) ?: "?");
+    printf("node id:          %s\n", jstr(r, "node_id", "?"));
+    printf("state:            %s\n", jstr(r, "state", "?"));
     printf("peers:            %" JSON_INTEGER_FORMAT "\n",
            json_integer_value(json_object_get(r, "peers")));
     printf("uptime:           %" JSON_INTEGER_FORMAT " s\n",
@@ -579,8 +585,7 @@ static void peers_human(const json_t *r)
     json_array_foreach(r, i, p)
     {
         printf("%s %s links=%" JSON_INTEGER_FORMAT " cost=%" JSON_INTEGER_FORMAT "%s%s\n",
-               json_string_value(json_object_get(p, "id")) ?: "?",
-               json_string_value(json_object_get(p, "state")) ?: "?",
+               jstr(p, "id", "?"), jstr(p, "state", "?"),
                json_integer_value(json_object_get(p, "links")),
                json_integer_value(json_object_get(p, "link_cost")),
                json_is_true(json_object_get(p, "parent")) ? " parent" : "",
@@ -793,11 +798,10 @@ int cmd_audit(int argc, char **argv)
             gmtime_r(&ts, &tm);
             strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
             printf("%6" JSON_INTEGER_FORMAT " %s %-12s caller %.16s %s %s\n",
-                   json_integer_value(json_object_get(e, "index")), when,
-                   json_string_value(json_object_get(e, "op")) ?: "?",
-                   json_string_value(json_object_get(e, "caller")) ?: "?",
+                   json_integer_value(json_object_get(e, "index")), when, jstr(e, "op", "?"),
+                   jstr(e, "caller", "?"),
                    json_is_true(json_object_get(e, "success")) ? "ok     " : "REFUSED",
-                   json_string_value(json_object_get(e, "reason")) ?: "");
+                   jstr(e, "reason", ""));
         }
     }
     json_decref(res);
