@@ -36,13 +36,24 @@ data=$dir/node
 sock=$data/control.sock
 echo "test passphrase" > "$dir/pw"
 port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+hport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# Sends one garbage UDP datagram to the daemon, then prints its count of bad datagrams.
+bad_after_junk() {
+    python3 - "$port" "$hport" <<'PY2'
+import socket, sys, time, urllib.request
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.sendto(b"junk", ("127.0.0.1", int(sys.argv[1])))
+time.sleep(0.3)
+m = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[2], timeout=5).read().decode()
+print([l.split()[-1] for l in m.splitlines() if l.startswith('zhtp_drops_total{reason="bad"}')][0])
+PY2
+}
 as() { local who=$1; shift; "$zhtp" "$@" --control "$sock" --wallet "$dir/$who.key" --passphrase-file "$dir/pw"; }
 json_get() { python3 -c 'import json,sys; v=json.load(sys.stdin)
 for k in sys.argv[1:]: v=v[k]
 print(json.dumps(v) if not isinstance(v,str) else v)' "$@"; }
 
 start() {
-    "$zhtpd" --data-dir "$data" --dev-no-passphrase --listen "127.0.0.1:$port" 2>>"$dir/zhtpd.log" &
+    "$zhtpd" --data-dir "$data" --dev-no-passphrase --listen "127.0.0.1:$port" --http "127.0.0.1:$hport" 2>>"$dir/zhtpd.log" &
     pid=$!
     for _ in $(seq 1 50); do [ -S "$sock" ] && return 0; sleep 0.1; done
     return 1
@@ -75,6 +86,10 @@ fields=$(echo "$st" | python3 -c 'import json,sys; d=json.load(sys.stdin); print
 check "status --json has node_id, state, peers, uptime_s (ipv6 null)" test "$fields" = True
 
 # ---- roles ----
+as nobody status >/dev/null
+check "a wallet with no role may read status" test $? -eq 0
+as nobody peers >/dev/null 2>&1
+check "a wallet with no role is refused peers (exit 1)" test $? -eq 1
 as nobody admin stop 2>"$dir/err"
 rc=$?
 check "a wallet with no role is refused admin stop with exit 1" test $rc -eq 1
@@ -97,12 +112,16 @@ check "an admin is refused the owner's stop (exit 1)" test $? -eq 1
 as owner admin stop >/dev/null
 check "the owner's stop succeeds" test $? -eq 0
 check "the daemon reports state stopped" test "$(as owner status --json | json_get state)" = stopped
+b1=$(bad_after_junk); b2=$(bad_after_junk)
+check "while stopped, datagrams do not reach the node (bad-datagram count stays $b1)" test "$b1" = "$b2"
 stop_daemon
 start
 check "after a restart the daemon is still stopped" test "$(as owner status --json | json_get state)" = stopped
 as owner admin resume >/dev/null
 state=$(as owner status --json | json_get state)
 check "after resume the daemon is no longer stopped" test "$state" = searching
+b1=$(bad_after_junk); b2=$(bad_after_junk)
+check "after resume, datagrams reach the node again (bad-datagram count $b1 -> $b2)" test "$b2" -gt "$b1"
 as owner admin limit 5 >/dev/null
 check "limit is stored and reported by status" test "$(as owner status --json | json_get connection_limit)" = 5
 
@@ -167,6 +186,12 @@ PY
 rc=$?
 check "audit verify fails (exit 1) on the copy with one entry altered ($n stored copies altered)" test $rc -eq 1 -a "$n" -gt 0
 check "the failure names the tampering" grep -q TAMPERED "$dir/verify.out"
+
+"$zhtpd" --data-dir "$dir/nc" --dev-no-passphrase --listen 127.0.0.1:0 --no-control 2>/dev/null &
+pid=$!
+sleep 0.7
+check "--no-control: the daemon runs without a control socket" test ! -e "$dir/nc/control.sock" -a -e "$dir/nc/identity.key"
+stop_daemon
 
 echo "1..$n_test"
 exit $failed
