@@ -745,6 +745,15 @@ static int on_discovery(zhtp_node *n, uint32_t link_idx, const zhtp_addr *from,
         /* A different node now answers at this address: forget the old one first. */
         nbr_remove(n, (size_t)(b - n->nbrs), now);
         b = NULL;
+    } else if (b && d->kind == ZHTP_WIRE_DISCOVERY_SOLICIT && d->identity.len != 0) {
+        /* A neighbour we know asks who we are: it has restarted or lost us, so whatever
+         * session we hold with it is dead on its side. Without this, when it is the one with
+         * the larger id (so it does not dial), we would keep sealing with the dead session and
+         * its keepalives would keep that session from ever timing out. Discovery is not
+         * authenticated, so a sender that can spoof this neighbour's address can force a new
+         * handshake; it could already drop our packets. */
+        nbr_remove(n, (size_t)(b - n->nbrs), now);
+        b = NULL;
     }
     if (!b) {
         if (d->identity.len == 0) {

@@ -717,9 +717,77 @@ static void node_narrow_link_is_paced_by_airtime(void **state)
     side_clear(&b);
 }
 
+/* Advances both nodes from t0 to t1 in 50 ms steps, moving every datagram. */
+static void run_pair(side *a, side *b, zhtp_time t0, zhtp_time t1)
+{
+    for (zhtp_time t = t0; t <= t1; t += SEC / 20) {
+        (void)zhtp_node_tick(a->node, t);
+        (void)zhtp_node_tick(b->node, t);
+        shuttle(a, b, t);
+    }
+}
+
+static bool got_data(side *s, const uint8_t *msg, size_t len)
+{
+    zhtp_node_event ev;
+    bool found = false;
+    while (zhtp_node_next_event(s->node, &ev) == ZHTP_OK)
+        if (ev.type == ZHTP_NODE_EV_DATA && ev.len == len && memcmp(ev.data, msg, len) == 0)
+            found = true;
+    return found;
+}
+
+/* One side restarts (same identity, same address) while the other still holds their session:
+ * the restarted node solicits, the survivor must drop the stale session and handshake again,
+ * whichever of the two has the smaller id (the smaller id dials). */
+static void restart_one_side(int restart_b)
+{
+    side a, b;
+    pair_up(&a, &b);
+    run_pair(&a, &b, 0, SEC);
+    drain_events(&a);
+    drain_events(&b);
+    side *r = restart_b ? &b : &a, *o = restart_b ? &a : &b;
+    zhtp_node_free(r->node);
+    assert_int_equal(r->mem.bytes, 0);
+    zhtp_node_config c = side_cfg(r);
+    assert_int_equal(zhtp_node_new(&r->node, &c, r->id, 2 * SEC), ZHTP_OK);
+    assert_int_equal(
+        zhtp_node_link_add(r->node, 1, 0, zhtp_route_medium_preset(ZHTP_MEDIUM_UDP), 2 * SEC),
+        ZHTP_OK);
+    run_pair(&a, &b, 2 * SEC, 3 * SEC); /* well inside the survivor's 4 s silence timeout */
+    const uint8_t m1[] = "to the restarted node", m2[] = "from the restarted node";
+    uint64_t id;
+    assert_int_equal(zhtp_node_send(o->node, zhtp_node_id(r->node), m1, sizeof m1,
+                                    ZHTP_NODE_SEND_RELIABLE, 3 * SEC, &id),
+                     ZHTP_OK);
+    assert_int_equal(zhtp_node_send(r->node, zhtp_node_id(o->node), m2, sizeof m2,
+                                    ZHTP_NODE_SEND_RELIABLE, 3 * SEC, &id),
+                     ZHTP_OK);
+    run_pair(&a, &b, 3 * SEC, 5 * SEC);
+    assert_true(got_data(r, m1, sizeof m1));
+    assert_true(got_data(o, m2, sizeof m2));
+    side_clear(&a);
+    side_clear(&b);
+}
+
+static void node_restarted_neighbour_reconnects_when_a_restarts(void **state)
+{
+    (void)state;
+    restart_one_side(0);
+}
+
+static void node_restarted_neighbour_reconnects_when_b_restarts(void **state)
+{
+    (void)state;
+    restart_one_side(1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(node_restarted_neighbour_reconnects_when_a_restarts),
+        cmocka_unit_test(node_restarted_neighbour_reconnects_when_b_restarts),
         cmocka_unit_test(node_discovers_neighbour_and_delivers_reliable_message),
         cmocka_unit_test(node_counts_and_drops_bad_packets_from_neighbour),
         cmocka_unit_test(node_new_fails_cleanly_at_every_allocation),
