@@ -241,26 +241,41 @@ void zhtp_hs_init_remac(uint8_t *pkt, size_t len, zhtp_hs_initiator *st, const u
     init_macs(pkt, len, cookie, st->mac1);
 }
 
+/* The steps both handshake parsers share: decode the packet (untrusted), check it is operation
+ * |op|, decode its handshake payload, and read the flags byte that opens field 1, refusing
+ * bits outside |known_flags|. */
+static int decode_handshake(zhtp_wire_packet *p, zhtp_wire_payload *pl, uint8_t *flags,
+                            const uint8_t *pkt, size_t len, uint8_t op, uint8_t known_flags)
+{
+    int rc = zhtp_wire_packet_decode(p, pkt, len);
+    if (rc != 0)
+        return rc;
+    if (p->hdr.operation != op)
+        return ZHTP_ERR_WIRE_OPERATION;
+    rc = zhtp_wire_payload_decode(pl, p->hdr.operation, p->payload.ptr, p->payload.len);
+    if (rc != 0)
+        return rc;
+    const zhtp_wire_bytes *idf = &pl->u.handshake.field[1];
+    if (idf->len < 1)
+        return ZHTP_ERR_WIRE_LENGTH;
+    *flags = idf->ptr[0];
+    if (*flags & ~known_flags)
+        return ZHTP_ERR_WIRE_RESERVED;
+    return ZHTP_OK;
+}
+
 int zhtp_hs_init_parse(zhtp_hs_init_msg *m, const uint8_t *pkt, size_t len)
 {
     zhtp_wire_packet p;
     zhtp_wire_payload pl;
+    uint8_t flags;
     memset(m, 0, sizeof *m);
-    int rc = zhtp_wire_packet_decode(&p, pkt, len);
-    if (rc != 0)
-        return rc;
-    if (p.hdr.operation != ZHTP_WIRE_OP_HANDSHAKE_INIT)
-        return ZHTP_ERR_WIRE_OPERATION;
-    rc = zhtp_wire_payload_decode(&pl, p.hdr.operation, p.payload.ptr, p.payload.len);
-    if (rc != 0)
+    int rc = decode_handshake(&p, &pl, &flags, pkt, len, ZHTP_WIRE_OP_HANDSHAKE_INIT,
+                              ZHTP_HS_FLAGS_KNOWN);
+    if (rc != ZHTP_OK)
         return rc;
     const zhtp_wire_handshake *h = &pl.u.handshake;
     const zhtp_wire_bytes *idf = &h->field[1];
-    if (idf->len < 1)
-        return ZHTP_ERR_WIRE_LENGTH;
-    uint8_t flags = idf->ptr[0];
-    if (flags & ~ZHTP_HS_FLAGS_KNOWN)
-        return ZHTP_ERR_WIRE_RESERVED;
     bool resume = flags & ZHTP_HS_FLAG_RESUME;
     if (resume && (flags & ZHTP_HS_FLAG_IDENTITY))
         return ZHTP_ERR_WIRE_FIELD;
@@ -400,22 +415,14 @@ int zhtp_hs_response_parse(zhtp_hs_resp_msg *m, const uint8_t *pkt, size_t len)
 {
     zhtp_wire_packet p;
     zhtp_wire_payload pl;
+    uint8_t flags;
     memset(m, 0, sizeof *m);
-    int rc = zhtp_wire_packet_decode(&p, pkt, len);
-    if (rc != 0)
-        return rc;
-    if (p.hdr.operation != ZHTP_WIRE_OP_HANDSHAKE_RESPONSE)
-        return ZHTP_ERR_WIRE_OPERATION;
-    rc = zhtp_wire_payload_decode(&pl, p.hdr.operation, p.payload.ptr, p.payload.len);
-    if (rc != 0)
+    int rc = decode_handshake(&p, &pl, &flags, pkt, len, ZHTP_WIRE_OP_HANDSHAKE_RESPONSE,
+                              ZHTP_HS_FLAG_IDENTITY | ZHTP_HS_RESP_FLAG_RESUME);
+    if (rc != ZHTP_OK)
         return rc;
     const zhtp_wire_handshake *h = &pl.u.handshake;
     const zhtp_wire_bytes *idf = &h->field[1];
-    if (idf->len < 1)
-        return ZHTP_ERR_WIRE_LENGTH;
-    uint8_t flags = idf->ptr[0];
-    if (flags & ~(ZHTP_HS_FLAG_IDENTITY | ZHTP_HS_RESP_FLAG_RESUME))
-        return ZHTP_ERR_WIRE_RESERVED;
     if (flags == (ZHTP_HS_FLAG_IDENTITY | ZHTP_HS_RESP_FLAG_RESUME))
         return ZHTP_ERR_WIRE_FIELD;
     size_t want = (flags & ZHTP_HS_RESP_FLAG_RESUME) ? ZHTP_HS_RESP_ID_RESUME
