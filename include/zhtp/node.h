@@ -190,6 +190,17 @@ const zhtp_router *zhtp_node_router(const zhtp_node *n);
 /* Neighbours currently up. */
 size_t zhtp_node_neighbour_count(const zhtp_node *n);
 
+/* Connection limit: peers with a link or end-to-end session or a handshake under way. Changeable
+ * at run time; 0 restores the session layer's default. Enforced when a handshake with a new peer
+ * starts (ours or theirs); lowering it never cuts existing connections. No effect in plaintext
+ * mode. */
+void zhtp_node_set_max_connections(zhtp_node *n, uint32_t max);
+/* Closes the sessions with the neighbour |peer| on every link and forgets it as a neighbour:
+ * routes through it go down at once (NEIGHBOUR_DOWN event). It may come back through discovery
+ * and a new handshake, as after any loss. ZHTP_OK, or ZHTP_ERR_NOTFOUND when |peer| is not a
+ * neighbour. */
+int zhtp_node_disconnect(zhtp_node *n, const uint8_t peer[ZHTP_NODE_ID_LEN], zhtp_time now);
+
 #ifdef __cplusplus
 }
 #endif

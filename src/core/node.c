@@ -1927,3 +1927,21 @@ size_t zhtp_node_neighbour_count(const zhtp_node *n)
 {
     return n->n_nbrs;
 }
+
+void zhtp_node_set_max_connections(zhtp_node *n, uint32_t max)
+{
+    if (n->secure)
+        zhtp_session_set_max_connections(
+            n->sess, max ? max : (uint32_t)ZHTP_SESSION_DEFAULT_MAX_CONNECTIONS);
+}
+
+int zhtp_node_disconnect(zhtp_node *n, const uint8_t peer[ZHTP_NODE_ID_LEN], zhtp_time now)
+{
+    bool found = false;
+    for (size_t i = n->n_nbrs; i-- > 0;) /* nbr_remove moves the last entry into slot i */
+        if (memcmp(n->nbrs[i].id, peer, ZHTP_NODE_ID_LEN) == 0) {
+            nbr_remove(n, i, now);
+            found = true;
+        }
+    return found ? ZHTP_OK : ZHTP_ERR_NOTFOUND;
+}

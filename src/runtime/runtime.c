@@ -903,30 +903,39 @@ static zhtp_ssize ctl_resume(void *ud, const zhtp_ctl_request *req, zhtp_ctl_lev
     return ctl_put(out, cap, &len, "{\"stopped\":false}");
 }
 
-/* The node core has no call to close one session yet: refused, and the dispatcher records the
- * failure in the audit log, rather than pretending. */
+/* Closes the sessions with one neighbour (the node core drops it; it may come back through
+ * discovery and a new handshake). The policy (own connections for a User) was checked by the
+ * dispatcher before this runs. */
 static zhtp_ssize ctl_disconnect(void *ud, const zhtp_ctl_request *req, zhtp_ctl_level level,
                                  char *out, size_t cap)
 {
-    (void)ud;
-    (void)req;
     (void)level;
-    (void)out;
-    (void)cap;
-    return ZHTP_ERR_UNSUPPORTED;
+    rt *r = ud;
+    const zhtp_ctl_arg *a = zhtp_ctl_request_arg(req, "peer");
+    uint8_t id[ZHTP_NODE_ID_LEN];
+    if (!a || a->type != ZHTP_CTL_ARG_STRING || strlen(a->s) != 2 * ZHTP_NODE_ID_LEN ||
+        zhtp_hex_decode(id, sizeof id, a->s, strlen(a->s)) != ZHTP_NODE_ID_LEN)
+        return ZHTP_ERR_INVAL;
+    int rc = zhtp_node_disconnect(r->node, id, rt_now(r));
+    if (rc != ZHTP_OK)
+        return rc;
+    rt_log(r, ZHTP_RT_LOG_INFO, "disconnected peer %.16s... on a control request", a->s);
+    drive(r);
+    size_t len = 0;
+    return ctl_put(out, cap, &len, "{\"disconnected\":\"%s\"}", a->s);
 }
 
+/* The dispatcher has stored the new limit in the policy store before this runs; apply it. */
 static zhtp_ssize ctl_limit(void *ud, const zhtp_ctl_request *req, zhtp_ctl_level level, char *out,
                             size_t cap)
 {
     (void)req;
     (void)level;
     rt *r = ud;
+    uint32_t max = zhtp_rt_ctl_limit(r->ctl);
+    zhtp_node_set_max_connections(r->node, max);
     size_t len = 0;
-    return ctl_put(out, cap, &len,
-                   "{\"limit\":%u,\"enforced\":false,\"note\":\"stored in the policy store; "
-                   "the node core exposes no connection limit to apply it to yet\"}",
-                   zhtp_rt_ctl_limit(r->ctl));
+    return ctl_put(out, cap, &len, "{\"limit\":%u,\"enforced\":true}", max);
 }
 
 static void ctl_log_cb(void *ud, int level, const char *msg)
@@ -959,6 +968,7 @@ static int open_control(rt *r, const zhtp_rt_options *o)
         return -1;
     }
     r->halted = zhtp_rt_ctl_stopped(r->ctl);
+    zhtp_node_set_max_connections(r->node, zhtp_rt_ctl_limit(r->ctl)); /* persisted limit */
     if (r->halted)
         rt_log(r, ZHTP_RT_LOG_WARN,
                "emergency stop in force (persisted): %s; lift it with "

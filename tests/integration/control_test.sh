@@ -124,6 +124,10 @@ b1=$(bad_after_junk); b2=$(bad_after_junk)
 check "after resume, datagrams reach the node again (bad-datagram count $b1 -> $b2)" test "$b2" -gt "$b1"
 as owner admin limit 5 >/dev/null
 check "limit is stored and reported by status" test "$(as owner status --json | json_get connection_limit)" = 5
+check "limit is applied to the node's session layer (enforced: true)" \
+    test "$(as owner admin limit 7 --json | json_get enforced)" = true
+as owner admin disconnect "$(printf '%064d' 0)" >/dev/null 2>&1
+check "disconnecting a peer that is not a neighbour fails (exit 1)" test $? -eq 1
 
 # ---- raw socket: replay and over-long line ----
 as owner status --request-out "$dir/req.line"

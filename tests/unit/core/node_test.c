@@ -783,9 +783,43 @@ static void node_restarted_neighbour_reconnects_when_b_restarts(void **state)
     restart_one_side(1);
 }
 
+static void node_disconnect_drops_the_neighbour_which_may_come_back(void **state)
+{
+    (void)state;
+    side a, b;
+    pair_up(&a, &b);
+    run_pair(&a, &b, 0, SEC);
+    drain_events(&a);
+    drain_events(&b);
+    zhtp_node_set_max_connections(a.node, 8); /* a pass-through to the session layer */
+    assert_int_equal(zhtp_node_disconnect(a.node, zhtp_node_id(b.node), SEC), ZHTP_OK);
+    assert_int_equal(zhtp_node_neighbour_count(a.node), 0);
+    zhtp_node_event ev;
+    bool down = false;
+    while (zhtp_node_next_event(a.node, &ev) == ZHTP_OK)
+        down |= ev.type == ZHTP_NODE_EV_NEIGHBOUR_DOWN &&
+                memcmp(ev.peer, zhtp_node_id(b.node), ZHTP_NODE_ID_LEN) == 0;
+    assert_true(down);
+    assert_int_equal(zhtp_node_disconnect(a.node, zhtp_node_id(b.node), SEC), ZHTP_ERR_NOTFOUND);
+    /* b still beacons: a learns it again, a new handshake runs, and traffic flows. */
+    run_pair(&a, &b, SEC, 3 * SEC);
+    assert_int_equal(zhtp_node_neighbour_count(a.node), 1);
+    const uint8_t msg[] = "after the disconnect";
+    uint64_t id;
+    assert_int_equal(zhtp_node_send(b.node, zhtp_node_id(a.node), msg, sizeof msg,
+                                    ZHTP_NODE_SEND_RELIABLE, 3 * SEC, &id),
+                     ZHTP_OK);
+    run_pair(&a, &b, 3 * SEC, 5 * SEC);
+    assert_true(got_data(&a, msg, sizeof msg));
+    zhtp_node_set_max_connections(a.node, 0); /* back to the default */
+    side_clear(&a);
+    side_clear(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(node_disconnect_drops_the_neighbour_which_may_come_back),
         cmocka_unit_test(node_restarted_neighbour_reconnects_when_a_restarts),
         cmocka_unit_test(node_restarted_neighbour_reconnects_when_b_restarts),
         cmocka_unit_test(node_discovers_neighbour_and_delivers_reliable_message),
