@@ -124,6 +124,24 @@ static uint64_t sub_sat(uint64_t a, uint64_t b)
     return a > b ? a - b : 0;
 }
 
+/* Books the removal of one chunk (is_record false) or record of |size| bytes; a removal for
+ * damage also counts as corrupt. */
+static int counters_remove(zhtp_store *s, MDB_txn *txn, bool is_record, uint64_t size,
+                           bool is_corrupt)
+{
+    counters c;
+    int err = counters_get(s, txn, &c);
+    if (err)
+        return err;
+    uint64_t *count = is_record ? &c.records : &c.chunks;
+    uint64_t *bytes = is_record ? &c.record_bytes : &c.chunk_bytes;
+    *count = sub_sat(*count, 1);
+    *bytes = sub_sat(*bytes, size);
+    if (is_corrupt)
+        c.corrupt++;
+    return counters_put(s, txn, &c);
+}
+
 static int usage_get(zhtp_store *s, MDB_txn *txn, const uint8_t *owner, uint64_t *bytes)
 {
     MDB_val k = val(owner, ZHTP_NODE_ID_LEN), v;
@@ -609,14 +627,7 @@ static int chunk_remove(zhtp_store *s, MDB_txn *txn, const uint8_t *key, bool is
         return err;
     if (have_meta && (err = expiry_del(s, txn, m.expiry_unix_s, 'C', key)))
         return err;
-    counters c;
-    if ((err = counters_get(s, txn, &c)))
-        return err;
-    c.chunks = sub_sat(c.chunks, 1);
-    c.chunk_bytes = sub_sat(c.chunk_bytes, size);
-    if (is_corrupt)
-        c.corrupt++;
-    return counters_put(s, txn, &c);
+    return counters_remove(s, txn, false, size, is_corrupt);
 }
 
 static int chunk_del_txn(zhtp_store *s, MDB_txn *txn, void *argp)
@@ -706,14 +717,7 @@ static int record_remove(zhtp_store *s, MDB_txn *txn, MDB_val *k, const MDB_val 
     int rc = mdb_del(txn, s->records, k, NULL);
     if (rc)
         return backend(s, rc);
-    counters c;
-    if ((err = counters_get(s, txn, &c)))
-        return err;
-    c.records = sub_sat(c.records, 1);
-    c.record_bytes = sub_sat(c.record_bytes, size);
-    if (is_corrupt)
-        c.corrupt++;
-    return counters_put(s, txn, &c);
+    return counters_remove(s, txn, true, size, is_corrupt);
 }
 
 static int record_put_txn(zhtp_store *s, MDB_txn *txn, void *argp)
