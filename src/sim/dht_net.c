@@ -1,4 +1,4 @@
-/* Virtual network for core/dht tests and benchmarks (see dht_net.h). */
+/* Virtual network of DHT instances for tests, benchmarks and zhtp-sim --dht (see dht_net.h). */
 #include "dht_net.h"
 
 #include <math.h>

@@ -1,6 +1,8 @@
 /* In-process harness for core/dht: many DHT instances exchanging messages through a virtual
  * network with a latency model and a virtual clock. Seeded and deterministic: the same config
- * gives the same trace. Used by tests/unit/dht/dht_test.c and bench/dht/dht_bench.c.
+ * gives the same trace. Part of the simulator library (src/sim/meson.build, zhtp_dht_net_dep);
+ * used by tests/unit/dht/, bench/dht/dht_bench.c and `zhtp-sim --dht` (dht_net_workload.h).
+ * Like the rest of src/sim it uses the system allocator for its own state.
  *
  * Latency model (docs/dht.md): every node sits at a random point of the unit square; a message
  * takes 5 ms + 40 ms * euclidean distance + uniform jitter in [0, 2 ms); processing is free.
@@ -10,8 +12,8 @@
  * target, never a value, and acknowledges STOREs it throws away); FORGER (answers FIND_VALUE
  * with bytes that do not hash to the key); DEAD (killed: receives nothing); TAMPERER (honest,
  * but flips one byte of every sealed box in the RELAY_RESULTs it sends). */
-#ifndef DHT_NET_H
-#define DHT_NET_H
+#ifndef ZHTP_SIM_DHT_NET_H
+#define ZHTP_SIM_DHT_NET_H
 
 #include <stdbool.h>
 #include <stddef.h>
