@@ -47,6 +47,11 @@ typedef void (*zhtp_log_fn)(void *user_data, int level, const char *msg);
 
 /* zhtp_node_send flags */
 #define ZHTP_NODE_SEND_RELIABLE 0x1u /* retransmit until the destination acknowledges */
+/* IPv6 over the mesh: |bytes| is a whole IPv6 packet (>= 40 bytes, version nibble 6), carried
+ * as DATA subtype IPV6 inside the end-to-end session (docs/protocol.md 6.9): unreliable, never
+ * acknowledged or retransmitted. The destination raises ZHTP_NODE_EV_IP6. Not combinable with
+ * ZHTP_NODE_SEND_RELIABLE. */
+#define ZHTP_NODE_SEND_IP6 0x2u
 
 typedef struct zhtp_node_config {
     const zhtp_mem *mem; /* NULL: default allocator */
@@ -117,7 +122,10 @@ zhtp_time zhtp_node_next_deadline(const zhtp_node *n);
 /* Runs everything due at |now|. ZHTP_OK or ZHTP_ERR_NOMEM (retried at the next tick). */
 int zhtp_node_tick(zhtp_node *n, zhtp_time now);
 
-/* Sends |len| bytes of application data to node |dest| (may be a non-neighbour). |bytes| is
+/* Sends |len| bytes of application data to node |dest| (may be a non-neighbour), or with
+ * ZHTP_NODE_SEND_IP6 one IPv6 packet (waits at most one RTO for the end-to-end session, then is
+ * dropped silently: stats.drop_ip6; ZHTP_ERR_INVAL if it is not an IPv6 packet or RELIABLE is
+ * also set; ZHTP_ERR_AGAIN if 64 IPv6 packets already wait for sessions). |bytes| is
  * copied. With ZHTP_NODE_SEND_RELIABLE the node keeps a copy and retransmits with exponential
  * backoff until the destination's end-to-end acknowledgement (ZHTP_NODE_EV_ACKED) or
  * max_retransmits (ZHTP_NODE_EV_FAILED). Without it, one attempt. |*msg_id| (may be NULL) gets
@@ -137,6 +145,9 @@ typedef enum zhtp_node_event_type {
      * one of our packets with ERROR/VERSION_MISMATCH. data/len: the versions it speaks
      * (descending, one byte each); msg_id: the reply's in_reply_to. Never answered. */
     ZHTP_NODE_EV_VERSION_MISMATCH,
+    /* An IPv6 packet for the TUN interface: peer = source node id (authenticated end to end),
+     * data/len = the whole IPv6 packet (>= 40 bytes, version 6), hops = links crossed. */
+    ZHTP_NODE_EV_IP6,
 } zhtp_node_event_type;
 
 typedef struct zhtp_node_event {
@@ -180,6 +191,11 @@ typedef struct zhtp_node_stats {
     /* Queued, unsent frames of a handshake packet dropped because the session layer issued
      * the next attempt to the same neighbour (docs/node.md "Lossy narrow links"). */
     uint64_t tx_superseded;
+    /* IPv6 carriage (ZHTP_NODE_SEND_IP6): packets sent into the mesh, delivered to us (each an
+     * EV_IP6), and dropped at the origin (no route, or the end-to-end session did not come up
+     * within one retransmission timeout, or IP6_PENDING_MAX (64) packets already waiting). A
+     * received DATA/IPV6 body that is not an IPv6 packet counts in rx_bad. */
+    uint64_t ip6_tx, ip6_rx, drop_ip6;
 } zhtp_node_stats;
 void zhtp_node_get_stats(const zhtp_node *n, zhtp_node_stats *st);
 

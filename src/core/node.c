@@ -13,7 +13,15 @@ enum {
     CH_ACK = 2,      /* body: u64 big-endian message id being acknowledged */
     CH_RELIABLE = 3, /* application message that wants an ACK */
     CH_E2E = 4,      /* body: a whole inner packet of the end-to-end session */
+    /* Not a channel on the wire: DATA subtype IPV6 (channel 0), a tunnelled IPv6 packet. The
+     * send path takes it as a channel so that IPv6 rides the same end-to-end session. */
+    CH_IP6 = 0x10000,
 };
+
+/* At most this many IPv6 packets wait for an end-to-end session at once; more are dropped
+ * (stats.drop_ip6): a TUN interface can produce packets far faster than a handshake ends, and
+ * IPv6 is a datagram service, so the sender's own transport retries. */
+#define IP6_PENDING_MAX 64
 
 /* route_packet's internal answer "a next hop exists but none meets the bound"; never
  * returned by the API (the origin's bound is NONE, forwarders count it and return ZHTP_OK). */
@@ -108,6 +116,7 @@ typedef struct pending {
     zhtp_time rto;
     uint32_t attempts;
     bool reliable;
+    bool ip6; /* an IPv6 packet waiting for its end-to-end session (never retransmitted) */
     size_t len;
     uint8_t data[];
 } pending;
@@ -134,6 +143,7 @@ struct zhtp_node {
     pending *pend;
 
     uint64_t next_msg_id;
+    size_t n_ip6_pending;
     uint16_t next_frag_tag;
     uint64_t recent[RECENT_LEN];
     size_t recent_pos;
@@ -901,7 +911,18 @@ static int route_packet(zhtp_node *n, zhtp_wire_header *h, const uint8_t *pt, si
 }
 
 /* A DATA packet from this node to |dest| on |channel| (routed, sealed per link). */
-static int send_data(zhtp_node *n, const uint8_t *dest, uint16_t channel, uint64_t msg_id,
+static void data_payload(zhtp_wire_payload *p, uint32_t channel, const uint8_t *body,
+                         size_t body_len)
+{
+    memset(p, 0, sizeof *p);
+    p->operation = ZHTP_WIRE_OP_DATA;
+    p->u.data.subtype = channel == CH_IP6 ? ZHTP_WIRE_DATA_IPV6 : ZHTP_WIRE_DATA_APP;
+    p->u.data.channel = channel == CH_IP6 ? 0 : (uint16_t)channel;
+    p->u.data.body.ptr = body;
+    p->u.data.body.len = body_len;
+}
+
+static int send_data(zhtp_node *n, const uint8_t *dest, uint32_t channel, uint64_t msg_id,
                      const uint8_t *body, size_t body_len, zhtp_time now)
 {
     zhtp_wire_header h;
@@ -913,11 +934,8 @@ static int send_data(zhtp_node *n, const uint8_t *dest, uint16_t channel, uint64
     uint8_t *buf = pl <= sizeof stack ? stack : nalloc(n, pl);
     if (!buf)
         return ZHTP_ERR_NOMEM;
-    zhtp_wire_payload p = {.operation = ZHTP_WIRE_OP_DATA};
-    p.u.data.subtype = ZHTP_WIRE_DATA_APP;
-    p.u.data.channel = channel;
-    p.u.data.body.ptr = body;
-    p.u.data.body.len = body_len;
+    zhtp_wire_payload p;
+    data_payload(&p, channel, body, body_len);
     zhtp_ssize el = zhtp_wire_payload_encode(buf, pl, &p);
     int rc = el < 0 ? (int)el : route_packet(n, &h, buf, (size_t)el, now);
     if (buf != stack)
@@ -937,7 +955,7 @@ static bool is_neighbour_id(const zhtp_node *n, const uint8_t *id)
  * link session (which is then also the end-to-end session); any other node through an inner
  * packet sealed by the end-to-end session, carried in a DATA packet on channel CH_E2E.
  * Returns ZHTP_ERR_AGAIN when that session is not up yet (a handshake was started). */
-static int send_app(zhtp_node *n, const uint8_t *dest, uint16_t channel, uint64_t msg_id,
+static int send_app(zhtp_node *n, const uint8_t *dest, uint32_t channel, uint64_t msg_id,
                     const uint8_t *body, size_t body_len, zhtp_time now)
 {
     if (!n->secure)
@@ -960,11 +978,8 @@ static int send_app(zhtp_node *n, const uint8_t *dest, uint16_t channel, uint64_
     if (!buf)
         return ZHTP_ERR_NOMEM;
     uint8_t *inner = buf + pl;
-    zhtp_wire_payload p = {.operation = ZHTP_WIRE_OP_DATA};
-    p.u.data.subtype = ZHTP_WIRE_DATA_APP;
-    p.u.data.channel = channel;
-    p.u.data.body.ptr = body;
-    p.u.data.body.len = body_len;
+    zhtp_wire_payload p;
+    data_payload(&p, channel, body, body_len);
     int rc;
     zhtp_ssize el = zhtp_wire_payload_encode(buf, pl, &p);
     if (el < 0) {
@@ -1000,13 +1015,20 @@ static bool seen_recently(zhtp_node *n, const uint8_t *src, uint64_t msg_id)
 static int on_data_local(zhtp_node *n, const zhtp_wire_header *h, const zhtp_wire_data *d,
                          zhtp_time now)
 {
-    if (d->subtype != ZHTP_WIRE_DATA_APP) {
-        n->st.rx_bad++; /* IPv6 over the mesh belongs to the tunnel module (not built yet) */
-        return ZHTP_OK;
-    }
     /* hop_count counts forwarders (0 from a neighbour); the event reports links crossed. */
     zhtp_node_event ev = {.hops = (uint32_t)h->hop_count + 1u, .msg_id = h->message_id};
     memcpy(ev.peer, h->sender, ZHTP_NODE_ID_LEN);
+    if (d->subtype == ZHTP_WIRE_DATA_IPV6) {
+        /* The wire decoder already refused a body that is not an IPv6 packet (< 40 bytes or
+         * version nibble != 6): such a packet never gets here and counts in rx_bad. */
+        n->st.ip6_rx++;
+        ev.type = ZHTP_NODE_EV_IP6;
+        return push_event(n, &ev, d->body.ptr, d->body.len);
+    }
+    if (d->subtype != ZHTP_WIRE_DATA_APP) {
+        n->st.rx_bad++;
+        return ZHTP_OK;
+    }
     switch (d->channel) {
     case CH_ACK: {
         if (d->body.len != 8) {
@@ -1108,7 +1130,7 @@ static int on_data(zhtp_node *n, const nbr *b, const zhtp_wire_header *h, const 
             return rc;
         }
         if (n->secure) {
-            if (p.u.data.channel == CH_E2E)
+            if (p.u.data.subtype == ZHTP_WIRE_DATA_APP && p.u.data.channel == CH_E2E)
                 return on_e2e(n, h, p.u.data.body.ptr, p.u.data.body.len, now);
             /* Only a neighbour's own data is protected end to end by the link session. */
             if (memcmp(h->sender, b->id, ZHTP_NODE_ID_LEN) != 0) {
@@ -1499,12 +1521,27 @@ int zhtp_node_send(zhtp_node *n, const uint8_t dest[ZHTP_NODE_ID_LEN], const uin
     if (!n || !dest || (!bytes && len) || len > ZHTP_NODE_MAX_MESSAGE ||
         memcmp(dest, n->self, ZHTP_NODE_ID_LEN) == 0)
         return ZHTP_ERR_INVAL;
+    bool reliable = (flags & ZHTP_NODE_SEND_RELIABLE) != 0;
+    bool ip6 = (flags & ZHTP_NODE_SEND_IP6) != 0;
+    if (ip6 && (reliable || len < 40 || (bytes[0] >> 4) != 6))
+        return ZHTP_ERR_INVAL; /* an IPv6 packet is at least its 40-byte header, version 6 */
     uint64_t id = n->next_msg_id++;
     if (msg_id)
         *msg_id = id;
-    bool reliable = (flags & ZHTP_NODE_SEND_RELIABLE) != 0;
-    if (!reliable && !n->secure)
-        return send_data(n, dest, CH_MESSAGE, id, bytes, len, now);
+    uint32_t channel = ip6 ? CH_IP6 : reliable ? CH_RELIABLE : CH_MESSAGE;
+    if (!reliable && !n->secure) {
+        int rc = send_data(n, dest, channel, id, bytes, len, now);
+        if (ip6 && rc == ZHTP_OK)
+            n->st.ip6_tx++;
+        else if (ip6 && rc != ZHTP_ERR_NOMEM)
+            n->st.drop_ip6++;
+        return rc;
+    }
+    if (ip6 && n->n_ip6_pending >= IP6_PENDING_MAX &&
+        !state_usable(zhtp_session_state(n->sess, dest))) {
+        n->st.drop_ip6++;
+        return ZHTP_ERR_AGAIN;
+    }
 
     pending *p = nalloc(n, sizeof(pending) + len);
     if (!p)
@@ -1515,10 +1552,11 @@ int zhtp_node_send(zhtp_node *n, const uint8_t dest[ZHTP_NODE_ID_LEN], const uin
     p->deadline = now + p->rto;
     p->attempts = 1;
     p->reliable = reliable;
+    p->ip6 = ip6;
     p->len = len;
     if (len)
         memcpy(p->data, bytes, len);
-    int rc = send_app(n, dest, reliable ? CH_RELIABLE : CH_MESSAGE, id, bytes, len, now);
+    int rc = send_app(n, dest, channel, id, bytes, len, now);
     int src = pump_sessions(n, now);
     if (rc == ZHTP_ERR_NOMEM || src == ZHTP_ERR_NOMEM) {
         nfree(n, p, sizeof(pending) + len);
@@ -1527,9 +1565,15 @@ int zhtp_node_send(zhtp_node *n, const uint8_t dest[ZHTP_NODE_ID_LEN], const uin
     if (!reliable && rc != ZHTP_ERR_AGAIN) {
         /* Sent (or no route): an unreliable message is kept only while its end-to-end
          * session is being set up. */
+        if (ip6 && rc == ZHTP_OK)
+            n->st.ip6_tx++;
+        else if (ip6)
+            n->st.drop_ip6++;
         nfree(n, p, sizeof(pending) + len);
         return rc;
     }
+    if (ip6)
+        n->n_ip6_pending++;
     /* No route or no session yet is not an error: the timer (or the session coming up)
      * tries again. */
     p->next = n->pend;
@@ -1545,9 +1589,16 @@ static void flush_pending(zhtp_node *n, const uint8_t *peer, zhtp_time now)
             pp = &p->next;
             continue;
         }
-        int rc = send_app(n, p->dest, p->reliable ? CH_RELIABLE : CH_MESSAGE, p->msg_id, p->data,
-                          p->len, now);
+        uint32_t ch = p->ip6 ? CH_IP6 : p->reliable ? CH_RELIABLE : CH_MESSAGE;
+        int rc = send_app(n, p->dest, ch, p->msg_id, p->data, p->len, now);
         if (!p->reliable && rc != ZHTP_ERR_AGAIN && rc != ZHTP_ERR_NOMEM) {
+            if (p->ip6) {
+                n->n_ip6_pending--;
+                if (rc == ZHTP_OK)
+                    n->st.ip6_tx++;
+                else
+                    n->st.drop_ip6++;
+            }
             *pp = p->next;
             nfree(n, p, sizeof(pending) + p->len);
             continue;
@@ -1563,6 +1614,15 @@ static int tick_pending(zhtp_node *n, zhtp_time now)
         pending *p = *pp;
         if (p->deadline > now) {
             pp = &p->next;
+            continue;
+        }
+        if (p->ip6) {
+            /* IPv6 is a datagram service: a packet whose session did not come up in one RTO
+             * is dropped without an event (the tunnel's own transports retry). */
+            n->n_ip6_pending--;
+            n->st.drop_ip6++;
+            *pp = p->next;
+            nfree(n, p, sizeof(pending) + p->len);
             continue;
         }
         if (p->attempts > n->cfg.max_retransmits || !p->reliable) {
