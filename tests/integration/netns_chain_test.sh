@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# A chain of 5 hosts a - b - c - d - e, each in its own network namespace with one zhtpd, joined
+# by veth links (one /24 per link, no IP forwarding: a cannot reach e's underlay address, so
+# whatever crosses the chain is carried by the daemons). Checks: every daemon authenticates
+# exactly its neighbours and all share one tree; end-to-end messages a -> e and e -> a cross the
+# 4 hops, are acknowledged, and every middle node relays. TAP on stdout; needs root (reported
+# skipped otherwise); everything is removed on exit (netns_lib.sh).
+# Usage: netns_chain_test.sh PATH/TO/zhtpd [PATH/TO/zhtp]
+set -u
+. "$(dirname "$0")/netns_lib.sh"
+nl_init "${1:?usage: netns_chain_test.sh ZHTPD [ZHTP]}" "${2:-}" 75
+
+nodes=(a b c d e)
+nl_ns "${nodes[@]}" || { not_ok "namespaces created"; nl_done; }
+for i in 0 1 2 3; do nl_link "${nodes[$i]}" "${nodes[$((i + 1))]}" || { not_ok "veth links"; nl_done; }; done
+nl_peers a b
+nl_peers b a c
+nl_peers c b d
+nl_peers d c e
+nl_peers e d
+
+# The underlay really is cut between non-neighbours: a reaches b, but not c (2 links away).
+if nsx a ping -n -c1 -W1 "${NL_ADDR[b:a]}" >/dev/null 2>&1 &&
+    ! nsx a ping -n -c1 -W1 "${NL_ADDR[c:b]}" >/dev/null 2>&1; then
+    ok "underlay: a reaches its neighbour b but not c (no IP forwarding)"
+else
+    not_ok "underlay: a reaches its neighbour b but not c (no IP forwarding)"
+fi
+
+for n in "${nodes[@]}"; do nl_start "$n"; done
+check "five daemons answer /status in their namespaces" nl_wait 10 nl_answers "${nodes[@]}"
+chain_up() {
+    nl_peers_are a 1 && nl_peers_are b 2 && nl_peers_are c 2 && nl_peers_are d 2 &&
+        nl_peers_are e 1 && nl_one_tree "${nodes[@]}"
+}
+t0=$(nl_ms)
+if nl_wait 40 chain_up; then
+    ok "each daemon authenticates exactly its neighbours and all five share one tree ($(($(nl_ms) - t0)) ms)"
+else
+    not_ok "each daemon authenticates exactly its neighbours and all five share one tree" \
+        "$(for n in "${nodes[@]}"; do echo "$n: $(nl_status "$n")"; done)"
+fi
+
+declare -A id
+for n in "${nodes[@]}"; do id[$n]=$(nl_id "$n"); done
+nl_hint_all "${nodes[@]}"
+fwd0=$(for n in b c d; do nl_metric "$n" zhtp_forwarded_packets_total; done)
+
+# a -> e: delivered to e from a, acknowledged end to end back at a.
+acked0=$(nl_field a '["messages"]["acked"]')
+t0=$(nl_ms)
+nl_send a "${id[e]}" chain-a-to-e-$$ >/dev/null
+acked_more() { [ "$(nl_field "$1" '["messages"]["acked"]')" -gt "$2" ] 2>/dev/null; }
+a_to_e() { nl_received e "chain-a-to-e-$$" "${id[a]}" && acked_more a "$acked0"; }
+if nl_wait 20 a_to_e; then
+    ok "a message from a reaches e across 4 hops and is acknowledged ($(($(nl_ms) - t0)) ms)"
+else
+    not_ok "a message from a reaches e across 4 hops and is acknowledged" "a: $(nl_status a)" "e: $(nl_status e)"
+fi
+
+acked0=$(nl_field e '["messages"]["acked"]')
+t0=$(nl_ms)
+nl_send e "${id[a]}" chain-e-to-a-$$ >/dev/null
+e_to_a() { nl_received a "chain-e-to-a-$$" "${id[e]}" && acked_more e "$acked0"; }
+if nl_wait 20 e_to_a; then
+    ok "a message from e reaches a across 4 hops and is acknowledged ($(($(nl_ms) - t0)) ms)"
+else
+    not_ok "a message from e reaches a across 4 hops and is acknowledged" "e: $(nl_status e)" "a: $(nl_status a)"
+fi
+
+# Each of b, c, d relayed packets of that exchange.
+relayed=1
+i=0
+for n in b c d; do
+    i=$((i + 1))
+    before=$(sed -n "${i}p" <<<"$fwd0")
+    after=$(nl_metric "$n" zhtp_forwarded_packets_total)
+    note "$n forwarded $before -> $after packets"
+    [ "$after" -gt "$before" ] 2>/dev/null || relayed=0
+done
+check "every middle node (b, c, d) relayed packets of the exchange (/metrics)" [ $relayed = 1 ]
+
+rcs=""
+for n in "${nodes[@]}"; do
+    p=${NL_PID[$n]}
+    kill -TERM "$p" 2>/dev/null
+    wait "$p"
+    rcs+=$?
+    NL_PID[$n]=""
+done
+check "all five daemons exit 0 on SIGTERM (rcs $rcs)" [ "$rcs" = 00000 ]
+nl_done
