@@ -135,11 +135,14 @@ typedef enum zhtp_ctl_op {
     ZHTP_CTL_OP_AUDIT,        /* owner, admin; args.from, args.count optional */
     ZHTP_CTL_OP_STATUS,       /* everyone, including level None */
     ZHTP_CTL_OP_PEERS,        /* owner, admin, user */
+    ZHTP_CTL_OP_PUT,          /* owner, admin, user; args.size: bytes that follow, 1..2^40 */
+    ZHTP_CTL_OP_GET,          /* owner, admin, user; args.id: content id hex (64) */
+    ZHTP_CTL_OP_PING,         /* owner, admin, user; args.node: node id hex or IPv6 text */
     ZHTP_CTL_OP_COUNT
 } zhtp_ctl_op;
 
 /* "stop", "resume", "disconnect", "limit", "add-admin", "remove-admin", "audit", "status",
- * "peers". from_name returns ZHTP_CTL_OP_COUNT for an unknown name. */
+ * "peers", "put", "get", "ping". from_name returns ZHTP_CTL_OP_COUNT for an unknown name. */
 const char *zhtp_ctl_op_name(zhtp_ctl_op op);
 zhtp_ctl_op zhtp_ctl_op_from_name(const char *name);
 
@@ -154,6 +157,8 @@ const char *zhtp_ctl_level_name(zhtp_ctl_level level);
 #define ZHTP_CTL_PEER_ID_BYTES  32
 #define ZHTP_CTL_LIMIT_MAX      1000000
 #define ZHTP_CTL_AUDIT_PAGE_MAX 100
+#define ZHTP_CTL_PUT_SIZE_MAX   (INT64_C(1) << 40) /* the policy's bound; the daemon's is lower */
+#define ZHTP_CTL_NODE_ARG_MAX   64 /* args.node of ping: 64 hex digits or an IPv6 address */
 
 /* The pure policy: may a caller at level run req, given the peers (node ids) of the caller's own
  * connections? Checks op and args too. Returns ZHTP_OK (allowed), ZHTP_ERR_SEC_UNKNOWN_OP,

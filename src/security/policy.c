@@ -14,6 +14,9 @@ static const char *const op_names[ZHTP_CTL_OP_COUNT] = {
     [ZHTP_CTL_OP_AUDIT] = "audit",
     [ZHTP_CTL_OP_STATUS] = "status",
     [ZHTP_CTL_OP_PEERS] = "peers",
+    [ZHTP_CTL_OP_PUT] = "put",
+    [ZHTP_CTL_OP_GET] = "get",
+    [ZHTP_CTL_OP_PING] = "ping",
 };
 
 /* The lowest level that may run each op at all. A User's disconnect is further limited to its
@@ -28,6 +31,11 @@ static const zhtp_ctl_level min_level[ZHTP_CTL_OP_COUNT] = {
     [ZHTP_CTL_OP_AUDIT] = ZHTP_CTL_LEVEL_ADMIN,
     [ZHTP_CTL_OP_STATUS] = ZHTP_CTL_LEVEL_NONE,
     [ZHTP_CTL_OP_PEERS] = ZHTP_CTL_LEVEL_USER,
+    /* Storing and fetching content and pinging spend the node's bandwidth and storage quota on
+     * the caller's behalf: a wallet this node knows, never an anonymous one. */
+    [ZHTP_CTL_OP_PUT] = ZHTP_CTL_LEVEL_USER,
+    [ZHTP_CTL_OP_GET] = ZHTP_CTL_LEVEL_USER,
+    [ZHTP_CTL_OP_PING] = ZHTP_CTL_LEVEL_USER,
 };
 
 static const char *const level_reasons[] = {
@@ -105,7 +113,9 @@ static bool args_shape(const zhtp_ctl_request *req, const char *const *required,
 static int check_args(zhtp_ctl_op op, const zhtp_ctl_request *req, const char **reason)
 {
     static const char *const peer[] = {"peer"}, *const max[] = {"max"},
-                             *const wallet[] = {"wallet"}, *const page[] = {"from", "count"};
+                             *const wallet[] = {"wallet"}, *const page[] = {"from", "count"},
+                             *const size[] = {"size"}, *const id[] = {"id"},
+                             *const node[] = {"node"};
     const zhtp_ctl_arg *a;
     switch (op) {
     case ZHTP_CTL_OP_DISCONNECT:
@@ -136,6 +146,27 @@ static int check_args(zhtp_ctl_op op, const zhtp_ctl_request *req, const char **
             ((a = zhtp_ctl_request_arg(req, "count")) &&
              (a->i < 1 || a->i > ZHTP_CTL_AUDIT_PAGE_MAX))) {
             *reason = "audit takes only args.from (>= 0) and args.count (1..100), integers";
+            return ZHTP_ERR_SEC_ARGS;
+        }
+        return ZHTP_OK;
+    case ZHTP_CTL_OP_PUT:
+        if (!args_shape(req, size, 1, NULL, 0, ZHTP_CTL_ARG_INT) || req->args[0].i < 1 ||
+            req->args[0].i > ZHTP_CTL_PUT_SIZE_MAX) {
+            *reason = "put needs exactly args.size, the byte count that follows, 1..2^40";
+            return ZHTP_ERR_SEC_ARGS;
+        }
+        return ZHTP_OK;
+    case ZHTP_CTL_OP_GET:
+        if (!args_shape(req, id, 1, NULL, 0, ZHTP_CTL_ARG_STRING) || !is_hex(req->args[0].s, 64)) {
+            *reason = "get needs exactly args.id, a content id as 64 hex digits";
+            return ZHTP_ERR_SEC_ARGS;
+        }
+        return ZHTP_OK;
+    case ZHTP_CTL_OP_PING:
+        /* The daemon parses the value (node id hex or IPv6 text); here only its bounds. */
+        if (!args_shape(req, node, 1, NULL, 0, ZHTP_CTL_ARG_STRING) || req->args[0].s[0] == '\0' ||
+            strlen(req->args[0].s) > ZHTP_CTL_NODE_ARG_MAX) {
+            *reason = "ping needs exactly args.node, a node id (64 hex) or a mesh IPv6 address";
             return ZHTP_ERR_SEC_ARGS;
         }
         return ZHTP_OK;

@@ -135,6 +135,9 @@ static bool expected_allowed(int wi, zhtp_ctl_op op)
         return true;
     case ZHTP_CTL_OP_DISCONNECT:
     case ZHTP_CTL_OP_PEERS:
+    case ZHTP_CTL_OP_PUT:
+    case ZHTP_CTL_OP_GET:
+    case ZHTP_CTL_OP_PING:
         return wi != W_NONE;
     case ZHTP_CTL_OP_AUDIT:
         return wi == W_OWNER || wi == W_ADMIN;
@@ -165,6 +168,14 @@ static void role_by_command_matrix_is_enforced_and_every_request_audited(void **
             else if (o == ZHTP_CTL_OP_ADD_ADMIN || o == ZHTP_CTL_OP_REMOVE_ADMIN)
                 a = (zhtp_ctl_arg){.key = "wallet", .type = ZHTP_CTL_ARG_STRING, .s = target_hex},
                 n = 1;
+            else if (o == ZHTP_CTL_OP_PUT)
+                a = (zhtp_ctl_arg){.key = "size", .type = ZHTP_CTL_ARG_INT, .i = 1024}, n = 1;
+            else if (o == ZHTP_CTL_OP_GET)
+                a = (zhtp_ctl_arg){.key = "id", .type = ZHTP_CTL_ARG_STRING, .s = user_peer_hex},
+                n = 1;
+            else if (o == ZHTP_CTL_OP_PING)
+                a = (zhtp_ctl_arg){.key = "node", .type = ZHTP_CTL_ARG_STRING, .s = user_peer_hex},
+                n = 1;
             uint64_t before = zhtp_audit_count(f->audit);
             int calls = f->calls[o];
             const char *name = zhtp_ctl_op_name((zhtp_ctl_op)o);
@@ -186,7 +197,7 @@ static void role_by_command_matrix_is_enforced_and_every_request_audited(void **
                 assert_int_equal(f->calls[o], calls + (want ? 1 : 0));
         }
     }
-    assert_int_equal(allowed, 1 + 3 + 4 + 9);
+    assert_int_equal(allowed, 1 + 6 + 7 + 12);
     /* The owner's role ops took effect, persisted: stop, then resume, limit 40; the target was
      * added then removed. */
     assert_false(zhtp_ctl_roles_is_stopped(f->roles));

@@ -25,6 +25,18 @@ static void make_req(zhtp_ctl_request *req, zhtp_ctl_op op, const char *wallet_h
         *a = (zhtp_ctl_arg){.key = "wallet", .type = ZHTP_CTL_ARG_STRING, .s = wallet_hex};
         req->n_args = 1;
         break;
+    case ZHTP_CTL_OP_PUT:
+        *a = (zhtp_ctl_arg){.key = "size", .type = ZHTP_CTL_ARG_INT, .i = 3 << 20};
+        req->n_args = 1;
+        break;
+    case ZHTP_CTL_OP_GET:
+        *a = (zhtp_ctl_arg){.key = "id", .type = ZHTP_CTL_ARG_STRING, .s = peer_hex};
+        req->n_args = 1;
+        break;
+    case ZHTP_CTL_OP_PING:
+        *a = (zhtp_ctl_arg){.key = "node", .type = ZHTP_CTL_ARG_STRING, .s = "fd00::1"};
+        req->n_args = 1;
+        break;
     default:
         break;
     }
@@ -38,6 +50,9 @@ static bool expected_allowed(zhtp_ctl_level level, zhtp_ctl_op op)
         return true;
     case ZHTP_CTL_OP_DISCONNECT:
     case ZHTP_CTL_OP_PEERS:
+    case ZHTP_CTL_OP_PUT:
+    case ZHTP_CTL_OP_GET:
+    case ZHTP_CTL_OP_PING:
         return level >= ZHTP_CTL_LEVEL_USER;
     case ZHTP_CTL_OP_AUDIT:
         return level >= ZHTP_CTL_LEVEL_ADMIN;
@@ -69,8 +84,8 @@ static void level_by_operation_matrix_is_exactly_as_specified(void **state)
             allowed += rc == ZHTP_OK;
         }
     }
-    /* 1 (None) + 3 (User) + 4 (Admin) + 9 (Owner). */
-    assert_int_equal(allowed, 17);
+    /* 1 (None) + 6 (User) + 7 (Admin) + 12 (Owner). */
+    assert_int_equal(allowed, 26);
 }
 
 static void user_may_disconnect_only_its_own_connections(void **state)
@@ -303,6 +318,45 @@ static void emergency_stop_and_limit_survive_close_and_reopen(void **state)
     assert_true(zhtp_ctl_roles_is_stopped(NULL));
 }
 
+static int check_one(zhtp_ctl_op op, const char *key, zhtp_ctl_arg_type type, const char *str,
+                     int64_t i)
+{
+    zhtp_ctl_request req;
+    memset(&req, 0, sizeof req);
+    strcpy(req.op, zhtp_ctl_op_name(op));
+    req.args[0] = (zhtp_ctl_arg){.key = key, .type = type, .s = str, .i = i};
+    req.n_args = 1;
+    return zhtp_ctl_policy_check(ZHTP_CTL_LEVEL_OWNER, &req, NULL, 0, NULL);
+}
+
+static void put_get_ping_arguments_are_checked(void **state)
+{
+    (void)state;
+    const zhtp_ctl_arg_type S = ZHTP_CTL_ARG_STRING, I = ZHTP_CTL_ARG_INT;
+    assert_int_equal(check_one(ZHTP_CTL_OP_PUT, "size", I, NULL, 1), ZHTP_OK);
+    assert_int_equal(check_one(ZHTP_CTL_OP_PUT, "size", I, NULL, 0), ZHTP_ERR_SEC_ARGS);
+    assert_int_equal(check_one(ZHTP_CTL_OP_PUT, "size", I, NULL, -5), ZHTP_ERR_SEC_ARGS);
+    assert_int_equal(check_one(ZHTP_CTL_OP_PUT, "size", I, NULL, ZHTP_CTL_PUT_SIZE_MAX + 1),
+                     ZHTP_ERR_SEC_ARGS);
+    assert_int_equal(check_one(ZHTP_CTL_OP_PUT, "size", S, "12", 0), ZHTP_ERR_SEC_ARGS);
+    assert_int_equal(check_one(ZHTP_CTL_OP_PUT, "bytes", I, NULL, 12), ZHTP_ERR_SEC_ARGS);
+    assert_int_equal(check_one(ZHTP_CTL_OP_GET, "id", S, peer_hex, 0), ZHTP_OK);
+    assert_int_equal(check_one(ZHTP_CTL_OP_GET, "id", S, "00ff", 0), ZHTP_ERR_SEC_ARGS);
+    assert_int_equal(check_one(ZHTP_CTL_OP_GET, "id", I, NULL, 3), ZHTP_ERR_SEC_ARGS);
+    assert_int_equal(check_one(ZHTP_CTL_OP_PING, "node", S, peer_hex, 0), ZHTP_OK);
+    assert_int_equal(check_one(ZHTP_CTL_OP_PING, "node", S, "fd12:3456::1", 0), ZHTP_OK);
+    assert_int_equal(check_one(ZHTP_CTL_OP_PING, "node", S, "", 0), ZHTP_ERR_SEC_ARGS);
+    char longer[80];
+    memset(longer, 'a', 65);
+    longer[65] = '\0';
+    assert_int_equal(check_one(ZHTP_CTL_OP_PING, "node", S, longer, 0), ZHTP_ERR_SEC_ARGS);
+    /* None may not, whatever the arguments. */
+    zhtp_ctl_request req;
+    make_req(&req, ZHTP_CTL_OP_GET, NULL);
+    assert_int_equal(zhtp_ctl_policy_check(ZHTP_CTL_LEVEL_NONE, &req, NULL, 0, NULL),
+                     ZHTP_ERR_SEC_DENIED);
+}
+
 static void missing_directory_is_a_clear_error(void **state)
 {
     (void)state;
@@ -318,6 +372,7 @@ int main(void)
         cmocka_unit_test(user_may_disconnect_only_its_own_connections),
         cmocka_unit_test(bad_arguments_and_unknown_ops_are_refused_with_reasons),
         cmocka_unit_test(op_names_round_trip),
+        cmocka_unit_test(put_get_ping_arguments_are_checked),
         cmocka_unit_test_setup_teardown(owner_is_fixed_once_and_cannot_be_changed, setup, teardown),
         cmocka_unit_test_setup_teardown(admins_are_added_listed_removed_and_persist, setup,
                                         teardown),
