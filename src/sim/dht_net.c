@@ -583,6 +583,13 @@ size_t dn_bootstrap(dn_net *net)
     return net->n - ok;
 }
 
+int dn_bootstrap_node(dn_net *net, size_t i)
+{
+    int rc = zhtp_dht_bootstrap(net->nodes[i].dht, net->now, NULL);
+    settle(net, i);
+    return rc;
+}
+
 size_t dn_size(const dn_net *net)
 {
     return net->n;

@@ -46,6 +46,9 @@ void dn_set_event_cb(dn_net *net, dn_event_fn fn, void *ud);
 /* Gives each node a few contacts among earlier nodes, starts every bootstrap, runs 60 virtual
  * seconds. Returns the number of bootstraps that did not end ZHTP_OK. */
 size_t dn_bootstrap(dn_net *net);
+/* Starts one more bootstrap (a self-lookup) at node i now, e.g. after dn_add_contact gave a
+ * node whose first bootstrap failed new contacts. Returns zhtp_dht_bootstrap's result. */
+int dn_bootstrap_node(dn_net *net, size_t i);
 /* Processes every event up to now + dur. */
 void dn_run(dn_net *net, zhtp_time dur);
 zhtp_time dn_now(const dn_net *net);
