@@ -4,9 +4,9 @@
  * liveness pings, alpha-parallel iterative lookups over d disjoint paths (S/Kademlia), an
  * optional static crypto puzzle on node ids, content-addressed chunks (key = BLAKE3-256 of the
  * bytes) and hybrid-signed mutable records, replication to the k closest, republish and expiry,
- * and the byte format of its messages (docs/dht.md). The node core carries those messages over
- * the mesh as the body of QUERY / QUERY_RESPONSE / STORE / STORE_ACK / PEER_DISCOVERY
- * (zhtp_dht_msg_wire_op says which).
+ * and the byte format of its messages (docs/dht.md, docs/protocol.md 6.1-6.7). The node core
+ * carries each message as the whole payload of QUERY / QUERY_RESPONSE / STORE / STORE_ACK /
+ * RELAY_QUERY / RELAY_RESPONSE (zhtp_dht_msg_wire_op says which).
  *
  * What it must never do: touch a socket, a clock, a file, printf or a global; allocate except
  * through the injected zhtp_mem. It is fed (source node id, bytes, now) by zhtp_dht_recv and
@@ -88,6 +88,20 @@ typedef struct zhtp_dht_store_ops {
     void *user_data;
 } zhtp_dht_store_ops;
 
+/* Optional: per-contact locators in NODES answers (docs/dht.md "Locators"). A locator is an
+ * opaque blob of 1..255 bytes the embedding layer attaches to a node id (the node core: the
+ * contact's tree coordinates, so that a lookup's next hop can be routed to). get writes the
+ * locator it knows for |id| into |out| (cap 255) and returns its length, or 0 when it knows
+ * none; put is told the locator a NODES answer gave for a candidate |id| (untrusted: a hint,
+ * borrowed for the call). Neither may call the DHT. NULL functions: NODES carry ids only, as
+ * before, and received locators are skipped. */
+typedef struct zhtp_dht_locator_ops {
+    size_t (*get)(void *ud, const uint8_t id[ZHTP_DHT_ID_LEN], uint8_t *out, size_t cap);
+    void (*put)(void *ud, const uint8_t id[ZHTP_DHT_ID_LEN], const uint8_t *loc, size_t len);
+    void *user_data;
+} zhtp_dht_locator_ops;
+#define ZHTP_DHT_LOCATOR_MAX 255
+
 typedef struct zhtp_dht_config {
     const zhtp_mem *mem; /* NULL: default allocator */
     zhtp_rng_fn rng;     /* required */
@@ -107,6 +121,13 @@ typedef struct zhtp_dht_config {
     uint64_t content_max;         /* largest content zhtp_dht_get_content assembles; 0: 64 MiB */
     zhtp_time relay_timeout;      /* requester: wait for a RELAY_RESULT this long; 0: 5 s */
     uint32_t max_relays;          /* relay: lookups run for others at once; 0: 16 */
+    zhtp_dht_locator_ops locator; /* optional (both NULL: no locators) */
+    /* Optional: a STORE received from peer |peer| is stored through this instead of
+     * store.put, so the backend can charge it to that peer's quota (the LMDB adapter does).
+     * Same contract as put; ZHTP_ERR_STORE_QUOTA becomes the STORE_ACK status. */
+    int (*store_put_from)(void *ud, const uint8_t peer[ZHTP_DHT_ID_LEN], uint8_t kind,
+                          const uint8_t key[ZHTP_DHT_ID_LEN], const uint8_t *val, size_t len,
+                          uint64_t expiry);
 } zhtp_dht_config;
 
 typedef struct zhtp_dht zhtp_dht;
@@ -180,6 +201,17 @@ void zhtp_dht_peer_lost(zhtp_dht *dht, const uint8_t id[ZHTP_DHT_ID_LEN]);
  * ZHTP_ERR_NOMEM (state as before) or ZHTP_ERR_INVAL (NULL args). */
 int zhtp_dht_recv(zhtp_dht *dht, const uint8_t from[ZHTP_DHT_ID_LEN], const uint8_t *buf,
                   size_t len, zhtp_time now);
+
+/* Like zhtp_dht_recv, for a message whose source id the caller could NOT authenticate (the
+ * node core: a DHT message from a non-neighbour, protected only hop by hop). It is answered,
+ * but |from| enters the routing table only if the message answers a request we sent to
+ * |from| (matching random txid); a request never adds its claimed sender. */
+int zhtp_dht_recv_unverified(zhtp_dht *dht, const uint8_t from[ZHTP_DHT_ID_LEN], const uint8_t *buf,
+                             size_t len, zhtp_time now);
+
+/* Starts a FIND_NODE lookup toward |id| that reports no event (the node core uses it to learn
+ * a destination's locator through the locator hook). ZHTP_OK, ZHTP_ERR_INVAL or NOMEM. */
+int zhtp_dht_locate(zhtp_dht *dht, const uint8_t id[ZHTP_DHT_ID_LEN], zhtp_time now);
 
 /* Dequeues the next message to send: writes the destination to |to| and the body to |out|.
  * Returns its length, ZHTP_ERR_AGAIN (none), ZHTP_ERR_NOBUF (cap too small; nothing dequeued;

@@ -697,7 +697,8 @@ static void fresh_clear(zhtp_dht *d)
 }
 
 /* A STORE from the network: verified, sequence-checked, then kept. */
-static int handle_store(zhtp_dht *d, const dht_msg *m, zhtp_time now)
+static int handle_store(zhtp_dht *d, const uint8_t from[ZHTP_DHT_ID_LEN], const dht_msg *m,
+                        zhtp_time now)
 {
     uint8_t key[ZHTP_DHT_ID_LEN];
     uint64_t seq = 0, expiry = m->expiry;
@@ -734,7 +735,11 @@ static int handle_store(zhtp_dht *d, const dht_msg *m, zhtp_time now)
             }
         }
     }
-    int rc = d->cfg.store.put(d->cfg.store.user_data, m->kind, key, m->val, m->val_len, expiry);
+    /* Charged to the peer that asked, when the backend keeps per-peer quotas. */
+    int rc = d->cfg.store_put_from ? d->cfg.store_put_from(d->cfg.store.user_data, from, m->kind,
+                                                           key, m->val, m->val_len, expiry)
+                                   : d->cfg.store.put(d->cfg.store.user_data, m->kind, key, m->val,
+                                                      m->val_len, expiry);
     if (rc == ZHTP_OK)
         fresh_add(d, key); /* best effort: without memory we merely republish it too */
     return rc;
@@ -748,7 +753,29 @@ static int send_nodes(zhtp_dht *d, const uint8_t to[ZHTP_DHT_ID_LEN], uint64_t t
     uint8_t ids[ZHTP_DHT_K_MAX][ZHTP_DHT_ID_LEN];
     size_t n = dht_table_closest(&d->t, target, ids, d->cfg.k, to);
     dht_msg r = {.type = ZHTP_DHT_MSG_NODES, .txid = txid, .ids = ids[0], .n_ids = n};
-    return send_msg(d, to, &r);
+    if (!d->cfg.locator.get || n == 0)
+        return send_msg(d, to, &r);
+    /* Each id with the locator the embedding layer knows for it (loc_len 0: none), so the
+     * asker can route its next request (docs/dht.md "Locators"). */
+    size_t cap = n * (1u + ZHTP_DHT_LOCATOR_MAX);
+    uint8_t *locs = zhtp_mem_alloc(d->mem, cap);
+    if (!locs)
+        return ZHTP_ERR_NOMEM;
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = d->cfg.locator.get(d->cfg.locator.user_data, ids[i], locs + at + 1,
+                                      ZHTP_DHT_LOCATOR_MAX);
+        if (l > ZHTP_DHT_LOCATOR_MAX)
+            l = 0;
+        locs[at] = (uint8_t)l;
+        at += 1 + l;
+    }
+    r.flags = DHT_FLAG_LOCATORS;
+    r.locs = locs;
+    r.locs_len = at;
+    int rc = send_msg(d, to, &r);
+    zhtp_mem_free(d->mem, locs, cap);
+    return rc;
 }
 
 /* ---- relayed fetch (docs/dht.md "Relayed fetch") ------------------------------------------ */
@@ -996,7 +1023,7 @@ static int handle_request(zhtp_dht *d, const uint8_t from[ZHTP_DHT_ID_LEN], cons
         return send_nodes(d, from, m->txid, m->target);
     }
     case ZHTP_DHT_MSG_STORE: {
-        int st = handle_store(d, m, now);
+        int st = handle_store(d, from, m, now);
         if (st == ZHTP_ERR_NOMEM)
             return st;
         dht_msg r = {.type = ZHTP_DHT_MSG_STORE_ACK, .txid = m->txid, .status = (int16_t)st};
@@ -1099,34 +1126,46 @@ static int handle_response(zhtp_dht *d, const uint8_t from[ZHTP_DHT_ID_LEN], con
         return op_advance(d, r.op, now);
     }
     uint8_t depth = (uint8_t)(c->depth < 255 ? c->depth + 1 : 255);
+    const uint8_t *loc = m->locs; /* the decoder checked every loc_len against the bytes */
     for (size_t i = 0; i < m->n_ids; i++) {
         const uint8_t *id = m->ids + 32 * i; /* untrusted: only a candidate, never a contact */
+        const uint8_t *this_loc = loc;
+        if (loc)
+            loc += 1u + loc[0];
         if (d->cfg.puzzle_bits && !zhtp_dht_puzzle_ok(id, d->cfg.puzzle_bits)) {
             d->st.puzzle_rejects++;
             continue;
         }
+        /* Untrusted too: a routing hint for reaching the candidate, nothing more. */
+        if (this_loc && this_loc[0] && d->cfg.locator.put &&
+            memcmp(id, d->t.self, ZHTP_DHT_ID_LEN) != 0)
+            d->cfg.locator.put(d->cfg.locator.user_data, id, this_loc + 1, this_loc[0]);
         cand_add(d, op, id, p, depth);
     }
     return op_advance(d, r.op, now);
 }
 
-int zhtp_dht_recv(zhtp_dht *d, const uint8_t from[ZHTP_DHT_ID_LEN], const uint8_t *buf, size_t len,
-                  zhtp_time now)
+static bool is_request(uint8_t type)
 {
-    if (!d || !from || !buf)
-        return ZHTP_ERR_INVAL;
-    d->st.msgs_in++;
-    dht_msg m;
-    if (dht_msg_decode(&m, buf, len) != ZHTP_OK) {
-        d->st.bad_msgs++;
-        return ZHTP_OK;
-    }
-    if (memcmp(from, d->t.self, ZHTP_DHT_ID_LEN) == 0)
-        return ZHTP_OK;
-    if (d->cfg.puzzle_bits && !zhtp_dht_puzzle_ok(from, d->cfg.puzzle_bits)) {
-        d->st.puzzle_rejects++;
-        return ZHTP_OK;
-    }
+    return type == ZHTP_DHT_MSG_PING || type == ZHTP_DHT_MSG_FIND_NODE ||
+           type == ZHTP_DHT_MSG_FIND_VALUE || type == ZHTP_DHT_MSG_STORE ||
+           type == ZHTP_DHT_MSG_RELAY_GET || type == ZHTP_DHT_MSG_RELAY_FETCH;
+}
+
+static bool rpc_pending(const zhtp_dht *d, uint64_t txid, const uint8_t from[ZHTP_DHT_ID_LEN])
+{
+    for (size_t i = 0; i < d->n_rpcs; i++)
+        if (d->rpcs[i].txid == txid && memcmp(d->rpcs[i].to, from, ZHTP_DHT_ID_LEN) == 0)
+            return true;
+    return false;
+}
+
+static int dht_recv(zhtp_dht *d, const uint8_t from[ZHTP_DHT_ID_LEN], bool verified,
+                    const uint8_t *buf, size_t len, zhtp_time now);
+
+/* |from| was heard from: refreshed or added to its bucket. */
+static int note_seen(zhtp_dht *d, const uint8_t from[ZHTP_DHT_ID_LEN], zhtp_time now)
+{
     int seen = dht_table_seen(&d->t, from, now);
     if (seen == ZHTP_ERR_NOMEM)
         return seen;
@@ -1142,6 +1181,45 @@ int zhtp_dht_recv(zhtp_dht *d, const uint8_t from[ZHTP_DHT_ID_LEN], const uint8_
                 return rc;
             b->ping_pending = true;
         }
+    }
+    return ZHTP_OK;
+}
+
+int zhtp_dht_recv(zhtp_dht *d, const uint8_t from[ZHTP_DHT_ID_LEN], const uint8_t *buf, size_t len,
+                  zhtp_time now)
+{
+    return dht_recv(d, from, true, buf, len, now);
+}
+
+int zhtp_dht_recv_unverified(zhtp_dht *d, const uint8_t from[ZHTP_DHT_ID_LEN], const uint8_t *buf,
+                             size_t len, zhtp_time now)
+{
+    return dht_recv(d, from, false, buf, len, now);
+}
+
+static int dht_recv(zhtp_dht *d, const uint8_t from[ZHTP_DHT_ID_LEN], bool verified,
+                    const uint8_t *buf, size_t len, zhtp_time now)
+{
+    if (!d || !from || !buf)
+        return ZHTP_ERR_INVAL;
+    d->st.msgs_in++;
+    dht_msg m;
+    if (dht_msg_decode(&m, buf, len) != ZHTP_OK) {
+        d->st.bad_msgs++;
+        return ZHTP_OK;
+    }
+    if (memcmp(from, d->t.self, ZHTP_DHT_ID_LEN) == 0)
+        return ZHTP_OK;
+    if (d->cfg.puzzle_bits && !zhtp_dht_puzzle_ok(from, d->cfg.puzzle_bits)) {
+        d->st.puzzle_rejects++;
+        return ZHTP_OK;
+    }
+    /* An unverified source enters the table only by answering a request we sent it: the
+     * random txid is what an off-path forger cannot guess (docs/dht.md "Over the mesh"). */
+    if (verified || (!is_request(m.type) && rpc_pending(d, m.txid, from))) {
+        int rc = note_seen(d, from, now);
+        if (rc)
+            return rc;
     }
     switch (m.type) {
     case ZHTP_DHT_MSG_PING:
@@ -1442,6 +1520,18 @@ int zhtp_dht_bootstrap(zhtp_dht *d, zhtp_time now, uint64_t *opid)
     if (!op)
         return busy_or_nomem(d);
     return start_or_undo(d, op, now, opid);
+}
+
+int zhtp_dht_locate(zhtp_dht *d, const uint8_t id[ZHTP_DHT_ID_LEN], zhtp_time now)
+{
+    if (!d || !id || memcmp(id, d->t.self, ZHTP_DHT_ID_LEN) == 0)
+        return ZHTP_ERR_INVAL;
+    /* A bootstrap-style FIND_NODE lookup toward |id|, internal: no event. What the caller
+     * wants are the locators the NODES answers carry (cfg.locator.put). */
+    dht_op *op = op_new(d, OP_BOOTSTRAP, id, now, true);
+    if (!op)
+        return ZHTP_ERR_NOMEM;
+    return start_or_undo(d, op, now, NULL);
 }
 
 static void set_parent(dht_op *op, const dht_op *parent, uint32_t child)

@@ -10,26 +10,55 @@
 #define DHT_RECORD_SIG_CTX     "zhtp dht record v1"
 #define DHT_RECORD_MAX         ZHTP_DHT_RECORD_LEN(ZHTP_DHT_NAME_MAX, ZHTP_DHT_RECORD_VALUE_MAX)
 
+/* Messages use the protocol's byte order, big-endian (docs/protocol.md 1). Records and
+ * manifests (values, not protocol framing) keep their own little-endian layout (docs/dht.md). */
 static void put_u64(uint8_t *p, uint64_t v)
 {
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
 }
 static uint64_t get_u64(const uint8_t *p)
 {
     uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
+    for (int i = 0; i < 8; i++)
         v = (v << 8) | p[i];
     return v;
 }
 static void put_u32(uint8_t *p, uint32_t v)
 {
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
 }
 static uint32_t get_u32(const uint8_t *p)
 {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+static void put_i16(uint8_t *p, int16_t v)
+{
+    p[0] = (uint8_t)((uint16_t)v >> 8);
+    p[1] = (uint8_t)((uint16_t)v & 0xff);
+}
+static int16_t get_i16(const uint8_t *p)
+{
+    return (int16_t)(uint16_t)((uint16_t)p[0] << 8 | p[1]);
+}
+
+/* Little-endian helpers for the record layout (docs/dht.md "Values"). */
+static void put_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint64_t get_le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
 }
 
 static bool val_len_ok(uint8_t kind, size_t len)
@@ -52,7 +81,10 @@ size_t dht_msg_len(const dht_msg *m)
     case ZHTP_DHT_MSG_FIND_VALUE:
         return DHT_HDR_LEN + 1 + 32;
     case ZHTP_DHT_MSG_NODES:
-        return m->n_ids <= ZHTP_DHT_K_MAX ? DHT_HDR_LEN + 1 + 32 * m->n_ids : 0;
+        if (m->n_ids > ZHTP_DHT_K_MAX || (m->flags & ~DHT_FLAG_LOCATORS) ||
+            (!(m->flags & DHT_FLAG_LOCATORS) && m->locs_len))
+            return 0;
+        return DHT_HDR_LEN + 1 + 32 * m->n_ids + m->locs_len;
     case ZHTP_DHT_MSG_VALUE:
         return val_len_ok(m->kind, m->val_len) ? DHT_HDR_LEN + 1 + 4 + m->val_len : 0;
     case ZHTP_DHT_MSG_STORE:
@@ -111,7 +143,7 @@ zhtp_ssize dht_msg_encode(const dht_msg *m, uint8_t *out, size_t cap)
     if (cap < len)
         return ZHTP_ERR_NOBUF;
     out[0] = m->type;
-    out[1] = 0;
+    out[1] = m->type == ZHTP_DHT_MSG_NODES ? m->flags : 0;
     put_u64(out + 2, m->txid);
     uint8_t *p = out + DHT_HDR_LEN;
     switch (m->type) {
@@ -126,6 +158,8 @@ zhtp_ssize dht_msg_encode(const dht_msg *m, uint8_t *out, size_t cap)
         p[0] = (uint8_t)m->n_ids;
         if (m->n_ids)
             memcpy(p + 1, m->ids, 32 * m->n_ids);
+        if (m->locs_len)
+            memcpy(p + 1 + 32 * m->n_ids, m->locs, m->locs_len);
         break;
     case ZHTP_DHT_MSG_VALUE:
         p[0] = m->kind;
@@ -139,8 +173,7 @@ zhtp_ssize dht_msg_encode(const dht_msg *m, uint8_t *out, size_t cap)
         memcpy(p + 13, m->val, m->val_len);
         break;
     case ZHTP_DHT_MSG_STORE_ACK:
-        p[0] = (uint8_t)((uint16_t)m->status & 0xff);
-        p[1] = (uint8_t)((uint16_t)m->status >> 8);
+        put_i16(p, m->status);
         break;
     case ZHTP_DHT_MSG_RELAY_GET:
     case ZHTP_DHT_MSG_RELAY_FETCH:
@@ -152,8 +185,7 @@ zhtp_ssize dht_msg_encode(const dht_msg *m, uint8_t *out, size_t cap)
         sealed_put(p, m);
         break;
     case ZHTP_DHT_MSG_RELAY_RESULT:
-        p[0] = (uint8_t)((uint16_t)m->status & 0xff);
-        p[1] = (uint8_t)((uint16_t)m->status >> 8);
+        put_i16(p, m->status);
         if (m->status == 0)
             sealed_put(p + 2, m);
         break;
@@ -171,7 +203,8 @@ int dht_msg_decode(dht_msg *m, const uint8_t *buf, size_t len)
     m->type = buf[0];
     if (m->type < ZHTP_DHT_MSG_PING || m->type > ZHTP_DHT_MSG_RELAY_RESULT)
         return ZHTP_ERR_WIRE_FIELD;
-    if (buf[1] != 0)
+    m->flags = buf[1];
+    if (m->flags & ~(m->type == ZHTP_DHT_MSG_NODES ? DHT_FLAG_LOCATORS : 0))
         return ZHTP_ERR_WIRE_RESERVED;
     m->txid = get_u64(buf + 2);
     const uint8_t *p = buf + DHT_HDR_LEN;
@@ -206,6 +239,18 @@ int dht_msg_decode(dht_msg *m, const uint8_t *buf, size_t len)
         if (rest < need)
             return ZHTP_ERR_WIRE_TRUNCATED;
         m->ids = p + 1;
+        if (m->flags & DHT_FLAG_LOCATORS) {
+            /* n_ids times loc_len u8 | loc: every length checked against what is present */
+            size_t at = need;
+            for (size_t i = 0; i < m->n_ids; i++) {
+                if (rest < at + 1 || rest < at + 1 + p[at])
+                    return ZHTP_ERR_WIRE_TRUNCATED;
+                at += 1u + p[at];
+            }
+            m->locs = p + need;
+            m->locs_len = at - need;
+            need = at;
+        }
         break;
     case ZHTP_DHT_MSG_VALUE:
     case ZHTP_DHT_MSG_STORE: {
@@ -230,7 +275,7 @@ int dht_msg_decode(dht_msg *m, const uint8_t *buf, size_t len)
         need = 2;
         if (rest < need)
             return ZHTP_ERR_WIRE_TRUNCATED;
-        m->status = (int16_t)(uint16_t)(p[0] | (uint16_t)p[1] << 8);
+        m->status = get_i16(p);
         if (m->status > 0 || m->status < -999)
             return ZHTP_ERR_WIRE_FIELD;
         break;
@@ -254,7 +299,7 @@ int dht_msg_decode(dht_msg *m, const uint8_t *buf, size_t len)
     case ZHTP_DHT_MSG_RELAY_RESULT: {
         if (rest < 2)
             return ZHTP_ERR_WIRE_TRUNCATED;
-        m->status = (int16_t)(uint16_t)(p[0] | (uint16_t)p[1] << 8);
+        m->status = get_i16(p);
         if (m->status > 0 || m->status < -999)
             return ZHTP_ERR_WIRE_FIELD;
         need = 2;
@@ -276,11 +321,10 @@ int zhtp_dht_msg_wire_op(uint8_t msg_type)
 {
     switch (msg_type) {
     case ZHTP_DHT_MSG_PING:
-    case ZHTP_DHT_MSG_PONG:
-        return ZHTP_WIRE_OP_PEER_DISCOVERY;
     case ZHTP_DHT_MSG_FIND_NODE:
     case ZHTP_DHT_MSG_FIND_VALUE:
         return ZHTP_WIRE_OP_QUERY;
+    case ZHTP_DHT_MSG_PONG:
     case ZHTP_DHT_MSG_NODES:
     case ZHTP_DHT_MSG_VALUE:
         return ZHTP_WIRE_OP_QUERY_RESPONSE;
@@ -336,8 +380,8 @@ static size_t record_tbs(uint8_t *m, const uint8_t key[32], uint64_t seq, uint64
                          const uint8_t *value, size_t value_len)
 {
     memcpy(m, key, 32);
-    put_u64(m + 32, seq);
-    put_u64(m + 40, expiry);
+    put_le64(m + 32, seq);
+    put_le64(m + 40, expiry);
     m[48] = (uint8_t)(value_len & 0xff);
     m[49] = (uint8_t)(value_len >> 8);
     if (value_len)
@@ -365,8 +409,8 @@ zhtp_ssize zhtp_dht_record_encode(uint8_t *out, size_t cap,
     *p++ = (uint8_t)name_len;
     memcpy(p, name, name_len);
     p += name_len;
-    put_u64(p, seq);
-    put_u64(p + 8, expiry);
+    put_le64(p, seq);
+    put_le64(p + 8, expiry);
     p[16] = (uint8_t)(value_len & 0xff);
     p[17] = (uint8_t)(value_len >> 8);
     p += 18;
@@ -399,8 +443,8 @@ int zhtp_dht_record_parse(zhtp_dht_record *r, const uint8_t *buf, size_t len)
     size_t off = pkl + 1 + r->name_len;
     if (len < off + 18)
         return ZHTP_ERR_WIRE_TRUNCATED;
-    r->seq = get_u64(buf + off);
-    r->expiry = get_u64(buf + off + 8);
+    r->seq = get_le64(buf + off);
+    r->expiry = get_le64(buf + off + 8);
     r->value_len = (size_t)buf[off + 16] | (size_t)buf[off + 17] << 8;
     if (r->value_len > ZHTP_DHT_RECORD_VALUE_MAX)
         return ZHTP_ERR_WIRE_LENGTH;

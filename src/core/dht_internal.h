@@ -11,15 +11,20 @@
 /* ---- Messages (docs/dht.md §Messages) ---------------------------------------------------- */
 
 #define DHT_HDR_LEN 10 /* type(1) flags(1) txid(8) */
+/* NODES flag: a locator (loc_len u8 | loc) per id follows the ids (zhtp_dht_locator_ops). */
+#define DHT_FLAG_LOCATORS 0x01
 
 /* One decoded message. Pointers (ids, val) point into the decoded buffer. */
 typedef struct dht_msg {
     uint8_t type;
+    uint8_t flags; /* NODES: DHT_FLAG_LOCATORS; 0 for every other type */
     uint64_t txid;
     uint8_t target[ZHTP_DHT_ID_LEN]; /* FIND_NODE target, FIND_VALUE key */
     uint8_t kind;                    /* FIND_VALUE, VALUE, STORE */
     const uint8_t *ids;              /* NODES: n_ids * 32 bytes */
     size_t n_ids;
+    const uint8_t *locs; /* NODES with DHT_FLAG_LOCATORS: n_ids x (loc_len u8 | loc) */
+    size_t locs_len;
     const uint8_t *val; /* VALUE, STORE */
     size_t val_len;
     uint64_t expiry;   /* STORE */

@@ -141,25 +141,28 @@ static void codec_rejects_bad_fields(void **state)
     len = dht_msg_encode(&m[5], buf, sizeof buf);
     memset(buf + DHT_HDR_LEN + 1, 0, 4);
     assert_int_equal(dht_msg_decode(&d, buf, (size_t)len), ZHTP_ERR_WIRE_LENGTH);
-    buf[DHT_HDR_LEN + 1 + 2] = 0x05; /* 0x050000 > 0x040000 */
+    buf[DHT_HDR_LEN + 1 + 1] = 0x05; /* big-endian 0x00050000 > 0x00040000 */
     assert_int_equal(dht_msg_decode(&d, buf, (size_t)len), ZHTP_ERR_WIRE_LENGTH);
     /* a record too short to be one */
     m[6].kind = ZHTP_DHT_KIND_RECORD;
     assert_int_equal(dht_msg_encode(&m[6], buf, sizeof buf), ZHTP_ERR_INVAL);
     /* STORE_ACK status positive and below -999 */
     len = dht_msg_encode(&m[7], buf, sizeof buf);
-    buf[DHT_HDR_LEN] = 1;
-    buf[DHT_HDR_LEN + 1] = 0;
+    buf[DHT_HDR_LEN] = 0; /* big-endian status 1 */
+    buf[DHT_HDR_LEN + 1] = 1;
     assert_int_equal(dht_msg_decode(&d, buf, (size_t)len), ZHTP_ERR_WIRE_FIELD);
-    buf[DHT_HDR_LEN] = 0x18; /* -1000 = 0xfc18 */
-    buf[DHT_HDR_LEN + 1] = 0xfc;
+    buf[DHT_HDR_LEN] = 0xfc; /* -1000 = 0xfc18 */
+    buf[DHT_HDR_LEN + 1] = 0x18;
     assert_int_equal(dht_msg_decode(&d, buf, (size_t)len), ZHTP_ERR_WIRE_FIELD);
     /* wire operations */
     assert_int_equal(zhtp_dht_msg_wire_op(ZHTP_DHT_MSG_FIND_VALUE), 1);
     assert_int_equal(zhtp_dht_msg_wire_op(ZHTP_DHT_MSG_VALUE), 2);
     assert_int_equal(zhtp_dht_msg_wire_op(ZHTP_DHT_MSG_STORE), 3);
     assert_int_equal(zhtp_dht_msg_wire_op(ZHTP_DHT_MSG_STORE_ACK), 4);
-    assert_int_equal(zhtp_dht_msg_wire_op(ZHTP_DHT_MSG_PING), 5);
+    assert_int_equal(zhtp_dht_msg_wire_op(ZHTP_DHT_MSG_PING), 1);
+    assert_int_equal(zhtp_dht_msg_wire_op(ZHTP_DHT_MSG_PONG), 2);
+    assert_int_equal(zhtp_dht_msg_wire_op(ZHTP_DHT_MSG_RELAY_FETCH), 6);
+    assert_int_equal(zhtp_dht_msg_wire_op(ZHTP_DHT_MSG_RELAY_RESULT), 7);
     assert_int_equal(zhtp_dht_msg_wire_op(0), ZHTP_ERR_INVAL);
 }
 
@@ -343,6 +346,164 @@ static void one_free(one *o)
 {
     zhtp_dht_free(o->d);
     dn_store_free(o->s);
+}
+
+/* ---- locators and unverified sources (the node core's hooks) ----------------------------- */
+
+static size_t loc_get(void *ud, const uint8_t id[32], uint8_t *out, size_t cap)
+{
+    (void)ud;
+    if (id[0] == 0x81 || cap < 3)
+        return 0; /* knows none for this one */
+    out[0] = 'L';
+    out[1] = id[0];
+    out[2] = id[1];
+    return 3;
+}
+
+typedef struct loc_seen {
+    uint8_t ids[8][32];
+    uint8_t locs[8][8];
+    size_t lens[8], n;
+} loc_seen;
+
+static void loc_put(void *ud, const uint8_t id[32], const uint8_t *loc, size_t len)
+{
+    loc_seen *ls = ud;
+    assert_true(ls->n < 8 && len <= 8);
+    memcpy(ls->ids[ls->n], id, 32);
+    memcpy(ls->locs[ls->n], loc, len);
+    ls->lens[ls->n++] = len;
+}
+
+static void codec_nodes_locators_roundtrip_and_reject_bad_lengths(void **state)
+{
+    (void)state;
+    uint8_t ids[2 * 32], locs[] = {2, 0xaa, 0xbb, 0}, buf[256];
+    memset(ids, 0x33, sizeof ids);
+    dht_msg m = {.type = ZHTP_DHT_MSG_NODES,
+                 .flags = DHT_FLAG_LOCATORS,
+                 .txid = 0x0102030405060708ull,
+                 .ids = ids,
+                 .n_ids = 2,
+                 .locs = locs,
+                 .locs_len = sizeof locs};
+    zhtp_ssize len = dht_msg_encode(&m, buf, sizeof buf);
+    assert_int_equal(len, DHT_HDR_LEN + 1 + 64 + 4);
+    /* header: type, flags, txid big-endian */
+    assert_int_equal(buf[0], ZHTP_DHT_MSG_NODES);
+    assert_int_equal(buf[1], DHT_FLAG_LOCATORS);
+    assert_int_equal(buf[2], 0x01);
+    assert_int_equal(buf[9], 0x08);
+    dht_msg d;
+    assert_int_equal(dht_msg_decode(&d, buf, (size_t)len), ZHTP_OK);
+    assert_int_equal(d.n_ids, 2);
+    assert_int_equal(d.locs_len, sizeof locs);
+    assert_memory_equal(d.locs, locs, sizeof locs);
+    for (zhtp_ssize cut = 0; cut < len; cut++)
+        assert_int_not_equal(dht_msg_decode(&d, buf, (size_t)cut), ZHTP_OK);
+    buf[len] = 0;
+    assert_int_equal(dht_msg_decode(&d, buf, (size_t)len + 1), ZHTP_ERR_WIRE_LENGTH);
+    buf[DHT_HDR_LEN + 1 + 64] = 9; /* loc_len beyond the bytes present */
+    assert_int_equal(dht_msg_decode(&d, buf, (size_t)len), ZHTP_ERR_WIRE_TRUNCATED);
+    /* the flag means nothing on other types, and other flag bits are reserved */
+    uint8_t ping[DHT_HDR_LEN] = {ZHTP_DHT_MSG_PING, DHT_FLAG_LOCATORS};
+    assert_int_equal(dht_msg_decode(&d, ping, sizeof ping), ZHTP_ERR_WIRE_RESERVED);
+    m.flags = 0x02;
+    assert_int_equal(dht_msg_encode(&m, buf, sizeof buf), ZHTP_ERR_INVAL);
+}
+
+static void nodes_answers_carry_locators_to_the_askers_hook(void **state)
+{
+    (void)state;
+    one a, b;
+    loc_seen seen = {0};
+    one_new(&a, 0x00, 4, 0, NULL);
+    one_new(&b, 0x40, 4, 0, NULL);
+    /* b's own hook gives locators; a's receives them */
+    zhtp_dht_free(b.d);
+    uint8_t self_b[32], self_a[32];
+    memset(self_b, 0x40, 32);
+    memset(self_a, 0x00, 32);
+    zhtp_dht_config cb = {.rng = dn_rng,
+                          .rng_user_data = &b.rng,
+                          .store = dn_store_ops(b.s),
+                          .k = 4,
+                          .locator = {.get = loc_get}};
+    assert_int_equal(zhtp_dht_new(&b.d, &cb, self_b, 0), ZHTP_OK);
+    zhtp_dht_free(a.d);
+    zhtp_dht_config ca = {.rng = dn_rng,
+                          .rng_user_data = &a.rng,
+                          .store = dn_store_ops(a.s),
+                          .k = 4,
+                          .locator = {.put = loc_put, .user_data = &seen}};
+    assert_int_equal(zhtp_dht_new(&a.d, &ca, self_a, 0), ZHTP_OK);
+    uint8_t c1[32], c2[32], target[32], to[32], buf[1024];
+    memset(c1, 0x80, 32);
+    memset(c2, 0x81, 32);
+    memset(target, 0x82, 32);
+    assert_int_equal(zhtp_dht_add_contact(b.d, c1, 0), ZHTP_OK);
+    assert_int_equal(zhtp_dht_add_contact(b.d, c2, 0), ZHTP_OK);
+    assert_int_equal(zhtp_dht_add_contact(a.d, self_b, 0), ZHTP_OK);
+    assert_int_equal(zhtp_dht_locate(a.d, target, 1), ZHTP_OK);
+    zhtp_ssize l = zhtp_dht_next_message(a.d, to, buf, sizeof buf);
+    assert_true(l > 0);
+    assert_memory_equal(to, self_b, 32);
+    assert_int_equal(buf[0], ZHTP_DHT_MSG_FIND_NODE);
+    assert_int_equal(zhtp_dht_recv(b.d, self_a, buf, (size_t)l, 2), ZHTP_OK);
+    l = zhtp_dht_next_message(b.d, to, buf, sizeof buf);
+    assert_true(l > 0);
+    assert_int_equal(buf[0], ZHTP_DHT_MSG_NODES);
+    assert_int_equal(buf[1], DHT_FLAG_LOCATORS);
+    assert_int_equal(zhtp_dht_recv(a.d, self_b, buf, (size_t)l, 3), ZHTP_OK);
+    /* c1 came with "L" 80 80, c2 with none (loc_len 0: the hook is not called) */
+    assert_int_equal(seen.n, 1);
+    assert_memory_equal(seen.ids[0], c1, 32);
+    assert_int_equal(seen.lens[0], 3);
+    assert_memory_equal(seen.locs[0], "L\x80\x80", 3);
+    /* a locate reports no event, whatever happens to it */
+    zhtp_ssize more;
+    while ((more = zhtp_dht_next_message(a.d, to, buf, sizeof buf)) > 0) {
+    }
+    assert_int_equal(zhtp_dht_tick(a.d, 10 * ZHTP_NS_PER_SEC), ZHTP_OK);
+    zhtp_dht_event ev;
+    assert_int_equal(zhtp_dht_next_event(a.d, &ev), ZHTP_ERR_AGAIN);
+    one_free(&a);
+    one_free(&b);
+}
+
+static void unverified_sources_enter_the_table_only_by_answering_our_requests(void **state)
+{
+    (void)state;
+    one o;
+    one_new(&o, 0x00, 4, 0, NULL);
+    uint8_t x[32], y[32], target[32], to[32], buf[256];
+    memset(x, 0x80, 32);
+    memset(y, 0x90, 32);
+    memset(target, 0xa0, 32);
+    /* a request from an unverified source is answered but adds nothing */
+    uint8_t ping[DHT_HDR_LEN] = {ZHTP_DHT_MSG_PING};
+    assert_int_equal(zhtp_dht_recv_unverified(o.d, x, ping, sizeof ping, 1), ZHTP_OK);
+    assert_int_equal(zhtp_dht_table_size(o.d), 0);
+    assert_int_equal(zhtp_dht_next_message(o.d, to, buf, sizeof buf), DHT_HDR_LEN);
+    assert_int_equal(buf[0], ZHTP_DHT_MSG_PONG);
+    /* ask x something, forget x, then: y answering with x's txid is not x; x answering is */
+    assert_int_equal(zhtp_dht_add_contact(o.d, x, 2), ZHTP_OK);
+    assert_int_equal(zhtp_dht_locate(o.d, target, 3), ZHTP_OK);
+    zhtp_ssize l = zhtp_dht_next_message(o.d, to, buf, sizeof buf);
+    assert_true(l > 0);
+    assert_memory_equal(to, x, 32);
+    zhtp_dht_peer_lost(o.d, x);
+    assert_int_equal(zhtp_dht_table_size(o.d), 0);
+    uint8_t nodes[DHT_HDR_LEN + 1];
+    memcpy(nodes, buf, DHT_HDR_LEN);
+    nodes[0] = ZHTP_DHT_MSG_NODES;
+    nodes[DHT_HDR_LEN] = 0;
+    assert_int_equal(zhtp_dht_recv_unverified(o.d, y, nodes, sizeof nodes, 4), ZHTP_OK);
+    assert_int_equal(zhtp_dht_table_size(o.d), 0);
+    assert_int_equal(zhtp_dht_recv_unverified(o.d, x, nodes, sizeof nodes, 5), ZHTP_OK);
+    assert_int_equal(zhtp_dht_table_size(o.d), 1);
+    one_free(&o);
 }
 
 static void full_bucket_pings_least_recent_and_evicts_it_on_timeout(void **state)
@@ -1667,6 +1828,9 @@ int main(void)
         cmocka_unit_test(codec_roundtrips_every_type),
         cmocka_unit_test(codec_rejects_every_truncation_and_trailing_byte),
         cmocka_unit_test(codec_rejects_bad_fields),
+        cmocka_unit_test(codec_nodes_locators_roundtrip_and_reject_bad_lengths),
+        cmocka_unit_test(nodes_answers_carry_locators_to_the_askers_hook),
+        cmocka_unit_test(unverified_sources_enter_the_table_only_by_answering_our_requests),
         cmocka_unit_test(kbuckets_match_dumb_model_under_random_operations),
         cmocka_unit_test(full_bucket_pings_least_recent_and_evicts_it_on_timeout),
         cmocka_unit_test(answered_ping_keeps_the_old_contact),
