@@ -9,11 +9,31 @@
 #include <sys/socket.h>
 
 #include "runtime.h"
+#include "tun.h"
 
 void zhtp_rt_options_init(zhtp_rt_options *o)
 {
     memset(o, 0, sizeof *o);
     o->log_level = ZHTP_RT_LOG_INFO;
+    o->tun_mtu = ZHTP_RT_TUN_MTU_DEFAULT;
+}
+
+/* An MTU value: 1280 (the IPv6 minimum) to 65535 (the largest packet without jumbograms); for
+ * tun_mesh_mtu also 0 (same as tun_mtu). */
+static int parse_mtu(const char *key, const char *val, bool zero_ok, uint32_t *out, char *err,
+                     size_t err_cap)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(val, &end, 10);
+    if (val[0] == '\0' || val[0] == '-' || *end != '\0' || errno != 0 ||
+        ((v < 1280 || v > 65535) && !(zero_ok && v == 0))) {
+        snprintf(err, err_cap, "%s: expected 1280..65535%s, got '%s'", key, zero_ok ? " or 0" : "",
+                 val);
+        return -1;
+    }
+    *out = (uint32_t)v;
+    return 0;
 }
 
 int zhtp_rt_parse_level(const char *s)
@@ -101,6 +121,27 @@ int zhtp_rt_options_set(zhtp_rt_options *o, const char *key, const char *val, ch
         return copy_str(o->passphrase_file, sizeof o->passphrase_file, val, key, err, err_cap);
     if (strcmp(key, "control") == 0)
         return copy_str(o->control, sizeof o->control, val, key, err, err_cap);
+    if (strcmp(key, "tun") == 0) {
+        if (val[0] == '\0' || strlen(val) >= sizeof o->tun || strchr(val, '/') != NULL ||
+            strchr(val, ' ') != NULL) {
+            snprintf(err, err_cap, "tun: expected an interface name of 1..15 bytes, got '%s'", val);
+            return -1;
+        }
+        return copy_str(o->tun, sizeof o->tun, val, key, err, err_cap);
+    }
+    if (strcmp(key, "tun_mtu") == 0)
+        return parse_mtu(key, val, false, &o->tun_mtu, err, err_cap);
+    if (strcmp(key, "tun_mesh_mtu") == 0)
+        return parse_mtu(key, val, true, &o->tun_mesh_mtu, err, err_cap);
+    if (strcmp(key, "no_tun") == 0) {
+        int b = parse_bool(val);
+        if (b < 0) {
+            snprintf(err, err_cap, "%s: expected true or false, got '%s'", key, val);
+            return -1;
+        }
+        o->no_tun = b != 0;
+        return 0;
+    }
     if (strcmp(key, "dev_no_passphrase") == 0 || strcmp(key, "no_control") == 0) {
         int b = parse_bool(val);
         if (b < 0) {

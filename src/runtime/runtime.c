@@ -17,6 +17,7 @@
 
 #include "control.h"
 #include "runtime.h"
+#include "tun.h"
 #include "zhtp/identity.h"
 #include "zhtp/keyfile.h"
 #include "zhtp/node.h"
@@ -77,6 +78,7 @@ struct rt {
      * read into or drained from the node and its clock is not advanced. */
     bool halted;
     zhtp_rt_ctl *ctl;
+    zhtp_rt_tun *tun; /* NULL: no TUN interface (tun.h) */
     uint8_t txbuf[65536];
     /* application message counters, for /status and /metrics */
     uint64_t msg_sent, msg_acked, msg_failed, msg_received, nbr_up_events, nbr_down_events;
@@ -345,6 +347,10 @@ static void handle_event(rt *r, const zhtp_node_event *ev)
         r->msg_failed++;
         rt_log(r, ZHTP_RT_LOG_WARN, "message %" PRIu64 " to %.16s failed", ev->msg_id, id);
         break;
+    case ZHTP_NODE_EV_IP6:
+        if (r->tun != NULL)
+            zhtp_rt_tun_deliver(r->tun, ev->peer, ev->data, ev->len);
+        break;
     default: /* event types added to the core after this driver: logged, not lost silently */
         rt_log(r, ZHTP_RT_LOG_INFO, "node event %d from %.16s", (int)ev->type, id);
         break;
@@ -475,6 +481,104 @@ static void sb_printf(sbuf *b, const char *fmt, ...)
     }
 }
 
+/* ---- TUN interface (tun.c): callbacks, start-up, status and metrics ---- */
+
+static zhtp_time tun_now(void *ud)
+{
+    return rt_now(ud);
+}
+
+static void tun_log(void *ud, int level, const char *msg)
+{
+    rt_log(ud, level, "%s", msg);
+}
+
+static bool tun_is_halted(void *ud)
+{
+    rt *r = ud;
+    return r->halted || r->stopping;
+}
+
+static void tun_after_input(void *ud)
+{
+    drive(ud);
+}
+
+/* Operator hints (/hint) name full node ids: they answer prefixes the node may not know yet. */
+static bool tun_resolve(void *ud, const uint8_t prefix[ZHTP_IP6_ID_BYTES],
+                        uint8_t id[ZHTP_NODE_ID_LEN])
+{
+    rt *r = ud;
+    for (size_t i = 0; i < r->n_hints; i++)
+        if (memcmp(r->hints[i].id, prefix, ZHTP_IP6_ID_BYTES) == 0) {
+            memcpy(id, r->hints[i].id, ZHTP_NODE_ID_LEN);
+            return true;
+        }
+    return false;
+}
+
+static int open_tun(rt *r, const zhtp_rt_options *o)
+{
+    if (o->no_tun || o->tun[0] == '\0')
+        return 0;
+    zhtp_rt_tun_config tc = {
+        .loop = &r->loop,
+        .node = r->node,
+        .name = o->tun,
+        .mtu = o->tun_mtu,
+        .mesh_mtu = o->tun_mesh_mtu,
+        .user_data = r,
+        .now = tun_now,
+        .log = tun_log,
+        .resolve = tun_resolve,
+        .is_halted = tun_is_halted,
+        .after_input = tun_after_input,
+    };
+    char err[300];
+    if (zhtp_rt_tun_open(&r->tun, &tc, err, sizeof err) != 0) {
+        rt_log(r, ZHTP_RT_LOG_ERROR, "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* "\"fd5a:...\"" or "null" for the status answers. */
+static const char *tun_ipv6_json(rt *r, char *buf, size_t cap)
+{
+    if (r->tun == NULL)
+        return "null";
+    snprintf(buf, cap, "\"%s\"", zhtp_rt_tun_addr(r->tun));
+    return buf;
+}
+
+static void tun_metrics(rt *r, sbuf *b)
+{
+    if (r->tun == NULL)
+        return;
+    zhtp_rt_tun_stats ts;
+    zhtp_rt_tun_get_stats(r->tun, &ts);
+    sb_printf(b,
+              "# HELP zhtp_tun_packets_total IPv6 packets through the TUN (out: host to mesh)\n"
+              "# TYPE zhtp_tun_packets_total counter\n"
+              "zhtp_tun_packets_total{dir=\"out\"} %" PRIu64 "\n"
+              "zhtp_tun_packets_total{dir=\"in\"} %" PRIu64 "\n"
+              "# HELP zhtp_tun_bytes_total IPv6 bytes through the TUN (out: host to mesh)\n"
+              "# TYPE zhtp_tun_bytes_total counter\n"
+              "zhtp_tun_bytes_total{dir=\"out\"} %" PRIu64 "\n"
+              "zhtp_tun_bytes_total{dir=\"in\"} %" PRIu64 "\n"
+              "# HELP zhtp_tun_icmp_errors_total ICMPv6 errors given to local senders\n"
+              "# TYPE zhtp_tun_icmp_errors_total counter\n"
+              "zhtp_tun_icmp_errors_total{result=\"sent\"} %" PRIu64 "\n"
+              "zhtp_tun_icmp_errors_total{result=\"rate_limited\"} %" PRIu64 "\n"
+              "# HELP zhtp_tun_drops_total TUN packets dropped, by reason\n"
+              "# TYPE zhtp_tun_drops_total counter\n",
+              ts.out_packets, ts.in_packets, ts.out_bytes, ts.in_bytes, ts.icmp_sent,
+              ts.icmp_limited);
+    for (int d = 0; d < ZHTP_RT_TUN_DROP_COUNT; d++)
+        sb_printf(b, "zhtp_tun_drops_total{reason=\"%s\"} %" PRIu64 "\n",
+                  zhtp_rt_tun_drop_name((zhtp_rt_tun_drop)d), ts.drops[d]);
+}
+
 static const char *node_state(rt *r)
 {
     return zhtp_node_neighbour_count(r->node) > 0 ? "connected" : "searching";
@@ -504,6 +608,8 @@ static void http_status(rt *r, sbuf *b)
               id, node_state(r), zhtp_node_neighbour_count(r->node), rt_now(r) / ZHTP_NS_PER_SEC,
               root, depth);
     put_coords(b, c, depth);
+    char ip6[64];
+    sb_printf(b, ",\"ipv6\":%s", tun_ipv6_json(r, ip6, sizeof ip6));
     sb_printf(b, ",\"links\":[");
     for (size_t i = 0; i < r->n_socks; i++) {
         size_t st = 0, heard = 0;
@@ -605,6 +711,7 @@ static void http_metrics(rt *r, sbuf *b)
               "# HELP zhtp_uptime_seconds Seconds since start\n# TYPE zhtp_uptime_seconds "
               "gauge\nzhtp_uptime_seconds %" PRIu64 "\n",
               rt_now(r) / ZHTP_NS_PER_SEC);
+    tun_metrics(r, b);
 }
 
 /* Query value of |key| in "a=1&b=2" (no %-decoding but '+' -> ' '). */
@@ -843,11 +950,13 @@ static zhtp_ssize ctl_status(void *ud, const zhtp_ctl_request *req, zhtp_ctl_lev
     char id[2 * ZHTP_NODE_ID_LEN + 1];
     hex(id, zhtp_node_id(r->node), ZHTP_NODE_ID_LEN);
     size_t len = 0;
+    char ip6[64];
     return ctl_put(out, cap, &len,
                    "{\"node_id\":\"%s\",\"state\":\"%s\",\"peers\":%zu,\"uptime_s\":%" PRIu64
-                   ",\"ipv6\":null,\"emergency_stop\":%s,\"connection_limit\":%u}",
+                   ",\"ipv6\":%s,\"emergency_stop\":%s,\"connection_limit\":%u}",
                    id, r->halted ? "stopped" : node_state(r), zhtp_node_neighbour_count(r->node),
-                   rt_now(r) / ZHTP_NS_PER_SEC, r->halted ? "true" : "false",
+                   rt_now(r) / ZHTP_NS_PER_SEC, tun_ipv6_json(r, ip6, sizeof ip6),
+                   r->halted ? "true" : "false",
                    zhtp_rt_ctl_limit(r->ctl));
 }
 
@@ -1243,6 +1352,8 @@ int zhtp_rt_run(const zhtp_rt_options *o)
     r->timer.data = r;
     if (!o->no_control && open_control(r, o) != 0)
         goto out;
+    if (open_tun(r, o) != 0)
+        goto out;
     uv_signal_t *sigs[] = {&r->sig_int, &r->sig_term, &r->sig_hup};
     int nums[] = {SIGINT, SIGTERM, SIGHUP};
     for (int i = 0; i < 3; i++) {
@@ -1262,6 +1373,7 @@ out:
         uv_loop_close(&r->loop);
     }
     zhtp_rt_ctl_free(r->ctl);
+    zhtp_rt_tun_free(r->tun); /* its handles were closed with the loop's */
     for (size_t i = 0; i < ZHTP_RT_MAX_LISTEN; i++)
         free(r->socks[i].rbuf);
     zhtp_node_free(r->node);

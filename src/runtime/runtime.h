@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -40,6 +41,12 @@ typedef struct zhtp_rt_options {
     char config[512];  /* the file the options came from ("" : none); SIGHUP re-reads it */
     char control[512]; /* control socket path ("" : DATA_DIR/control.sock) */
     bool no_control;   /* no control socket at all */
+    /* TUN interface (docs/tun.md): none unless a name is given; no_tun overrides a name from
+     * the config file. tun_mesh_mtu 0: the same as tun_mtu. */
+    char tun[16];
+    bool no_tun;
+    uint32_t tun_mtu;      /* interface MTU, 1280..65535; default ZHTP_RT_TUN_MTU_DEFAULT */
+    uint32_t tun_mesh_mtu; /* largest packet sent into the mesh; above: Packet Too Big */
 } zhtp_rt_options;
 
 /* Defaults: log level info, nothing else set. */

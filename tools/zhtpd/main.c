@@ -18,6 +18,13 @@ static void usage(FILE *f)
           "  --control PATH          control socket (Unix, mode 0660) for `zhtp status`,\n"
           "                          `zhtp admin ...`; default DATA_DIR/control.sock\n"
           "  --no-control            no control socket\n"
+          "  --tun NAME              TUN interface NAME with the node's IPv6 address\n"
+          "                          fd5a:<node id>/16 (needs root or CAP_NET_ADMIN);\n"
+          "                          default: no TUN\n"
+          "  --no-tun                no TUN, even if the config file names one\n"
+          "  --tun-mtu N             TUN interface MTU, 1280..65535 (default 65535)\n"
+          "  --tun-mesh-mtu N        largest IPv6 packet sent into the mesh; larger ones get\n"
+          "                          ICMPv6 Packet Too Big (default 0: the TUN MTU)\n"
           "  --log-level LEVEL       error, warn, info (default) or debug\n"
           "  --config FILE           INI file with the same keys (data_dir = ...); flags given\n"
           "                          on the command line are applied after it\n"
@@ -65,6 +72,10 @@ int main(int argc, char **argv)
             o.no_control = true;
             continue;
         }
+        if (strcmp(a, "--no-tun") == 0) {
+            o.no_tun = true;
+            continue;
+        }
         if (i + 1 >= argc) {
             fprintf(stderr, "zhtpd: %s needs a value (see --help)\n", a);
             return 2;
@@ -81,7 +92,7 @@ int main(int argc, char **argv)
         for (size_t k = 0; k <= n; k++)
             key[k] = a[2 + k] == '-' ? '_' : a[2 + k];
         if (strcmp(key, "dev_no_passphrase") == 0 || strcmp(key, "no_control") == 0 ||
-            zhtp_rt_options_set(&o, key, v, err, sizeof err) != 0) {
+            strcmp(key, "no_tun") == 0 || zhtp_rt_options_set(&o, key, v, err, sizeof err) != 0) {
             fprintf(stderr, "zhtpd: %s: %s (see --help)\n", a, err);
             return 2;
         }
