@@ -34,6 +34,7 @@ typedef ptrdiff_t zhtp_ssize;
     X(ZHTP_ERR_NOTFOUND, -6, "not found")                                                          \
     X(ZHTP_ERR_EXISTS, -7, "already exists")                                                       \
     X(ZHTP_ERR_UNSUPPORTED, -8, "not supported")                                                   \
+    X(ZHTP_ERR_TIMEOUT, -9, "timed out: no answer in time")                                        \
     /* wire/ (-100..-199) */                                                                       \
     X(ZHTP_ERR_WIRE_TRUNCATED, -100, "packet truncated")                                           \
     X(ZHTP_ERR_WIRE_MAGIC, -101, "bad packet magic")                                               \
