@@ -174,6 +174,23 @@ int zhtp_rt_options_set(zhtp_rt_options *o, const char *key, const char *val, ch
         (*n)++;
         return 0;
     }
+    if (strcmp(key, "content_max") == 0 || strcmp(key, "store_quota") == 0) {
+        /* bytes, with an optional K, M or G suffix (powers of 1024) */
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(val, &end, 10);
+        unsigned shift = *end == 'K' ? 10 : *end == 'M' ? 20 : *end == 'G' ? 30 : 0;
+        if (shift != 0)
+            end++;
+        if (val[0] == '\0' || val[0] == '-' || *end != '\0' || errno != 0 || v == 0 ||
+            v > (UINT64_C(1) << (40 - shift))) {
+            snprintf(err, err_cap, "%s: expected a byte count 1..2^40 (K, M, G allowed), got '%s'",
+                     key, val);
+            return -1;
+        }
+        *(key[0] == 'c' ? &o->content_max : &o->store_quota) = (uint64_t)v << shift;
+        return 0;
+    }
     if (strcmp(key, "log_level") == 0) {
         int l = zhtp_rt_parse_level(val);
         if (l < 0) {

@@ -31,6 +31,9 @@ struct zhtp_rt_ctl {
     zhtp_audit *audit;
     zhtp_ctl_dispatch_config dc;
     size_t n_clients;
+    ctl_client *clients;  /* every open connection, for zhtp_rt_ctl_send by ticket */
+    ctl_client *current;  /* the connection whose line is being dispatched, else NULL */
+    uint64_t next_ticket; /* tickets are never reused: a late send to a gone client fails */
 };
 
 struct ctl_client {
@@ -38,6 +41,15 @@ struct ctl_client {
     zhtp_rt_ctl *c;
     size_t len;
     bool closing;
+    ctl_client *next;
+    /* A deferred (streamed) request: its ticket, and the upload being collected. */
+    uint64_t ticket;
+    bool ended; /* zhtp_rt_ctl_end was called: no gone callback */
+    uint8_t *up;
+    size_t up_len, up_need;
+    zhtp_rt_ctl_upload_fn up_fn;
+    void *up_ud;
+    uv_shutdown_t shut;
     char buf[ZHTP_RT_CTL_LINE_MAX];
 };
 
@@ -62,7 +74,16 @@ static void ctl_log(zhtp_rt_ctl *c, int level, const char *fmt, ...)
 static void client_closed(uv_handle_t *h)
 {
     ctl_client *cl = (ctl_client *)h;
-    cl->c->n_clients--;
+    zhtp_rt_ctl *c = cl->c;
+    for (ctl_client **p = &c->clients; *p != NULL; p = &(*p)->next)
+        if (*p == cl) {
+            *p = cl->next;
+            break;
+        }
+    c->n_clients--;
+    if (cl->ticket != 0 && !cl->ended && c->cfg.gone != NULL)
+        c->cfg.gone(c->cfg.user_data, cl->ticket);
+    free(cl->up);
     free(cl);
 }
 
@@ -121,8 +142,20 @@ static void handle_line(ctl_client *cl, const char *line, size_t len)
         return;
     }
     size_t rlen = 0;
+    c->current = cl;
     int rc = zhtp_ctl_dispatch(&c->dc, line, len, (int64_t)time(NULL), resp, ZHTP_CTL_RESPONSE_MAX,
                                &rlen);
+    c->current = NULL;
+    if (rc != ZHTP_OK && cl->ticket != 0) {
+        /* The handler deferred, then the dispatcher failed after it (the response did not
+         * fit): the operation has no client. */
+        free(cl->up);
+        cl->up = NULL;
+        cl->up_need = 0;
+        if (c->cfg.gone != NULL)
+            c->cfg.gone(c->cfg.user_data, cl->ticket);
+        cl->ended = true;
+    }
     if (rlen == 0) {
         free(resp);
         send_error(cl, rc, "response did not fit");
@@ -137,7 +170,32 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
     ctl_client *cl = (ctl_client *)h;
+    if (cl->up_need > 0) {
+        /* Uploads are read straight into their final buffer, in pieces of at most 1 MiB. */
+        size_t left = cl->up_need - cl->up_len;
+        *buf = uv_buf_init((char *)cl->up + cl->up_len,
+                           (unsigned)(left < (1u << 20) ? left : (1u << 20)));
+        return;
+    }
     *buf = uv_buf_init(cl->buf + cl->len, (unsigned)(sizeof cl->buf - cl->len));
+}
+
+/* Appends n uploaded bytes; hands the buffer over when complete. */
+static void upload_add(ctl_client *cl, const void *data, size_t n)
+{
+    size_t left = cl->up_need - cl->up_len;
+    if (n > left)
+        n = left; /* a client that sends more than it announced: the excess is dropped */
+    if (data != NULL)
+        memcpy(cl->up + cl->up_len, data, n);
+    cl->up_len += n;
+    if (cl->up_len < cl->up_need)
+        return;
+    uint8_t *bytes = cl->up;
+    size_t len = cl->up_len;
+    cl->up = NULL;
+    cl->up_len = cl->up_need = 0;
+    cl->up_fn(cl->up_ud, cl->ticket, bytes, len);
 }
 
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
@@ -150,6 +208,12 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     }
     if (cl->closing)
         return;
+    if (cl->up_need > 0) {
+        upload_add(cl, NULL, (size_t)n); /* read in place by on_alloc */
+        return;
+    }
+    if (cl->ticket != 0)
+        return; /* a streamed request's connection carries nothing more from the client */
     cl->len += (size_t)n;
     size_t start = 0;
     for (size_t i = cl->len - (size_t)n; i < cl->len; i++) {
@@ -158,6 +222,13 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         if (i > start)
             handle_line(cl, cl->buf + start, i + 1 - start);
         start = i + 1;
+        if (cl->ticket != 0) {
+            /* Deferred: what follows the line is the upload (if any), never another line. */
+            if (cl->up_need > 0 && cl->len > start)
+                upload_add(cl, cl->buf + start, cl->len - start);
+            cl->len = 0;
+            return;
+        }
     }
     memmove(cl->buf, cl->buf + start, cl->len - start);
     cl->len -= start;
@@ -183,6 +254,8 @@ static void on_connection(uv_stream_t *srv, int status)
     cl->c = c;
     uv_pipe_init(c->cfg.loop, &cl->pipe, 0);
     c->n_clients++;
+    cl->next = c->clients;
+    c->clients = cl;
     if (uv_accept(srv, (uv_stream_t *)&cl->pipe) != 0) {
         client_close(cl);
         return;
@@ -301,6 +374,73 @@ bool zhtp_rt_ctl_stopped(zhtp_rt_ctl *c)
 uint32_t zhtp_rt_ctl_limit(zhtp_rt_ctl *c)
 {
     return zhtp_ctl_roles_limit(c->roles);
+}
+
+uint64_t zhtp_rt_ctl_defer(zhtp_rt_ctl *c, size_t upload_len, zhtp_rt_ctl_upload_fn upload,
+                           void *upload_user_data)
+{
+    ctl_client *cl = c != NULL ? c->current : NULL;
+    if (cl == NULL || cl->ticket != 0 || (upload_len > 0 && upload == NULL))
+        return 0;
+    if (upload_len > 0) {
+        cl->up = malloc(upload_len);
+        if (cl->up == NULL)
+            return 0;
+        cl->up_need = upload_len;
+        cl->up_len = 0;
+        cl->up_fn = upload;
+        cl->up_ud = upload_user_data;
+    }
+    cl->ticket = ++c->next_ticket;
+    return cl->ticket;
+}
+
+static ctl_client *by_ticket(zhtp_rt_ctl *c, uint64_t ticket)
+{
+    for (ctl_client *cl = c->clients; ticket != 0 && cl != NULL; cl = cl->next)
+        if (cl->ticket == ticket && !cl->closing && !cl->ended)
+            return cl;
+    return NULL;
+}
+
+bool zhtp_rt_ctl_send_owned(zhtp_rt_ctl *c, uint64_t ticket, void *data, size_t len)
+{
+    ctl_client *cl = by_ticket(c, ticket);
+    if (cl == NULL) {
+        free(data);
+        return false;
+    }
+    send_owned(cl, data, len);
+    return !cl->closing;
+}
+
+bool zhtp_rt_ctl_send(zhtp_rt_ctl *c, uint64_t ticket, const void *data, size_t len)
+{
+    if (by_ticket(c, ticket) == NULL)
+        return false;
+    char *copy = malloc(len > 0 ? len : 1);
+    if (copy == NULL)
+        return false;
+    memcpy(copy, data, len);
+    return zhtp_rt_ctl_send_owned(c, ticket, copy, len);
+}
+
+static void shut_done(uv_shutdown_t *req, int status)
+{
+    (void)status;
+    client_close(req->data);
+}
+
+void zhtp_rt_ctl_end(zhtp_rt_ctl *c, uint64_t ticket)
+{
+    ctl_client *cl = by_ticket(c, ticket);
+    if (cl == NULL)
+        return;
+    cl->ended = true;
+    /* A shutdown completes after every queued write: the last line is not cut off. */
+    cl->shut.data = cl;
+    if (uv_shutdown(&cl->shut, (uv_stream_t *)&cl->pipe, shut_done) != 0)
+        client_close(cl);
 }
 
 /* The runtime opens no other pipe, so every UV_NAMED_PIPE handle on the loop is ours. */

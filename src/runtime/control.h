@@ -19,6 +19,11 @@
 
 typedef struct zhtp_rt_ctl zhtp_rt_ctl;
 typedef void (*zhtp_rt_ctl_log_fn)(void *user_data, int level, const char *msg);
+/* A deferred request's upload is complete (user_data: as given to zhtp_rt_ctl_defer): |bytes| (malloc'd, |len| bytes) now belongs to the
+ * callee, which frees it. */
+typedef void (*zhtp_rt_ctl_upload_fn)(void *user_data, uint64_t ticket, uint8_t *bytes, size_t len);
+/* The client of a deferred request went away (or was closed) before zhtp_rt_ctl_end. */
+typedef void (*zhtp_rt_ctl_gone_fn)(void *user_data, uint64_t ticket);
 
 typedef struct zhtp_rt_ctl_config {
     uv_loop_t *loop;
@@ -27,6 +32,7 @@ typedef struct zhtp_rt_ctl_config {
     zhtp_ctl_handler_fn handlers[ZHTP_CTL_OP_COUNT];
     void *user_data; /* for handlers and log */
     zhtp_rt_ctl_log_fn log;
+    zhtp_rt_ctl_gone_fn gone; /* may be NULL */
 } zhtp_rt_ctl_config;
 
 /* Opens the stores and listens. Returns 0, or -1 with a message in err. */
@@ -38,6 +44,24 @@ uint32_t zhtp_rt_ctl_limit(zhtp_rt_ctl *c);
  * memory is freed in the close callback). */
 bool zhtp_rt_ctl_owns(const uv_handle_t *h);
 void zhtp_rt_ctl_close_handle(uv_handle_t *h);
+/* Long operations (put, get, ping: docs/security.md "Streamed operations"). Called by a
+ * handler, during the handler only: the connection of the request being handled stays open
+ * after the dispatcher's response line, for further lines the runtime sends with
+ * zhtp_rt_ctl_send until zhtp_rt_ctl_end. With upload_len > 0 the client then sends exactly
+ * upload_len raw bytes, collected here and handed to upload (taken over) once complete.
+ * Returns the ticket that names the connection (never 0), or 0 when called outside a
+ * handler, or the upload buffer cannot be allocated. */
+uint64_t zhtp_rt_ctl_defer(zhtp_rt_ctl *c, size_t upload_len, zhtp_rt_ctl_upload_fn upload,
+                           void *upload_user_data);
+/* Queues bytes (a JSON line, or raw data announced by one) to the connection of |ticket|;
+ * copied. Returns false when that client is gone. */
+bool zhtp_rt_ctl_send(zhtp_rt_ctl *c, uint64_t ticket, const void *data, size_t len);
+/* Like zhtp_rt_ctl_send but takes over |data| (malloc'd; freed after the write): no copy of
+ * a large download. */
+bool zhtp_rt_ctl_send_owned(zhtp_rt_ctl *c, uint64_t ticket, void *data, size_t len);
+/* Closes the connection of |ticket| after what was queued is written. No gone callback. */
+void zhtp_rt_ctl_end(zhtp_rt_ctl *c, uint64_t ticket);
+
 /* After the loop has run the close callbacks: closes the stores, removes the socket file. */
 void zhtp_rt_ctl_free(zhtp_rt_ctl *c);
 

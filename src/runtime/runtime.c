@@ -18,6 +18,7 @@
 #include "control.h"
 #include "runtime.h"
 #include "tun.h"
+#include "xfer.h"
 #include "zhtp/identity.h"
 #include "zhtp/keyfile.h"
 #include "zhtp/node.h"
@@ -78,7 +79,8 @@ struct rt {
      * read into or drained from the node and its clock is not advanced. */
     bool halted;
     zhtp_rt_ctl *ctl;
-    zhtp_rt_tun *tun; /* NULL: no TUN interface (tun.h) */
+    zhtp_rt_tun *tun;   /* NULL: no TUN interface (tun.h) */
+    zhtp_rt_xfer *xfer; /* DHT store, put/get/ping, their metrics (xfer.h) */
     uint8_t txbuf[65536];
     /* application message counters, for /status and /metrics */
     uint64_t msg_sent, msg_acked, msg_failed, msg_received, nbr_up_events, nbr_down_events;
@@ -388,9 +390,15 @@ static void drive(rt *r)
         }
     }
     zhtp_node_event ev;
-    while (zhtp_node_next_event(r->node, &ev) == ZHTP_OK)
+    while (zhtp_node_next_event(r->node, &ev) == ZHTP_OK) {
+        (void)zhtp_rt_xfer_on_node_event(r->xfer, &ev); /* a ping's ack: also counted below */
         handle_event(r, &ev);
+    }
+    zhtp_rt_xfer_poll(r->xfer);
+    zhtp_rt_xfer_tick(r->xfer, now);
     zhtp_time d = zhtp_node_next_deadline(r->node);
+    if (zhtp_rt_xfer_next_deadline(r->xfer) < d)
+        d = zhtp_rt_xfer_next_deadline(r->xfer);
     uint64_t ms = 1000; /* also the period at which silent senders are forgotten */
     if (d != ZHTP_TIME_NEVER) {
         uint64_t left = d > now ? d - now : 0;
@@ -712,6 +720,9 @@ static void http_metrics(rt *r, sbuf *b)
               "gauge\nzhtp_uptime_seconds %" PRIu64 "\n",
               rt_now(r) / ZHTP_NS_PER_SEC);
     tun_metrics(r, b);
+    static char xm[16384];
+    if (r->xfer != NULL && zhtp_rt_xfer_metrics(r->xfer, xm, sizeof xm) > 0)
+        sb_printf(b, "%s", xm);
 }
 
 /* Query value of |key| in "a=1&b=2" (no %-decoding but '+' -> ' '). */
@@ -956,8 +967,7 @@ static zhtp_ssize ctl_status(void *ud, const zhtp_ctl_request *req, zhtp_ctl_lev
                    ",\"ipv6\":%s,\"emergency_stop\":%s,\"connection_limit\":%u}",
                    id, r->halted ? "stopped" : node_state(r), zhtp_node_neighbour_count(r->node),
                    rt_now(r) / ZHTP_NS_PER_SEC, tun_ipv6_json(r, ip6, sizeof ip6),
-                   r->halted ? "true" : "false",
-                   zhtp_rt_ctl_limit(r->ctl));
+                   r->halted ? "true" : "false", zhtp_rt_ctl_limit(r->ctl));
 }
 
 static zhtp_ssize ctl_peers(void *ud, const zhtp_ctl_request *req, zhtp_ctl_level level, char *out,
@@ -1047,6 +1057,30 @@ static zhtp_ssize ctl_limit(void *ud, const zhtp_ctl_request *req, zhtp_ctl_leve
     return ctl_put(out, cap, &len, "{\"limit\":%u,\"enforced\":true}", max);
 }
 
+/* put, get, ping: xfer.c runs them; the control socket's user data is the runtime. */
+static zhtp_ssize ctl_op_put(void *ud, const zhtp_ctl_request *req, zhtp_ctl_level level, char *out,
+                             size_t cap)
+{
+    return zhtp_rt_xfer_ctl_put(((rt *)ud)->xfer, req, level, out, cap);
+}
+
+static zhtp_ssize ctl_op_get(void *ud, const zhtp_ctl_request *req, zhtp_ctl_level level, char *out,
+                             size_t cap)
+{
+    return zhtp_rt_xfer_ctl_get(((rt *)ud)->xfer, req, level, out, cap);
+}
+
+static zhtp_ssize ctl_op_ping(void *ud, const zhtp_ctl_request *req, zhtp_ctl_level level,
+                              char *out, size_t cap)
+{
+    return zhtp_rt_xfer_ctl_ping(((rt *)ud)->xfer, req, level, out, cap);
+}
+
+static void ctl_gone(void *ud, uint64_t ticket)
+{
+    zhtp_rt_xfer_gone(((rt *)ud)->xfer, ticket);
+}
+
 static void ctl_log_cb(void *ud, int level, const char *msg)
 {
     rt_log(ud, level, "%s", msg);
@@ -1065,7 +1099,11 @@ static int open_control(rt *r, const zhtp_rt_options *o)
         .data_dir = o->data_dir,
         .user_data = r,
         .log = ctl_log_cb,
+        .gone = ctl_gone,
     };
+    cc.handlers[ZHTP_CTL_OP_PUT] = ctl_op_put;
+    cc.handlers[ZHTP_CTL_OP_GET] = ctl_op_get;
+    cc.handlers[ZHTP_CTL_OP_PING] = ctl_op_ping;
     cc.handlers[ZHTP_CTL_OP_STATUS] = ctl_status;
     cc.handlers[ZHTP_CTL_OP_PEERS] = ctl_peers;
     cc.handlers[ZHTP_CTL_OP_STOP] = ctl_stop;
@@ -1104,6 +1142,21 @@ static void close_one(uv_handle_t *h, void *arg)
 }
 
 static int add_peer(rt *r, const char *spec);
+
+static zhtp_time xfer_now(void *ud)
+{
+    return rt_now(ud);
+}
+
+static void xfer_kick(void *ud)
+{
+    drive(ud);
+}
+
+static void xfer_log(void *ud, int level, const char *msg)
+{
+    rt_log(ud, level, "%s", msg);
+}
 
 /* SIGHUP: the config file's peers replace the previous ones (flag peers stay). A dropped
  * peer is demoted to "heard": it still gets beacons while it keeps talking to us, and is
@@ -1323,11 +1376,36 @@ int zhtp_rt_run(const zhtp_rt_options *o)
         .user_data = r,
         .lookup = hint_lookup,
     };
+    zhtp_dht_config dc;
+    char xerr[700];
+    zhtp_rt_xfer_config xc = {
+        .data_dir = o->data_dir,
+        .content_max = o->content_max,
+        .quota_bytes = o->store_quota,
+        .rng = rt_rng,
+        .now = xfer_now,
+        .kick = xfer_kick,
+        .log = xfer_log,
+        .user_data = r,
+    };
+    if (zhtp_rt_xfer_new(&r->xfer, &xc, &dc, xerr, sizeof xerr) != 0) {
+        rt_log(r, ZHTP_RT_LOG_ERROR, "%s", xerr);
+        goto out;
+    }
+#ifdef ZHTP_RT_HAVE_DHT
+    nc.dht = &dc;
+#endif
     int rc = zhtp_node_new(&r->node, &nc, r->ident, rt_now(r));
     if (rc != ZHTP_OK) {
         rt_log(r, ZHTP_RT_LOG_ERROR, "node: %s", zhtp_strerror(rc));
         goto out;
     }
+#ifdef ZHTP_RT_HAVE_DHT
+    zhtp_rt_xfer_attach(r->xfer, r->node, zhtp_node_dht(r->node), NULL);
+#else
+    zhtp_rt_xfer_attach(r->xfer, r->node, NULL, NULL);
+    rt_log(r, ZHTP_RT_LOG_WARN, "this build's node has no DHT: put and get are unsupported");
+#endif
     char id[2 * ZHTP_NODE_ID_LEN + 1];
     hex(id, zhtp_node_id(r->node), ZHTP_NODE_ID_LEN);
     rt_log(r, ZHTP_RT_LOG_INFO, "node id %s", id);
@@ -1352,6 +1430,11 @@ int zhtp_rt_run(const zhtp_rt_options *o)
     r->timer.data = r;
     if (!o->no_control && open_control(r, o) != 0)
         goto out;
+#ifdef ZHTP_RT_HAVE_DHT
+    zhtp_rt_xfer_attach(r->xfer, r->node, zhtp_node_dht(r->node), r->ctl);
+#else
+    zhtp_rt_xfer_attach(r->xfer, r->node, NULL, r->ctl);
+#endif
     if (open_tun(r, o) != 0)
         goto out;
     uv_signal_t *sigs[] = {&r->sig_int, &r->sig_term, &r->sig_hup};
@@ -1377,6 +1460,7 @@ out:
     for (size_t i = 0; i < ZHTP_RT_MAX_LISTEN; i++)
         free(r->socks[i].rbuf);
     zhtp_node_free(r->node);
+    zhtp_rt_xfer_free(r->xfer); /* after the node: its DHT used the store until freed */
     zhtp_identity_free(r->ident);
     free(r);
     return exit_code;

@@ -41,6 +41,8 @@ typedef struct zhtp_rt_options {
     char config[512];  /* the file the options came from ("" : none); SIGHUP re-reads it */
     char control[512]; /* control socket path ("" : DATA_DIR/control.sock) */
     bool no_control;   /* no control socket at all */
+    uint64_t content_max; /* largest put/get in bytes; 0: 256 MiB (xfer.h) */
+    uint64_t store_quota; /* LMDB store quota in bytes; 0: the store's default (1 GiB) */
     /* TUN interface (docs/tun.md): none unless a name is given; no_tun overrides a name from
      * the config file. tun_mesh_mtu 0: the same as tun_mtu. */
     char tun[16];
