@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "cmds.h"
 #include "zhtp/audit.h"
 #include "zhtp/security.h"
@@ -36,23 +37,17 @@
 #define REQ_MAX     (ZHTP_CTL_LINE_MAX + 2)
 #define REPLY_TIMEO 15 /* seconds to wait for the daemon's answer */
 
-typedef struct opts {
-    const char *control, *data_dir, *wallet, *pass_file, *request_out, *kdf;
-    bool json;
-    const char *pos[3];
-    int n_pos;
-} opts;
-
-static const char common_help[] =
+const char zc_common_help[] =
     "  --control PATH          the daemon's control socket (default DATA_DIR/control.sock)\n"
     "  --data-dir DIR          the daemon's data directory\n"
     "  --wallet FILE           your wallet (default ~/.config/zhtp/wallet.key)\n"
     "  --passphrase-file F     the wallet passphrase, first line of F (else a terminal prompt)\n"
     "  --request-out FILE      write the signed request line to FILE instead of sending it\n"
-    "exit codes: 0 ok, 1 refused or failed, 2 bad command line, 3 daemon not reachable\n";
+    "exit codes: 0 ok, 1 refused or failed, 2 bad command line, 3 daemon not reachable,\n"
+    "4 (get) no node holds the content\n";
 
-static int parse_opts(const char *cmd, int argc, char **argv, opts *o, int max_pos,
-                      void (*usage)(FILE *))
+int zc_parse_opts(const char *cmd, int argc, char **argv, opts *o, int max_pos,
+                  void (*usage)(FILE *))
 {
     memset(o, 0, sizeof *o);
     for (int i = 1; i < argc; i++) {
@@ -180,7 +175,7 @@ static int get_pass(const char *cmd, const opts *o, bool confirm, char *buf, siz
     return n;
 }
 
-static int load_wallet(const char *cmd, const opts *o, zhtp_wallet **w)
+int zc_load_wallet(const char *cmd, const opts *o, zhtp_wallet **w)
 {
     char path[1024], pass[PASS_MAX];
     if (default_wallet(path, sizeof path, o, false) != 0) {
@@ -211,8 +206,7 @@ static void hex_str(char *out, const uint8_t *b, size_t n)
     out[2 * n] = '\0';
 }
 
-/* Connects, sends line, reads one response line into a jansson object. */
-static int exchange(const char *cmd, const opts *o, const char *line, size_t len, json_t **resp)
+int zc_connect(const char *cmd, const opts *o, int *fd_out)
 {
     char path[1024];
     if (o->control != NULL)
@@ -236,6 +230,18 @@ static int exchange(const char *cmd, const opts *o, const char *line, size_t len
             close(fd);
         return ZHTP_EXIT_UNREACHABLE;
     }
+    *fd_out = fd;
+    return ZHTP_EXIT_OK;
+}
+
+/* Connects, sends line, reads one response line into a jansson object. */
+static int exchange(const char *cmd, const opts *o, const char *line, size_t len, json_t **resp)
+{
+    int fd = -1;
+    int ex = zc_connect(cmd, o, &fd);
+    if (ex != ZHTP_EXIT_OK)
+        return ex;
+    const char *path = o->control != NULL ? o->control : o->data_dir;
     struct timeval tv = {.tv_sec = REPLY_TIMEO};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
@@ -287,7 +293,7 @@ static int request(const char *cmd, const opts *o, const char *op, const zhtp_ct
 {
     *result = NULL;
     zhtp_wallet *w = NULL;
-    int ex = load_wallet(cmd, o, &w);
+    int ex = zc_load_wallet(cmd, o, &w);
     if (ex != ZHTP_EXIT_OK)
         return ex;
     char *line = malloc(REQ_MAX);
@@ -351,7 +357,7 @@ static void init_usage(FILE *f)
             "already has an owner. Works with the daemon running or stopped.\n"
             "  --kdf L   moderate (default, ~0.5-1 s, 256 MiB), interactive (64 MiB),\n"
             "            min (tests only: almost no protection of the wallet at rest)\n%s",
-            common_help);
+            zc_common_help);
 }
 
 static int kdf_params(const char *cmd, const char *kdf, zhtp_keyfile_params *p)
@@ -383,7 +389,7 @@ static int open_or_create_wallet(const char *cmd, const opts *o, const char *pat
     struct stat st;
     *created = stat(path, &st) != 0;
     if (!*created)
-        return load_wallet(cmd, o, w);
+        return zc_load_wallet(cmd, o, w);
     char pass[PASS_MAX];
     int plen = get_pass(cmd, o, true, pass, sizeof pass);
     int rc = ZHTP_ERR_INVAL;
@@ -407,7 +413,7 @@ static int open_or_create_wallet(const char *cmd, const opts *o, const char *pat
 int cmd_init(int argc, char **argv)
 {
     opts o;
-    int pr = parse_opts("init", argc, argv, &o, 0, init_usage);
+    int pr = zc_parse_opts("init", argc, argv, &o, 0, init_usage);
     if (pr != 0)
         return pr == -2 ? ZHTP_EXIT_OK : ZHTP_EXIT_USAGE;
     if (o.data_dir == NULL) {
@@ -472,13 +478,13 @@ static void wallet_usage(FILE *f)
             "                   [--json]\n"
             "create: a new wallet file (refused if it exists). show: its public key (hex,\n"
             "the KEY of `zhtp admin add-admin KEY`) and wallet id.\n%s",
-            common_help);
+            zc_common_help);
 }
 
 int cmd_wallet(int argc, char **argv)
 {
     opts o;
-    int pr = parse_opts("wallet", argc, argv, &o, 1, wallet_usage);
+    int pr = zc_parse_opts("wallet", argc, argv, &o, 1, wallet_usage);
     if (pr != 0)
         return pr == -2 ? ZHTP_EXIT_OK : ZHTP_EXIT_USAGE;
     bool create = o.n_pos == 1 && !strcmp(o.pos[0], "create");
@@ -499,7 +505,7 @@ int cmd_wallet(int argc, char **argv)
     zhtp_wallet *w = NULL;
     bool created;
     int ex = create ? open_or_create_wallet("wallet", &o, wpath, &w, &created)
-                    : load_wallet("wallet", &o, &w);
+                    : zc_load_wallet("wallet", &o, &w);
     if (ex != ZHTP_EXIT_OK)
         return ex;
     static char pk[ZHTP_WALLET_PK_HEX + 1];
@@ -524,7 +530,7 @@ static void status_usage(FILE *f)
             "usage: zhtp status [--json] [options]\n"
             "The daemon's node id, state (searching, connected, stopped), peer count, uptime,\n"
             "emergency stop and connection limit. Allowed to any wallet.\n%s",
-            common_help);
+            zc_common_help);
 }
 
 static void peers_usage(FILE *f)
@@ -533,14 +539,14 @@ static void peers_usage(FILE *f)
             "usage: zhtp peers [--json] [options]\n"
             "The authenticated neighbours: node id, links, link cost, tree position.\n"
             "Allowed to the owner, admins and users.\n%s",
-            common_help);
+            zc_common_help);
 }
 
 static int simple_read(const char *cmd, const char *op, int argc, char **argv,
                        void (*usage)(FILE *), void (*human)(const json_t *))
 {
     opts o;
-    int pr = parse_opts(cmd, argc, argv, &o, 0, usage);
+    int pr = zc_parse_opts(cmd, argc, argv, &o, 0, usage);
     if (pr != 0)
         return pr == -2 ? ZHTP_EXIT_OK : ZHTP_EXIT_USAGE;
     json_t *res;
@@ -618,13 +624,13 @@ static void admin_usage(FILE *f)
             "  limit N     store a connection limit, 0 = none (owner; not enforced yet)\n"
             "  add-admin KEY / remove-admin KEY   KEY: wallet public key hex, see\n"
             "              `zhtp wallet show` (owner)\n%s",
-            common_help);
+            zc_common_help);
 }
 
 int cmd_admin(int argc, char **argv)
 {
     opts o;
-    int pr = parse_opts("admin", argc, argv, &o, 2, admin_usage);
+    int pr = zc_parse_opts("admin", argc, argv, &o, 2, admin_usage);
     if (pr != 0)
         return pr == -2 ? ZHTP_EXIT_OK : ZHTP_EXIT_USAGE;
     if (o.n_pos == 0) {
@@ -692,7 +698,7 @@ static void audit_usage(FILE *f)
             "and prints the head (entry count, last hash): keep a copy of it elsewhere, a\n"
             "whole-file rewrite is only detectable against it. verify exits 1 on a broken or\n"
             "truncated chain.\n%s",
-            ZHTP_CTL_AUDIT_PAGE_MAX, common_help);
+            ZHTP_CTL_AUDIT_PAGE_MAX, zc_common_help);
 }
 
 static int audit_verify(const opts *o)
@@ -754,7 +760,7 @@ int cmd_audit(int argc, char **argv)
         rest[n++] = argv[i];
     }
     opts o;
-    int pr = parse_opts("audit", n, rest, &o, 1, audit_usage);
+    int pr = zc_parse_opts("audit", n, rest, &o, 1, audit_usage);
     if (pr != 0)
         return pr == -2 ? ZHTP_EXIT_OK : ZHTP_EXIT_USAGE;
     if (o.n_pos == 1) {

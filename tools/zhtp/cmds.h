@@ -9,6 +9,7 @@ enum {
     ZHTP_EXIT_FAIL = 1,        /* the operation failed (verification, I/O, ...) */
     ZHTP_EXIT_USAGE = 2,       /* bad command line */
     ZHTP_EXIT_UNREACHABLE = 3, /* the daemon's control socket did not answer */
+    ZHTP_EXIT_NOTFOUND = 4,    /* get: no node holds the content (ZHTP_ERR_DHT_NOT_FOUND) */
 };
 
 int cmd_hash(int argc, char **argv);
@@ -21,5 +22,8 @@ int cmd_status(int argc, char **argv); /* cmd_node.c */
 int cmd_peers(int argc, char **argv);  /* cmd_node.c */
 int cmd_admin(int argc, char **argv);  /* cmd_node.c */
 int cmd_audit(int argc, char **argv);  /* cmd_node.c */
+int cmd_ping(int argc, char **argv);   /* cmd_xfer.c */
+int cmd_put(int argc, char **argv);    /* cmd_xfer.c */
+int cmd_get(int argc, char **argv);    /* cmd_xfer.c */
 
 #endif

@@ -21,6 +21,9 @@ static const struct {
     {"peers", cmd_peers, "list the daemon's authenticated neighbours"},
     {"admin", cmd_admin, "stop, resume, disconnect, limit, add-admin, remove-admin"},
     {"audit", cmd_audit, "read the control audit log, or verify its hash chain"},
+    {"ping", cmd_ping, "round trips to a node over the mesh (node id or mesh IPv6)"},
+    {"put", cmd_put, "store a file in the mesh; prints its content id"},
+    {"get", cmd_get, "fetch content by id, verified, to stdout or -o FILE"},
 };
 
 static void usage(FILE *f)
@@ -31,7 +34,8 @@ static void usage(FILE *f)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
     fprintf(f,
             "\nexit codes: 0 success, 1 the operation failed or was refused, 2 bad command line,\n"
-            "3 the daemon's control socket is not reachable (docs/cli.md)\n");
+            "3 the daemon's control socket is not reachable, 4 get: no node holds the content\n"
+            "(docs/cli.md)\n");
 }
 
 int main(int argc, char **argv)
