@@ -18,6 +18,7 @@
 #include "control.h"
 #include "runtime.h"
 #include "tun.h"
+#include "http_request.h"
 #include "xfer.h"
 #include "zhtp/identity.h"
 #include "zhtp/keyfile.h"
@@ -725,27 +726,7 @@ static void http_metrics(rt *r, sbuf *b)
         sb_printf(b, "%s", xm);
 }
 
-/* Query value of |key| in "a=1&b=2" (no %-decoding but '+' -> ' '). */
-static bool query_get(const char *q, const char *key, char *out, size_t cap)
-{
-    size_t kl = strlen(key);
-    while (q != NULL && *q) {
-        if (strncmp(q, key, kl) == 0 && q[kl] == '=') {
-            const char *v = q + kl + 1;
-            size_t n = strcspn(v, "&");
-            if (n >= cap)
-                return false;
-            for (size_t i = 0; i < n; i++)
-                out[i] = v[i] == '+' ? ' ' : v[i];
-            out[n] = '\0';
-            return true;
-        }
-        q = strchr(q, '&');
-        if (q)
-            q++;
-    }
-    return false;
-}
+#define query_get zhtp_http_query_get /* http_request.c */
 
 /* Stores "coords" (P1.P2...) as the tree coordinates of node |dest| for the lookup callback.
  * A stopgap until the DHT answers lookups: the operator (scripts/demo) tells every node where
@@ -834,25 +815,20 @@ static void http_written(uv_write_t *w, int status)
     uv_close((uv_handle_t *)&c->tcp, http_closed);
 }
 
-static void http_answer(http_conn *c)
+/* |prc|: the parser's verdict on the request head (http_request.h). */
+static void http_answer(http_conn *c, int prc, const zhtp_http_request *req)
 {
     rt *r = c->r;
     sbuf body = {0};
     int code = 200;
     const char *ctype = "application/json";
-    char *sp = strchr(c->in, ' ');
-    char path[1024] = "";
-    if (strncmp(c->in, "GET ", 4) == 0 && sp != NULL) {
-        size_t n = strcspn(sp + 1, " \r\n");
-        if (n < sizeof path) {
-            memcpy(path, sp + 1, n);
-            path[n] = '\0';
-        }
-    }
-    char *q = strchr(path, '?');
-    if (q)
-        *q++ = '\0';
-    if (strcmp(path, "/status") == 0) {
+    const char *path = req->path, *q = req->has_query ? req->query : NULL;
+    if (prc != ZHTP_OK) {
+        code = prc == ZHTP_ERR_UNSUPPORTED ? 405 : 400;
+        ctype = "text/plain";
+        sb_printf(&body, "%s\n",
+                  code == 405 ? "only GET is served" : "malformed or over-long request");
+    } else if (strcmp(path, "/status") == 0) {
         http_status(r, &body);
     } else if (strcmp(path, "/metrics") == 0) {
         ctype = "text/plain; version=0.0.4";
@@ -869,6 +845,7 @@ static void http_answer(http_conn *c)
     const char *reason = code == 200   ? "OK"
                          : code == 400 ? "Bad Request"
                          : code == 404 ? "Not Found"
+                         : code == 405 ? "Method Not Allowed"
                                        : "Conflict";
     sb_printf(&c->out,
               "HTTP/1.0 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
@@ -905,12 +882,19 @@ static void http_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         return;
     }
     c->in_len += (size_t)n;
-    c->in[c->in_len] = '\0';
-    if (strstr(c->in, "\r\n\r\n") != NULL || strstr(c->in, "\n\n") != NULL ||
-        c->in_len >= RT_HTTP_MAX - 1) {
-        uv_read_stop(st);
-        http_answer(c);
+    zhtp_http_request *req = malloc(sizeof *req);
+    if (req == NULL) {
+        uv_close((uv_handle_t *)st, http_closed);
+        return;
     }
+    int rc = zhtp_http_request_parse(req, c->in, c->in_len);
+    if (rc == ZHTP_ERR_AGAIN && c->in_len >= RT_HTTP_MAX - 1)
+        rc = ZHTP_ERR_INVAL; /* a head that does not end within the buffer */
+    if (rc != ZHTP_ERR_AGAIN) {
+        uv_read_stop(st);
+        http_answer(c, rc, req);
+    }
+    free(req);
 }
 
 static void http_accept(uv_stream_t *srv, int status)
