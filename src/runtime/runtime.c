@@ -19,6 +19,7 @@
 #include "runtime.h"
 #include "tun.h"
 #include "http_request.h"
+#include "peers.h"
 #include "xfer.h"
 #include "zhtp/identity.h"
 #include "zhtp/keyfile.h"
@@ -82,6 +83,12 @@ struct rt {
     zhtp_rt_ctl *ctl;
     zhtp_rt_tun *tun;   /* NULL: no TUN interface (tun.h) */
     zhtp_rt_xfer *xfer; /* DHT store, put/get/ping, their metrics (xfer.h) */
+    /* The datagram being fed to the node (on_recv): a NEIGHBOUR_UP raised while it is
+     * processed names the neighbour behind that address, which peers.c remembers. */
+    bool rx_ctx;
+    zhtp_link_id rx_link;
+    zhtp_addr rx_from;
+    zhtp_time next_peer_save;
     uint8_t txbuf[65536];
     /* application message counters, for /status and /metrics */
     uint64_t msg_sent, msg_acked, msg_failed, msg_received, nbr_up_events, nbr_down_events;
@@ -323,6 +330,10 @@ static void handle_event(rt *r, const zhtp_node_event *ev)
     case ZHTP_NODE_EV_NEIGHBOUR_UP:
         r->nbr_up_events++;
         rt_log(r, ZHTP_RT_LOG_INFO, "neighbour up %.16s on link %" PRIu64, id, ev->link);
+        if (r->rx_ctx && ev->link == r->rx_link &&
+            zhtp_rt_peers_save_addr(zhtp_rt_xfer_store(r->xfer), ev->peer, &r->rx_from,
+                                    (uint64_t)time(NULL)) == ZHTP_OK)
+            rt_log(r, ZHTP_RT_LOG_DEBUG, "neighbour %.16s remembered for restarts", id);
         break;
     case ZHTP_NODE_EV_NEIGHBOUR_DOWN:
         r->nbr_down_events++;
@@ -410,6 +421,26 @@ static void drive(rt *r)
     uv_timer_start(&r->timer, on_timer, ms, 0);
 }
 
+/* The DHT's contacts go to the peer cache (peers.h) once a minute and at shutdown. */
+#define RT_PEER_SAVE_INTERVAL (60 * ZHTP_NS_PER_SEC)
+
+static void save_contacts(rt *r)
+{
+#ifdef ZHTP_RT_HAVE_DHT
+    zhtp_dht *dht = r->node != NULL ? zhtp_node_dht(r->node) : NULL;
+    if (dht == NULL)
+        return;
+    uint8_t ids[ZHTP_DHT_K_MAX][ZHTP_NODE_ID_LEN];
+    size_t n = zhtp_dht_closest(dht, zhtp_node_id(r->node), ids, ZHTP_DHT_K_MAX);
+    size_t w =
+        zhtp_rt_peers_save_ids(zhtp_rt_xfer_store(r->xfer), (const uint8_t(*)[ZHTP_NODE_ID_LEN])ids,
+                               n, (uint64_t)time(NULL));
+    rt_log(r, ZHTP_RT_LOG_DEBUG, "%zu DHT contacts saved (%zu new)", n, w);
+#else
+    (void)r;
+#endif
+}
+
 static void on_timer(uv_timer_t *t)
 {
     rt *r = t->data;
@@ -418,6 +449,10 @@ static void on_timer(uv_timer_t *t)
     zhtp_time now = rt_now(r);
     (void)zhtp_node_tick(r->node, now);
     forget_silent(r, now);
+    if (now >= r->next_peer_save) {
+        save_contacts(r);
+        r->next_peer_save = now + RT_PEER_SAVE_INTERVAL;
+    }
     drive(r);
 }
 
@@ -443,12 +478,16 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
     zhtp_time now = rt_now(r);
     zhtp_addr za;
     sa_to_zaddr(from, &za);
+    r->rx_ctx = true;
+    r->rx_link = s->link;
+    r->rx_from = za;
     int rc = zhtp_node_recv(r->node, s->link, &za, (const uint8_t *)buf->base, (size_t)nread, now);
     if (rc == ZHTP_OK)
         note_sender(r, (size_t)(s->link - 1), from, now);
     else
         rt_log(r, ZHTP_RT_LOG_DEBUG, "datagram of %zd bytes dropped: %s", nread, zhtp_err_name(rc));
     drive(r);
+    r->rx_ctx = false;
 }
 
 /* ---- HTTP status / metrics ---- */
@@ -1127,6 +1166,34 @@ static void close_one(uv_handle_t *h, void *arg)
 
 static int add_peer(rt *r, const char *spec);
 
+/* A neighbour's address from an earlier run (peers.h): solicited like a static peer; it is
+ * authenticated by the handshake like anyone. */
+static void remembered_addr(void *ud, const uint8_t id[ZHTP_NODE_ID_LEN], const zhtp_addr *a)
+{
+    rt *r = ud;
+    struct sockaddr_storage ss;
+    char spec[ZHTP_RT_ADDR_STR], hid[2 * ZHTP_NODE_ID_LEN + 1];
+    if (zaddr_to_sa(a, &ss) != 0)
+        return;
+    sa_str(spec, sizeof spec, (const struct sockaddr *)&ss);
+    hex(hid, id, ZHTP_NODE_ID_LEN);
+    rt_log(r, ZHTP_RT_LOG_INFO, "remembered peer %s (node %.16s)", spec, hid);
+    (void)add_peer(r, spec);
+}
+
+static void remembered_id(void *ud, const uint8_t id[ZHTP_NODE_ID_LEN])
+{
+#ifdef ZHTP_RT_HAVE_DHT
+    rt *r = ud;
+    zhtp_dht *dht = zhtp_node_dht(r->node);
+    if (dht != NULL)
+        (void)zhtp_dht_add_contact(dht, id, rt_now(r));
+#else
+    (void)ud;
+    (void)id;
+#endif
+}
+
 static zhtp_time xfer_now(void *ud)
 {
     return rt_now(ud);
@@ -1422,6 +1489,11 @@ int zhtp_rt_run(const zhtp_rt_options *o)
     for (size_t i = 0; i < o->n_peer; i++)
         if (add_peer(r, o->peer[i]) != 0)
             goto out;
+    zhtp_ssize kept = zhtp_rt_peers_load(zhtp_rt_xfer_store(r->xfer), (uint64_t)time(NULL),
+                                         remembered_addr, remembered_id, r);
+    if (kept > 0)
+        rt_log(r, ZHTP_RT_LOG_INFO, "%zd peers remembered from earlier runs (DATA_DIR/store)",
+               (size_t)kept);
     r->n_socks = 0;
     for (size_t i = 0; i < o->n_listen; i++)
         if (open_socket(r, o->listen[i]) != 0)
@@ -1461,6 +1533,7 @@ out:
     zhtp_rt_tun_free(r->tun); /* its handles were closed with the loop's */
     for (size_t i = 0; i < ZHTP_RT_MAX_LISTEN; i++)
         free(r->socks[i].rbuf);
+    save_contacts(r);
     zhtp_node_free(r->node);
     zhtp_rt_xfer_free(r->xfer); /* after the node: its DHT used the store until freed */
     zhtp_identity_free(r->ident);
