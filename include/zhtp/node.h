@@ -16,9 +16,9 @@
  * Security: a neighbour is announced to the router only once a link session (session.h)
  * authenticated it; everything but PEER_DISCOVERY and handshakes is sealed per link, and
  * application data is sealed again end to end (an inner sealed packet carried in DATA), so
- * relays see only ciphertext. Known gaps (docs/node.md): destination coordinates come from a
- * lookup callback the driver injects (zhtp-sim: an oracle over its own nodes) until the DHT
- * exists.
+ * relays see only ciphertext. With a DHT (config.dht) destination coordinates come from the
+ * locator blocks packets carry and from DHT lookups; without one, from a lookup callback the
+ * driver injects (zhtp-sim's oracle mode).
  *
  * Thread-safety: none; one handle per thread at a time; handles are independent. */
 #ifndef ZHTP_NODE_H
@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "zhtp/dht.h"
 #include "zhtp/err.h"
 #include "zhtp/identity.h"
 #include "zhtp/mem.h"
@@ -58,9 +59,18 @@ typedef struct zhtp_node_config {
     zhtp_rng_fn rng;     /* required; seeded in tests and the simulator */
     zhtp_log_fn log;     /* NULL: silent */
     void *user_data;     /* passed to rng, log and lookup */
-    /* Maps a node id to its tree coordinates (contract of zhtp_route_lookup_fn). Until the
-     * DHT exists the driver supplies it; NULL: only neighbours are reachable. */
+    /* Maps a node id to its tree coordinates (contract of zhtp_route_lookup_fn). Optional
+     * fallback, asked after the node's own locator cache (zhtp-sim's oracle mode, zhtpd's
+     * hints). NULL and no DHT: only neighbours are reachable. */
     zhtp_route_lookup_fn lookup;
+    /* NULL: no DHT in this node. Copied at zhtp_node_new; its store ops are required; its
+     * mem/rng may be NULL (the node's are used); its locator hooks are the node's own (any
+     * given are replaced). With a DHT the node carries the DHT's messages over the mesh
+     * (docs/protocol.md 6.1-6.7), puts locator blocks on the packets it originates to
+     * non-neighbours and resolves unknown destinations by DHT lookups (docs/routing.md
+     * "Locators"). */
+    const zhtp_dht_config *dht;
+    size_t locator_cache;         /* 0: 512. Entries of the id -> coordinates cache (DHT only) */
     uint32_t capabilities;        /* ZHTP_WIRE_CAP_* announced in PEER_DISCOVERY */
     zhtp_time beacon_interval_ns; /* 0: 1 s. Keepalive beacon on every link */
     uint32_t beacon_misses;       /* 0: 4. A neighbour silent this many intervals is lost */
@@ -89,6 +99,22 @@ typedef struct zhtp_node zhtp_node;
 int zhtp_node_new(zhtp_node **out, const zhtp_node_config *cfg, const zhtp_identity *id,
                   zhtp_time now);
 void zhtp_node_free(zhtp_node *n); /* NULL is a no-op */
+
+/* The node's DHT, or NULL when configured without one. The application calls zhtp_dht_put /
+ * get / publish / resolve / put_content / get_content / relay_get on it with the same |now| it
+ * gives the node, then (as after every node call) drains zhtp_node_next_datagram and re-arms
+ * its timer at zhtp_node_next_deadline: the node moves the DHT's messages onto the mesh and
+ * ticks it. DHT completions are read with zhtp_dht_next_event(zhtp_node_dht(n), &ev). */
+zhtp_dht *zhtp_node_dht(zhtp_node *n);
+
+/* Finds the full node id whose first |bits| bits (1..256) equal |prefix| (used for IPv6
+ * addresses, which carry only a prefix of the id). ZHTP_OK and |id| filled when known now
+ * (this node, neighbours, the node's locator cache, the DHT table); ZHTP_ERR_AGAIN when a DHT
+ * lookup was started or is running (ask again later, e.g. on the next packet);
+ * ZHTP_ERR_NOTFOUND when a lookup of the last 3 s found nothing (negative cache, 5 s) or the
+ * node has no DHT; ZHTP_ERR_INVAL; ZHTP_ERR_NOMEM. */
+int zhtp_node_find_prefix(zhtp_node *n, const uint8_t *prefix, size_t bits,
+                          uint8_t id[ZHTP_NODE_ID_LEN], zhtp_time now);
 
 /* Adds a link. |mtu| is the largest frame the link carries (ZHTP_WIRE_MIN_MTU..MAX_MTU; 0: the
  * medium's). |medium| is copied (zhtp_route_medium_preset gives typical profiles). The node
@@ -131,7 +157,9 @@ int zhtp_node_tick(zhtp_node *n, zhtp_time now);
  * max_retransmits (ZHTP_NODE_EV_FAILED). Without it, one attempt. |*msg_id| (may be NULL) gets
  * the message id used in events. Returns ZHTP_OK (queued; a first attempt without a route yet
  * is retried by the reliable timer), ZHTP_ERR_INVAL (len > ZHTP_NODE_MAX_MESSAGE, dest is
- * self), ZHTP_ERR_NOTFOUND (unreliable and no route now) or ZHTP_ERR_NOMEM. */
+ * self), ZHTP_ERR_NOTFOUND (unreliable and no route now), ZHTP_ERR_AGAIN (unreliable,
+ * plaintext mode, the destination is being looked up in the DHT: try again) or
+ * ZHTP_ERR_NOMEM. */
 int zhtp_node_send(zhtp_node *n, const uint8_t dest[ZHTP_NODE_ID_LEN], const uint8_t *bytes,
                    size_t len, uint32_t flags, zhtp_time now, uint64_t *msg_id);
 
@@ -196,6 +224,11 @@ typedef struct zhtp_node_stats {
      * within one retransmission timeout, or IP6_PENDING_MAX (64) packets already waiting). A
      * received DATA/IPV6 body that is not an IPv6 packet counts in rx_bad. */
     uint64_t ip6_tx, ip6_rx, drop_ip6;
+    /* DHT over the mesh: DHT messages sent (as QUERY .. RELAY_RESPONSE packets), delivered to
+     * our DHT, forwarded for others; DHT lookups the node started to resolve a destination or
+     * an id prefix (zhtp_dht_locate); packets not originated because the destination's
+     * coordinates were unknown (a lookup was started or had just failed). */
+    uint64_t dht_tx, dht_rx, dht_fwd, locates, drop_no_locator;
 } zhtp_node_stats;
 void zhtp_node_get_stats(const zhtp_node *n, zhtp_node_stats *st);
 

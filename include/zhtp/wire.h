@@ -58,7 +58,10 @@ extern "C" {
 #define ZHTP_WIRE_FLAG_SEALED            UINT16_C(0x0001) /* AEAD ciphertext + 16-byte tag */
 #define ZHTP_WIRE_FLAG_RECEIPT_REQUESTED UINT16_C(0x0002)
 #define ZHTP_WIRE_FLAG_TARGET_IS_KEY     UINT16_C(0x0004) /* target is a DHT key, not a node */
-#define ZHTP_WIRE_FLAGS_KNOWN            UINT16_C(0x0007)
+/* The payload starts with a locator block (zhtp_wire_locators_*): the origin's and the
+ * destination's tree coordinates, so forwarders route without a lookup (docs/protocol.md 3.4). */
+#define ZHTP_WIRE_FLAG_LOCATORS UINT16_C(0x0008)
+#define ZHTP_WIRE_FLAGS_KNOWN   UINT16_C(0x000F)
 
 /* Operations: a numbered registry. 0 and 15..255 are unassigned and rejected. */
 enum zhtp_wire_op {
@@ -516,6 +519,31 @@ typedef struct zhtp_wire_reasm_stats {
 void zhtp_wire_reasm_get_stats(const zhtp_wire_reasm *r, zhtp_wire_reasm_stats *st);
 /* Accounted bytes / partial packets held for one peer. */
 size_t zhtp_wire_reasm_peer_bytes(const zhtp_wire_reasm *r, uint64_t peer, size_t *packets);
+
+/* ---- Locator block (docs/protocol.md 3.4) ----------------------------------------------------
+ * With ZHTP_WIRE_FLAG_LOCATORS the payload (plaintext) starts with
+ *   src_depth u8 | dst_depth u8 | src ports u16[src_depth] | dst ports u16[dst_depth]
+ * (big-endian, every port non-zero), then the operation's own payload. */
+#define ZHTP_WIRE_LOCATOR_MAX_DEPTH 255
+typedef struct zhtp_wire_locators {
+    uint8_t src_depth, dst_depth;
+    const uint8_t *src_ports; /* borrowed: src_depth big-endian u16 */
+    const uint8_t *dst_ports; /* borrowed: dst_depth big-endian u16 */
+} zhtp_wire_locators;
+#define ZHTP_WIRE_LOCATORS_LEN(src_depth, dst_depth) (2u + 2u * ((size_t)(src_depth) + (dst_depth)))
+
+/* Writes the block for ports src[0..src_depth) and dst[0..dst_depth) (host order). Returns its
+ * length, ZHTP_ERR_INVAL (depth over 255, a zero port, NULL with a non-zero depth) or
+ * ZHTP_ERR_NOBUF (nothing written). */
+ZHTP_NODISCARD zhtp_ssize zhtp_wire_locators_encode(uint8_t *out, size_t cap, const uint16_t *src,
+                                                    size_t src_depth, const uint16_t *dst,
+                                                    size_t dst_depth);
+/* Parses the block at the start of an untrusted payload. Returns its length (the operation's
+ * payload follows), ZHTP_ERR_WIRE_TRUNCATED or ZHTP_ERR_WIRE_FIELD (a zero port). */
+ZHTP_NODISCARD zhtp_ssize zhtp_wire_locators_decode(zhtp_wire_locators *l, const uint8_t *in,
+                                                    size_t len);
+/* Copies ports [0..depth) of a decoded block's list into host order. */
+void zhtp_wire_locators_ports(uint16_t *out, const uint8_t *ports, size_t depth);
 
 #ifdef __cplusplus
 }

@@ -2,6 +2,8 @@
  * end-to-end message layer. Contract: include/zhtp/node.h; design and gaps: docs/node.md. */
 #include <string.h>
 
+#include "locator.h"
+#include "zhtp/dht.h"
 #include "zhtp/node.h"
 #include "zhtp/session.h"
 #include "zhtp/wire.h"
@@ -22,6 +24,29 @@ enum {
  * (stats.drop_ip6): a TUN interface can produce packets far faster than a handshake ends, and
  * IPv6 is a datagram service, so the sender's own transport retries. */
 #define IP6_PENDING_MAX 64
+
+/* Resolving ids (destinations, IPv6 prefixes) by DHT lookups (docs/routing.md "Locators"). A
+ * lookup that has not produced the id's locator after LOCATE_WAIT_NS counts as failed, and the
+ * answer "not found" is then kept for NEGATIVE_NS; a stale destination is looked up again at
+ * most every RELOCATE_NS. */
+#define LOCATES_MAX       32
+#define LOCATE_WAIT_NS    (3 * ZHTP_NS_PER_SEC)
+#define NEGATIVE_NS       (5 * ZHTP_NS_PER_SEC)
+#define RELOCATE_NS       (2 * ZHTP_NS_PER_SEC)
+#define LOCATOR_CACHE_DEF 512
+/* Self-lookups: the first soon after the first neighbour comes up (joins the DHT), a few more
+ * while the tree settles, then every SELF_LOCATE_NS; also soon after our coordinates change,
+ * so that the nodes closest to our id (those a lookup for us asks) hear the new ones first
+ * hand. Never more often than SELF_LOCATE_MIN_NS. */
+#define SELF_LOCATE_NS     (120 * ZHTP_NS_PER_SEC)
+#define SELF_LOCATE_MIN_NS (5 * ZHTP_NS_PER_SEC)
+
+typedef struct locate_entry {
+    uint8_t key[ZHTP_NODE_ID_LEN]; /* an id, or a prefix padded with zeros */
+    uint16_t bits;                 /* 256 for an id; 0: slot unused */
+    zhtp_time started;             /* lookup running since; 0: none */
+    zhtp_time neg_until;           /* "not found" answered until then */
+} locate_entry;
 
 /* route_packet's internal answer "a next hop exists but none meets the bound"; never
  * returned by the API (the origin's bound is NONE, forwarders count it and return ZHTP_OK). */
@@ -116,7 +141,8 @@ typedef struct pending {
     zhtp_time rto;
     uint32_t attempts;
     bool reliable;
-    bool ip6; /* an IPv6 packet waiting for its end-to-end session (never retransmitted) */
+    bool wait_loc; /* waiting for the destination's locator (a DHT lookup is running) */
+    bool ip6;      /* an IPv6 packet waiting for its end-to-end session (never retransmitted) */
     size_t len;
     uint8_t data[];
 } pending;
@@ -141,6 +167,15 @@ struct zhtp_node {
     size_t q_bytes;
     event_entry *ev_head, *ev_tail, *ev_last;
     pending *pend;
+
+    zhtp_dht *dht; /* NULL: configured without */
+    loc_cache *locs;
+    locate_entry locates[LOCATES_MAX];
+    zhtp_time next_self_locate, last_self_locate;
+    uint32_t self_locates;
+    uint64_t router_changes_seen;
+    bool loc_news; /* a locator arrived: pending messages waiting for one may go */
+    zhtp_time now; /* of the current API call, for the DHT's locator hooks (which get none) */
 
     uint64_t next_msg_id;
     size_t n_ip6_pending;
@@ -567,6 +602,14 @@ static bool is_handshake_op(uint8_t op)
 static uint8_t e2e_handshake_of(const zhtp_wire_header *h, const uint8_t *pt, size_t pt_len,
                                 uint64_t *key)
 {
+    if (h->flags & ZHTP_WIRE_FLAG_LOCATORS) {
+        zhtp_wire_locators l;
+        zhtp_ssize bl = zhtp_wire_locators_decode(&l, pt, pt_len);
+        if (bl < 0)
+            return 0;
+        pt += bl;
+        pt_len -= (size_t)bl;
+    }
     if (h->operation != ZHTP_WIRE_OP_DATA ||
         pt_len < ZHTP_WIRE_DATA_HEADER_LEN + ZHTP_WIRE_HEADER_LEN || pt[0] != ZHTP_WIRE_DATA_APP ||
         (((unsigned)pt[2] << 8) | pt[3]) != CH_E2E)
@@ -711,6 +754,12 @@ static int nbr_route_up(zhtp_node *n, nbr *b, zhtp_time now)
     if (rc != ZHTP_OK)
         return rc;
     b->routed = true;
+    if (n->dht) {
+        /* An authenticated neighbour is a DHT contact; the first one starts our joining. */
+        (void)zhtp_dht_add_contact(n->dht, b->id, now); /* NOMEM: its messages add it later */
+        if (n->next_self_locate == ZHTP_TIME_NEVER)
+            n->next_self_locate = now + ZHTP_NS_PER_SEC;
+    }
     zhtp_node_event ev = {.type = ZHTP_NODE_EV_NEIGHBOUR_UP, .link = n->links[b->link_idx].id};
     memcpy(ev.peer, b->id, ZHTP_NODE_ID_LEN);
     (void)push_event(n, &ev, NULL, 0);
@@ -878,9 +927,246 @@ static int on_routing(zhtp_node *n, nbr *b, const zhtp_wire_routing *rt, zhtp_ti
 
 /* ---- DATA: origin, forwarding, delivery ---------------------------------------------------- */
 
-/* Sends (origin) or forwards a DATA packet: header |h| (target = destination), payload |pt|.
- * Returns ZHTP_ERR_NOTFOUND when there is no next hop. */
-/* The loop-freedom bound travels in the header: the origin's is ZHTP_ROUTE_BOUND_NONE, a
+static bool is_neighbour_id(const zhtp_node *n, const uint8_t *id)
+{
+    for (size_t i = 0; i < n->n_nbrs; i++)
+        if (memcmp(n->nbrs[i].id, id, ZHTP_NODE_ID_LEN) == 0)
+            return true;
+    return false;
+}
+
+static void data_payload(zhtp_wire_payload *p, uint32_t channel, const uint8_t *body,
+                         size_t body_len)
+{
+    memset(p, 0, sizeof *p);
+    p->operation = ZHTP_WIRE_OP_DATA;
+    p->u.data.subtype = channel == CH_IP6 ? ZHTP_WIRE_DATA_IPV6 : ZHTP_WIRE_DATA_APP;
+    p->u.data.channel = channel == CH_IP6 ? 0 : (uint16_t)channel;
+    p->u.data.body.ptr = body;
+    p->u.data.body.len = body_len;
+}
+
+/* ---- locators: who is where (docs/routing.md "Locators") ----------------------------------- */
+
+/* The coordinates the node knows for |id|: its own, a neighbour's (as announced), or the
+ * locator cache's. */
+static bool coords_of(const zhtp_node *n, const uint8_t *id, uint16_t *ports, size_t *depth,
+                      zhtp_time now)
+{
+    if (memcmp(id, n->self, ZHTP_NODE_ID_LEN) == 0) {
+        const uint16_t *p = zhtp_router_coords(n->router, depth);
+        if (*depth > LOC_MAX_DEPTH)
+            return false;
+        if (*depth)
+            memcpy(ports, p, *depth * sizeof *ports);
+        return true;
+    }
+    size_t nn = zhtp_router_neighbour_count(n->router);
+    for (size_t i = 0; i < nn; i++) {
+        zhtp_route_nbr_info info;
+        if (zhtp_router_neighbour_get(n->router, i, &info) == ZHTP_OK && info.has_info &&
+            memcmp(info.id, id, ZHTP_NODE_ID_LEN) == 0)
+            return zhtp_router_neighbour_coords(n->router, i, ports, LOC_MAX_DEPTH, depth) ==
+                   ZHTP_OK;
+    }
+    return n->locs && loc_cache_get(n->locs, id, ports, LOC_MAX_DEPTH, depth, now);
+}
+
+/* The router's lookup (packets without a locator block): the driver's, then the cache. A
+ * driver that supplies a lookup (the simulator's oracle, zhtpd's operator hints) is taken to
+ * know better than our cache when it answers. */
+static int node_lookup(void *ud, const uint8_t id[ZHTP_NODE_ID_LEN], uint16_t *ports, size_t cap,
+                       size_t *depth)
+{
+    zhtp_node *n = ud;
+    if (n->cfg.lookup && n->cfg.lookup(n->cfg.user_data, id, ports, cap, depth) == ZHTP_OK)
+        return ZHTP_OK;
+    if (n->locs && loc_cache_get(n->locs, id, ports, cap, depth, n->now))
+        return ZHTP_OK;
+    return ZHTP_ERR_NOTFOUND;
+}
+
+static void node_rng(void *ud, uint8_t *out, size_t len)
+{
+    zhtp_node *n = ud;
+    n->cfg.rng(n->cfg.user_data, out, len);
+}
+
+/* DHT locator hooks: a locator is depth u8 | ports u16[depth] (big-endian). */
+static size_t hook_loc_get(void *ud, const uint8_t id[ZHTP_DHT_ID_LEN], uint8_t *out, size_t cap)
+{
+    zhtp_node *n = ud;
+    uint16_t ports[LOC_MAX_DEPTH];
+    size_t depth;
+    if (!coords_of(n, id, ports, &depth, n->now) || 1 + 2 * depth > cap)
+        return 0;
+    out[0] = (uint8_t)depth;
+    for (size_t i = 0; i < depth; i++) {
+        out[1 + 2 * i] = (uint8_t)(ports[i] >> 8);
+        out[2 + 2 * i] = (uint8_t)ports[i];
+    }
+    return 1 + 2 * depth;
+}
+
+static void hook_loc_put(void *ud, const uint8_t id[ZHTP_DHT_ID_LEN], const uint8_t *loc,
+                         size_t len)
+{
+    zhtp_node *n = ud;
+    /* Untrusted (a NODES answer): well-formed or ignored. A wrong one misroutes packets to
+     * that id, which its end-to-end session then refuses: a denial of service, no more. */
+    if (len < 1 || loc[0] > LOC_MAX_DEPTH || len != 1u + 2u * loc[0])
+        return;
+    uint16_t ports[LOC_MAX_DEPTH];
+    for (size_t i = 0; i < loc[0]; i++) {
+        ports[i] = (uint16_t)(loc[1 + 2 * i] << 8 | loc[2 + 2 * i]);
+        if (!ports[i])
+            return;
+    }
+    if (memcmp(id, n->self, ZHTP_NODE_ID_LEN) != 0 &&
+        loc_cache_put(n->locs, id, ports, loc[0], false, n->now))
+        n->loc_news = true;
+}
+
+static locate_entry *locate_find(zhtp_node *n, const uint8_t *key, size_t bits)
+{
+    for (size_t i = 0; i < LOCATES_MAX; i++) {
+        locate_entry *e = &n->locates[i];
+        if (e->bits == bits && memcmp(e->key, key, ZHTP_NODE_ID_LEN) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+/* The id (prefix) was found: forget its lookup state. */
+static void locate_clear(zhtp_node *n, const uint8_t *key, size_t bits)
+{
+    locate_entry *e = locate_find(n, key, bits);
+    if (e)
+        memset(e, 0, sizeof *e);
+}
+
+/* Asks the DHT for |key| (an id, or a prefix of |bits| bits padded with zeros: the nodes with
+ * that prefix are the XOR-closest to it). Returns ZHTP_ERR_AGAIN (a lookup is running or was
+ * started), ZHTP_ERR_NOTFOUND (a recent lookup found nothing: negative cache) or
+ * ZHTP_ERR_NOMEM. */
+static int locate_request(zhtp_node *n, const uint8_t *key, size_t bits, zhtp_time now)
+{
+    if (!n->dht)
+        return ZHTP_ERR_NOTFOUND;
+    locate_entry *e = locate_find(n, key, bits);
+    if (e) {
+        if (e->neg_until > now)
+            return ZHTP_ERR_NOTFOUND;
+        if (e->started && now - e->started < LOCATE_WAIT_NS)
+            return ZHTP_ERR_AGAIN;
+        if (e->started) {
+            e->started = 0;
+            e->neg_until = now + NEGATIVE_NS;
+            return ZHTP_ERR_NOTFOUND;
+        }
+    } else {
+        /* a free slot, else the one whose state matters least (oldest) */
+        e = &n->locates[0];
+        for (size_t i = 0; i < LOCATES_MAX; i++) {
+            locate_entry *c = &n->locates[i];
+            if (!c->bits) {
+                e = c;
+                break;
+            }
+            zhtp_time tc = c->started > c->neg_until ? c->started : c->neg_until;
+            zhtp_time te = e->started > e->neg_until ? e->started : e->neg_until;
+            if (tc < te)
+                e = c;
+        }
+    }
+    int rc = zhtp_dht_locate(n->dht, key, now);
+    if (rc == ZHTP_ERR_NOMEM)
+        return rc;
+    memset(e, 0, sizeof *e);
+    memcpy(e->key, key, ZHTP_NODE_ID_LEN);
+    e->bits = (uint16_t)bits;
+    e->started = now ? now : 1;
+    n->st.locates++;
+    return ZHTP_ERR_AGAIN;
+}
+
+/* The coordinates of |dest| for an originated packet: known now (ZHTP_OK), being looked up
+ * (ZHTP_ERR_AGAIN, only if |may_locate|), or not found. */
+static int resolve(zhtp_node *n, const uint8_t *dest, uint16_t *ports, size_t *depth,
+                   bool may_locate, zhtp_time now)
+{
+    if (n->cfg.lookup &&
+        n->cfg.lookup(n->cfg.user_data, dest, ports, LOC_MAX_DEPTH, depth) == ZHTP_OK)
+        return ZHTP_OK; /* the driver's answer first, as in node_lookup */
+    if (coords_of(n, dest, ports, depth, now)) {
+        locate_clear(n, dest, 256);
+        return ZHTP_OK;
+    }
+    if (!may_locate)
+        return ZHTP_ERR_NOTFOUND;
+    return locate_request(n, dest, 256, now);
+}
+
+/* The destination's coordinates did not work (router dead end, resends unanswered): the
+ * cached ones may be stale. The next hint may replace them, and a new lookup asks the nodes
+ * closest to the id, which hear from it first hand (its self-lookups). */
+static void relocate(zhtp_node *n, const uint8_t *dest, zhtp_time now)
+{
+    if (!n->dht || is_neighbour_id(n, dest))
+        return;
+    loc_cache_mark_stale(n->locs, dest);
+    locate_entry *e = locate_find(n, dest, 256);
+    if (e && e->started && now - e->started < RELOCATE_NS)
+        return;
+    if (e)
+        memset(e, 0, sizeof *e);
+    (void)locate_request(n, dest, 256, now);
+}
+
+/* A received packet's locator block: parsed, its source coordinates remembered first hand
+ * (when we keep a cache), and |*pt|/|*len| advanced past it. ZHTP_OK or a decode error. */
+static int strip_locators(zhtp_node *n, const zhtp_wire_header *h, const uint8_t **pt, size_t *len,
+                          zhtp_time now)
+{
+    if (!(h->flags & ZHTP_WIRE_FLAG_LOCATORS))
+        return ZHTP_OK;
+    zhtp_wire_locators l;
+    zhtp_ssize bl = zhtp_wire_locators_decode(&l, *pt, *len);
+    if (bl < 0)
+        return (int)bl;
+    if (n->locs && l.src_depth <= LOC_MAX_DEPTH &&
+        memcmp(h->sender, n->self, ZHTP_NODE_ID_LEN) != 0) {
+        /* First hand but not end-to-end authenticated: relays on the path could alter it
+         * (docs/dht.md "Over the mesh"). The destination id's session still checks who
+         * answers. */
+        uint16_t ports[LOC_MAX_DEPTH];
+        zhtp_wire_locators_ports(ports, l.src_ports, l.src_depth);
+        if (loc_cache_put(n->locs, h->sender, ports, l.src_depth, true, now))
+            n->loc_news = true;
+    }
+    *pt += bl;
+    *len -= (size_t)bl;
+    return ZHTP_OK;
+}
+
+/* Next hop for a packet: by the coordinates of its locator block when it has one (no lookup),
+ * else by the destination id (the router asks node_lookup for non-neighbours). */
+static int next_hop(zhtp_node *n, const zhtp_wire_header *h, const uint8_t *pt, size_t pt_len,
+                    uint32_t *bound, zhtp_route_hop *hop)
+{
+    if (h->flags & ZHTP_WIRE_FLAG_LOCATORS) {
+        zhtp_wire_locators l;
+        if (zhtp_wire_locators_decode(&l, pt, pt_len) < 0)
+            return ZHTP_ERR_NOTFOUND;
+        uint16_t ports[ZHTP_WIRE_LOCATOR_MAX_DEPTH];
+        zhtp_wire_locators_ports(ports, l.dst_ports, l.dst_depth);
+        return zhtp_router_next_hop(n->router, ports, l.dst_depth, h->target, bound, hop);
+    }
+    return zhtp_router_next_hop_id(n->router, h->target, bound, hop);
+}
+
+/* Sends (origin) or forwards a routed packet: header |h| (target = destination), payload |pt|.
+ * The loop-freedom bound travels in the header: the origin's is ZHTP_ROUTE_BOUND_NONE, a
  * forwarder passes the received one to the router and writes the lowered one into the
  * packet it forwards (the header is resealed per link, so the change is authenticated).
  * Returns ZHTP_ERR_NOTFOUND when there is no next hop at all, ERR_BOUND_UNMET when a next hop
@@ -890,12 +1176,12 @@ static int route_packet(zhtp_node *n, zhtp_wire_header *h, const uint8_t *pt, si
 {
     uint32_t bound = h->route_bound;
     zhtp_route_hop hop;
-    int rc = zhtp_router_next_hop_id(n->router, h->target, &bound, &hop);
+    int rc = next_hop(n, h, pt, pt_len, &bound, &hop);
     if (rc == ZHTP_ERR_NOTFOUND && h->route_bound != ZHTP_ROUTE_BOUND_NONE) {
         /* Tell "no route" from "the bound cannot be met" (only on this failure path). */
         uint32_t none = ZHTP_ROUTE_BOUND_NONE;
         zhtp_route_hop alt;
-        if (zhtp_router_next_hop_id(n->router, h->target, &none, &alt) == ZHTP_OK && !alt.is_local)
+        if (next_hop(n, h, pt, pt_len, &none, &alt) == ZHTP_OK && !alt.is_local)
             return ERR_BOUND_UNMET;
     }
     if (rc != ZHTP_OK || hop.is_local)
@@ -910,25 +1196,61 @@ static int route_packet(zhtp_node *n, zhtp_wire_header *h, const uint8_t *pt, si
     return emit(n, b, h, pt, pt_len, now);
 }
 
-/* A DATA packet from this node to |dest| on |channel| (routed, sealed per link). */
-static void data_payload(zhtp_wire_payload *p, uint32_t channel, const uint8_t *body,
-                         size_t body_len)
+/* Originates a routed packet of operation |op| to |dest| with payload |pt|. With a DHT, a
+ * packet to a non-neighbour starts with a locator block (our coordinates and the
+ * destination's, docs/protocol.md 3.4), so that no forwarder needs a lookup and the
+ * destination learns where we are. Returns ZHTP_ERR_AGAIN when the destination's coordinates
+ * are being looked up (|may_locate|), ZHTP_ERR_NOTFOUND when unknown or unroutable. */
+static int originate(zhtp_node *n, const uint8_t *dest, uint8_t op, uint64_t msg_id,
+                     const uint8_t *pt, size_t pt_len, bool may_locate, zhtp_time now)
 {
-    memset(p, 0, sizeof *p);
-    p->operation = ZHTP_WIRE_OP_DATA;
-    p->u.data.subtype = channel == CH_IP6 ? ZHTP_WIRE_DATA_IPV6 : ZHTP_WIRE_DATA_APP;
-    p->u.data.channel = channel == CH_IP6 ? 0 : (uint16_t)channel;
-    p->u.data.body.ptr = body;
-    p->u.data.body.len = body_len;
+    zhtp_wire_header h;
+    header_init(n, &h, op, dest);
+    h.message_id = msg_id;
+    h.hop_limit = n->cfg.hop_limit;
+    uint8_t blk[ZHTP_WIRE_LOCATORS_LEN(LOC_MAX_DEPTH, LOC_MAX_DEPTH)];
+    size_t bl = 0;
+    bool by_locator = n->dht && !is_neighbour_id(n, dest);
+    if (by_locator) {
+        uint16_t dst[LOC_MAX_DEPTH], src[LOC_MAX_DEPTH];
+        size_t dd, sd;
+        int rc = resolve(n, dest, dst, &dd, may_locate, now);
+        if (rc != ZHTP_OK) {
+            if (rc != ZHTP_ERR_NOMEM)
+                n->st.drop_no_locator++;
+            return rc;
+        }
+        if (coords_of(n, n->self, src, &sd, now)) {
+            zhtp_ssize l = zhtp_wire_locators_encode(blk, sizeof blk, src, sd, dst, dd);
+            if (l > 0) {
+                bl = (size_t)l;
+                h.flags |= ZHTP_WIRE_FLAG_LOCATORS;
+            }
+        }
+    }
+    size_t total = bl + pt_len;
+    uint8_t stack[LOCAL_STACK];
+    uint8_t *buf = stack;
+    if (bl) {
+        buf = total <= sizeof stack ? stack : nalloc(n, total);
+        if (!buf)
+            return ZHTP_ERR_NOMEM;
+        memcpy(buf, blk, bl);
+        if (pt_len)
+            memcpy(buf + bl, pt, pt_len);
+    }
+    int rc = route_packet(n, &h, bl ? buf : pt, total, now);
+    if (bl && buf != stack)
+        nfree(n, buf, total);
+    if (rc == ZHTP_ERR_NOTFOUND && by_locator)
+        relocate(n, dest, now);
+    return rc;
 }
 
+/* A DATA packet from this node to |dest| on |channel| (routed, sealed per link). */
 static int send_data(zhtp_node *n, const uint8_t *dest, uint32_t channel, uint64_t msg_id,
                      const uint8_t *body, size_t body_len, zhtp_time now)
 {
-    zhtp_wire_header h;
-    header_init(n, &h, ZHTP_WIRE_OP_DATA, dest);
-    h.message_id = msg_id;
-    h.hop_limit = n->cfg.hop_limit;
     size_t pl = ZHTP_WIRE_DATA_HEADER_LEN + body_len;
     uint8_t stack[LOCAL_STACK];
     uint8_t *buf = pl <= sizeof stack ? stack : nalloc(n, pl);
@@ -937,18 +1259,11 @@ static int send_data(zhtp_node *n, const uint8_t *dest, uint32_t channel, uint64
     zhtp_wire_payload p;
     data_payload(&p, channel, body, body_len);
     zhtp_ssize el = zhtp_wire_payload_encode(buf, pl, &p);
-    int rc = el < 0 ? (int)el : route_packet(n, &h, buf, (size_t)el, now);
+    int rc = el < 0 ? (int)el
+                    : originate(n, dest, ZHTP_WIRE_OP_DATA, msg_id, buf, (size_t)el, true, now);
     if (buf != stack)
         nfree(n, buf, pl);
     return rc;
-}
-
-static bool is_neighbour_id(const zhtp_node *n, const uint8_t *id)
-{
-    for (size_t i = 0; i < n->n_nbrs; i++)
-        if (memcmp(n->nbrs[i].id, id, ZHTP_NODE_ID_LEN) == 0)
-            return true;
-    return false;
 }
 
 /* Application-level send (messages, acks). In secure mode a neighbour is reached under the
@@ -964,6 +1279,14 @@ static int send_app(zhtp_node *n, const uint8_t *dest, uint32_t channel, uint64_
     if (!state_usable(zhtp_session_state(n->sess, dest))) {
         if (is_nbr)
             return ZHTP_ERR_AGAIN; /* the link handshake is under way */
+        if (n->dht) {
+            /* Find the destination before dialling it: the handshake needs a route. */
+            uint16_t ports[LOC_MAX_DEPTH];
+            size_t depth;
+            int rc = resolve(n, dest, ports, &depth, true, now);
+            if (rc != ZHTP_OK)
+                return rc;
+        }
         zhtp_addr mesh = {0};
         int rc = zhtp_session_connect(n->sess, dest, ZHTP_NODE_LINK_MESH, &mesh, now);
         return rc == ZHTP_ERR_NOMEM ? rc : ZHTP_ERR_AGAIN;
@@ -1117,31 +1440,12 @@ static int on_e2e(zhtp_node *n, const zhtp_wire_header *outer, const uint8_t *in
     return rc;
 }
 
-/* DATA from neighbour |b|: header |h|, plaintext payload |pt| (opened by the link session in
- * secure mode). */
-static int on_data(zhtp_node *n, const nbr *b, const zhtp_wire_header *h, const uint8_t *pt,
-                   size_t pt_len, zhtp_time now)
+/* A routed packet (DATA or a DHT operation) for someone else: only the header changes (hop
+ * count, bound), and the next link session seals it again; the payload, locator block
+ * included, is the end-to-end layer's business. */
+static int forward(zhtp_node *n, const zhtp_wire_header *h, const uint8_t *pt, size_t pt_len,
+                   zhtp_time now)
 {
-    if (memcmp(h->target, n->self, ZHTP_NODE_ID_LEN) == 0) {
-        zhtp_wire_payload p;
-        int rc = zhtp_wire_payload_decode(&p, ZHTP_WIRE_OP_DATA, pt, pt_len);
-        if (rc != ZHTP_OK) {
-            n->st.rx_bad++;
-            return rc;
-        }
-        if (n->secure) {
-            if (p.u.data.subtype == ZHTP_WIRE_DATA_APP && p.u.data.channel == CH_E2E)
-                return on_e2e(n, h, p.u.data.body.ptr, p.u.data.body.len, now);
-            /* Only a neighbour's own data is protected end to end by the link session. */
-            if (memcmp(h->sender, b->id, ZHTP_NODE_ID_LEN) != 0) {
-                n->st.rx_bad++;
-                return ZHTP_OK;
-            }
-        }
-        return on_data_local(n, h, &p.u.data, now);
-    }
-    /* Relay: the payload is the end-to-end layer's business, not ours; only the header
-     * changes (hop count), and the next link session seals it again. */
     if (h->hop_count >= h->hop_limit) {
         n->st.drop_hop_limit++;
         return ZHTP_OK;
@@ -1160,14 +1464,139 @@ static int on_data(zhtp_node *n, const nbr *b, const zhtp_wire_header *h, const 
         n->st.drop_route_bound++;
         return ZHTP_OK;
     }
-    if (rc == ZHTP_OK)
-        n->st.fwd_packets++;
+    if (rc == ZHTP_OK) {
+        if (h->operation == ZHTP_WIRE_OP_DATA)
+            n->st.fwd_packets++;
+        else
+            n->st.dht_fwd++;
+    }
+    return rc;
+}
+
+/* DATA from neighbour |b|: header |h|, plaintext payload |pt| (opened by the link session in
+ * secure mode). */
+static int on_data(zhtp_node *n, const nbr *b, const zhtp_wire_header *h, const uint8_t *pt,
+                   size_t pt_len, zhtp_time now)
+{
+    if (memcmp(h->target, n->self, ZHTP_NODE_ID_LEN) != 0)
+        return forward(n, h, pt, pt_len, now);
+    int rc = strip_locators(n, h, &pt, &pt_len, now);
+    if (rc != ZHTP_OK) {
+        n->st.rx_bad++;
+        return rc;
+    }
+    zhtp_wire_payload p;
+    rc = zhtp_wire_payload_decode(&p, ZHTP_WIRE_OP_DATA, pt, pt_len);
+    if (rc != ZHTP_OK) {
+        n->st.rx_bad++;
+        return rc;
+    }
+    if (n->secure) {
+        if (p.u.data.subtype == ZHTP_WIRE_DATA_APP && p.u.data.channel == CH_E2E)
+            return on_e2e(n, h, p.u.data.body.ptr, p.u.data.body.len, now);
+        /* Only a neighbour's own data is protected end to end by the link session. */
+        if (memcmp(h->sender, b->id, ZHTP_NODE_ID_LEN) != 0) {
+            n->st.rx_bad++;
+            return ZHTP_OK;
+        }
+    }
+    return on_data_local(n, h, &p.u.data, now);
+}
+
+/* ---- the DHT over the mesh (docs/protocol.md 6.1-6.7, docs/dht.md "Over the mesh") -------- */
+
+static bool is_dht_op(uint8_t op)
+{
+    return op == ZHTP_WIRE_OP_QUERY || op == ZHTP_WIRE_OP_QUERY_RESPONSE ||
+           op == ZHTP_WIRE_OP_STORE || op == ZHTP_WIRE_OP_STORE_ACK ||
+           op == ZHTP_WIRE_OP_RELAY_QUERY || op == ZHTP_WIRE_OP_RELAY_RESPONSE;
+}
+
+/* A DHT packet from neighbour |b| (opened by its link session in secure mode). For us: the
+ * DHT message (the payload after the locator block) goes to our DHT, its source counted as
+ * authenticated only when it is that neighbour itself; for others: forwarded. */
+static int on_dht_packet(zhtp_node *n, const nbr *b, const zhtp_wire_header *h, const uint8_t *pt,
+                         size_t pt_len, zhtp_time now)
+{
+    if (memcmp(h->target, n->self, ZHTP_NODE_ID_LEN) != 0)
+        return forward(n, h, pt, pt_len, now);
+    int rc = strip_locators(n, h, &pt, &pt_len, now);
+    if (rc != ZHTP_OK || !n->dht || pt_len < 1 || zhtp_dht_msg_wire_op(pt[0]) != h->operation) {
+        n->st.rx_bad++; /* no DHT here, or a DHT message under the wrong operation */
+        return rc;
+    }
+    n->st.dht_rx++;
+    /* In secure mode the link session authenticated the neighbour; a farther sender is only
+     * what the header claims (sealed hop by hop, not end to end). */
+    if (memcmp(h->sender, b->id, ZHTP_NODE_ID_LEN) == 0)
+        return zhtp_dht_recv(n->dht, h->sender, pt, pt_len, now);
+    return zhtp_dht_recv_unverified(n->dht, h->sender, pt, pt_len, now);
+}
+
+static void flush_pending(zhtp_node *n, const uint8_t *peer, zhtp_time now);
+
+/* Moves the DHT's messages onto the mesh, and lets messages that waited for a locator go. */
+static int pump_dht(zhtp_node *n, zhtp_time now)
+{
+    if (!n->dht)
+        return ZHTP_OK;
+    int rc = ZHTP_OK;
+    uint8_t stack[LOCAL_STACK];
+    for (;;) {
+        uint8_t to[ZHTP_DHT_ID_LEN];
+        uint8_t *buf = stack;
+        size_t cap = sizeof stack;
+        zhtp_ssize len = zhtp_dht_next_message(n->dht, to, buf, cap);
+        if (len == ZHTP_ERR_NOBUF) {
+            cap = ZHTP_DHT_MSG_MAX;
+            buf = nalloc(n, cap);
+            if (!buf)
+                return ZHTP_ERR_NOMEM;
+            len = zhtp_dht_next_message(n->dht, to, buf, cap);
+        }
+        if (len > 0) {
+            int op = zhtp_dht_msg_wire_op(buf[0]);
+            /* The DHT's own requests do not start lookups (that would recurse): a contact
+             * without a locator is unreachable this time and its RPC times out. */
+            int r = op < 0 ? op
+                           : originate(n, to, (uint8_t)op, n->next_msg_id++, buf, (size_t)len,
+                                       false, now);
+            if (r == ZHTP_OK)
+                n->st.dht_tx++;
+            else if (r == ZHTP_ERR_NOMEM)
+                rc = r;
+            else if (r == ZHTP_ERR_NOTFOUND)
+                n->st.drop_no_route++;
+        }
+        if (buf != stack)
+            nfree(n, buf, cap);
+        if (len < 0)
+            break;
+    }
+    if (n->loc_news) {
+        n->loc_news = false;
+        for (bool again = true; again;) {
+            again = false;
+            for (pending *p = n->pend; p; p = p->next) {
+                uint16_t ports[LOC_MAX_DEPTH];
+                size_t depth;
+                if (!p->wait_loc || !coords_of(n, p->dest, ports, &depth, now))
+                    continue;
+                uint8_t dest[ZHTP_NODE_ID_LEN];
+                memcpy(dest, p->dest, sizeof dest);
+                for (pending *q = n->pend; q; q = q->next)
+                    if (memcmp(q->dest, dest, sizeof dest) == 0)
+                        q->wait_loc = false;
+                flush_pending(n, dest, now); /* may free p: walk again from the head */
+                again = true;
+                break;
+            }
+        }
+    }
     return rc;
 }
 
 /* ---- sessions ------------------------------------------------------------------------------ */
-
-static void flush_pending(zhtp_node *n, const uint8_t *peer, zhtp_time now);
 
 static void on_session_state(zhtp_node *n, const zhtp_session_event *ev, zhtp_time now)
 {
@@ -1400,7 +1829,9 @@ static int on_packet(zhtp_node *n, uint32_t link_idx, const zhtp_addr *from, con
         rc = on_data(n, b, &h, pt, pt_len, now);
         break;
     default:
-        break; /* DHT, relay, receipts: modules not composed yet */
+        if (is_dht_op(op))
+            rc = on_dht_packet(n, b, &h, pt, pt_len, now);
+        break; /* RECEIPT, ERROR: modules not composed yet */
     }
 out:
     if (open && open != stack)
@@ -1483,6 +1914,7 @@ int zhtp_node_recv(zhtp_node *n, zhtp_link_id link_id, const zhtp_addr *from, co
     int li = find_link(n, link_id);
     if (li < 0)
         return ZHTP_ERR_NOTFOUND;
+    n->now = now;
     n->st.rx_frames++;
     n->st.rx_bytes += len;
     int rc;
@@ -1508,9 +1940,19 @@ int zhtp_node_recv(zhtp_node *n, zhtp_link_id link_id, const zhtp_addr *from, co
     }
     int src = pump_sessions(n, now);
     int prc = pump_router(n, now);
+    int drc = pump_dht(n, now);
     if (rc != ZHTP_OK)
         return rc;
-    return src != ZHTP_OK ? src : prc;
+    return src != ZHTP_OK ? src : prc != ZHTP_OK ? prc : drc;
+}
+
+/* A pending message whose destination is being looked up: sent as soon as a locator for it
+ * arrives (pump_dht) rather than at its next retransmission. */
+static bool waits_for_locator(zhtp_node *n, const uint8_t *dest, zhtp_time now)
+{
+    uint16_t ports[LOC_MAX_DEPTH];
+    size_t depth;
+    return n->dht && !is_neighbour_id(n, dest) && !coords_of(n, dest, ports, &depth, now);
 }
 
 /* ---- application send, retransmission ------------------------------------------------------ */
@@ -1521,6 +1963,7 @@ int zhtp_node_send(zhtp_node *n, const uint8_t dest[ZHTP_NODE_ID_LEN], const uin
     if (!n || !dest || (!bytes && len) || len > ZHTP_NODE_MAX_MESSAGE ||
         memcmp(dest, n->self, ZHTP_NODE_ID_LEN) == 0)
         return ZHTP_ERR_INVAL;
+    n->now = now;
     bool reliable = (flags & ZHTP_NODE_SEND_RELIABLE) != 0;
     bool ip6 = (flags & ZHTP_NODE_SEND_IP6) != 0;
     if (ip6 && (reliable || len < 40 || (bytes[0] >> 4) != 6))
@@ -1574,6 +2017,7 @@ int zhtp_node_send(zhtp_node *n, const uint8_t dest[ZHTP_NODE_ID_LEN], const uin
     }
     if (ip6)
         n->n_ip6_pending++;
+    p->wait_loc = waits_for_locator(n, dest, now);
     /* No route or no session yet is not an error: the timer (or the session coming up)
      * tries again. */
     p->next = n->pend;
@@ -1635,11 +2079,17 @@ static int tick_pending(zhtp_node *n, zhtp_time now)
         }
         p->attempts++;
         n->st.retransmits++;
+        /* Unanswered: the destination may have moved in the tree (docs/routing.md
+         * "Locators": stale coordinates heal by a new lookup). */
+        if (p->attempts >= 3)
+            relocate(n, p->dest, now);
         p->rto = p->rto * 2 > n->cfg.rto_max_ns ? n->cfg.rto_max_ns : p->rto * 2;
         p->deadline = now + p->rto;
         int r = send_app(n, p->dest, CH_RELIABLE, p->msg_id, p->data, p->len, now);
         if (r == ZHTP_ERR_NOMEM)
             rc = r;
+        else if (r == ZHTP_ERR_AGAIN)
+            p->wait_loc = waits_for_locator(n, p->dest, now);
         pp = &p->next;
     }
     return rc;
@@ -1671,6 +2121,13 @@ zhtp_time zhtp_node_next_deadline(const zhtp_node *n)
     for (const pending *p = n->pend; p; p = p->next)
         if (p->deadline < t)
             t = p->deadline;
+    if (n->dht) {
+        r = zhtp_dht_next_deadline(n->dht);
+        if (r < t)
+            t = r;
+        if (n->next_self_locate < t)
+            t = n->next_self_locate;
+    }
     /* Frames held back by pacing: due when their link's backlog is short enough again. */
     for (const frame *f = n->q_head; f; f = f->next) {
         int li = find_link(n, f->link);
@@ -1703,10 +2160,43 @@ static void update_loss(zhtp_node *n, nbr *b, zhtp_time now)
         (void)zhtp_router_link_update(n->router, b->rlink, 0, b->loss_ppm, now);
 }
 
+/* The DHT's timers, our self-lookups (join, settle, refresh; soon after our coordinates
+ * change), then its messages onto the mesh. */
+static int tick_dht(zhtp_node *n, zhtp_time now)
+{
+    if (!n->dht)
+        return ZHTP_OK;
+    int rc = ZHTP_OK;
+    if (zhtp_dht_next_deadline(n->dht) <= now && zhtp_dht_tick(n->dht, now) == ZHTP_ERR_NOMEM)
+        rc = ZHTP_ERR_NOMEM;
+    uint64_t ch = zhtp_router_changes(n->router);
+    if (ch != n->router_changes_seen) {
+        n->router_changes_seen = ch;
+        if (n->next_self_locate != ZHTP_TIME_NEVER) {
+            zhtp_time want = now + 2 * ZHTP_NS_PER_SEC;
+            if (want < n->last_self_locate + SELF_LOCATE_MIN_NS)
+                want = n->last_self_locate + SELF_LOCATE_MIN_NS;
+            if (want < n->next_self_locate)
+                n->next_self_locate = want;
+        }
+    }
+    if (n->next_self_locate <= now) {
+        if (zhtp_dht_locate(n->dht, n->self, now) == ZHTP_ERR_NOMEM)
+            rc = ZHTP_ERR_NOMEM;
+        n->self_locates++;
+        n->last_self_locate = now;
+        n->next_self_locate =
+            now + (n->self_locates < 4 ? 3 * ZHTP_NS_PER_SEC * n->self_locates : SELF_LOCATE_NS);
+    }
+    int r = pump_dht(n, now);
+    return rc != ZHTP_OK ? rc : r;
+}
+
 int zhtp_node_tick(zhtp_node *n, zhtp_time now)
 {
     if (!n)
         return ZHTP_ERR_INVAL;
+    n->now = now;
     int rc = ZHTP_OK;
     for (size_t i = 0; i < n->n_nbrs; i++)
         update_loss(n, &n->nbrs[i], now);
@@ -1737,6 +2227,9 @@ int zhtp_node_tick(zhtp_node *n, zhtp_time now)
     r = pump_sessions(n, now);
     if (r != ZHTP_OK)
         rc = r;
+    r = tick_dht(n, now);
+    if (r != ZHTP_OK)
+        rc = r;
     r = pump_router(n, now);
     return rc != ZHTP_OK ? rc : r;
 }
@@ -1758,6 +2251,10 @@ zhtp_ssize zhtp_node_next_datagram(zhtp_node *n, zhtp_link_id *link_id, zhtp_add
 {
     if (!n || !link_id || !to || !out)
         return ZHTP_ERR_INVAL;
+    /* The application may have called the DHT directly (zhtp_node_dht): its messages are put
+     * on the mesh here, the next place the contract says the driver comes to. */
+    n->now = now;
+    (void)pump_dht(n, now); /* NOMEM: they stay queued in the DHT for the next call */
     /* The first frame whose link may send now; on a paced (narrow) link a whole frame
      * (beacon, keepalive, compressed DATA) overtakes queued fragments of large packets. */
     frame *f = NULL, *prev = NULL, *frag = NULL, *frag_prev = NULL;
@@ -1841,11 +2338,13 @@ int zhtp_node_new(zhtp_node **out, const zhtp_node_config *cfg, const zhtp_ident
     n->next_frag_tag = (uint16_t)(seed[0] << 8 | seed[1]);
     n->next_rlink = 1;
 
+    n->next_self_locate = ZHTP_TIME_NEVER;
+    n->now = now;
     zhtp_router_config rc = {
         .mem = mem,
-        .rng = cfg->rng,
-        .lookup = cfg->lookup,
-        .user_data = cfg->user_data,
+        .rng = node_rng,
+        .lookup = node_lookup,
+        .user_data = n,
         .refresh_ns = cfg->route_refresh_ns,
     };
     int err = zhtp_router_new(&n->router, &rc, n->self, now);
@@ -1868,6 +2367,24 @@ int zhtp_node_new(zhtp_node **out, const zhtp_node_config *cfg, const zhtp_ident
     if (n->secure) {
         zhtp_session_config sc = {.mem = mem, .rng = cfg->rng, .user_data = cfg->user_data};
         err = zhtp_session_new(&n->sess, &sc, id, now);
+        if (err != ZHTP_OK)
+            goto fail;
+    }
+    n->cfg.dht = NULL; /* the caller's struct is not kept */
+    if (cfg->dht) {
+        zhtp_dht_config dc = *cfg->dht;
+        if (!dc.mem)
+            dc.mem = mem;
+        if (!dc.rng) {
+            dc.rng = node_rng;
+            dc.rng_user_data = n;
+        }
+        dc.locator = (zhtp_dht_locator_ops){hook_loc_get, hook_loc_put, n};
+        err = loc_cache_new(&n->locs, mem,
+                            cfg->locator_cache ? cfg->locator_cache : LOCATOR_CACHE_DEF);
+        if (err != ZHTP_OK)
+            goto fail;
+        err = zhtp_dht_new(&n->dht, &dc, n->self, now);
         if (err != ZHTP_OK)
             goto fail;
     }
@@ -1899,6 +2416,8 @@ void zhtp_node_free(zhtp_node *n)
         n->pend = p->next;
         nfree(n, p, sizeof(pending) + p->len);
     }
+    zhtp_dht_free(n->dht);
+    loc_cache_free(n->locs);
     zhtp_session_free(n->sess);
     zhtp_router_free(n->router);
     zhtp_wire_reasm_free(n->reasm);
@@ -2004,4 +2523,49 @@ int zhtp_node_disconnect(zhtp_node *n, const uint8_t peer[ZHTP_NODE_ID_LEN], zht
             found = true;
         }
     return found ? ZHTP_OK : ZHTP_ERR_NOTFOUND;
+}
+
+zhtp_dht *zhtp_node_dht(zhtp_node *n)
+{
+    return n ? n->dht : NULL;
+}
+
+int zhtp_node_find_prefix(zhtp_node *n, const uint8_t *prefix, size_t bits,
+                          uint8_t id[ZHTP_NODE_ID_LEN], zhtp_time now)
+{
+    if (!n || !prefix || !id || bits < 1 || bits > 256)
+        return ZHTP_ERR_INVAL;
+    n->now = now;
+    /* The lookup target: the prefix, padded with zeros (its own bits past |bits| ignored). */
+    uint8_t key[ZHTP_NODE_ID_LEN] = {0};
+    memcpy(key, prefix, (bits + 7) / 8);
+    if (bits % 8)
+        key[bits / 8] &= (uint8_t)(0xFFu << (8 - bits % 8));
+    const uint8_t *found = NULL;
+    if (loc_prefix_eq(n->self, key, bits))
+        found = n->self;
+    for (size_t i = 0; !found && i < n->n_nbrs; i++)
+        if (loc_prefix_eq(n->nbrs[i].id, key, bits))
+            found = n->nbrs[i].id;
+    if (found) {
+        memcpy(id, found, ZHTP_NODE_ID_LEN);
+        return ZHTP_OK;
+    }
+    if (n->locs && loc_cache_find_prefix(n->locs, key, bits, id, now)) {
+        locate_clear(n, key, bits);
+        return ZHTP_OK;
+    }
+    if (n->dht) {
+        uint8_t close[4][ZHTP_DHT_ID_LEN];
+        size_t nc = zhtp_dht_closest(n->dht, key, close, 4);
+        for (size_t i = 0; i < nc; i++)
+            if (loc_prefix_eq(close[i], key, bits)) {
+                memcpy(id, close[i], ZHTP_NODE_ID_LEN);
+                locate_clear(n, key, bits);
+                return ZHTP_OK;
+            }
+    }
+    int rc = locate_request(n, key, bits, now);
+    int prc = pump_dht(n, now);
+    return prc == ZHTP_ERR_NOMEM ? prc : rc;
 }

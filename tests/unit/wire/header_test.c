@@ -122,7 +122,7 @@ static void any_reserved_byte_or_flag_bit_set_is_rejected(void **state)
             assert_int_equal(zhtp_wire_header_decode(&g, c, 128), ZHTP_ERR_WIRE_RESERVED);
         }
     }
-    for (int bit = 3; bit < 16; bit++) {
+    for (int bit = 4; bit < 16; bit++) { /* bits 0..3: SEALED .. LOCATORS */
         uint8_t c[128];
         memcpy(c, b, 128);
         c[6 + (bit < 8)] ^= (uint8_t)(1u << (bit % 8));
