@@ -334,6 +334,7 @@ int dn_workload_run(const dn_workload *w, dn_workload_result *r)
     /* Puts. An asker at max_lookups gets ZHTP_ERR_SESSION_LIMIT: let time pass and retry. */
     int rc = ZHTP_OK;
     uint64_t m0 = dn_delivered(x.net);
+    progress(&x, "put", 0, w->puts);
     for (size_t i = 0; i < w->puts; i++) {
         wl_put *p = &x.puts[i];
         p->len = 1 + (uint32_t)below(&x.rng, vmax);
@@ -510,6 +511,8 @@ void dn_workload_text(const dn_workload *w, const dn_workload_result *r, FILE *f
                 r->wrong_bytes);
     fprintf(f, "lookups: %zu (%zu gets served from the asker's own store)\n", r->lookups,
             r->local_hits);
+    if (!r->lookups)
+        return;
     fprintf(f, "  hops    p50 %u  p99 %u  max %u\n", r->hops_p50, r->hops_p99, r->hops_max);
     fprintf(f, "  rpcs    mean %.2f  p50 %u  p99 %u\n", r->rpcs_mean, r->rpcs_p50, r->rpcs_p99);
     fprintf(f, "  latency p50 %.1f ms  p99 %.1f ms  max %.1f ms (virtual)\n", r->ms_p50, r->ms_p99,

@@ -59,7 +59,7 @@ static void usage(FILE *f)
         "  --seed S            RNG seed (default 1)\n"
         "  --min-success F     exit 3 when fewer than F of the gets verify (default 1)\n"
         "  --json              JSON on stdout (default: a human-readable summary)\n"
-        "  --timing            wall-clock time on stderr\n"
+        "  --timing            wall-clock time on stderr (bootstrap, puts and gets)\n"
         "\n"
         "Exit status: 0 ok; 1 the network could not be built; 2 bad arguments; 3 (--dht) the\n"
         "run completed but lookup_success < --min-success or a get returned wrong bytes.\n");
@@ -161,18 +161,28 @@ static int parse_adversary(const char *s, dn_workload *w)
     return 0;
 }
 
-static void dht_progress(void *ud, const char *phase, size_t done, size_t total)
-{
-    (void)ud;
-    fprintf(stderr, "\rzhtp-sim: %-9s %zu/%zu   ", phase, done, total);
-    fflush(stderr);
-}
-
 static double seconds_since(const struct timespec *t0)
 {
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+typedef struct dht_watch {
+    bool show;          /* progress lines on stderr */
+    struct timespec t0; /* start of the run */
+    double boot_s;      /* wall time until the put phase began; < 0: not yet */
+} dht_watch;
+
+static void dht_progress(void *ud, const char *phase, size_t done, size_t total)
+{
+    dht_watch *dw = ud;
+    if (dw->boot_s < 0 && strcmp(phase, "bootstrap") != 0)
+        dw->boot_s = seconds_since(&dw->t0);
+    if (dw->show) {
+        fprintf(stderr, "\rzhtp-sim: %-9s %zu/%zu   ", phase, done, total);
+        fflush(stderr);
+    }
 }
 
 static bool dht_only_option(const char *a)
@@ -188,14 +198,15 @@ static bool dht_only_option(const char *a)
 static int run_dht(dn_workload *w, bool json, bool timing, double min_success)
 {
     /* Progress only where someone watches, and only for runs that take a while. */
-    bool show = isatty(STDERR_FILENO) != 0 && (w->nodes >= 1000 || w->puts + w->gets >= 20000);
-    if (show)
-        w->progress = dht_progress;
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    dht_watch dw = {.show = isatty(STDERR_FILENO) != 0 &&
+                            (w->nodes >= 1000 || w->puts + w->gets >= 20000),
+                    .boot_s = -1};
+    w->progress = dht_progress;
+    w->progress_ud = &dw;
+    clock_gettime(CLOCK_MONOTONIC, &dw.t0);
     dn_workload_result r;
     int rc = dn_workload_run(w, &r);
-    if (show)
+    if (dw.show)
         fprintf(stderr, "\r%40s\r", "");
     if (rc != ZHTP_OK) {
         fprintf(stderr, "zhtp-sim: cannot run the DHT workload (%s)\n",
@@ -208,8 +219,11 @@ static int run_dht(dn_workload *w, bool json, bool timing, double min_success)
         dn_workload_json(w, &r, stdout);
     else
         dn_workload_text(w, &r, stdout);
-    if (timing)
-        fprintf(stderr, "zhtp-sim: %.2f s wall\n", seconds_since(&t0));
+    if (timing) {
+        double all = seconds_since(&dw.t0), boot = dw.boot_s < 0 ? all : dw.boot_s;
+        fprintf(stderr, "zhtp-sim: %.2f s wall (bootstrap %.2f s, puts and gets %.2f s)\n", all,
+                boot, all - boot);
+    }
     if (r.wrong_bytes || (r.gets && r.lookup_success < min_success)) {
         fprintf(stderr, "zhtp-sim: %zu/%zu gets verified (%.4f < %.4f required)%s\n", r.get_ok,
                 r.gets, r.lookup_success, min_success,
