@@ -1,5 +1,5 @@
 /* core/dht measurements for docs/dht.md: lookup hops, RPCs per lookup and lookup latency on
- * the virtual network of tests/unit/dht/dht_net.c (latency model in dht_net.h).
+ * the virtual network of src/sim/dht_net.c (latency model in dht_net.h).
  *
  *   dht_bench [--nodes N] [--pairs P] [--paths D] [--seed S] [--droppers PCT] [--colluders PCT]
  *             [--early]   (attackers misbehave from the start, bootstrap included)
