@@ -174,6 +174,39 @@ int zhtp_rt_options_set(zhtp_rt_options *o, const char *key, const char *val, ch
         (*n)++;
         return 0;
     }
+    if (strcmp(key, "discovery") == 0) {
+        if (strcmp(val, "on") == 0 || parse_bool(val) == 1)
+            o->no_discovery = false;
+        else if (strcmp(val, "off") == 0 || parse_bool(val) == 0)
+            o->no_discovery = true;
+        else {
+            snprintf(err, err_cap, "discovery: expected on or off, got '%s'", val);
+            return -1;
+        }
+        return 0;
+    }
+    if (strcmp(key, "discovery_interfaces") == 0) {
+        for (const char *p = val; *p; p++)
+            if (*p == ' ' || *p == '/' || *p == '%') {
+                snprintf(err, err_cap, "discovery_interfaces: expected NAME[,NAME...], got '%s'",
+                         val);
+                return -1;
+            }
+        return copy_str(o->discovery_interfaces, sizeof o->discovery_interfaces, val, key, err,
+                        err_cap);
+    }
+    if (strcmp(key, "discovery_interval_ms") == 0) {
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(val, &end, 10);
+        if (val[0] == '\0' || val[0] == '-' || *end != '\0' || errno != 0 || v < 100 ||
+            v > 3600000) {
+            snprintf(err, err_cap, "discovery_interval_ms: expected 100..3600000, got '%s'", val);
+            return -1;
+        }
+        o->discovery_interval_ms = (uint32_t)v;
+        return 0;
+    }
     if (strcmp(key, "content_max") == 0 || strcmp(key, "store_quota") == 0) {
         /* bytes, with an optional K, M or G suffix (powers of 1024) */
         char *end;

@@ -18,6 +18,7 @@
 #include "control.h"
 #include "runtime.h"
 #include "tun.h"
+#include "discovery.h"
 #include "http_request.h"
 #include "peers.h"
 #include "xfer.h"
@@ -89,6 +90,10 @@ struct rt {
     zhtp_link_id rx_link;
     zhtp_addr rx_from;
     zhtp_time next_peer_save;
+    /* LAN discovery (discovery.h): the sockets bound to a wildcard address are advertised. */
+    zhtp_rt_disc *disc;
+    size_t disc_sock4, disc_sock6;
+    uint16_t disc_port4, disc_port6;
     uint8_t txbuf[65536];
     /* application message counters, for /status and /metrics */
     uint64_t msg_sent, msg_acked, msg_failed, msg_received, nbr_up_events, nbr_down_events;
@@ -213,6 +218,11 @@ static void sa_to_zaddr(const struct sockaddr *sa, zhtp_addr *z)
         memcpy(z->bytes + 1, &a->sin6_port, 2);
         memcpy(z->bytes + 3, &a->sin6_addr, 16);
         z->len = 19;
+        if (a->sin6_scope_id != 0) {
+            /* A link-local peer (LAN discovery) is reachable only through its interface. */
+            memcpy(z->bytes + 19, &a->sin6_scope_id, 4);
+            z->len = 23;
+        }
     }
 }
 
@@ -226,11 +236,13 @@ static int zaddr_to_sa(const zhtp_addr *z, struct sockaddr_storage *ss)
         memcpy(&a->sin_addr, z->bytes + 3, 4);
         return 0;
     }
-    if (z->len == 19 && z->bytes[0] == 6) {
+    if ((z->len == 19 || z->len == 23) && z->bytes[0] == 6) {
         struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
         a->sin6_family = AF_INET6;
         memcpy(&a->sin6_port, z->bytes + 1, 2);
         memcpy(&a->sin6_addr, z->bytes + 3, 16);
+        if (z->len == 23)
+            memcpy(&a->sin6_scope_id, z->bytes + 19, 4);
         return 0;
     }
     return -1;
@@ -763,6 +775,17 @@ static void http_metrics(rt *r, sbuf *b)
     static char xm[16384];
     if (r->xfer != NULL && zhtp_rt_xfer_metrics(r->xfer, xm, sizeof xm) > 0)
         sb_printf(b, "%s", xm);
+    zhtp_rt_disc_stats ds;
+    zhtp_rt_disc_get_stats(r->disc, &ds);
+    sb_printf(b,
+              "# HELP zhtp_discovery_beacons_total LAN discovery beacons by direction/outcome\n"
+              "# TYPE zhtp_discovery_beacons_total counter\n"
+              "zhtp_discovery_beacons_total{dir=\"sent\"} %" PRIu64 "\n"
+              "zhtp_discovery_beacons_total{dir=\"send_error\"} %" PRIu64 "\n"
+              "zhtp_discovery_beacons_total{dir=\"received\"} %" PRIu64 "\n"
+              "zhtp_discovery_beacons_total{dir=\"bad\"} %" PRIu64 "\n"
+              "zhtp_discovery_beacons_total{dir=\"own\"} %" PRIu64 "\n",
+              ds.sent, ds.send_errors, ds.received, ds.bad, ds.own);
 }
 
 #define query_get zhtp_http_query_get /* http_request.c */
@@ -1194,6 +1217,57 @@ static void remembered_id(void *ud, const uint8_t id[ZHTP_NODE_ID_LEN])
 #endif
 }
 
+/* A LAN beacon named a candidate: it is treated as a sender we heard (it gets the node's
+ * solicits and beacons, and is forgotten 30 s after its beacons stop); becoming a neighbour
+ * takes the normal discovery and authenticated handshake. */
+static void disc_found(void *ud, const struct sockaddr *peer)
+{
+    rt *r = ud;
+    if (r->stopping || r->halted)
+        return;
+    size_t si = peer->sa_family == AF_INET6 ? r->disc_sock6 : r->disc_sock4;
+    bool known = false;
+    for (size_t i = 0; i < RT_MAX_ADDRS && !known; i++)
+        known = r->addrs[i].used && r->addrs[i].sock == si && sa_equal(&r->addrs[i].sa, peer);
+    if (!known) {
+        char a[ZHTP_RT_ADDR_STR];
+        sa_str(a, sizeof a, peer);
+        rt_log(r, ZHTP_RT_LOG_INFO, "LAN discovery: candidate peer %s", a);
+    }
+    note_sender(r, si, peer, rt_now(r));
+    drive(r);
+}
+
+static void disc_log(void *ud, int level, const char *msg)
+{
+    rt_log(ud, level, "%s", msg);
+}
+
+static int open_discovery(rt *r, const zhtp_rt_options *o)
+{
+    if (r->disc_port4 == 0 && r->disc_port6 == 0) {
+        rt_log(r, ZHTP_RT_LOG_DEBUG, "LAN discovery off: no listen socket on a wildcard address");
+        return 0;
+    }
+    zhtp_rt_disc_config dc = {
+        .loop = &r->loop,
+        .self_id = zhtp_node_id(r->node),
+        .port6 = r->disc_port6,
+        .port4 = r->disc_port4,
+        .interfaces = o->discovery_interfaces,
+        .interval_ms = o->discovery_interval_ms,
+        .found = disc_found,
+        .log = disc_log,
+        .user_data = r,
+    };
+    char err[600];
+    if (zhtp_rt_disc_open(&r->disc, &dc, err, sizeof err) != 0) {
+        rt_log(r, ZHTP_RT_LOG_ERROR, "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
 static zhtp_time xfer_now(void *ud)
 {
     return rt_now(ud);
@@ -1352,6 +1426,18 @@ static int open_socket(rt *r, const char *spec)
         uv_udp_getsockname(&s->udp, (struct sockaddr *)&ss, &len);
         sa_str(s->name, sizeof s->name, (const struct sockaddr *)&ss);
         tune_socket_buffers(s);
+        /* Only a socket on a wildcard address is reachable from the LAN: advertise it. */
+        if (ss.ss_family == AF_INET &&
+            ((struct sockaddr_in *)&ss)->sin_addr.s_addr == htonl(INADDR_ANY) &&
+            r->disc_port4 == 0) {
+            r->disc_port4 = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+            r->disc_sock4 = r->n_socks - 1;
+        } else if (ss.ss_family == AF_INET6 &&
+                   IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&ss)->sin6_addr) &&
+                   r->disc_port6 == 0) {
+            r->disc_port6 = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+            r->disc_sock6 = r->n_socks - 1;
+        }
         rc = uv_udp_recv_start(&s->udp, on_alloc, on_recv);
     }
     if (rc != 0) {
@@ -1500,6 +1586,8 @@ int zhtp_rt_run(const zhtp_rt_options *o)
             goto out;
     if (o->http[0] != '\0' && open_http(r, o->http) != 0)
         goto out;
+    if (!o->no_discovery && open_discovery(r, o) != 0)
+        goto out;
     uv_timer_init(&r->loop, &r->timer);
     r->timer.data = r;
     if (!o->no_control && open_control(r, o) != 0)
@@ -1530,6 +1618,7 @@ out:
         uv_loop_close(&r->loop);
     }
     zhtp_rt_ctl_free(r->ctl);
+    zhtp_rt_disc_free(r->disc);
     zhtp_rt_tun_free(r->tun); /* its handles were closed with the loop's */
     for (size_t i = 0; i < ZHTP_RT_MAX_LISTEN; i++)
         free(r->socks[i].rbuf);

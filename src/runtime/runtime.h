@@ -43,6 +43,11 @@ typedef struct zhtp_rt_options {
     bool no_control;   /* no control socket at all */
     uint64_t content_max; /* largest put/get in bytes; 0: 256 MiB (xfer.h) */
     uint64_t store_quota; /* LMDB store quota in bytes; 0: the store's default (1 GiB) */
+    /* LAN discovery (discovery.h): on unless no_discovery; only listen sockets on a wildcard
+     * address are advertised. Interfaces: comma-separated names, "" = every up non-loopback. */
+    bool no_discovery;
+    char discovery_interfaces[256];
+    uint32_t discovery_interval_ms; /* 0: 3000 */
     /* TUN interface (docs/tun.md): none unless a name is given; no_tun overrides a name from
      * the config file. tun_mesh_mtu 0: the same as tun_mtu. */
     char tun[16];
