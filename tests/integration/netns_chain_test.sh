@@ -3,7 +3,9 @@
 # by veth links (one /24 per link, no IP forwarding: a cannot reach e's underlay address, so
 # whatever crosses the chain is carried by the daemons). Checks: every daemon authenticates
 # exactly its neighbours and all share one tree; end-to-end messages a -> e and e -> a cross the
-# 4 hops, are acknowledged, and every middle node relays. TAP on stdout; needs root (reported
+# 4 hops, are acknowledged, and every middle node relays; over the daemons' TUN interfaces,
+# ping -6 from a reaches e and curl on a fetches a file from an HTTP server on e, byte-identical.
+# TAP on stdout; needs root (reported
 # skipped otherwise); everything is removed on exit (netns_lib.sh).
 # Usage: netns_chain_test.sh PATH/TO/zhtpd [PATH/TO/zhtp]
 set -u
@@ -27,7 +29,7 @@ else
     not_ok "underlay: a reaches its neighbour b but not c (no IP forwarding)"
 fi
 
-for n in "${nodes[@]}"; do nl_start "$n"; done
+for n in "${nodes[@]}"; do nl_start "$n" --tun zt0; done
 check "five daemons answer /status in their namespaces" nl_wait 10 nl_answers "${nodes[@]}"
 chain_up() {
     nl_peers_are a 1 && nl_peers_are b 2 && nl_peers_are c 2 && nl_peers_are d 2 &&
@@ -79,6 +81,35 @@ for n in b c d; do
     [ "$after" -gt "$before" ] 2>/dev/null || relayed=0
 done
 check "every middle node (b, c, d) relayed packets of the exchange (/metrics)" [ $relayed = 1 ]
+
+# ---- IPv6 over the mesh: the TUN interface of every daemon ----
+ip6_a=$(nl_ip6 a) ip6_e=$(nl_ip6 e)
+check "a and e have mesh IPv6 addresses (a $ip6_a, e $ip6_e)" [ -n "$ip6_a" -a -n "$ip6_e" ]
+t0=$(nl_ms)
+if [ -n "$ip6_e" ] && nl_wait 20 nl_ping6_ok a "$ip6_e"; then
+    ok "ping -6 from a to e's mesh address is answered across 4 hops (first reply after $(($(nl_ms) - t0)) ms)"
+    rtt=$(nsx a ping -6 -n -c 5 -i 0.2 -W 2 "$ip6_e" | sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p' | sort -g | sed -n 3p)
+    note "ping a -> e (4 hops): median RTT ${rtt:-?} ms of 5"
+else
+    not_ok "ping -6 from a to e's mesh address is answered across 4 hops" "$(nsx a ping -6 -n -c1 -W1 "$ip6_e" 2>&1)" \
+        "a tun: $(nl_get a metrics | grep zhtp_tun | tr '\n' ' ')"
+fi
+if command -v curl >/dev/null; then
+    mkdir -p "$NL_DIR/www"
+    head -c 300000 /dev/urandom >"$NL_DIR/www/blob"
+    nl_serve e "$ip6_e" 8000 "$NL_DIR/www"
+    nl_wait 5 nl_tcp_listening e 8000
+    t0=$(nl_ms)
+    nsx a curl -sS -g --max-time 30 -o "$NL_DIR/got" "http://[$ip6_e]:8000/blob" 2>"$NL_DIR/curl.err"
+    if cmp -s "$NL_DIR/www/blob" "$NL_DIR/got"; then
+        ok "curl on a fetches 300 kB from an HTTP server on e across 4 hops, byte-identical ($(($(nl_ms) - t0)) ms)"
+    else
+        not_ok "curl on a fetches 300 kB from an HTTP server on e across 4 hops, byte-identical" \
+            "$(cat "$NL_DIR/curl.err")" "got $(stat -c %s "$NL_DIR/got" 2>/dev/null || echo no) bytes"
+    fi
+else
+    not_ok "curl on a fetches a file from e across 4 hops" "curl is not installed (scripts/install-deps)"
+fi
 
 rcs=""
 for n in "${nodes[@]}"; do
