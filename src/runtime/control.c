@@ -164,6 +164,8 @@ static void handle_line(ctl_client *cl, const char *line, size_t len)
     if (rc != ZHTP_OK)
         ctl_log(c, CTL_LOG_INFO, "control request refused or failed: %s", zhtp_err_name(rc));
     send_owned(cl, resp, rlen);
+    if (c->cfg.after != NULL)
+        c->cfg.after(c->cfg.user_data);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)

@@ -19,8 +19,8 @@
 
 typedef struct zhtp_rt_ctl zhtp_rt_ctl;
 typedef void (*zhtp_rt_ctl_log_fn)(void *user_data, int level, const char *msg);
-/* A deferred request's upload is complete (user_data: as given to zhtp_rt_ctl_defer): |bytes| (malloc'd, |len| bytes) now belongs to the
- * callee, which frees it. */
+/* A deferred request's upload is complete (user_data: as given to zhtp_rt_ctl_defer): |bytes|
+ * (malloc'd, |len| bytes) now belongs to the callee, which frees it. */
 typedef void (*zhtp_rt_ctl_upload_fn)(void *user_data, uint64_t ticket, uint8_t *bytes, size_t len);
 /* The client of a deferred request went away (or was closed) before zhtp_rt_ctl_end. */
 typedef void (*zhtp_rt_ctl_gone_fn)(void *user_data, uint64_t ticket);
@@ -33,6 +33,9 @@ typedef struct zhtp_rt_ctl_config {
     void *user_data; /* for handlers and log */
     zhtp_rt_ctl_log_fn log;
     zhtp_rt_ctl_gone_fn gone; /* may be NULL */
+    /* Called after each request's response line was queued (may be NULL): the runtime drives
+     * the node there, so that what a handler started can complete only after that line. */
+    void (*after)(void *user_data);
 } zhtp_rt_ctl_config;
 
 /* Opens the stores and listens. Returns 0, or -1 with a message in err. */

@@ -1122,6 +1122,11 @@ static zhtp_ssize ctl_op_ping(void *ud, const zhtp_ctl_request *req, zhtp_ctl_le
     return zhtp_rt_xfer_ctl_ping(((rt *)ud)->xfer, req, level, out, cap);
 }
 
+static void ctl_after(void *ud)
+{
+    drive(ud);
+}
+
 static void ctl_gone(void *ud, uint64_t ticket)
 {
     zhtp_rt_xfer_gone(((rt *)ud)->xfer, ticket);
@@ -1146,6 +1151,7 @@ static int open_control(rt *r, const zhtp_rt_options *o)
         .user_data = r,
         .log = ctl_log_cb,
         .gone = ctl_gone,
+        .after = ctl_after,
     };
     cc.handlers[ZHTP_CTL_OP_PUT] = ctl_op_put;
     cc.handlers[ZHTP_CTL_OP_GET] = ctl_op_get;

@@ -312,7 +312,6 @@ zhtp_ssize zhtp_rt_xfer_ctl_get(void *ud, const zhtp_ctl_request *req, zhtp_ctl_
     o->started = now;
     o->next_progress = now + ZHTP_RT_PROGRESS_INTERVAL;
     zhtp_node_get_stats(x->node, &o->st0);
-    x->cfg.kick(x->cfg.user_data);
     return put_result(out, cap, "{\"fetching\":\"%s\"}", a->s);
 }
 
@@ -351,7 +350,6 @@ zhtp_ssize zhtp_rt_xfer_ctl_ping(void *ud, const zhtp_ctl_request *req, zhtp_ctl
     if (rc == ZHTP_ERR_AGAIN) {
         /* A DHT lookup for the address's id has started: give it a moment, as ping waits for
          * neighbour discovery. The daemon cannot block here; the client retries. */
-        x->cfg.kick(x->cfg.user_data);
         return ZHTP_ERR_AGAIN;
     }
     if (rc != ZHTP_OK)
@@ -376,7 +374,6 @@ zhtp_ssize zhtp_rt_xfer_ctl_ping(void *ud, const zhtp_ctl_request *req, zhtp_ctl
     memcpy(o->key, id, sizeof id);
     o->started = now;
     o->deadline = now + ZHTP_RT_PING_TIMEOUT;
-    x->cfg.kick(x->cfg.user_data);
     char hid[2 * ZHTP_NODE_ID_LEN + 1];
     hexs(hid, id, ZHTP_NODE_ID_LEN);
     return put_result(out, cap, "{\"node\":\"%s\"}", hid);

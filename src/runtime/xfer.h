@@ -52,7 +52,9 @@ void zhtp_rt_xfer_free(zhtp_rt_xfer *x); /* NULL is a no-op */
 /* The underlying LMDB store (peer cache), borrowed; NULL before zhtp_rt_xfer_new. */
 struct zhtp_store *zhtp_rt_xfer_store(zhtp_rt_xfer *x);
 
-/* Control handlers (zhtp_ctl_handler_fn; user_data = the zhtp_rt_xfer). */
+/* Control handlers (zhtp_ctl_handler_fn; user_data = the zhtp_rt_xfer). They start the
+ * operation but do not drive the node: a completion found by that drive would be written
+ * before the dispatcher's response line. The control socket's |after| callback drives it. */
 zhtp_ssize zhtp_rt_xfer_ctl_put(void *ud, const zhtp_ctl_request *req, zhtp_ctl_level level,
                                 char *out, size_t cap);
 zhtp_ssize zhtp_rt_xfer_ctl_get(void *ud, const zhtp_ctl_request *req, zhtp_ctl_level level,
