@@ -154,25 +154,8 @@ static int resolve(zhtp_rt_tun *t, const uint8_t prefix[ZHTP_IP6_ID_BYTES],
     int rc = ZHTP_ERR_NOTFOUND;
     if (t->cfg.resolve != NULL && t->cfg.resolve(t->cfg.user_data, prefix, id))
         rc = ZHTP_OK;
-#ifdef ZHTP_RT_HAVE_FIND_PREFIX
-    if (rc != ZHTP_OK)
+    if (rc != ZHTP_OK) /* neighbours, the locator cache, the DHT (a lookup may start) */
         rc = zhtp_node_find_prefix(t->cfg.node, prefix, ZHTP_IP6_ID_BITS, id, tnow(t));
-#else
-    /* Until the node resolves prefixes itself, its neighbours are the only other source. */
-    if (rc != ZHTP_OK) {
-        const zhtp_router *rtr = zhtp_node_router(t->cfg.node);
-        size_t nn = zhtp_router_neighbour_count(rtr);
-        for (size_t i = 0; i < nn; i++) {
-            zhtp_route_nbr_info info;
-            if (zhtp_router_neighbour_get(rtr, i, &info) == ZHTP_OK &&
-                memcmp(info.id, prefix, ZHTP_IP6_ID_BYTES) == 0) {
-                memcpy(id, info.id, ZHTP_NODE_ID_LEN);
-                rc = ZHTP_OK;
-                break;
-            }
-        }
-    }
-#endif
     if (rc == ZHTP_OK)
         cache_put(t, id);
     return rc;
