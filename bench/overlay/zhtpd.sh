@@ -28,7 +28,10 @@ try:
     print("" if v is None else v)
 except Exception: print("")' "$2"
 }
-zh_peers_are() { [ "$(zh_status "$1" 'd["peers"]')" = "$2" ]; }
+zh_tun_up() { nsx "$1" ip -6 addr show dev "zb-zh-$1" scope global | grep -q inet6; }
+# distinct neighbour nodes ("peers" counts a node twice when LAN discovery also finds it on
+# its link-local address)
+zh_peers_are() { [ "$(zh_status "$1" 'len({x["id"] for x in d["neighbours"]})')" = "$2" ]; }
 
 sc_zhtpd_check() {
 	[ -x "$ZHTPD_BIN" ] || { echo "no zhtpd at $ZHTPD_BIN (meson setup build-release -Dbuildtype=release; ninja -C build-release)"; return 1; }
@@ -60,16 +63,18 @@ sc_zhtpd_start() {
 		start_daemon "$n" "$WORK/logs/zhtpd-$n.log" "$ZHTPD_BIN" --config "$d/$n.conf"
 	done
 	for n in $NODES; do
-		wait_until 15 nsx "$n" ip -6 addr show dev "zb-zh-$n" scope global || { log "zhtpd $n: no TUN address"; return 1; }
+		wait_until 15 zh_tun_up "$n" || { log "zhtpd $n: no TUN address on zb-zh-$n"; return 1; }
 	done
-	wait_until 30 zh_peers_are b 2 || { log "zhtpd: b has not authenticated both neighbours"; return 1; }
-	wait_until 10 zh_peers_are a 1 || return 1
-	wait_until 10 zh_peers_are c 1 || return 1
+	# (wait_until counts 0.1 s sleeps; each probe here also costs ~0.1 s)
+	wait_until 30 zh_peers_are b 2 || { log "zhtpd: b has not authenticated both neighbours: $(zh_get b status)"; return 1; }
+	wait_until 10 zh_peers_are a 1 || { log "zhtpd: a has not authenticated b: $(zh_get a status)"; return 1; }
+	wait_until 10 zh_peers_are c 1 || { log "zhtpd: c has not authenticated b: $(zh_get c status)"; return 1; }
 	for n in $NODES; do
 		st=$(zh_get "$n" status)
-		id[$n]=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["node_id"])' "$st") || return 1
-		coords[$n]=$(python3 -c 'import json, sys; print(".".join(map(str, json.loads(sys.argv[1])["coords"])))' "$st") || return 1
-		OVL[$n]=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["ipv6"])' "$st") || return 1
+		id[$n]=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["node_id"])' "$st") &&
+			coords[$n]=$(python3 -c 'import json, sys; print(".".join(map(str, json.loads(sys.argv[1])["coords"])))' "$st") &&
+			OVL[$n]=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["ipv6"])' "$st") ||
+			{ log "zhtpd $n: unexpected /status: $st"; return 1; }
 	done
 	# Locating a non-neighbour: the operator's /hint (docs/zhtpd.conf.md) tells every node the
 	# others' tree coordinates, the stand-in zhtpd's own tests use; with the DHT wired into

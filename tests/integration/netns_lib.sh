@@ -297,8 +297,10 @@ nl_metric() { # nl_metric NODE NAME: a Prometheus counter from /metrics (0 when 
     echo "${v:-0}"
 }
 
-# nl_peers_are NODE N: NODE's /status counts N authenticated neighbours.
-nl_peers_are() { [ "$(nl_field "$1" '["peers"]')" = "$2" ]; }
+# nl_peers_are NODE N: NODE's router has N distinct neighbour nodes (/status "neighbours"; the
+# "peers" count may count one node twice when it is reached over two addresses, e.g. a static
+# peer also found by LAN discovery on its link-local address).
+nl_peers_are() { [ "$(nl_status "$1" | nl_js 'len({x["id"] for x in d["neighbours"]})')" = "$2" ]; }
 # nl_one_tree NODE...: every node answers and all report the same tree root.
 nl_one_tree() {
     local n r out=""
