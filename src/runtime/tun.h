@@ -29,7 +29,7 @@ extern "C" {
 #endif
 
 #define ZHTP_RT_TUN_NAME_MAX    16    /* IFNAMSIZ, with the terminating NUL */
-#define ZHTP_RT_TUN_MTU_DEFAULT 65535 /* docs/tun.md "MTU": measured best throughput */
+#define ZHTP_RT_TUN_MTU_DEFAULT 16384 /* docs/tun.md "MTU": fragments per packet vs loss */
 
 /* Why a packet was not passed on. Outbound: read from the TUN; inbound: from the mesh. */
 typedef enum zhtp_rt_tun_drop {

@@ -30,7 +30,7 @@ static void usage(FILE *f)
           "                          fd5a:<node id>/16 (needs root or CAP_NET_ADMIN);\n"
           "                          default: no TUN\n"
           "  --no-tun                no TUN, even if the config file names one\n"
-          "  --tun-mtu N             TUN interface MTU, 1280..65535 (default 65535)\n"
+          "  --tun-mtu N             TUN interface MTU, 1280..65535 (default 16384)\n"
           "  --tun-mesh-mtu N        largest IPv6 packet sent into the mesh; larger ones get\n"
           "                          ICMPv6 Packet Too Big (default 0: the TUN MTU)\n"
           "  --log-level LEVEL       error, warn, info (default) or debug\n"
