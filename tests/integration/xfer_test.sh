@@ -6,7 +6,8 @@
 # Checks: a random 3 MiB file put on a is fetched on c byte-identical (zhtp get -o), and to
 # stdout; the content id is 64 hex digits; get of an unknown id exits 4 and leaves no file; a
 # get into a directory that cannot be written fails before any network work; put of a missing
-# file exits 1; ping from a to c crosses 2 hops and reports an RTT; ping --json; the put/get
+# file exits 1; ping from a to c crosses 2 hops and reports an RTT, by node id and by mesh IPv6
+# address; ping --json; the put/get
 # counters and the latency histogram appear on a's and c's /metrics; a wallet with no role is
 # refused put (exit 1). TAP on stdout; every wait is bounded; the daemons are killed on exit.
 # Usage: xfer_test.sh PATH/TO/zhtpd PATH/TO/zhtp
@@ -145,6 +146,17 @@ check "ping prints a summary line" eval "echo \"\$out\" | grep -q '3 sent, [1-3]
 out=$(as owner a ping "$c_id" -c 1 --json 2>&1)
 check "ping --json reports received 1 and an rtt" \
     test "$(echo "$out" | js 'd["received"] == 1 and d["replies"][0]["rtt_ms"] > 0')" = true
+if [ $has_dht = 1 ]; then
+    # c's mesh address: fd5a::/16 then the first 112 bits of its node id (src/runtime/ip6.h);
+    # the daemon resolves the id prefix through the node (zhtp_node_find_prefix).
+    c_ip6=$(python3 -c 'import ipaddress, sys; print(ipaddress.IPv6Address(bytes([0xfd, 0x5a]) + bytes.fromhex(sys.argv[1])[:14]))' "$c_id")
+    out=$(as owner a ping "$c_ip6" -c 2 -i 0.2 2>&1)
+    check "ping by mesh IPv6 address ($c_ip6) reaches c" \
+        eval "echo \"\$out\" | grep -q 'reply from ${c_id:0:16}'"
+    [ -n "$(echo "$out" | grep 'reply from')" ] || echo "# $out" | head -3
+else
+    skip "ping by IPv6 address: no DHT to resolve the id prefix"
+fi
 as owner a ping "$(printf '%064d' 7)" -c 1 -i 0 >/dev/null 2>&1
 check "ping of a node that does not exist exits 1" test $? -eq 1
 
