@@ -570,14 +570,14 @@ static void status_human(const json_t *r)
     printf("uptime:           %" JSON_INTEGER_FORMAT " s\n",
            json_integer_value(json_object_get(r, "uptime_s")));
     const char *v6 = json_string_value(json_object_get(r, "ipv6"));
-    printf("ipv6:             %s\n", v6 ? v6 : "none (no TUN interface yet)");
+    printf("ipv6:             %s\n", v6 ? v6 : "none (no TUN interface)");
     printf("emergency stop:   %s\n",
            json_is_true(json_object_get(r, "emergency_stop")) ? "YES" : "no");
     json_int_t lim = json_integer_value(json_object_get(r, "connection_limit"));
     if (lim == 0)
         printf("connection limit: none\n");
     else
-        printf("connection limit: %" JSON_INTEGER_FORMAT " (stored, not enforced yet)\n", lim);
+        printf("connection limit: %" JSON_INTEGER_FORMAT "\n", lim);
 }
 
 static void peers_human(const json_t *r)
@@ -619,9 +619,10 @@ static void admin_usage(FILE *f)
             "  stop        emergency stop (owner; persisted across restarts): the daemon reads\n"
             "              and sends no datagram and freezes the node clock until resume\n"
             "  resume      lift the emergency stop (owner)\n"
-            "  disconnect PEER   close the sessions with node id PEER (64 hex); the daemon\n"
-            "              refuses it today (ZHTP_ERR_UNSUPPORTED: no core API yet)\n"
-            "  limit N     store a connection limit, 0 = none (owner; not enforced yet)\n"
+            "  disconnect PEER   close the sessions with node id PEER (64 hex); it may come\n"
+            "              back through discovery (admin any, user its own)\n"
+            "  limit N     connection limit, applied at once and after restarts, 0 = the\n"
+            "              default (owner)\n"
             "  add-admin KEY / remove-admin KEY   KEY: wallet public key hex, see\n"
             "              `zhtp wallet show` (owner)\n%s",
             zc_common_help);
