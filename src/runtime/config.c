@@ -129,6 +129,18 @@ int zhtp_rt_options_set(zhtp_rt_options *o, const char *key, const char *val, ch
         }
         return copy_str(o->tun, sizeof o->tun, val, key, err, err_cap);
     }
+    if (strcmp(key, "udp_mtu") == 0) {
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(val, &end, 10);
+        if (val[0] == '\0' || val[0] == '-' || *end != '\0' || errno != 0 ||
+            (v != 0 && (v < 1280 || v > 65507))) {
+            snprintf(err, err_cap, "%s: expected 0 or 1280..65507, got '%s'", key, val);
+            return -1;
+        }
+        o->udp_mtu = (uint32_t)v;
+        return 0;
+    }
     if (strcmp(key, "tun_mtu") == 0)
         return parse_mtu(key, val, false, &o->tun_mtu, err, err_cap);
     if (strcmp(key, "tun_mesh_mtu") == 0)

@@ -1451,7 +1451,7 @@ static int open_socket(rt *r, const char *spec)
         return -1;
     }
     const zhtp_route_medium *m = zhtp_route_medium_preset(ZHTP_MEDIUM_UDP);
-    rc = zhtp_node_link_add(r->node, s->link, 0, m, rt_now(r));
+    rc = zhtp_node_link_add(r->node, s->link, r->opt->udp_mtu, m, rt_now(r)); /* 0: profile's */
     if (rc != ZHTP_OK) {
         rt_log(r, ZHTP_RT_LOG_ERROR, "link for %s: %s", spec, zhtp_strerror(rc));
         return -1;

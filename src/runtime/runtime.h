@@ -38,9 +38,9 @@ typedef struct zhtp_rt_options {
                                   * flags: SIGHUP replaces the first part and keeps the second */
     char http[ZHTP_RT_ADDR_STR]; /* "" : no HTTP responder */
     int log_level;
-    char config[512];  /* the file the options came from ("" : none); SIGHUP re-reads it */
-    char control[512]; /* control socket path ("" : DATA_DIR/control.sock) */
-    bool no_control;   /* no control socket at all */
+    char config[512];     /* the file the options came from ("" : none); SIGHUP re-reads it */
+    char control[512];    /* control socket path ("" : DATA_DIR/control.sock) */
+    bool no_control;      /* no control socket at all */
     uint64_t content_max; /* largest put/get in bytes; 0: 256 MiB (xfer.h) */
     uint64_t store_quota; /* LMDB store quota in bytes; 0: the store's default (1 GiB) */
     /* LAN discovery (discovery.h): on unless no_discovery; only listen sockets on a wildcard
@@ -54,6 +54,7 @@ typedef struct zhtp_rt_options {
     bool no_tun;
     uint32_t tun_mtu;      /* interface MTU, 1280..65535; default ZHTP_RT_TUN_MTU_DEFAULT */
     uint32_t tun_mesh_mtu; /* largest packet sent into the mesh; above: Packet Too Big */
+    uint32_t udp_mtu;      /* largest datagram on the UDP links; 0: the UDP profile's (1,280) */
 } zhtp_rt_options;
 
 /* Defaults: log level info, nothing else set. */

@@ -26,6 +26,8 @@ static void usage(FILE *f)
           "  --discovery-interfaces LIST  comma-separated interfaces (default: all up,\n"
           "                          non-loopback)\n"
           "  --discovery-interval-ms N    beacon period (default 3000)\n"
+          "  --udp-mtu N             largest datagram on the UDP links, 1280..65507 (default\n"
+          "                          0: 1280); 1472 on Ethernet, more uses IP fragmentation\n"
           "  --tun NAME              TUN interface NAME with the node's IPv6 address\n"
           "                          fd5a:<node id>/16 (needs root or CAP_NET_ADMIN);\n"
           "                          default: no TUN\n"
