@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # zhtp put / get / ping through three zhtpd on 127.0.0.1 (no root, no TUN):
 #
-#     a ---- b ---- c        static UDP peers; a and c have an owner wallet (zhtp init)
+#     a ---- b ---- c        static UDP peers; a and c have an owner wallet (zhtp init);
+#                            c's store quota is 1 KiB, so it holds no replica
 #
 # Checks: a random 3 MiB file put on a is fetched on c byte-identical (zhtp get -o), and to
 # stdout; the content id is 64 hex digits; get of an unknown id exits 4 and leaves no file; a
@@ -65,6 +66,9 @@ for i in 0 1 2; do
     args=(--data-dir "$dir/$n" --dev-no-passphrase --listen "127.0.0.1:${udp[$n]}" --http "127.0.0.1:${http[$n]}")
     [ "$i" -gt 0 ] && args+=(--peer "127.0.0.1:${udp[${names[$((i - 1))]}]}")
     [ "$i" -lt 2 ] && args+=(--peer "127.0.0.1:${udp[${names[$((i + 1))]}]}")
+    # c holds nothing for the mesh (1 KiB store quota): its gets must fetch every chunk from a
+    # or b across the mesh instead of finding the put's replicas in its own store.
+    [ "$i" -eq 2 ] && args+=(--store-quota 1K)
     "$zhtpd" "${args[@]}" 2>"$dir/$n.log" &
     pids+=($!)
 done
@@ -90,16 +94,21 @@ id=$(as owner a put "$dir/file.bin" 2>"$dir/put.err")
 rc=$?
 if [ $rc -ne 0 ] && grep -q UNSUPPORTED "$dir/put.err"; then
     has_dht=0
-    for _ in 1 2 3 4 5; do skip "put/get: this build's node has no DHT (zhtp_node_dht)"; done
+    for _ in 1 2 3 4 5 6; do skip "put/get: this build's node has no DHT (zhtp_node_dht)"; done
 else
     has_dht=1
     check "zhtp put of 3 MiB on a exits 0 and prints a 64-hex content id" \
         test $rc -eq 0 -a ${#id} -eq 64 -a -z "$(printf %s "$id" | tr -d 0-9a-f)"
+    rxb() { get "http://127.0.0.1:${http[c]}/metrics" | awk '$1 == "zhtp_rx_bytes_total" { print $2 }'; }
+    rx0=$(rxb)
     as owner c get "$id" -o "$dir/out.bin" 2>"$dir/get.err"
     rc=$?
+    rx1=$(rxb)
     check "zhtp get on c (2 hops away) exits 0 and the file is byte-identical" \
         eval "test $rc -eq 0 && cmp -s '$dir/file.bin' '$dir/out.bin'"
     [ $rc -eq 0 ] || echo "# $(cat "$dir/get.err")"
+    check "c's get crossed the mesh: c received over 3 MiB on its link meanwhile" \
+        test $((${rx1:-0} - ${rx0:-0})) -gt $((3 * 1024 * 1024))
     check "no temporary file is left beside the output" \
         test -z "$(ls -A "$dir" | grep '\.zhtp-')"
     as owner c get "$id" 2>/dev/null | cmp -s - "$dir/file.bin"
