@@ -60,12 +60,6 @@ skip() {
     nl_n=$((nl_n + 1))
     echo "ok $nl_n # SKIP $1"
 }
-# todo OKFLAG NAME REASON: a known bug as a TAP TODO case (OKFLAG 1: passed). A failing TODO does
-# not fail the test; a passing one is an unexpected pass (meson reports it), time to drop it.
-todo() {
-    nl_n=$((nl_n + 1))
-    if [ "$1" = 1 ]; then echo "ok $nl_n - $2 # TODO $3"; else echo "not ok $nl_n - $2 # TODO $3"; fi
-}
 note() { echo "# $*"; }
 # nl_done: plan at the end (TAP allows it), the tail of every log on failure, exit status.
 nl_done() {
@@ -408,4 +402,23 @@ PY
     kill "$rp" 2>/dev/null # the sender gave up: do not wait for the receiver's own timeout
     wait "$rp" 2>/dev/null
     cat "$out" 2>/dev/null
+}
+
+# ---- the zhtp command line (control socket; a Unix socket, so no namespace needed) ----
+# nl_owner NODE...: `zhtp init` for each NODE's data dir (before its daemon starts), one wallet
+# $NL_DIR/owner.key for all (cheapest KDF). Needs the zhtp binary given to nl_init.
+nl_owner() {
+    local n
+    [ -n "$NL_ZHTP" ] || return 1
+    [ -f "$NL_DIR/pw" ] || echo "netns test passphrase" >"$NL_DIR/pw"
+    for n in "$@"; do
+        "$NL_ZHTP" init --data-dir "$NL_DIR/$n" --wallet "$NL_DIR/owner.key" \
+            --passphrase-file "$NL_DIR/pw" --kdf min >/dev/null || return 1
+    done
+}
+# nl_zhtp NODE ARGS...: zhtp ARGS against NODE's daemon, as the owner.
+nl_zhtp() {
+    local n=$1
+    shift
+    "$NL_ZHTP" "$@" --data-dir "$NL_DIR/$n" --wallet "$NL_DIR/owner.key" --passphrase-file "$NL_DIR/pw"
 }
