@@ -31,8 +31,9 @@ struct zhtp_rt_ctl {
     zhtp_audit *audit;
     zhtp_ctl_dispatch_config dc;
     size_t n_clients;
-    ctl_client *clients;  /* every open connection, for zhtp_rt_ctl_send by ticket */
-    ctl_client *current;  /* the connection whose line is being dispatched, else NULL */
+    ctl_client *clients; /* every open connection, for zhtp_rt_ctl_send by ticket */
+    ctl_client *current; /* the connection whose line is being dispatched, else NULL */
+    const zhtp_ctl_request *current_req; /* its verified request, while its handler runs */
     uint64_t next_ticket; /* tickets are never reused: a late send to a gone client fails */
 };
 
@@ -50,6 +51,8 @@ struct ctl_client {
     zhtp_rt_ctl_upload_fn up_fn;
     void *up_ud;
     uv_shutdown_t shut;
+    char op[ZHTP_CTL_OP_MAX + 1]; /* of the deferred request, for the audit */
+    uint8_t caller[ZHTP_AUDIT_CALLER_BYTES];
     char buf[ZHTP_RT_CTL_LINE_MAX];
 };
 
@@ -297,6 +300,19 @@ static int clear_stale(const char *path, char *err, size_t cap)
     return 0;
 }
 
+static zhtp_ssize run_handler(void *ud, const zhtp_ctl_request *req, zhtp_ctl_level level,
+                              char *result, size_t cap)
+{
+    zhtp_rt_ctl *c = ud;
+    zhtp_ctl_op op = zhtp_ctl_op_from_name(req->op);
+    if (op == ZHTP_CTL_OP_COUNT || c->cfg.handlers[op] == NULL)
+        return ZHTP_ERR_UNSUPPORTED; /* the dispatcher resolved it already: not reached */
+    c->current_req = req;
+    zhtp_ssize rc = c->cfg.handlers[op](c->cfg.user_data, req, level, result, cap);
+    c->current_req = NULL;
+    return rc;
+}
+
 static int open_store_dir(char *out, size_t cap, const char *data_dir, const char *sub)
 {
     if ((size_t)snprintf(out, cap, "%s/%s", data_dir, sub) >= cap)
@@ -340,8 +356,10 @@ int zhtp_rt_ctl_open(zhtp_rt_ctl **out, const zhtp_rt_ctl_config *cfg, char *err
     c->dc.verifier = c->verifier;
     c->dc.roles = c->roles;
     c->dc.audit = c->audit;
-    memcpy(c->dc.handlers, cfg->handlers, sizeof c->dc.handlers);
-    c->dc.user_data = cfg->user_data;
+    /* Handlers run through a trampoline that lets zhtp_rt_ctl_defer see the request. */
+    for (int i = 0; i < ZHTP_CTL_OP_COUNT; i++)
+        c->dc.handlers[i] = cfg->handlers[i] != NULL ? run_handler : NULL;
+    c->dc.user_data = c;
     if (clear_stale(c->path, err, cap) != 0)
         goto fail;
     uv_pipe_init(cfg->loop, &c->server, 0);
@@ -382,8 +400,11 @@ uint64_t zhtp_rt_ctl_defer(zhtp_rt_ctl *c, size_t upload_len, zhtp_rt_ctl_upload
                            void *upload_user_data)
 {
     ctl_client *cl = c != NULL ? c->current : NULL;
-    if (cl == NULL || cl->ticket != 0 || (upload_len > 0 && upload == NULL))
+    if (cl == NULL || cl->ticket != 0 || (upload_len > 0 && upload == NULL) ||
+        c->current_req == NULL)
         return 0;
+    snprintf(cl->op, sizeof cl->op, "%s", c->current_req->op);
+    memcpy(cl->caller, c->current_req->wallet_id, sizeof cl->caller);
     if (upload_len > 0) {
         cl->up = malloc(upload_len);
         if (cl->up == NULL)
@@ -431,6 +452,16 @@ static void shut_done(uv_shutdown_t *req, int status)
 {
     (void)status;
     client_close(req->data);
+}
+
+void zhtp_rt_ctl_audit_failure(zhtp_rt_ctl *c, uint64_t ticket, int code, const char *reason)
+{
+    ctl_client *cl = by_ticket(c, ticket);
+    if (cl == NULL)
+        return;
+    if (zhtp_audit_append(c->audit, (int64_t)time(NULL), cl->op, cl->caller, false, code, reason,
+                          NULL) != ZHTP_OK)
+        ctl_log(c, CTL_LOG_WARN, "audit log: cannot record the failure of %s", cl->op);
 }
 
 void zhtp_rt_ctl_end(zhtp_rt_ctl *c, uint64_t ticket)

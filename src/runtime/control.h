@@ -56,6 +56,10 @@ void zhtp_rt_ctl_close_handle(uv_handle_t *h);
  * handler, or the upload buffer cannot be allocated. */
 uint64_t zhtp_rt_ctl_defer(zhtp_rt_ctl *c, size_t upload_len, zhtp_rt_ctl_upload_fn upload,
                            void *upload_user_data);
+/* The deferred operation of |ticket| failed after its request was allowed: appends the second
+ * audit entry the dispatcher writes for a failed action (docs/security.md §5), naming the
+ * request's op and caller (remembered at the request line) with |code| and |reason|. */
+void zhtp_rt_ctl_audit_failure(zhtp_rt_ctl *c, uint64_t ticket, int code, const char *reason);
 /* Queues bytes (a JSON line, or raw data announced by one) to the connection of |ticket|;
  * copied. Returns false when that client is gone. */
 bool zhtp_rt_ctl_send(zhtp_rt_ctl *c, uint64_t ticket, const void *data, size_t len);

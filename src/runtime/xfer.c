@@ -206,6 +206,8 @@ static void finish(zhtp_rt_xfer *x, xf *o, int status, const char *result_json, 
         snprintf(line, sizeof line,
                  "{\"ok\":false,\"done\":true,\"error\":\"%s\",\"code\":%d,\"reason\":\"%s\"}\n",
                  zhtp_err_name(status), status, zhtp_strerror(status));
+    if (status != ZHTP_OK)
+        zhtp_rt_ctl_audit_failure(x->ctl, o->ticket, status, zhtp_strerror(status));
     if (zhtp_rt_ctl_send(x->ctl, o->ticket, line, strlen(line)) && tail != NULL)
         zhtp_rt_ctl_send_owned(x->ctl, o->ticket, tail, tail_len);
     else

@@ -94,7 +94,7 @@ id=$(as owner a put "$dir/file.bin" 2>"$dir/put.err")
 rc=$?
 if [ $rc -ne 0 ] && grep -q UNSUPPORTED "$dir/put.err"; then
     has_dht=0
-    for _ in 1 2 3 4 5 6; do skip "put/get: this build's node has no DHT (zhtp_node_dht)"; done
+    for _ in 1 2 3 4 5 6 7; do skip "put/get: this build's node has no DHT (zhtp_node_dht)"; done
 else
     has_dht=1
     check "zhtp put of 3 MiB on a exits 0 and prints a 64-hex content id" \
@@ -119,6 +119,11 @@ else
     check "get of an unknown id exits 4 and writes nothing" \
         test $rc -eq 4 -a ! -e "$dir/none.bin" -a -z "$(ls -A "$dir" | grep '\.zhtp-')"
     [ $rc -eq 4 ] || echo "# rc=$rc $(cat "$dir/nf.err")"
+    total=$(as owner c audit --json 2>/dev/null | js 'd["total"]')
+    last=$(as owner c audit --from $((${total:-4} - 4)) --json 2>/dev/null |
+           js '[e for e in d["entries"] if e["op"] == "get"][-1]')
+    check "the failed get is in c's audit log as a failure (after the allowed entry)" \
+        test "$(echo "$last" | js 'd["success"] == False and "no node holds" in d["reason"]')" = true
 fi
 mkdir "$dir/ro" && chmod 0500 "$dir/ro"
 if [ "$(id -u)" = 0 ]; then
