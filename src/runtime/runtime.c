@@ -438,7 +438,6 @@ static void drive(rt *r)
 
 static void save_contacts(rt *r)
 {
-#ifdef ZHTP_RT_HAVE_DHT
     zhtp_dht *dht = r->node != NULL ? zhtp_node_dht(r->node) : NULL;
     if (dht == NULL)
         return;
@@ -448,9 +447,6 @@ static void save_contacts(rt *r)
         zhtp_rt_peers_save_ids(zhtp_rt_xfer_store(r->xfer), (const uint8_t(*)[ZHTP_NODE_ID_LEN])ids,
                                n, (uint64_t)time(NULL));
     rt_log(r, ZHTP_RT_LOG_DEBUG, "%zu DHT contacts saved (%zu new)", n, w);
-#else
-    (void)r;
-#endif
 }
 
 static void on_timer(uv_timer_t *t)
@@ -1212,15 +1208,10 @@ static void remembered_addr(void *ud, const uint8_t id[ZHTP_NODE_ID_LEN], const 
 
 static void remembered_id(void *ud, const uint8_t id[ZHTP_NODE_ID_LEN])
 {
-#ifdef ZHTP_RT_HAVE_DHT
     rt *r = ud;
     zhtp_dht *dht = zhtp_node_dht(r->node);
     if (dht != NULL)
         (void)zhtp_dht_add_contact(dht, id, rt_now(r));
-#else
-    (void)ud;
-    (void)id;
-#endif
 }
 
 /* A LAN beacon named a candidate: it is treated as a sender we heard (it gets the node's
@@ -1553,20 +1544,13 @@ int zhtp_rt_run(const zhtp_rt_options *o)
         rt_log(r, ZHTP_RT_LOG_ERROR, "%s", xerr);
         goto out;
     }
-#ifdef ZHTP_RT_HAVE_DHT
     nc.dht = &dc;
-#endif
     int rc = zhtp_node_new(&r->node, &nc, r->ident, rt_now(r));
     if (rc != ZHTP_OK) {
         rt_log(r, ZHTP_RT_LOG_ERROR, "node: %s", zhtp_strerror(rc));
         goto out;
     }
-#ifdef ZHTP_RT_HAVE_DHT
     zhtp_rt_xfer_attach(r->xfer, r->node, zhtp_node_dht(r->node), NULL);
-#else
-    zhtp_rt_xfer_attach(r->xfer, r->node, NULL, NULL);
-    rt_log(r, ZHTP_RT_LOG_WARN, "this build's node has no DHT: put and get are unsupported");
-#endif
     char id[2 * ZHTP_NODE_ID_LEN + 1];
     hex(id, zhtp_node_id(r->node), ZHTP_NODE_ID_LEN);
     rt_log(r, ZHTP_RT_LOG_INFO, "node id %s", id);
@@ -1598,11 +1582,7 @@ int zhtp_rt_run(const zhtp_rt_options *o)
     r->timer.data = r;
     if (!o->no_control && open_control(r, o) != 0)
         goto out;
-#ifdef ZHTP_RT_HAVE_DHT
     zhtp_rt_xfer_attach(r->xfer, r->node, zhtp_node_dht(r->node), r->ctl);
-#else
-    zhtp_rt_xfer_attach(r->xfer, r->node, NULL, r->ctl);
-#endif
     if (open_tun(r, o) != 0)
         goto out;
     uv_signal_t *sigs[] = {&r->sig_int, &r->sig_term, &r->sig_hup};

@@ -330,13 +330,7 @@ static int resolve_node(zhtp_rt_xfer *x, const char *s, uint8_t id[ZHTP_NODE_ID_
     uint8_t a[16];
     if (inet_pton(AF_INET6, s, a) != 1 || a[0] != ZHTP_IP6_MESH_0 || a[1] != ZHTP_IP6_MESH_1)
         return ZHTP_ERR_INVAL;
-#ifdef ZHTP_RT_HAVE_FIND_PREFIX
     return zhtp_node_find_prefix(x->node, a + 2, 112, id, now_of(x));
-#else
-    (void)x;
-    (void)id;
-    return ZHTP_ERR_UNSUPPORTED;
-#endif
 }
 
 zhtp_ssize zhtp_rt_xfer_ctl_ping(void *ud, const zhtp_ctl_request *req, zhtp_ctl_level level,
