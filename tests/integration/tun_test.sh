@@ -11,10 +11,11 @@
 # an address of no node gets "Destination unreachable"; the metrics count TUN traffic; a
 # forged source address is not sent. Root only (namespaces, TUN); otherwise every case is
 # reported skipped. All namespaces and daemons are removed on any exit.
-# Usage: tun_test.sh PATH/TO/zhtpd
+# Usage: tun_test.sh PATH/TO/zhtpd PATH/TO/zhtp
 set -u
-zhtpd=${1:?usage: tun_test.sh ZHTPD}
-N=12
+zhtpd=${1:?usage: tun_test.sh ZHTPD ZHTP}
+zhtp=${2:?usage: tun_test.sh ZHTPD ZHTP}
+N=13
 skip_all() { for i in $(seq 1 $N); do echo "ok $i # SKIP $1"; done; exit 0; }
 echo "1..$N"
 [ "$(id -u)" = 0 ] || skip_all "not root"
@@ -67,10 +68,14 @@ args[a]="--listen 10.77.1.1:7000 --peer 10.77.1.2:7000"
 args[b]="--listen 0.0.0.0:7000 --peer 10.77.1.1:7000 --peer 10.77.2.3:7000"
 # c's daemon carries at most 1,400-byte packets into the mesh: larger ones get Packet Too Big.
 args[c]="--listen 10.77.2.3:7000 --peer 10.77.2.2:7000 --tun-mesh-mtu 1400"
+# c keeps its control socket, owned by a wallet, for `zhtp status --json`.
+echo "test passphrase" >"$dir/pw"
+"$zhtp" init --data-dir "$dir/c" --wallet "$dir/owner.key" --passphrase-file "$dir/pw" --kdf min >/dev/null 2>&1
+declare -A ctl=([a]=--no-control [b]=--no-control [c]=)
 for n in a b c; do
     # shellcheck disable=SC2086
     # not through in_ns: a backgrounded function is a subshell, and $! would be its pid
-    ip netns exec "$(ns $n)" "$zhtpd" --data-dir "$dir/$n" --dev-no-passphrase --no-control --http 127.0.0.1:7080 \
+    ip netns exec "$(ns $n)" "$zhtpd" --data-dir "$dir/$n" --dev-no-passphrase ${ctl[$n]} --http 127.0.0.1:7080 \
         --tun zt0 --log-level debug ${args[$n]} 2>>"$dir/$n.log" &
     pid[$n]=$!
 done
@@ -113,6 +118,10 @@ addr_ok() {
 }
 if addr_ok; then ok "each TUN has fd5a:<first 112 bits of the node id>/16, as /status says"
 else not_ok "each TUN has fd5a:<first 112 bits of the node id>/16, as /status says" "ids ${id[*]}" "addrs ${addr[*]}" "$(in_ns a ip -6 addr show dev zt0)"; fi
+
+st_json=$("$zhtp" status --json --control "$dir/c/control.sock" --wallet "$dir/owner.key" --passphrase-file "$dir/pw" 2>&1)
+if [ -n "${addr[c]}" ] && [ "$(js 'd["ipv6"]' <<<"$st_json")" = "${addr[c]}" ]; then ok "zhtp status --json shows the TUN address as ipv6"
+else not_ok "zhtp status --json shows the TUN address as ipv6" "$st_json"; fi
 
 # Until the DHT answers lookups, the operator tells every node where the others are (/hint,
 # docs/zhtpd.conf.md); the TUN also resolves address prefixes from these hints.
