@@ -4,7 +4,8 @@
 # whatever crosses the chain is carried by the daemons). Checks: every daemon authenticates
 # exactly its neighbours and all share one tree; end-to-end messages a -> e and e -> a cross the
 # 4 hops, are acknowledged, and every middle node relays; over the daemons' TUN interfaces,
-# ping -6 from a reaches e and curl on a fetches a file from an HTTP server on e, byte-identical.
+# ping -6 from a reaches e and curl on a fetches a file from an HTTP server on e, byte-identical;
+# 1 MiB stored with `zhtp put` on a comes back byte-identical from `zhtp get` on e.
 # TAP on stdout; needs root (reported
 # skipped otherwise); everything is removed on exit (netns_lib.sh).
 # Usage: netns_chain_test.sh PATH/TO/zhtpd [PATH/TO/zhtp]
@@ -29,6 +30,11 @@ else
     not_ok "underlay: a reaches its neighbour b but not c (no IP forwarding)"
 fi
 
+# Owners for zhtp put on a and zhtp get on e (zhtp init before the daemons start).
+have_zhtp=0
+[ -x "${NL_ZHTP:-}" ] && nl_owner a e && have_zhtp=1
+# e stores nothing for the mesh (quota 1 KiB), so its zhtp get must fetch across the mesh.
+nl_config e "store_quota = 1K"
 for n in "${nodes[@]}"; do nl_start "$n" --tun zt0; done
 check "five daemons answer /status in their namespaces" nl_wait 10 nl_answers "${nodes[@]}"
 chain_up() {
@@ -109,6 +115,32 @@ if command -v curl >/dev/null; then
     fi
 else
     not_ok "curl on a fetches a file from e across 4 hops" "curl is not installed (scripts/install-deps)"
+fi
+
+# ---- content through the DHT: zhtp put on a, zhtp get on e ----
+if [ $have_zhtp = 1 ]; then
+    head -c 1048576 /dev/urandom >"$NL_DIR/content.bin"
+    t0=$(nl_ms)
+    cid=$(nl_zhtp a put "$NL_DIR/content.bin" 2>"$NL_DIR/put.err")
+    rc=$?
+    if [ $rc = 0 ] && [ ${#cid} = 64 ]; then
+        ok "zhtp put on a stores 1 MiB in the mesh ($(($(nl_ms) - t0)) ms, id ${cid:0:16}...)"
+        t0=$(nl_ms)
+        rx0=$(nl_metric e zhtp_rx_bytes_total)
+        nl_zhtp e get "$cid" -o "$NL_DIR/fetched.bin" 2>"$NL_DIR/get.err"
+        rc=$?
+        rx=$(($(nl_metric e zhtp_rx_bytes_total) - rx0))
+        if [ $rc = 0 ] && cmp -s "$NL_DIR/content.bin" "$NL_DIR/fetched.bin"; then
+            ok "zhtp get on e, 4 hops from a, returns the same 1 MiB byte for byte ($(($(nl_ms) - t0)) ms)"
+        else
+            not_ok "zhtp get on e, 4 hops from a, returns the same 1 MiB byte for byte" "exit $rc: $(tail -3 "$NL_DIR/get.err")"
+        fi
+        check "e holds no replica: its get received $rx link bytes (>= 1 MiB) from the mesh" [ "$rx" -ge 1048576 ]
+    else
+        not_ok "zhtp put on a stores 1 MiB in the mesh" "exit $rc: $(tail -3 "$NL_DIR/put.err")"
+    fi
+else
+    not_ok "zhtp put on a / zhtp get on e" "no zhtp binary given, or zhtp init failed"
 fi
 
 rcs=""
