@@ -39,9 +39,13 @@ sc_zhtpd_check() {
 	[ -c /dev/net/tun ] || { echo "no /dev/net/tun"; return 1; }
 }
 sc_zhtpd_version() {
-	local rev
-	rev=$(git -C "$ZHTPD_SC_REPO" rev-parse --short HEAD 2>/dev/null)
-	echo "zhtpd ${rev:-?}$(git -C "$ZHTPD_SC_REPO" diff --quiet HEAD -- src 2>/dev/null || echo '+dirty') ($ZHTPD_BIN, tun_mtu ${ZHTPD_TUN_MTU:-default})"
+	local rev=""
+	# The repository's revision describes the binary only when it is the repository's build.
+	if [ "$ZHTPD_BIN" = "$ZHTPD_SC_REPO/build-release/tools/zhtpd/zhtpd" ]; then
+		rev=$(git -C "$ZHTPD_SC_REPO" rev-parse --short HEAD 2>/dev/null)
+		rev="${rev:-?}$(git -C "$ZHTPD_SC_REPO" diff --quiet HEAD -- src tools 2>/dev/null || echo '+dirty') "
+	fi
+	echo "zhtpd ${rev}($ZHTPD_BIN built $(date -u -r "$ZHTPD_BIN" +%FT%TZ 2>/dev/null), tun_mtu ${ZHTPD_TUN_MTU:-default}${ZHTPD_EXTRA:+, $ZHTPD_EXTRA})"
 }
 
 sc_zhtpd_start() {
