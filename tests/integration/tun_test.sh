@@ -15,7 +15,7 @@
 set -u
 zhtpd=${1:?usage: tun_test.sh ZHTPD ZHTP}
 zhtp=${2:?usage: tun_test.sh ZHTPD ZHTP}
-N=13
+N=15
 skip_all() { for i in $(seq 1 $N); do echo "ok $i # SKIP $1"; done; exit 0; }
 echo "1..$N"
 [ "$(id -u)" = 0 ] || skip_all "not root"
@@ -35,7 +35,7 @@ cleanup() {
         ip netns del "$(ns $n)" 2>/dev/null
     done
     kill "$watchdog" 2>/dev/null
-    rm -rf "$dir"
+    rm -rf "$dir" ${npdir:+"$npdir"}
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
@@ -191,6 +191,23 @@ for n in a b c; do wait "${pid[$n]}"; rcs="$rcs$?"; unset "pid[$n]"; done
 gone() { ! in_ns a ip link show zt0 >/dev/null 2>&1; }
 if [ "$rcs" = 000 ] && gone; then ok "daemons exit 0 on SIGTERM and their TUN disappears"
 else not_ok "daemons exit 0 on SIGTERM and their TUN disappears" "rcs $rcs"; fi
+
+# Without privileges: --tun fails at start-up with a message naming --no-tun; --no-tun runs.
+if command -v setpriv >/dev/null; then
+    npdir=$(mktemp -d /tmp/zhtpd-tun-np-XXXXXX) && chmod 777 "$npdir" # $dir is 0700
+    np() { timeout 5 setpriv --reuid=65534 --regid=65534 --clear-groups "$zhtpd" --data-dir "$npdir/d" \
+        --dev-no-passphrase --no-control --listen 127.0.0.1:0 --tun "zt-np$$" "$@" 2>&1; }
+    out=$(np); rc=$?
+    if [ $rc = 1 ] && grep -q -- "--no-tun" <<<"$out"; then ok "unprivileged, --tun stops the daemon (exit 1) with a message naming --no-tun"
+    else not_ok "unprivileged, --tun stops the daemon (exit 1) with a message naming --no-tun" "rc=$rc" "$(tail -3 <<<"$out")"; fi
+    out=$(np --no-tun); rc=$?
+    if [ $rc = 124 ] && ! grep -q "error" <<<"$out"; then ok "unprivileged, --no-tun overrides --tun and the daemon runs"
+    else not_ok "unprivileged, --no-tun overrides --tun and the daemon runs" "rc=$rc" "$(tail -3 <<<"$out")"; fi
+    rm -rf "$npdir"; npdir=""
+else
+    ok "unprivileged --tun fails clearly # SKIP needs setpriv"
+    ok "unprivileged --no-tun runs # SKIP needs setpriv"
+fi
 
 if [ $failed != 0 ]; then for n in a b c; do echo "# --- $n.log (tail)"; tail -25 "$dir/$n.log" | sed 's/^/# /'; done; fi
 exit $failed
