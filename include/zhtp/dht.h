@@ -210,7 +210,8 @@ int zhtp_dht_recv_unverified(zhtp_dht *dht, const uint8_t from[ZHTP_DHT_ID_LEN],
                              size_t len, zhtp_time now);
 
 /* Starts a FIND_NODE lookup toward |id| that reports no event (the node core uses it to learn
- * a destination's locator through the locator hook). ZHTP_OK, ZHTP_ERR_INVAL or NOMEM. */
+ * a destination's locator through the locator hook, and with its own id to join and refresh
+ * like zhtp_dht_bootstrap). ZHTP_OK, ZHTP_ERR_INVAL or NOMEM. */
 int zhtp_dht_locate(zhtp_dht *dht, const uint8_t id[ZHTP_DHT_ID_LEN], zhtp_time now);
 
 /* Dequeues the next message to send: writes the destination to |to| and the body to |out|.

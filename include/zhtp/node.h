@@ -229,6 +229,9 @@ typedef struct zhtp_node_stats {
      * an id prefix (zhtp_dht_locate); packets not originated because the destination's
      * coordinates were unknown (a lookup was started or had just failed). */
     uint64_t dht_tx, dht_rx, dht_fwd, locates, drop_no_locator;
+    /* Forwarded packets whose locator block led nowhere from here and that this node sent on
+     * with the target's coordinates as it knows them (docs/routing.md "Locators"). */
+    uint64_t loc_rewrites;
 } zhtp_node_stats;
 void zhtp_node_get_stats(const zhtp_node *n, zhtp_node_stats *st);
 

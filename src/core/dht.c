@@ -1524,10 +1524,11 @@ int zhtp_dht_bootstrap(zhtp_dht *d, zhtp_time now, uint64_t *opid)
 
 int zhtp_dht_locate(zhtp_dht *d, const uint8_t id[ZHTP_DHT_ID_LEN], zhtp_time now)
 {
-    if (!d || !id || memcmp(id, d->t.self, ZHTP_DHT_ID_LEN) == 0)
+    if (!d || !id)
         return ZHTP_ERR_INVAL;
-    /* A bootstrap-style FIND_NODE lookup toward |id|, internal: no event. What the caller
-     * wants are the locators the NODES answers carry (cfg.locator.put). */
+    /* A bootstrap-style FIND_NODE lookup toward |id| (our own id: a silent bootstrap),
+     * internal: no event. What the caller wants are the locators the NODES answers carry
+     * (cfg.locator.put), and the contacts that answer. */
     dht_op *op = op_new(d, OP_BOOTSTRAP, id, now, true);
     if (!op)
         return ZHTP_ERR_NOMEM;

@@ -115,11 +115,12 @@ bool loc_cache_put(loc_cache *c, const uint8_t id[LOC_ID_LEN], const uint16_t *p
 }
 
 bool loc_cache_get(const loc_cache *c, const uint8_t id[LOC_ID_LEN], uint16_t *ports, size_t cap,
-                   size_t *depth, zhtp_time now)
+                   size_t *depth, bool *stale, zhtp_time now)
 {
     const loc_entry *e = find(c, id);
     if (!e || !fresh(e, now) || e->depth > cap)
         return false;
+    *stale = e->stale;
     if (e->depth)
         memcpy(ports, e->ports, e->depth * sizeof *ports);
     *depth = e->depth;

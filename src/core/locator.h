@@ -34,9 +34,10 @@ void loc_cache_free(loc_cache *c); /* NULL is a no-op */
  * memory: a cache miss later, never an error). */
 bool loc_cache_put(loc_cache *c, const uint8_t id[LOC_ID_LEN], const uint16_t *ports, size_t depth,
                    bool direct, zhtp_time now);
-/* Copies |id|'s coordinates. True when known and fresh (and cap sufficient). */
+/* Copies |id|'s coordinates. True when known and fresh (and cap sufficient); |*stale| tells
+ * whether they were marked stale since. */
 bool loc_cache_get(const loc_cache *c, const uint8_t id[LOC_ID_LEN], uint16_t *ports, size_t cap,
-                   size_t *depth, zhtp_time now);
+                   size_t *depth, bool *stale, zhtp_time now);
 /* The coordinates may be stale (a resend went unanswered, the router found them leading
  * nowhere): the next hint replaces them even if first-hand. */
 void loc_cache_mark_stale(loc_cache *c, const uint8_t id[LOC_ID_LEN]);

@@ -29,11 +29,12 @@ enum {
  * lookup that has not produced the id's locator after LOCATE_WAIT_NS counts as failed, and the
  * answer "not found" is then kept for NEGATIVE_NS; a stale destination is looked up again at
  * most every RELOCATE_NS. */
-#define LOCATES_MAX       32
-#define LOCATE_WAIT_NS    (3 * ZHTP_NS_PER_SEC)
-#define NEGATIVE_NS       (5 * ZHTP_NS_PER_SEC)
-#define RELOCATE_NS       (2 * ZHTP_NS_PER_SEC)
-#define LOCATOR_CACHE_DEF 512
+#define LOCATES_MAX         32
+#define LOCATES_RUNNING_MAX 8
+#define LOCATE_WAIT_NS      (3 * ZHTP_NS_PER_SEC)
+#define NEGATIVE_NS         (5 * ZHTP_NS_PER_SEC)
+#define RELOCATE_NS         (2 * ZHTP_NS_PER_SEC)
+#define LOCATOR_CACHE_DEF   512
 /* Self-lookups: the first soon after the first neighbour comes up (joins the DHT), a few more
  * while the tree settles, then every SELF_LOCATE_NS; also soon after our coordinates change,
  * so that the nodes closest to our id (those a lookup for us asks) hear the new ones first
@@ -950,9 +951,10 @@ static void data_payload(zhtp_wire_payload *p, uint32_t channel, const uint8_t *
 
 /* The coordinates the node knows for |id|: its own, a neighbour's (as announced), or the
  * locator cache's. */
-static bool coords_of(const zhtp_node *n, const uint8_t *id, uint16_t *ports, size_t *depth,
-                      zhtp_time now)
+static bool coords_of_ex(const zhtp_node *n, const uint8_t *id, uint16_t *ports, size_t *depth,
+                         bool *stale, zhtp_time now)
 {
+    *stale = false;
     if (memcmp(id, n->self, ZHTP_NODE_ID_LEN) == 0) {
         const uint16_t *p = zhtp_router_coords(n->router, depth);
         if (*depth > LOC_MAX_DEPTH)
@@ -969,21 +971,33 @@ static bool coords_of(const zhtp_node *n, const uint8_t *id, uint16_t *ports, si
             return zhtp_router_neighbour_coords(n->router, i, ports, LOC_MAX_DEPTH, depth) ==
                    ZHTP_OK;
     }
-    return n->locs && loc_cache_get(n->locs, id, ports, LOC_MAX_DEPTH, depth, now);
+    return n->locs && loc_cache_get(n->locs, id, ports, LOC_MAX_DEPTH, depth, stale, now);
 }
 
-/* The router's lookup (packets without a locator block): the driver's, then the cache. A
- * driver that supplies a lookup (the simulator's oracle, zhtpd's operator hints) is taken to
- * know better than our cache when it answers. */
+/* Known and not suspected stale. */
+static bool coords_of(const zhtp_node *n, const uint8_t *id, uint16_t *ports, size_t *depth,
+                      zhtp_time now)
+{
+    bool stale;
+    return coords_of_ex(n, id, ports, depth, &stale, now) && !stale;
+}
+
+/* The router's lookup (packets without a locator block): the cache when its entry is not
+ * suspected stale, else the driver's lookup (the simulator's oracle, zhtpd's operator hints),
+ * else a suspect entry (better than nothing while a new lookup runs). */
 static int node_lookup(void *ud, const uint8_t id[ZHTP_NODE_ID_LEN], uint16_t *ports, size_t cap,
                        size_t *depth)
 {
     zhtp_node *n = ud;
+    bool stale = false;
+    bool have = n->locs && loc_cache_get(n->locs, id, ports, cap, depth, &stale, n->now);
+    if (have && !stale)
+        return ZHTP_OK;
     if (n->cfg.lookup && n->cfg.lookup(n->cfg.user_data, id, ports, cap, depth) == ZHTP_OK)
         return ZHTP_OK;
-    if (n->locs && loc_cache_get(n->locs, id, ports, cap, depth, n->now))
-        return ZHTP_OK;
-    return ZHTP_ERR_NOTFOUND;
+    return have && loc_cache_get(n->locs, id, ports, cap, depth, &stale, n->now)
+               ? ZHTP_OK
+               : ZHTP_ERR_NOTFOUND;
 }
 
 static void node_rng(void *ud, uint8_t *out, size_t len)
@@ -1065,6 +1079,14 @@ static int locate_request(zhtp_node *n, const uint8_t *key, size_t bits, zhtp_ti
             return ZHTP_ERR_NOTFOUND;
         }
     } else {
+        /* At most LOCATES_RUNNING_MAX lookups of ours at once: a burst of unknown
+         * destinations (a TUN flood to random addresses) must not become a lookup storm. */
+        size_t running = 0;
+        for (size_t i = 0; i < LOCATES_MAX; i++)
+            if (n->locates[i].started && now - n->locates[i].started < LOCATE_WAIT_NS)
+                running++;
+        if (running >= LOCATES_RUNNING_MAX)
+            return ZHTP_ERR_AGAIN;
         /* a free slot, else the one whose state matters least (oldest) */
         e = &n->locates[0];
         for (size_t i = 0; i < LOCATES_MAX; i++) {
@@ -1095,13 +1117,17 @@ static int locate_request(zhtp_node *n, const uint8_t *key, size_t bits, zhtp_ti
 static int resolve(zhtp_node *n, const uint8_t *dest, uint16_t *ports, size_t *depth,
                    bool may_locate, zhtp_time now)
 {
-    if (n->cfg.lookup &&
-        n->cfg.lookup(n->cfg.user_data, dest, ports, LOC_MAX_DEPTH, depth) == ZHTP_OK)
-        return ZHTP_OK; /* the driver's answer first, as in node_lookup */
-    if (coords_of(n, dest, ports, depth, now)) {
+    /* The same order as node_lookup: a sound cache entry, the driver, a suspect entry. */
+    bool stale;
+    if (coords_of_ex(n, dest, ports, depth, &stale, now) && !stale) {
         locate_clear(n, dest, 256);
         return ZHTP_OK;
     }
+    if (n->cfg.lookup &&
+        n->cfg.lookup(n->cfg.user_data, dest, ports, LOC_MAX_DEPTH, depth) == ZHTP_OK)
+        return ZHTP_OK;
+    if (coords_of_ex(n, dest, ports, depth, &stale, now))
+        return ZHTP_OK;
     if (!may_locate)
         return ZHTP_ERR_NOTFOUND;
     return locate_request(n, dest, 256, now);
@@ -1242,8 +1268,14 @@ static int originate(zhtp_node *n, const uint8_t *dest, uint8_t op, uint64_t msg
     int rc = route_packet(n, &h, bl ? buf : pt, total, now);
     if (bl && buf != stack)
         nfree(n, buf, total);
-    if (rc == ZHTP_ERR_NOTFOUND && by_locator)
-        relocate(n, dest, now);
+    if (rc == ZHTP_ERR_NOTFOUND && by_locator) {
+        /* Dead end: stale coordinates. Only the application's traffic starts a new lookup;
+         * the DHT's own requests must not (each lookup's requests could start more). */
+        if (may_locate)
+            relocate(n, dest, now);
+        else
+            loc_cache_mark_stale(n->locs, dest);
+    }
     return rc;
 }
 
@@ -1440,6 +1472,42 @@ static int on_e2e(zhtp_node *n, const zhtp_wire_header *outer, const uint8_t *in
     return rc;
 }
 
+/* The packet's destination coordinates lead nowhere from here (the destination moved in the
+ * tree after the origin learnt them). If this node knows other coordinates for the target (a
+ * sound cache entry, the driver's lookup), it writes them into the locator block and routes
+ * on them, with a fresh bound: the block is inside the link-sealed payload, which this hop
+ * reseals anyway. ZHTP_ERR_NOTFOUND when it knows nothing better. */
+static int forward_relocated(zhtp_node *n, zhtp_wire_header *fh, const uint8_t *pt, size_t pt_len,
+                             zhtp_time now)
+{
+    zhtp_wire_locators l;
+    zhtp_ssize bl = zhtp_wire_locators_decode(&l, pt, pt_len);
+    uint16_t ports[LOC_MAX_DEPTH], src[ZHTP_WIRE_LOCATOR_MAX_DEPTH],
+        old[ZHTP_WIRE_LOCATOR_MAX_DEPTH];
+    size_t depth;
+    if (bl < 0 || node_lookup(n, fh->target, ports, LOC_MAX_DEPTH, &depth) != ZHTP_OK)
+        return ZHTP_ERR_NOTFOUND;
+    zhtp_wire_locators_ports(old, l.dst_ports, l.dst_depth);
+    if (depth == l.dst_depth && (!depth || memcmp(old, ports, depth * sizeof *ports) == 0))
+        return ZHTP_ERR_NOTFOUND; /* the same coordinates: no better idea */
+    zhtp_wire_locators_ports(src, l.src_ports, l.src_depth);
+    size_t nbl = ZHTP_WIRE_LOCATORS_LEN(l.src_depth, depth);
+    size_t total = nbl + pt_len - (size_t)bl;
+    uint8_t *buf = nalloc(n, total);
+    if (!buf)
+        return ZHTP_ERR_NOMEM;
+    int rc = ZHTP_ERR_NOTFOUND;
+    if (zhtp_wire_locators_encode(buf, total, src, l.src_depth, ports, depth) == (zhtp_ssize)nbl) {
+        memcpy(buf + nbl, pt + bl, pt_len - (size_t)bl);
+        fh->route_bound = ZHTP_ROUTE_BOUND_NONE;
+        rc = route_packet(n, fh, buf, total, now);
+        if (rc == ZHTP_OK)
+            n->st.loc_rewrites++;
+    }
+    nfree(n, buf, total);
+    return rc;
+}
+
 /* A routed packet (DATA or a DHT operation) for someone else: only the header changes (hop
  * count, bound), and the next link session seals it again; the payload, locator block
  * included, is the end-to-end layer's business. */
@@ -1456,6 +1524,12 @@ static int forward(zhtp_node *n, const zhtp_wire_header *h, const uint8_t *pt, s
     fh.receiver_index = 0;
     fh.counter = 0;
     int rc = route_packet(n, &fh, pt, pt_len, now);
+    if ((rc == ZHTP_ERR_NOTFOUND || rc == ERR_BOUND_UNMET) &&
+        (fh.flags & ZHTP_WIRE_FLAG_LOCATORS)) {
+        int r2 = forward_relocated(n, &fh, pt, pt_len, now);
+        if (r2 != ZHTP_ERR_NOTFOUND)
+            rc = r2;
+    }
     if (rc == ZHTP_ERR_NOTFOUND) {
         n->st.drop_no_route++;
         return ZHTP_OK;

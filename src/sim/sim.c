@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "zhtp/dht.h"
 #include "zhtp/identity.h"
 #include "zhtp/routing.h"
 #include "zhtp/wire.h"
@@ -26,8 +27,24 @@ typedef struct cmem {
     uint64_t fail_in; /* 0: never; 1: the next allocation fails */
 } cmem;
 
+/* In-memory DHT store of one simulated node (cfg.dht): a small array, scanned. The bytes live
+ * outside the node's counted allocator, like a disk would. */
+typedef struct sstore_entry {
+    uint8_t kind;
+    uint8_t key[ZHTP_DHT_ID_LEN];
+    uint8_t *val;
+    size_t len;
+    uint64_t expiry;
+} sstore_entry;
+
+typedef struct sstore {
+    sstore_entry *e;
+    size_t n, cap;
+} sstore;
+
 typedef struct snode {
     zsim *s;
+    sstore store;
     uint32_t idx;
     zhtp_node *node;
     zhtp_identity *ident;
@@ -200,6 +217,91 @@ static int64_t index_of(const zsim *s, const uint8_t *id)
             return i;
     }
     return -1;
+}
+
+/* ---- the in-memory DHT store (cfg.dht) ------------------------------------------------------ */
+
+static sstore_entry *sstore_find(sstore *st, uint8_t kind, const uint8_t *key)
+{
+    for (size_t i = 0; i < st->n; i++)
+        if (st->e[i].kind == kind && memcmp(st->e[i].key, key, ZHTP_DHT_ID_LEN) == 0)
+            return &st->e[i];
+    return NULL;
+}
+
+static int sstore_put(void *ud, uint8_t kind, const uint8_t key[ZHTP_DHT_ID_LEN],
+                      const uint8_t *val, size_t len, uint64_t expiry)
+{
+    sstore *st = ud;
+    sstore_entry *e = sstore_find(st, kind, key);
+    uint8_t *v = malloc(len ? len : 1);
+    if (!v)
+        return ZHTP_ERR_NOMEM;
+    memcpy(v, val, len);
+    if (!e) {
+        if (st->n == st->cap) {
+            size_t nc = st->cap ? st->cap * 2 : 8;
+            sstore_entry *ne = realloc(st->e, nc * sizeof *ne);
+            if (!ne) {
+                free(v);
+                return ZHTP_ERR_NOMEM;
+            }
+            st->e = ne;
+            st->cap = nc;
+        }
+        e = &st->e[st->n++];
+        e->kind = kind;
+        memcpy(e->key, key, ZHTP_DHT_ID_LEN);
+    } else {
+        free(e->val);
+    }
+    e->val = v;
+    e->len = len;
+    e->expiry = expiry;
+    return ZHTP_OK;
+}
+
+static int sstore_get(void *ud, uint8_t kind, const uint8_t key[ZHTP_DHT_ID_LEN],
+                      const uint8_t **val, size_t *len, uint64_t *expiry)
+{
+    sstore_entry *e = sstore_find(ud, kind, key);
+    if (!e)
+        return ZHTP_ERR_NOTFOUND;
+    *val = e->val;
+    *len = e->len;
+    *expiry = e->expiry;
+    return ZHTP_OK;
+}
+
+static int sstore_del(void *ud, uint8_t kind, const uint8_t key[ZHTP_DHT_ID_LEN])
+{
+    sstore *st = ud;
+    sstore_entry *e = sstore_find(st, kind, key);
+    if (!e)
+        return ZHTP_ERR_NOTFOUND;
+    free(e->val);
+    *e = st->e[--st->n];
+    return ZHTP_OK;
+}
+
+static int sstore_each(void *ud,
+                       int (*fn)(void *ctx, uint8_t kind, const uint8_t key[ZHTP_DHT_ID_LEN],
+                                 const uint8_t *val, size_t len, uint64_t expiry),
+                       void *ctx)
+{
+    sstore *st = ud;
+    for (size_t i = 0; i < st->n; i++)
+        if (fn(ctx, st->e[i].kind, st->e[i].key, st->e[i].val, st->e[i].len, st->e[i].expiry))
+            break;
+    return ZHTP_OK;
+}
+
+static void sstore_clear(sstore *st)
+{
+    for (size_t i = 0; i < st->n; i++)
+        free(st->e[i].val);
+    free(st->e);
+    memset(st, 0, sizeof *st);
 }
 
 /* The oracle the DHT will replace: the destination's current coordinates, read directly. */
@@ -781,9 +883,15 @@ int zsim_new(zsim **out, const zsim_config *cfg)
             .mem = &sn->mem.mem,
             .rng = node_rng,
             .user_data = sn,
-            .lookup = oracle_lookup,
+            .lookup = c.dht ? NULL : oracle_lookup,
             .insecure_plaintext = c.plaintext,
         };
+        zhtp_dht_config dc = {
+            .store = {sstore_put, sstore_get, sstore_del, sstore_each, &sn->store},
+            .k = c.dht_k,
+        };
+        if (c.dht)
+            nc.dht = &dc;
         if (zhtp_node_new(&sn->node, &nc, sn->ident, 0) != ZHTP_OK)
             goto nomem;
         s->ids[i].key = id_key(zhtp_node_id(sn->node));
@@ -826,6 +934,7 @@ void zsim_free(zsim *s)
         return;
     for (uint32_t i = 0; s->nodes && i < s->n; i++) {
         zhtp_node_free(s->nodes[i].node);
+        sstore_clear(&s->nodes[i].store);
         zhtp_identity_free(s->nodes[i].ident);
         free(s->nodes[i].adj);
     }
@@ -1036,6 +1145,22 @@ void zsim_set_frame_hook(zsim *s, zsim_frame_hook hook, void *ud)
 {
     s->hook = hook;
     s->hook_ud = ud;
+}
+
+zhtp_time zsim_now(const zsim *s)
+{
+    return s->now;
+}
+
+void zsim_service(zsim *s, uint32_t i)
+{
+    if (i < s->n && s->nodes[i].alive)
+        service(s, &s->nodes[i]);
+}
+
+void zsim_kill_at(zsim *s, uint32_t i, zhtp_time t)
+{
+    push(s, (ev){.t = t, .kind = EV_KILL, .node = i});
 }
 
 uint64_t zsim_trace_digest(const zsim *s)

@@ -6,8 +6,10 @@
  * point-to-point with latency, bandwidth (serialisation per direction), loss and MTU. Events
  * at equal times run in insertion order, so the same configuration gives the same trace.
  *
- * Coordinates lookup: until the DHT exists, every node's lookup callback is an oracle that
- * reads the destination node's current coordinates straight from the simulator.
+ * Coordinates lookup: by default every node's lookup callback is an oracle that reads the
+ * destination node's current coordinates straight from the simulator. With cfg.dht each node
+ * runs its own DHT (an in-memory store per node) and no oracle: destinations are found by the
+ * locator blocks of packets and by DHT lookups over the mesh, as on a real network.
  *
  * Not thread-safe. Uses the system allocator for its own state (only node memory is counted). */
 #ifndef ZHTP_SIM_H
@@ -43,6 +45,8 @@ typedef struct zsim_config {
     zhtp_time kill_at;  /* 0: none. Kills one seeded-random node */
     bool progress;      /* progress lines to stderr */
     bool plaintext;     /* nodes without sessions (zhtp_node_config.insecure_plaintext) */
+    bool dht;           /* a DHT per node, no coordinate oracle (docs/routing.md "Locators") */
+    uint32_t dht_k;     /* with dht: bucket size and replication (0: the DHT's default 20) */
 } zsim_config;
 
 typedef struct zsim zsim;
@@ -111,6 +115,13 @@ uint64_t zsim_node_wakeups(const zsim *s, uint32_t i);
 typedef void (*zsim_frame_hook)(void *ud, uint32_t from, uint32_t to, const uint8_t *frame,
                                 size_t len);
 void zsim_set_frame_hook(zsim *s, zsim_frame_hook hook, void *ud);
+/* The current virtual time. */
+zhtp_time zsim_now(const zsim *s);
+/* After a test called into node i directly (e.g. zhtp_dht_put on zhtp_node_dht(zsim_node(s,
+ * i)) with zsim_now): drains what the node queued onto the links and re-arms its timer. */
+void zsim_service(zsim *s, uint32_t i);
+/* Kills node i at time t (it stops sending and receiving). */
+void zsim_kill_at(zsim *s, uint32_t i, zhtp_time t);
 /* A 64-bit digest of every event processed (time, kind, node, bytes): the trace. */
 uint64_t zsim_trace_digest(const zsim *s);
 
