@@ -820,9 +820,73 @@ static void node_disconnect_drops_the_neighbour_which_may_come_back(void **state
 
 #define LINE_MAX 10
 
+/* A tiny DHT store for the line's nodes (values up to 256 bytes, 16 entries). */
+typedef struct tstore {
+    struct {
+        uint8_t kind, key[32], val[256];
+        size_t len;
+        uint64_t expiry;
+    } e[16];
+    size_t n;
+} tstore;
+
+static int ts_put(void *ud, uint8_t kind, const uint8_t key[32], const uint8_t *val, size_t len,
+                  uint64_t expiry)
+{
+    tstore *t = ud;
+    if (len > 256)
+        return ZHTP_ERR_STORE_QUOTA;
+    size_t i = 0;
+    while (i < t->n && (t->e[i].kind != kind || memcmp(t->e[i].key, key, 32) != 0))
+        i++;
+    if (i == t->n) {
+        if (t->n == 16)
+            return ZHTP_ERR_STORE_QUOTA;
+        t->n++;
+    }
+    t->e[i].kind = kind;
+    memcpy(t->e[i].key, key, 32);
+    memcpy(t->e[i].val, val, len);
+    t->e[i].len = len;
+    t->e[i].expiry = expiry;
+    return ZHTP_OK;
+}
+
+static int ts_get(void *ud, uint8_t kind, const uint8_t key[32], const uint8_t **val, size_t *len,
+                  uint64_t *expiry)
+{
+    tstore *t = ud;
+    for (size_t i = 0; i < t->n; i++)
+        if (t->e[i].kind == kind && memcmp(t->e[i].key, key, 32) == 0) {
+            *val = t->e[i].val;
+            *len = t->e[i].len;
+            *expiry = t->e[i].expiry;
+            return ZHTP_OK;
+        }
+    return ZHTP_ERR_NOTFOUND;
+}
+
+static int ts_del(void *ud, uint8_t kind, const uint8_t key[32])
+{
+    (void)ud, (void)kind, (void)key;
+    return ZHTP_ERR_NOTFOUND;
+}
+
+static int ts_each(void *ud,
+                   int (*fn)(void *, uint8_t, const uint8_t *, const uint8_t *, size_t, uint64_t),
+                   void *ctx)
+{
+    tstore *t = ud;
+    for (size_t i = 0; i < t->n; i++)
+        if (fn(ctx, t->e[i].kind, t->e[i].key, t->e[i].val, t->e[i].len, t->e[i].expiry))
+            break;
+    return ZHTP_OK;
+}
+
 typedef struct line_node {
     side s;
     struct line *line;
+    tstore store;
 } line_node;
 
 typedef struct line {
@@ -835,6 +899,7 @@ typedef struct line {
     size_t marker_len;
     uint64_t marker_seen;
     size_t last_relay_frame; /* length of the last frame the relay sent towards the end */
+    uint64_t locator_frames; /* full, unsealed frames (plaintext mode) with FLAG_LOCATORS */
 } line;
 
 static void line_rng(void *ud, uint8_t *out, size_t len)
@@ -869,7 +934,7 @@ static bool contains(const uint8_t *hay, size_t len, const uint8_t *needle, size
     return false;
 }
 
-static void line_new(line *l, size_t count, bool oracle, bool plaintext)
+static void line_new_dht(line *l, size_t count, bool oracle, bool plaintext, bool dht)
 {
     memset(l, 0, sizeof *l);
     l->count = count;
@@ -885,12 +950,20 @@ static void line_new(line *l, size_t count, bool oracle, bool plaintext)
         c.user_data = ln;
         c.lookup = oracle ? line_lookup : NULL;
         c.insecure_plaintext = plaintext;
+        zhtp_dht_config dc = {.store = {ts_put, ts_get, ts_del, ts_each, &ln->store}, .k = 4};
+        if (dht)
+            c.dht = &dc;
         assert_int_equal(zhtp_node_new(&ln->s.node, &c, ln->s.id, 0), ZHTP_OK);
         if (i > 0)
             assert_int_equal(zhtp_node_link_add(ln->s.node, 1, 0, m, 0), ZHTP_OK);
         if (i + 1 < count)
             assert_int_equal(zhtp_node_link_add(ln->s.node, 2, 0, m, 0), ZHTP_OK);
     }
+}
+
+static void line_new(line *l, size_t count, bool oracle, bool plaintext)
+{
+    line_new_dht(l, count, oracle, plaintext, false);
 }
 
 /* Moves frames along the line until it is quiet. */
@@ -912,6 +985,11 @@ static void line_shuttle(line *l, zhtp_time now)
                     l->marker_seen++;
                 if (i == l->relay && j > i)
                     l->last_relay_frame = (size_t)len;
+                zhtp_wire_header fh;
+                if (zhtp_wire_frame_kind(buf, (size_t)len) == ZHTP_WIRE_FRAME_FULL &&
+                    zhtp_wire_header_decode(&fh, buf, (size_t)len) == ZHTP_OK &&
+                    (fh.flags & ZHTP_WIRE_FLAG_LOCATORS))
+                    l->locator_frames++;
                 (void)zhtp_node_recv(l->nodes[j].s.node, lk == 1 ? 2 : 1, &l->nodes[i].s.addr, buf,
                                      (size_t)len, now);
                 moved = 1;
@@ -1089,11 +1167,102 @@ static void node_ip6_refuses_what_is_not_an_ipv6_packet(void **state)
     side_clear(&b);
 }
 
+/* Without an oracle: a distant destination is reached on coordinates carried in locator
+ * blocks (seen on the wire in plaintext mode), learnt through the DHT. */
+static void node_dht_reaches_distant_node_on_locator_blocks_without_oracle(void **state)
+{
+    (void)state;
+    line l;
+    line_new_dht(&l, 4, false, true, true);
+    line_run(&l, 0, 15 * SEC);
+    zhtp_node *a = l.nodes[0].s.node, *d = l.nodes[3].s.node;
+    assert_non_null(zhtp_node_dht(a));
+    assert_true(zhtp_dht_table_size(zhtp_node_dht(a)) >= 2); /* joined beyond its neighbour */
+    for (size_t i = 0; i < 4; i++)
+        drain_events(&l.nodes[i].s);
+    l.locator_frames = 0;
+    const uint8_t msg[] = "far";
+    assert_int_equal(zhtp_node_send(a, zhtp_node_id(d), msg, sizeof msg, ZHTP_NODE_SEND_RELIABLE,
+                                    16 * SEC, NULL),
+                     ZHTP_OK);
+    line_run(&l, 16 * SEC, 18 * SEC);
+    zhtp_node_event ev;
+    bool got = false;
+    while (zhtp_node_next_event(d, &ev) == ZHTP_OK)
+        if (ev.type == ZHTP_NODE_EV_DATA && ev.len == sizeof msg &&
+            memcmp(ev.data, msg, sizeof msg) == 0)
+            got = true;
+    assert_true(got);
+    assert_true(l.locator_frames >= 3); /* the message: 3 hops, each with the block */
+    /* A node without a DHT has none. */
+    line l2;
+    line_new(&l2, 2, false, true);
+    assert_null(zhtp_node_dht(l2.nodes[0].s.node));
+    line_free(&l2);
+    line_free(&l);
+}
+
+static void node_find_prefix_resolves_known_ids_and_caches_failures(void **state)
+{
+    (void)state;
+    line l;
+    line_new_dht(&l, 4, false, false, true);
+    line_run(&l, 0, 15 * SEC);
+    zhtp_node *a = l.nodes[0].s.node;
+    uint8_t id[ZHTP_NODE_ID_LEN];
+    zhtp_time t = 16 * SEC;
+    assert_int_equal(zhtp_node_find_prefix(a, zhtp_node_id(a), 0, id, t), ZHTP_ERR_INVAL);
+    assert_int_equal(zhtp_node_find_prefix(a, zhtp_node_id(a), 257, id, t), ZHTP_ERR_INVAL);
+    /* self, a neighbour, and a node three hops away (known from the DHT / locators) */
+    for (size_t k = 0; k < 4; k += (k == 1 ? 2 : 1)) {
+        const uint8_t *want = zhtp_node_id(l.nodes[k].s.node);
+        memset(id, 0, sizeof id);
+        assert_int_equal(zhtp_node_find_prefix(a, want, 112, id, t), ZHTP_OK);
+        assert_memory_equal(id, want, ZHTP_NODE_ID_LEN);
+    }
+    /* bits that do not fall on a byte boundary: the rest of the last byte is ignored */
+    uint8_t pre[ZHTP_NODE_ID_LEN];
+    memcpy(pre, zhtp_node_id(l.nodes[3].s.node), sizeof pre);
+    pre[1] ^= 0x01; /* beyond the 12 bits asked for */
+    assert_int_equal(zhtp_node_find_prefix(a, pre, 12, id, t), ZHTP_OK);
+    assert_memory_equal(id, zhtp_node_id(l.nodes[3].s.node), ZHTP_NODE_ID_LEN);
+
+    /* an id nobody has: a lookup starts (AGAIN), runs (AGAIN), fails (NOTFOUND), and the
+     * failure is remembered without new lookups, then forgotten */
+    uint8_t ghost_prefix[14];
+    memset(ghost_prefix, 0, sizeof ghost_prefix);
+    for (size_t k = 0; k < 4; k++)
+        if (zhtp_node_id(l.nodes[k].s.node)[0] == 0)
+            ghost_prefix[0] = 0x55;
+    zhtp_node_stats st;
+    zhtp_node_get_stats(a, &st);
+    uint64_t locates = st.locates;
+    assert_int_equal(zhtp_node_find_prefix(a, ghost_prefix, 112, id, t), ZHTP_ERR_AGAIN);
+    zhtp_node_get_stats(a, &st);
+    assert_int_equal(st.locates, locates + 1);
+    line_run(&l, t, t + SEC);
+    assert_int_equal(zhtp_node_find_prefix(a, ghost_prefix, 112, id, t + SEC), ZHTP_ERR_AGAIN);
+    line_run(&l, t + SEC, t + 4 * SEC);
+    assert_int_equal(zhtp_node_find_prefix(a, ghost_prefix, 112, id, t + 4 * SEC),
+                     ZHTP_ERR_NOTFOUND);
+    assert_int_equal(zhtp_node_find_prefix(a, ghost_prefix, 112, id, t + 6 * SEC),
+                     ZHTP_ERR_NOTFOUND);
+    zhtp_node_get_stats(a, &st);
+    assert_int_equal(st.locates, locates + 1); /* the negative answer cost no lookup */
+    line_run(&l, t + 4 * SEC, t + 10 * SEC);
+    assert_int_equal(zhtp_node_find_prefix(a, ghost_prefix, 112, id, t + 10 * SEC), ZHTP_ERR_AGAIN);
+    zhtp_node_get_stats(a, &st);
+    assert_int_equal(st.locates, locates + 2);
+    line_free(&l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(node_ip6_is_delivered_across_two_hops_sealed_end_to_end),
         cmocka_unit_test(node_ip6_refuses_what_is_not_an_ipv6_packet),
+        cmocka_unit_test(node_dht_reaches_distant_node_on_locator_blocks_without_oracle),
+        cmocka_unit_test(node_find_prefix_resolves_known_ids_and_caches_failures),
         cmocka_unit_test(node_disconnect_drops_the_neighbour_which_may_come_back),
         cmocka_unit_test(node_restarted_neighbour_reconnects_when_a_restarts),
         cmocka_unit_test(node_restarted_neighbour_reconnects_when_b_restarts),
