@@ -183,14 +183,16 @@ static int record_seq(const uint8_t *val, size_t len, uint64_t *seq)
 static int op_get(void *ud, uint8_t kind, const uint8_t key[ZHTP_DHT_ID_LEN], const uint8_t **val,
                   size_t *len, uint64_t *expiry);
 
-static int op_put(void *ud, uint8_t kind, const uint8_t key[ZHTP_DHT_ID_LEN], const uint8_t *val,
-                  size_t len, uint64_t expiry)
+/* Stores for |owner| (a remote peer: charged to its share of the store, docs/store.md; NULL:
+ * the node's own). */
+static int put_as(zhtp_dht_store *a, const uint8_t *owner, uint8_t kind,
+                  const uint8_t key[ZHTP_DHT_ID_LEN], const uint8_t *val, size_t len,
+                  uint64_t expiry)
 {
-    zhtp_dht_store *a = ud;
     uint64_t ns = now_s(a), es = ns_to_s(expiry);
     int rc;
     if (kind == ZHTP_DHT_KIND_CHUNK) {
-        rc = zhtp_store_chunk_put(a->s, key, val, len, NULL, es, ns);
+        rc = zhtp_store_chunk_put(a->s, key, val, len, owner, es, ns);
         if (rc == ZHTP_ERR_STORE_KEY_MISMATCH)
             return ZHTP_ERR_DHT_VERIFY;
     } else if (kind == ZHTP_DHT_KIND_RECORD) {
@@ -198,7 +200,7 @@ static int op_put(void *ud, uint8_t kind, const uint8_t key[ZHTP_DHT_ID_LEN], co
         rc = record_seq(val, len, &rec.sequence);
         if (rc)
             return rc;
-        rc = zhtp_store_record_put(a->s, key, &rec, NULL, ns);
+        rc = zhtp_store_record_put(a->s, key, &rec, owner, ns);
         if (rc == ZHTP_ERR_STORE_STALE) {
             /* the DHT accepts an equal sequence as the identical record (a republish) */
             const uint8_t *old;
@@ -214,6 +216,19 @@ static int op_put(void *ud, uint8_t kind, const uint8_t key[ZHTP_DHT_ID_LEN], co
     if (rc)
         return map_err(rc);
     return remember(a, kind, key, expiry);
+}
+
+static int op_put(void *ud, uint8_t kind, const uint8_t key[ZHTP_DHT_ID_LEN], const uint8_t *val,
+                  size_t len, uint64_t expiry)
+{
+    return put_as(ud, NULL, kind, key, val, len, expiry);
+}
+
+int zhtp_dht_store_put_from(void *ud, const uint8_t peer[ZHTP_DHT_ID_LEN], uint8_t kind,
+                            const uint8_t key[ZHTP_DHT_ID_LEN], const uint8_t *val, size_t len,
+                            uint64_t expiry)
+{
+    return put_as(ud, peer, kind, key, val, len, expiry);
 }
 
 static int op_get(void *ud, uint8_t kind, const uint8_t key[ZHTP_DHT_ID_LEN], const uint8_t **val,
@@ -340,6 +355,12 @@ zhtp_dht_store_ops zhtp_dht_store_ops_for(zhtp_dht_store *a)
 {
     zhtp_dht_store_ops o = {op_put, op_get, op_del, op_each, a};
     return o;
+}
+
+void zhtp_dht_store_configure(zhtp_dht_store *a, zhtp_dht_config *cfg)
+{
+    cfg->store = zhtp_dht_store_ops_for(a);
+    cfg->store_put_from = zhtp_dht_store_put_from;
 }
 
 zhtp_store *zhtp_dht_store_backend(zhtp_dht_store *a)

@@ -15,6 +15,7 @@
 
 #include "dht_net.h"
 #include "testutil.h"
+#include "zhtp/blake3.h"
 #include "zhtp/dht_store.h"
 
 enum { N = 12, K = 4 };
@@ -323,6 +324,87 @@ static void store_quota_is_reported_as_the_dht_quota_error(void **state)
     world_free(&w);
 }
 
+/* Per-peer quota: STOREs received from a peer are charged to that peer's share of the LMDB
+ * store (quota_peer_bytes 1,000). Peer X's second 600-byte chunk is refused with
+ * ZHTP_ERR_STORE_QUOTA in its STORE_ACK while peer Y still stores, and the node's own put is not
+ * charged to anyone. */
+static uint64_t g_rng_state = 5;
+static void q_rng(void *ud, uint8_t *out, size_t len)
+{
+    (void)ud;
+    for (size_t i = 0; i < len; i++) {
+        g_rng_state = g_rng_state * 6364136223846793005ull + 1442695040888963407ull;
+        out[i] = (uint8_t)(g_rng_state >> 56);
+    }
+}
+static uint64_t q_clock(void *ud)
+{
+    (void)ud;
+    return 1000 * ZHTP_NS_PER_SEC;
+}
+
+static int16_t store_from(zhtp_dht *d, const uint8_t peer[32], uint8_t fill, uint64_t txid)
+{
+    uint8_t val[600], msg[700], to[32], out[64];
+    memset(val, fill, sizeof val);
+    /* STORE: type 7 | flags 0 | txid u64 | kind u8 | expiry u64 | len u32 | value (big-endian) */
+    size_t n = 0;
+    msg[n++] = ZHTP_DHT_MSG_STORE;
+    msg[n++] = 0;
+    for (int i = 7; i >= 0; i--)
+        msg[n++] = (uint8_t)(txid >> (8 * i));
+    msg[n++] = ZHTP_DHT_KIND_CHUNK;
+    uint64_t exp = 2000 * ZHTP_NS_PER_SEC;
+    for (int i = 7; i >= 0; i--)
+        msg[n++] = (uint8_t)(exp >> (8 * i));
+    msg[n++] = 0, msg[n++] = 0, msg[n++] = (uint8_t)(sizeof val >> 8),
+    msg[n++] = (uint8_t)sizeof val;
+    memcpy(msg + n, val, sizeof val);
+    n += sizeof val;
+    assert_int_equal(zhtp_dht_recv(d, peer, msg, n, 1000 * ZHTP_NS_PER_SEC), ZHTP_OK);
+    zhtp_ssize l = zhtp_dht_next_message(d, to, out, sizeof out);
+    assert_int_equal(l, 12); /* STORE_ACK: header 10 + status i16 */
+    assert_int_equal(out[0], ZHTP_DHT_MSG_STORE_ACK);
+    assert_memory_equal(to, peer, 32);
+    return (int16_t)(uint16_t)(out[10] << 8 | out[11]);
+}
+
+static void peer_over_its_share_gets_quota_in_its_store_ack_while_others_store(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/zhtp_dht_quota_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    zhtp_store_config sc = {.quota_peer_bytes = 1000};
+    zhtp_dht_store *st;
+    assert_int_equal(zhtp_dht_store_open(&st, dir, &sc, q_clock, NULL), ZHTP_OK);
+    zhtp_dht_config c = {.rng = q_rng, .k = 4};
+    zhtp_dht_store_configure(st, &c);
+    assert_true(c.store_put_from != NULL);
+    uint8_t self[32], x[32], y[32];
+    memset(self, 0x01, 32);
+    memset(x, 0x80, 32);
+    memset(y, 0xC0, 32);
+    zhtp_dht *d;
+    assert_int_equal(zhtp_dht_new(&d, &c, self, 1000 * ZHTP_NS_PER_SEC), ZHTP_OK);
+    assert_int_equal(store_from(d, x, 0xA1, 1), ZHTP_OK);
+    assert_int_equal(store_from(d, x, 0xA2, 2), ZHTP_ERR_STORE_QUOTA); /* 1,200 > 1,000 */
+    assert_int_equal(store_from(d, y, 0xB1, 3), ZHTP_OK);              /* y's own share */
+    /* the node's own content is not any peer's */
+    zhtp_dht_store_ops ops = zhtp_dht_store_ops_for(st);
+    uint8_t own[900], key[32];
+    memset(own, 0x33, sizeof own);
+    zhtp_blake3_hash(key, sizeof key, own, sizeof own);
+    assert_int_equal(
+        ops.put(ops.user_data, ZHTP_DHT_KIND_CHUNK, key, own, sizeof own, 2000 * ZHTP_NS_PER_SEC),
+        ZHTP_OK);
+    assert_int_equal(zhtp_dht_store_count(st), 3);
+    zhtp_dht_free(d);
+    zhtp_dht_store_close(st);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -331,6 +413,7 @@ int main(void)
         cmocka_unit_test(restarted_node_still_serves_what_it_held),
         cmocka_unit_test(chunk_damaged_on_disk_is_never_served),
         cmocka_unit_test(store_quota_is_reported_as_the_dht_quota_error),
+        cmocka_unit_test(peer_over_its_share_gets_quota_in_its_store_ack_while_others_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
