@@ -123,14 +123,8 @@ st_json=$("$zhtp" status --json --control "$dir/c/control.sock" --wallet "$dir/o
 if [ -n "${addr[c]}" ] && [ "$(js 'd["ipv6"]' <<<"$st_json")" = "${addr[c]}" ]; then ok "zhtp status --json shows the TUN address as ipv6"
 else not_ok "zhtp status --json shows the TUN address as ipv6" "$st_json"; fi
 
-# Until the DHT answers lookups, the operator tells every node where the others are (/hint,
-# docs/zhtpd.conf.md); the TUN also resolves address prefixes from these hints.
-declare -A co
-for n in a b c; do co[$n]=$(status $n | js '".".join(map(str, d["coords"]))'); done
-for n in a b c; do for m in a b c; do
-    [ $n = $m ] || get $n "http://127.0.0.1:7080/hint?id=${id[$m]}&coords=${co[$m]}" >/dev/null
-done; done
-
+# No /hint: the TUN resolves c's address prefix to its node id with zhtp_node_find_prefix (the
+# DHT), and the node finds c's coordinates itself (locators, docs/node.md).
 # ping: the first packets may wait for the end-to-end session, so allow a warm-up ping first.
 in_ns a ping -6 -c 2 -W 3 "${addr[c]}" >/dev/null 2>&1
 out=$(in_ns a ping -6 -c 3 -W 3 "${addr[c]}" 2>&1)
