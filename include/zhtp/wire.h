@@ -39,17 +39,16 @@ extern "C" {
 #define ZHTP_WIRE_TAG_LEN             16     /* AEAD tag after the payload of a SEALED packet */
 #define ZHTP_WIRE_MAX_PAYLOAD         262144 /* 256 KiB */
 #define ZHTP_WIRE_MAX_PACKET          (ZHTP_WIRE_HEADER_LEN + ZHTP_WIRE_MAX_PAYLOAD + ZHTP_WIRE_TAG_LEN)
-#define ZHTP_WIRE_MAX_VALUE           131072 /* STORE / QUERY_RESPONSE value */
-#define ZHTP_WIRE_MAX_PEERS           32     /* node ids in one QUERY_RESPONSE */
-#define ZHTP_WIRE_MAX_VERSIONS        32     /* versions in a list */
-#define ZHTP_WIRE_MAX_IDENTITY        8192   /* identity blob in PEER_DISCOVERY / handshakes */
-#define ZHTP_WIRE_MAX_MAC             64     /* handshake mac field */
-#define ZHTP_WIRE_MAX_COOKIE          64     /* COOKIE_REPLY cookie field */
-#define ZHTP_WIRE_MAX_NONCE           32     /* COOKIE_REPLY nonce field */
-#define ZHTP_WIRE_MAX_ROUTING_TLV     32     /* TLVs in one ROUTING payload */
-#define ZHTP_WIRE_MAX_RECEIPTS        256    /* entries in one RECEIPT batch */
-#define ZHTP_WIRE_MAX_SIGNATURE       4096   /* RECEIPT batch signature */
-#define ZHTP_WIRE_MAX_ERROR_DETAIL    256    /* ERROR detail text */
+#define ZHTP_WIRE_MAX_PEERS           32   /* node ids in one NODES answer (QUERY_RESPONSE) */
+#define ZHTP_WIRE_MAX_VERSIONS        32   /* versions in a list */
+#define ZHTP_WIRE_MAX_IDENTITY        8192 /* identity blob in PEER_DISCOVERY / handshakes */
+#define ZHTP_WIRE_MAX_MAC             64   /* handshake mac field */
+#define ZHTP_WIRE_MAX_COOKIE          64   /* COOKIE_REPLY cookie field */
+#define ZHTP_WIRE_MAX_NONCE           32   /* COOKIE_REPLY nonce field */
+#define ZHTP_WIRE_MAX_ROUTING_TLV     32   /* TLVs in one ROUTING payload */
+#define ZHTP_WIRE_MAX_RECEIPTS        256  /* entries in one RECEIPT batch */
+#define ZHTP_WIRE_MAX_SIGNATURE       4096 /* RECEIPT batch signature */
+#define ZHTP_WIRE_MAX_ERROR_DETAIL    256  /* ERROR detail text */
 #define ZHTP_WIRE_DEFAULT_HOP_LIMIT   64
 #define ZHTP_WIRE_ROUTE_BOUND_NONE    UINT32_MAX
 #define ZHTP_WIRE_RECEIPT_ENTRY_LEN   48
@@ -171,52 +170,16 @@ ZHTP_NODISCARD int zhtp_wire_version_pick(const uint8_t *ours, size_t n_ours, co
  * Payloads (src/wire/payload.c) — plaintext layouts, one struct per operation
  * ------------------------------------------------------------------------------------- */
 
-enum zhtp_wire_query_type { ZHTP_WIRE_QUERY_FIND_NODE = 1, ZHTP_WIRE_QUERY_FIND_VALUE = 2 };
-
-typedef struct zhtp_wire_query {
-    uint8_t query_type;  /* enum zhtp_wire_query_type */
-    uint8_t max_results; /* 1..ZHTP_WIRE_MAX_PEERS */
-    uint8_t key[ZHTP_NODE_ID_LEN];
-} zhtp_wire_query;
-
-enum zhtp_wire_query_status {
-    ZHTP_WIRE_QSTATUS_VALUE = 0, /* value present (nodes may be too) */
-    ZHTP_WIRE_QSTATUS_NODES = 1, /* no value; closer nodes */
-    ZHTP_WIRE_QSTATUS_NOT_FOUND = 2,
-    ZHTP_WIRE_QSTATUS_MAX_ = 2
-};
-
-typedef struct zhtp_wire_query_response {
-    uint64_t in_reply_to; /* message_id of the QUERY */
-    uint8_t query_type;
-    uint8_t status;        /* enum zhtp_wire_query_status */
-    uint8_t node_count;    /* 0..ZHTP_WIRE_MAX_PEERS */
-    const uint8_t *nodes;  /* node_count * 32 bytes, borrowed */
-    zhtp_wire_bytes value; /* non-empty iff status == VALUE; <= ZHTP_WIRE_MAX_VALUE */
-} zhtp_wire_query_response;
-
-enum zhtp_wire_value_kind { ZHTP_WIRE_VALUE_CHUNK = 1, ZHTP_WIRE_VALUE_RECORD = 2 };
-
-typedef struct zhtp_wire_store {
-    uint8_t key[ZHTP_NODE_ID_LEN];
-    uint8_t value_kind;    /* enum zhtp_wire_value_kind */
-    uint32_t ttl_s;        /* requested lifetime, seconds; >= 1 */
-    zhtp_wire_bytes value; /* 1..ZHTP_WIRE_MAX_VALUE bytes */
-} zhtp_wire_store;
-
-enum zhtp_wire_store_status {
-    ZHTP_WIRE_STORE_STORED = 0,
-    ZHTP_WIRE_STORE_FULL = 1,
-    ZHTP_WIRE_STORE_INVALID = 2,
-    ZHTP_WIRE_STORE_STALE = 3,
-    ZHTP_WIRE_STORE_MAX_ = 3
-};
-
-typedef struct zhtp_wire_store_ack {
-    uint64_t in_reply_to;
-    uint8_t key[ZHTP_NODE_ID_LEN];
-    uint8_t status; /* enum zhtp_wire_store_status */
-} zhtp_wire_store_ack;
+/* QUERY, QUERY_RESPONSE, STORE, STORE_ACK, RELAY_QUERY, RELAY_RESPONSE: the payload is one
+ * DHT message (docs/protocol.md 6.1-6.7; codec: core/dht_codec.c). The wire layer checks its
+ * framing only: at least the 10-byte DHT header, a message type that this operation carries
+ * (zhtp_wire_dht_op), the flags byte 0 except bit 0 on NODES; the DHT decodes the rest. */
+#define ZHTP_WIRE_DHT_HEADER_LEN 10
+typedef struct zhtp_wire_dht {
+    zhtp_wire_bytes msg; /* the whole DHT message, type byte first; borrowed */
+} zhtp_wire_dht;
+/* The operation that carries DHT message type |type| (1..12), or 0 for an unknown type. */
+uint8_t zhtp_wire_dht_op(uint8_t type);
 
 enum zhtp_wire_discovery_kind { ZHTP_WIRE_DISCOVERY_BEACON = 1, ZHTP_WIRE_DISCOVERY_SOLICIT = 2 };
 
@@ -231,26 +194,6 @@ typedef struct zhtp_wire_peer_discovery {
 #define ZHTP_WIRE_CAP_GATEWAY UINT32_C(0x1)
 #define ZHTP_WIRE_CAP_STORAGE UINT32_C(0x2)
 #define ZHTP_WIRE_CAP_RELAY   UINT32_C(0x4)
-
-typedef struct zhtp_wire_relay_query {
-    uint64_t relay_id;                     /* correlates the response at the relay */
-    uint8_t destination[ZHTP_NODE_ID_LEN]; /* the storage node the relay forwards to */
-    zhtp_wire_bytes inner;                 /* end-to-end sealed request, 1..MAX_PAYLOAD-44 bytes */
-} zhtp_wire_relay_query;
-
-enum zhtp_wire_relay_status {
-    ZHTP_WIRE_RELAY_OK = 0,
-    ZHTP_WIRE_RELAY_UNREACHABLE = 1,
-    ZHTP_WIRE_RELAY_TIMEOUT = 2,
-    ZHTP_WIRE_RELAY_REFUSED = 3,
-    ZHTP_WIRE_RELAY_MAX_ = 3
-};
-
-typedef struct zhtp_wire_relay_response {
-    uint64_t relay_id;
-    uint8_t status;        /* enum zhtp_wire_relay_status */
-    zhtp_wire_bytes inner; /* non-empty iff status == OK */
-} zhtp_wire_relay_response;
 
 /* The three handshake operations share one framing: fixed indices and suite, then length-
  * prefixed fields whose cryptographic contents the Sessions section defines.
@@ -345,13 +288,8 @@ typedef struct zhtp_wire_error {
 typedef struct zhtp_wire_payload {
     uint8_t operation; /* enum zhtp_wire_op; selects the member of u */
     union {
-        zhtp_wire_query query;
-        zhtp_wire_query_response query_response;
-        zhtp_wire_store store;
-        zhtp_wire_store_ack store_ack;
+        zhtp_wire_dht dht; /* QUERY .. STORE_ACK, RELAY_QUERY, RELAY_RESPONSE */
         zhtp_wire_peer_discovery peer_discovery;
-        zhtp_wire_relay_query relay_query;
-        zhtp_wire_relay_response relay_response;
         zhtp_wire_handshake handshake; /* HANDSHAKE_INIT, HANDSHAKE_RESPONSE, COOKIE_REPLY */
         zhtp_wire_data data;
         zhtp_wire_routing routing;

@@ -79,156 +79,53 @@ static bool is_zero(const uint8_t *p, size_t n)
     return acc == 0;
 }
 
-/* ---- QUERY: query_type u8 | max_results u8 | reserved u16 | key[32] ---- */
+/* ---- QUERY .. STORE_ACK, RELAY_QUERY, RELAY_RESPONSE: one DHT message (docs/protocol.md
+ * 6.1-6.7). Framing only: type u8 | flags u8 | txid u64 | body; the DHT's codec checks the
+ * body. ---- */
 
-static int check_query(const zhtp_wire_query *q)
+uint8_t zhtp_wire_dht_op(uint8_t type)
 {
-    if (q->query_type != ZHTP_WIRE_QUERY_FIND_NODE && q->query_type != ZHTP_WIRE_QUERY_FIND_VALUE)
-        return ZHTP_ERR_WIRE_FIELD;
-    if (q->max_results == 0 || q->max_results > ZHTP_WIRE_MAX_PEERS)
-        return ZHTP_ERR_WIRE_FIELD;
-    return 0;
+    /* PING, FIND_NODE, FIND_VALUE -> QUERY; PONG, NODES, VALUE -> QUERY_RESPONSE; STORE;
+     * STORE_ACK; RELAY_GET, RELAY_FETCH -> RELAY_QUERY; SEALED, RELAY_RESULT ->
+     * RELAY_RESPONSE. */
+    static const uint8_t ops[13] = {0,
+                                    ZHTP_WIRE_OP_QUERY,
+                                    ZHTP_WIRE_OP_QUERY_RESPONSE,
+                                    ZHTP_WIRE_OP_QUERY,
+                                    ZHTP_WIRE_OP_QUERY,
+                                    ZHTP_WIRE_OP_QUERY_RESPONSE,
+                                    ZHTP_WIRE_OP_QUERY_RESPONSE,
+                                    ZHTP_WIRE_OP_STORE,
+                                    ZHTP_WIRE_OP_STORE_ACK,
+                                    ZHTP_WIRE_OP_RELAY_QUERY,
+                                    ZHTP_WIRE_OP_RELAY_QUERY,
+                                    ZHTP_WIRE_OP_RELAY_RESPONSE,
+                                    ZHTP_WIRE_OP_RELAY_RESPONSE};
+    return type < sizeof ops ? ops[type] : 0;
 }
 
-static void put_query(wr *w, const zhtp_wire_query *q)
-{
-    w_u8(w, q->query_type);
-    w_u8(w, q->max_results);
-    w_zero(w, 2);
-    w_bytes(w, q->key, ZHTP_NODE_ID_LEN);
-}
+#define DHT_TYPE_NODES     5
+#define DHT_FLAG_LOCATORS_ 0x01
 
-static int get_query(rd *r, zhtp_wire_query *q)
+static int check_dht(uint8_t op, const zhtp_wire_dht *d)
 {
-    q->query_type = rd_u8(r);
-    q->max_results = rd_u8(r);
-    if (rd_u16(r))
-        return ZHTP_ERR_WIRE_RESERVED;
-    rd_copy(r, q->key, ZHTP_NODE_ID_LEN);
-    return 0;
-}
-
-/* ---- QUERY_RESPONSE: in_reply_to u64 | query_type u8 | status u8 | node_count u8 |
- *      reserved u8 | value_len u32 | nodes[node_count*32] | value[value_len] ---- */
-
-static int check_query_response(const zhtp_wire_query_response *q)
-{
-    if ((q->node_count && !q->nodes) || !bytes_ok(&q->value))
+    if (!bytes_ok(&d->msg))
         return ZHTP_ERR_INVAL;
-    if (q->node_count > ZHTP_WIRE_MAX_PEERS || q->value.len > ZHTP_WIRE_MAX_VALUE)
-        return ZHTP_ERR_WIRE_LENGTH;
-    if (q->query_type != ZHTP_WIRE_QUERY_FIND_NODE && q->query_type != ZHTP_WIRE_QUERY_FIND_VALUE)
-        return ZHTP_ERR_WIRE_FIELD;
-    if (q->status > ZHTP_WIRE_QSTATUS_MAX_)
-        return ZHTP_ERR_WIRE_FIELD;
-    bool has_value = q->status == ZHTP_WIRE_QSTATUS_VALUE;
-    if (has_value != (q->value.len > 0))
-        return ZHTP_ERR_WIRE_FIELD;
-    if (has_value && q->query_type != ZHTP_WIRE_QUERY_FIND_VALUE)
-        return ZHTP_ERR_WIRE_FIELD;
-    return 0;
-}
-
-static void put_query_response(wr *w, const zhtp_wire_query_response *q)
-{
-    w_u64(w, q->in_reply_to);
-    w_u8(w, q->query_type);
-    w_u8(w, q->status);
-    w_u8(w, q->node_count);
-    w_zero(w, 1);
-    w_u32(w, (uint32_t)q->value.len);
-    w_bytes(w, q->nodes, (size_t)q->node_count * ZHTP_NODE_ID_LEN);
-    w_bytes(w, q->value.ptr, q->value.len);
-}
-
-static int get_query_response(rd *r, zhtp_wire_query_response *q)
-{
-    q->in_reply_to = rd_u64(r);
-    q->query_type = rd_u8(r);
-    q->status = rd_u8(r);
-    q->node_count = rd_u8(r);
-    uint8_t reserved = rd_u8(r);
-    uint32_t value_len = rd_u32(r);
-    if (r->bad)
+    if (d->msg.len < ZHTP_WIRE_DHT_HEADER_LEN)
         return ZHTP_ERR_WIRE_TRUNCATED;
-    if (reserved)
+    if (zhtp_wire_dht_op(d->msg.ptr[0]) != op)
+        return ZHTP_ERR_WIRE_FIELD;
+    uint8_t allowed = d->msg.ptr[0] == DHT_TYPE_NODES ? DHT_FLAG_LOCATORS_ : 0;
+    if (d->msg.ptr[1] & ~allowed)
         return ZHTP_ERR_WIRE_RESERVED;
-    if (q->node_count > ZHTP_WIRE_MAX_PEERS || value_len > ZHTP_WIRE_MAX_VALUE)
-        return ZHTP_ERR_WIRE_LENGTH;
-    q->nodes = rd_take(r, (size_t)q->node_count * ZHTP_NODE_ID_LEN);
-    q->value.len = value_len;
-    q->value.ptr = rd_take(r, value_len);
     return 0;
 }
 
-/* ---- STORE: key[32] | value_kind u8 | reserved u8[3] | ttl_s u32 | value_len u32 |
- *      value ---- */
-
-static int check_store(const zhtp_wire_store *s)
+static int get_dht(rd *r, zhtp_wire_dht *d)
 {
-    if (!bytes_ok(&s->value))
-        return ZHTP_ERR_INVAL;
-    if (s->value.len == 0 || s->value.len > ZHTP_WIRE_MAX_VALUE)
-        return ZHTP_ERR_WIRE_LENGTH;
-    if (s->value_kind != ZHTP_WIRE_VALUE_CHUNK && s->value_kind != ZHTP_WIRE_VALUE_RECORD)
-        return ZHTP_ERR_WIRE_FIELD;
-    if (s->ttl_s == 0)
-        return ZHTP_ERR_WIRE_FIELD;
+    d->msg.len = r->left;
+    d->msg.ptr = rd_take(r, r->left);
     return 0;
-}
-
-static void put_store(wr *w, const zhtp_wire_store *s)
-{
-    w_bytes(w, s->key, ZHTP_NODE_ID_LEN);
-    w_u8(w, s->value_kind);
-    w_zero(w, 3);
-    w_u32(w, s->ttl_s);
-    w_u32(w, (uint32_t)s->value.len);
-    w_bytes(w, s->value.ptr, s->value.len);
-}
-
-static int get_store(rd *r, zhtp_wire_store *s)
-{
-    rd_copy(r, s->key, ZHTP_NODE_ID_LEN);
-    s->value_kind = rd_u8(r);
-    const uint8_t *reserved = rd_take(r, 3);
-    s->ttl_s = rd_u32(r);
-    uint32_t value_len = rd_u32(r);
-    if (r->bad)
-        return ZHTP_ERR_WIRE_TRUNCATED;
-    if (!is_zero(reserved, 3))
-        return ZHTP_ERR_WIRE_RESERVED;
-    if (value_len == 0 || value_len > ZHTP_WIRE_MAX_VALUE)
-        return ZHTP_ERR_WIRE_LENGTH;
-    s->value.len = value_len;
-    s->value.ptr = rd_take(r, value_len);
-    return 0;
-}
-
-/* ---- STORE_ACK: in_reply_to u64 | key[32] | status u8 | reserved u8[3] ---- */
-
-static int check_store_ack(const zhtp_wire_store_ack *a)
-{
-    return a->status > ZHTP_WIRE_STORE_MAX_ ? ZHTP_ERR_WIRE_FIELD : 0;
-}
-
-static void put_store_ack(wr *w, const zhtp_wire_store_ack *a)
-{
-    w_u64(w, a->in_reply_to);
-    w_bytes(w, a->key, ZHTP_NODE_ID_LEN);
-    w_u8(w, a->status);
-    w_zero(w, 3);
-}
-
-static int get_store_ack(rd *r, zhtp_wire_store_ack *a)
-{
-    a->in_reply_to = rd_u64(r);
-    rd_copy(r, a->key, ZHTP_NODE_ID_LEN);
-    a->status = rd_u8(r);
-    const uint8_t *reserved = rd_take(r, 3);
-    if (r->bad)
-        return ZHTP_ERR_WIRE_TRUNCATED;
-    return is_zero(reserved, 3) ? 0 : ZHTP_ERR_WIRE_RESERVED;
 }
 
 /* ---- PEER_DISCOVERY: kind u8 | version_count u8 | identity_len u16 | capabilities u32 |
@@ -270,84 +167,6 @@ static int get_peer_discovery(rd *r, zhtp_wire_peer_discovery *d)
     d->versions = rd_take(r, d->version_count);
     d->identity.len = identity_len;
     d->identity.ptr = rd_take(r, identity_len);
-    return 0;
-}
-
-/* ---- RELAY_QUERY: relay_id u64 | destination[32] | inner_len u32 | inner ---- */
-
-#define RELAY_QUERY_FIXED    44
-#define RELAY_RESPONSE_FIXED 16
-
-static int check_relay_query(const zhtp_wire_relay_query *q)
-{
-    if (!bytes_ok(&q->inner))
-        return ZHTP_ERR_INVAL;
-    if (q->inner.len == 0 || q->inner.len > ZHTP_WIRE_MAX_PAYLOAD - RELAY_QUERY_FIXED)
-        return ZHTP_ERR_WIRE_LENGTH;
-    return 0;
-}
-
-static void put_relay_query(wr *w, const zhtp_wire_relay_query *q)
-{
-    w_u64(w, q->relay_id);
-    w_bytes(w, q->destination, ZHTP_NODE_ID_LEN);
-    w_u32(w, (uint32_t)q->inner.len);
-    w_bytes(w, q->inner.ptr, q->inner.len);
-}
-
-static int get_relay_query(rd *r, zhtp_wire_relay_query *q)
-{
-    q->relay_id = rd_u64(r);
-    rd_copy(r, q->destination, ZHTP_NODE_ID_LEN);
-    uint32_t inner_len = rd_u32(r);
-    if (r->bad)
-        return ZHTP_ERR_WIRE_TRUNCATED;
-    if (inner_len == 0 || inner_len > ZHTP_WIRE_MAX_PAYLOAD - RELAY_QUERY_FIXED)
-        return ZHTP_ERR_WIRE_LENGTH;
-    q->inner.len = inner_len;
-    q->inner.ptr = rd_take(r, inner_len);
-    return 0;
-}
-
-/* ---- RELAY_RESPONSE: relay_id u64 | status u8 | reserved u8[3] | inner_len u32 |
- *      inner ---- */
-
-static int check_relay_response(const zhtp_wire_relay_response *q)
-{
-    if (!bytes_ok(&q->inner))
-        return ZHTP_ERR_INVAL;
-    if (q->inner.len > ZHTP_WIRE_MAX_PAYLOAD - RELAY_RESPONSE_FIXED)
-        return ZHTP_ERR_WIRE_LENGTH;
-    if (q->status > ZHTP_WIRE_RELAY_MAX_)
-        return ZHTP_ERR_WIRE_FIELD;
-    if ((q->status == ZHTP_WIRE_RELAY_OK) != (q->inner.len > 0))
-        return ZHTP_ERR_WIRE_FIELD;
-    return 0;
-}
-
-static void put_relay_response(wr *w, const zhtp_wire_relay_response *q)
-{
-    w_u64(w, q->relay_id);
-    w_u8(w, q->status);
-    w_zero(w, 3);
-    w_u32(w, (uint32_t)q->inner.len);
-    w_bytes(w, q->inner.ptr, q->inner.len);
-}
-
-static int get_relay_response(rd *r, zhtp_wire_relay_response *q)
-{
-    q->relay_id = rd_u64(r);
-    q->status = rd_u8(r);
-    const uint8_t *reserved = rd_take(r, 3);
-    uint32_t inner_len = rd_u32(r);
-    if (r->bad)
-        return ZHTP_ERR_WIRE_TRUNCATED;
-    if (!is_zero(reserved, 3))
-        return ZHTP_ERR_WIRE_RESERVED;
-    if (inner_len > ZHTP_WIRE_MAX_PAYLOAD - RELAY_RESPONSE_FIXED)
-        return ZHTP_ERR_WIRE_LENGTH;
-    q->inner.len = inner_len;
-    q->inner.ptr = rd_take(r, inner_len);
     return 0;
 }
 
@@ -657,19 +476,14 @@ static int check_payload(const zhtp_wire_payload *p)
 {
     switch (p->operation) {
     case ZHTP_WIRE_OP_QUERY:
-        return check_query(&p->u.query);
     case ZHTP_WIRE_OP_QUERY_RESPONSE:
-        return check_query_response(&p->u.query_response);
     case ZHTP_WIRE_OP_STORE:
-        return check_store(&p->u.store);
     case ZHTP_WIRE_OP_STORE_ACK:
-        return check_store_ack(&p->u.store_ack);
+    case ZHTP_WIRE_OP_RELAY_QUERY:
+    case ZHTP_WIRE_OP_RELAY_RESPONSE:
+        return check_dht(p->operation, &p->u.dht);
     case ZHTP_WIRE_OP_PEER_DISCOVERY:
         return check_peer_discovery(&p->u.peer_discovery);
-    case ZHTP_WIRE_OP_RELAY_QUERY:
-        return check_relay_query(&p->u.relay_query);
-    case ZHTP_WIRE_OP_RELAY_RESPONSE:
-        return check_relay_response(&p->u.relay_response);
     case ZHTP_WIRE_OP_HANDSHAKE_INIT:
     case ZHTP_WIRE_OP_HANDSHAKE_RESPONSE:
     case ZHTP_WIRE_OP_COOKIE_REPLY:
@@ -691,25 +505,15 @@ static void put_payload(wr *w, const zhtp_wire_payload *p)
 {
     switch (p->operation) {
     case ZHTP_WIRE_OP_QUERY:
-        put_query(w, &p->u.query);
-        break;
     case ZHTP_WIRE_OP_QUERY_RESPONSE:
-        put_query_response(w, &p->u.query_response);
-        break;
     case ZHTP_WIRE_OP_STORE:
-        put_store(w, &p->u.store);
-        break;
     case ZHTP_WIRE_OP_STORE_ACK:
-        put_store_ack(w, &p->u.store_ack);
+    case ZHTP_WIRE_OP_RELAY_QUERY:
+    case ZHTP_WIRE_OP_RELAY_RESPONSE:
+        w_bytes(w, p->u.dht.msg.ptr, p->u.dht.msg.len);
         break;
     case ZHTP_WIRE_OP_PEER_DISCOVERY:
         put_peer_discovery(w, &p->u.peer_discovery);
-        break;
-    case ZHTP_WIRE_OP_RELAY_QUERY:
-        put_relay_query(w, &p->u.relay_query);
-        break;
-    case ZHTP_WIRE_OP_RELAY_RESPONSE:
-        put_relay_response(w, &p->u.relay_response);
         break;
     case ZHTP_WIRE_OP_HANDSHAKE_INIT:
     case ZHTP_WIRE_OP_HANDSHAKE_RESPONSE:
@@ -758,25 +562,15 @@ int zhtp_wire_payload_decode(zhtp_wire_payload *p, uint8_t op, const uint8_t *in
     p->operation = op;
     switch (op) {
     case ZHTP_WIRE_OP_QUERY:
-        err = get_query(&r, &p->u.query);
-        break;
     case ZHTP_WIRE_OP_QUERY_RESPONSE:
-        err = get_query_response(&r, &p->u.query_response);
-        break;
     case ZHTP_WIRE_OP_STORE:
-        err = get_store(&r, &p->u.store);
-        break;
     case ZHTP_WIRE_OP_STORE_ACK:
-        err = get_store_ack(&r, &p->u.store_ack);
+    case ZHTP_WIRE_OP_RELAY_QUERY:
+    case ZHTP_WIRE_OP_RELAY_RESPONSE:
+        err = get_dht(&r, &p->u.dht);
         break;
     case ZHTP_WIRE_OP_PEER_DISCOVERY:
         err = get_peer_discovery(&r, &p->u.peer_discovery);
-        break;
-    case ZHTP_WIRE_OP_RELAY_QUERY:
-        err = get_relay_query(&r, &p->u.relay_query);
-        break;
-    case ZHTP_WIRE_OP_RELAY_RESPONSE:
-        err = get_relay_response(&r, &p->u.relay_response);
         break;
     case ZHTP_WIRE_OP_HANDSHAKE_INIT:
     case ZHTP_WIRE_OP_HANDSHAKE_RESPONSE:

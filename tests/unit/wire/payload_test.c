@@ -52,13 +52,18 @@ static void every_truncation_and_trailing_byte_is_rejected(void **state)
             assert_true(len > 0);
             /* DATA's body is "the rest", so only the packet's payload_len bounds it; its
              * truncations are caught a layer up (header_test). Its fixed part still is. */
-            size_t stop = op == ZHTP_WIRE_OP_DATA ? ZHTP_WIRE_DATA_HEADER_LEN : (size_t)len;
+            bool rest = op == ZHTP_WIRE_OP_DATA || zhtp_wire_dht_op(buf[0]) == op;
+            /* A DHT message is likewise the whole rest (its own codec checks its length):
+             * only its 10-byte header is the wire layer's. */
+            size_t stop = op == ZHTP_WIRE_OP_DATA ? ZHTP_WIRE_DATA_HEADER_LEN
+                          : rest                  ? ZHTP_WIRE_DHT_HEADER_LEN
+                                                  : (size_t)len;
             for (size_t cut = 0; cut < stop; cut++) {
                 int err = zhtp_wire_payload_decode(&q, op, buf, cut);
                 if (err == 0)
                     fail_msg("op %u: truncation to %zu of %zd accepted", op, cut, len);
             }
-            if (op != ZHTP_WIRE_OP_DATA) {
+            if (!rest) {
                 buf[len] = 0;
                 assert_int_equal(zhtp_wire_payload_decode(&q, op, buf, (size_t)len + 1),
                                  ZHTP_ERR_WIRE_LENGTH);
@@ -75,15 +80,11 @@ static void reserved_payload_bytes_set_are_rejected(void **state)
         uint8_t op;
         size_t off;
     } cases[] = {
-        {ZHTP_WIRE_OP_QUERY, 2},
-        {ZHTP_WIRE_OP_QUERY, 3},
-        {ZHTP_WIRE_OP_QUERY_RESPONSE, 11},
-        {ZHTP_WIRE_OP_STORE, 33},
-        {ZHTP_WIRE_OP_STORE, 35},
-        {ZHTP_WIRE_OP_STORE_ACK, 41},
-        {ZHTP_WIRE_OP_STORE_ACK, 43},
-        {ZHTP_WIRE_OP_RELAY_RESPONSE, 9},
-        {ZHTP_WIRE_OP_RELAY_RESPONSE, 11},
+        {ZHTP_WIRE_OP_QUERY, 1}, /* DHT flags (only NODES has a flag bit) */
+        {ZHTP_WIRE_OP_STORE, 1},
+        {ZHTP_WIRE_OP_STORE_ACK, 1},
+        {ZHTP_WIRE_OP_RELAY_QUERY, 1},
+        {ZHTP_WIRE_OP_RELAY_RESPONSE, 1},
         {ZHTP_WIRE_OP_HANDSHAKE_INIT, 5},
         {ZHTP_WIRE_OP_HANDSHAKE_INIT, 7},
         {ZHTP_WIRE_OP_HANDSHAKE_RESPONSE, 9},
@@ -148,24 +149,16 @@ static void out_of_range_enums_and_counts_are_rejected(void **state)
     zt_rng_seed(&r, 203);
     wg_arena_init(&a, 1 << 20);
 
+    /* A DHT message under an operation that does not carry its type, or no type at all. */
     wg_payload(&r, &p, ZHTP_WIRE_OP_QUERY, &a, false);
-    expect_edit(&p, 0, 0, ZHTP_ERR_WIRE_FIELD); /* query_type */
-    expect_edit(&p, 0, 3, ZHTP_ERR_WIRE_FIELD);
-    expect_edit(&p, 1, 0, ZHTP_ERR_WIRE_FIELD); /* max_results */
-    expect_edit(&p, 1, 33, ZHTP_ERR_WIRE_FIELD);
-
-    p.operation = ZHTP_WIRE_OP_QUERY_RESPONSE;
-    memset(&p.u, 0, sizeof p.u);
-    p.u.query_response.query_type = ZHTP_WIRE_QUERY_FIND_NODE;
-    p.u.query_response.status = ZHTP_WIRE_QSTATUS_NODES;
-    expect_edit(&p, 9, 3, ZHTP_ERR_WIRE_FIELD);      /* status */
-    expect_edit(&p, 9, 0, ZHTP_ERR_WIRE_FIELD);      /* VALUE without a value */
-    expect_edit(&p, 10, 33, ZHTP_ERR_WIRE_LENGTH);   /* node_count over the limit */
-    expect_edit(&p, 12, 0x01, ZHTP_ERR_WIRE_LENGTH); /* value_len 16 MiB */
-
-    wg_arena_reset(&a);
-    wg_payload(&r, &p, ZHTP_WIRE_OP_STORE, &a, false);
-    expect_edit(&p, 32, 3, ZHTP_ERR_WIRE_FIELD); /* value_kind */
+    expect_edit(&p, 0, 0, ZHTP_ERR_WIRE_FIELD);
+    expect_edit(&p, 0, 7, ZHTP_ERR_WIRE_FIELD); /* STORE inside QUERY */
+    expect_edit(&p, 0, 2, ZHTP_ERR_WIRE_FIELD); /* PONG is an answer: QUERY_RESPONSE */
+    expect_edit(&p, 0, 13, ZHTP_ERR_WIRE_FIELD);
+    for (uint8_t t = 1; t <= 12; t++)
+        assert_int_not_equal(zhtp_wire_dht_op(t), 0);
+    assert_int_equal(zhtp_wire_dht_op(0), 0);
+    assert_int_equal(zhtp_wire_dht_op(13), 0);
 
     wg_arena_reset(&a);
     wg_payload(&r, &p, ZHTP_WIRE_OP_PEER_DISCOVERY, &a, false);
@@ -235,10 +228,11 @@ static void encode_refuses_bad_structs_and_short_buffers_untouched(void **state)
     zhtp_wire_payload p;
     memset(&p, 0, sizeof p);
     p.operation = ZHTP_WIRE_OP_STORE;
-    p.u.store.value_kind = 1, p.u.store.ttl_s = 1, p.u.store.value.len = 5; /* NULL ptr */
+    p.u.dht.msg.len = 12; /* NULL ptr */
     assert_int_equal(zhtp_wire_payload_encode(buf, sizeof buf, &p), ZHTP_ERR_INVAL);
-    p.u.store.value.len = 0;
-    assert_int_equal(zhtp_wire_payload_encode(buf, sizeof buf, &p), ZHTP_ERR_WIRE_LENGTH);
+    uint8_t short_msg[9] = {7};
+    p.u.dht.msg.ptr = short_msg, p.u.dht.msg.len = sizeof short_msg; /* under the DHT header */
+    assert_int_equal(zhtp_wire_payload_encode(buf, sizeof buf, &p), ZHTP_ERR_WIRE_TRUNCATED);
     wg_arena_free(&a);
 }
 

@@ -114,39 +114,23 @@ void wg_payload(zt_rng *r, zhtp_wire_payload *p, uint8_t op, wg_arena *a, bool b
     memset(p, 0, sizeof *p);
     p->operation = op;
     switch (op) {
-    case ZHTP_WIRE_OP_QUERY: {
-        zhtp_wire_query *q = &p->u.query;
-        q->query_type = (uint8_t)(1 + zt_rng_below(r, 2));
-        q->max_results = (uint8_t)(1 + zt_rng_below(r, ZHTP_WIRE_MAX_PEERS));
-        zt_rng_bytes(r, q->key, sizeof q->key);
-        break;
-    }
-    case ZHTP_WIRE_OP_QUERY_RESPONSE: {
-        zhtp_wire_query_response *q = &p->u.query_response;
-        q->in_reply_to = zt_rng_u64(r);
-        q->query_type = (uint8_t)(1 + zt_rng_below(r, 2));
-        q->status = q->query_type == ZHTP_WIRE_QUERY_FIND_VALUE ? (uint8_t)zt_rng_below(r, 3)
-                                                                : (uint8_t)(1 + zt_rng_below(r, 2));
-        q->node_count = (uint8_t)zt_rng_below(r, ZHTP_WIRE_MAX_PEERS + 1);
-        zhtp_wire_bytes nodes = rand_bytes(r, a, q->node_count * 32u, q->node_count * 32u);
-        q->nodes = nodes.ptr;
-        if (q->status == ZHTP_WIRE_QSTATUS_VALUE)
-            q->value = rand_bytes(r, a, 1, lim(r, 2000, ZHTP_WIRE_MAX_VALUE, big));
-        break;
-    }
-    case ZHTP_WIRE_OP_STORE: {
-        zhtp_wire_store *s = &p->u.store;
-        zt_rng_bytes(r, s->key, sizeof s->key);
-        s->value_kind = (uint8_t)(1 + zt_rng_below(r, 2));
-        s->ttl_s = 1 + (uint32_t)zt_rng_below(r, UINT32_MAX);
-        s->value = rand_bytes(r, a, 1, lim(r, 2000, ZHTP_WIRE_MAX_VALUE, big));
-        break;
-    }
-    case ZHTP_WIRE_OP_STORE_ACK: {
-        zhtp_wire_store_ack *s = &p->u.store_ack;
-        s->in_reply_to = zt_rng_u64(r);
-        zt_rng_bytes(r, s->key, sizeof s->key);
-        s->status = (uint8_t)zt_rng_below(r, ZHTP_WIRE_STORE_MAX_ + 1);
+    case ZHTP_WIRE_OP_QUERY:
+    case ZHTP_WIRE_OP_QUERY_RESPONSE:
+    case ZHTP_WIRE_OP_STORE:
+    case ZHTP_WIRE_OP_STORE_ACK:
+    case ZHTP_WIRE_OP_RELAY_QUERY:
+    case ZHTP_WIRE_OP_RELAY_RESPONSE: {
+        /* a DHT message's framing: a type this operation carries, flags, txid, any body */
+        uint8_t type;
+        do
+            type = (uint8_t)(1 + zt_rng_below(r, 12));
+        while (zhtp_wire_dht_op(type) != op);
+        zhtp_wire_bytes m =
+            rand_bytes(r, a, ZHTP_WIRE_DHT_HEADER_LEN, lim(r, 2000, ZHTP_WIRE_MAX_PAYLOAD, big));
+        uint8_t *w = (uint8_t *)m.ptr;
+        w[0] = type;
+        w[1] = type == 5 ? (uint8_t)zt_rng_below(r, 2) : 0; /* NODES: bit 0 = locators */
+        p->u.dht.msg = m;
         break;
     }
     case ZHTP_WIRE_OP_PEER_DISCOVERY: {
@@ -156,21 +140,6 @@ void wg_payload(zt_rng *r, zhtp_wire_payload *p, uint8_t op, wg_arena *a, bool b
         d->version_count = (uint8_t)(1 + zt_rng_below(r, ZHTP_WIRE_MAX_VERSIONS));
         d->versions = rand_versions(r, a, d->version_count);
         d->identity = rand_bytes(r, a, 0, lim(r, 1500, ZHTP_WIRE_MAX_IDENTITY, big));
-        break;
-    }
-    case ZHTP_WIRE_OP_RELAY_QUERY: {
-        zhtp_wire_relay_query *q = &p->u.relay_query;
-        q->relay_id = zt_rng_u64(r);
-        zt_rng_bytes(r, q->destination, sizeof q->destination);
-        q->inner = rand_bytes(r, a, 1, lim(r, 2000, ZHTP_WIRE_MAX_PAYLOAD - 44, big));
-        break;
-    }
-    case ZHTP_WIRE_OP_RELAY_RESPONSE: {
-        zhtp_wire_relay_response *q = &p->u.relay_response;
-        q->relay_id = zt_rng_u64(r);
-        q->status = (uint8_t)zt_rng_below(r, ZHTP_WIRE_RELAY_MAX_ + 1);
-        if (q->status == ZHTP_WIRE_RELAY_OK)
-            q->inner = rand_bytes(r, a, 1, lim(r, 2000, ZHTP_WIRE_MAX_PAYLOAD - 16, big));
         break;
     }
     case ZHTP_WIRE_OP_HANDSHAKE_INIT:
@@ -277,39 +246,17 @@ bool wg_payload_equal(const zhtp_wire_payload *a, const zhtp_wire_payload *b)
         return false;
     switch (a->operation) {
     case ZHTP_WIRE_OP_QUERY:
-        return a->u.query.query_type == b->u.query.query_type &&
-               a->u.query.max_results == b->u.query.max_results &&
-               meq(a->u.query.key, b->u.query.key, 32);
-    case ZHTP_WIRE_OP_QUERY_RESPONSE: {
-        const zhtp_wire_query_response *x = &a->u.query_response, *y = &b->u.query_response;
-        return x->in_reply_to == y->in_reply_to && x->query_type == y->query_type &&
-               x->status == y->status && x->node_count == y->node_count &&
-               meq(x->nodes, y->nodes, x->node_count * 32u) && beq(&x->value, &y->value);
-    }
-    case ZHTP_WIRE_OP_STORE: {
-        const zhtp_wire_store *x = &a->u.store, *y = &b->u.store;
-        return meq(x->key, y->key, 32) && x->value_kind == y->value_kind && x->ttl_s == y->ttl_s &&
-               beq(&x->value, &y->value);
-    }
-    case ZHTP_WIRE_OP_STORE_ACK: {
-        const zhtp_wire_store_ack *x = &a->u.store_ack, *y = &b->u.store_ack;
-        return x->in_reply_to == y->in_reply_to && meq(x->key, y->key, 32) &&
-               x->status == y->status;
-    }
+    case ZHTP_WIRE_OP_QUERY_RESPONSE:
+    case ZHTP_WIRE_OP_STORE:
+    case ZHTP_WIRE_OP_STORE_ACK:
+    case ZHTP_WIRE_OP_RELAY_QUERY:
+    case ZHTP_WIRE_OP_RELAY_RESPONSE:
+        return beq(&a->u.dht.msg, &b->u.dht.msg);
     case ZHTP_WIRE_OP_PEER_DISCOVERY: {
         const zhtp_wire_peer_discovery *x = &a->u.peer_discovery, *y = &b->u.peer_discovery;
         return x->kind == y->kind && x->capabilities == y->capabilities &&
                x->version_count == y->version_count &&
                meq(x->versions, y->versions, x->version_count) && beq(&x->identity, &y->identity);
-    }
-    case ZHTP_WIRE_OP_RELAY_QUERY: {
-        const zhtp_wire_relay_query *x = &a->u.relay_query, *y = &b->u.relay_query;
-        return x->relay_id == y->relay_id && meq(x->destination, y->destination, 32) &&
-               beq(&x->inner, &y->inner);
-    }
-    case ZHTP_WIRE_OP_RELAY_RESPONSE: {
-        const zhtp_wire_relay_response *x = &a->u.relay_response, *y = &b->u.relay_response;
-        return x->relay_id == y->relay_id && x->status == y->status && beq(&x->inner, &y->inner);
     }
     case ZHTP_WIRE_OP_HANDSHAKE_INIT:
     case ZHTP_WIRE_OP_HANDSHAKE_RESPONSE:
