@@ -423,9 +423,13 @@ static void cand_add(zhtp_dht *d, dht_op *op, const uint8_t id[ZHTP_DHT_ID_LEN],
     while (pos > 0 && dht_cmp_dist(op->target, id, op->c[pos - 1].id) < 0)
         pos--;
     if (op->n == op->cap) {
-        /* full: the farthest entry goes if it is not in flight and we are closer */
-        if (pos == op->n || op->c[op->n - 1].state == C_INFLIGHT)
+        /* full: the farthest entry behind us that is not in flight goes */
+        size_t j = op->n;
+        while (j > pos && op->c[j - 1].state == C_INFLIGHT)
+            j--;
+        if (j == pos)
             return;
+        memmove(op->c + j - 1, op->c + j, (op->n - j) * sizeof *op->c);
         op->n--;
     }
     memmove(op->c + pos + 1, op->c + pos, (op->n - pos) * sizeof *op->c);
