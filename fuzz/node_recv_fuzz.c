@@ -2,7 +2,8 @@
  *
  * Two pairs of nodes are set up once and kept: one pair with sessions (the default: most input
  * dies at the AEAD, but discovery, fragments and handshakes are parsed in clear) and one pair in
- * insecure_plaintext mode (so ROUTING and DATA payloads reach their decoders). The input is a
+ * insecure_plaintext mode with a DHT (so ROUTING, DATA, DHT payloads and locator blocks reach
+ * their decoders). The input is a
  * sequence of frames, each `u8 selector | u16 length | bytes`: the selector picks the pair, the
  * sender address (the neighbour or a stranger) and whether the clock advances (ticks run). */
 #include <stdint.h>
@@ -33,6 +34,31 @@ static void rng(void *ud, uint8_t *out, size_t len)
     }
 }
 
+static int f_put(void *ud, uint8_t kind, const uint8_t key[32], const uint8_t *val, size_t len,
+                 uint64_t expiry)
+{
+    (void)ud, (void)kind, (void)key, (void)val, (void)len, (void)expiry;
+    return ZHTP_OK;
+}
+static int f_get(void *ud, uint8_t kind, const uint8_t key[32], const uint8_t **val, size_t *len,
+                 uint64_t *expiry)
+{
+    (void)ud, (void)kind, (void)key, (void)val, (void)len, (void)expiry;
+    return ZHTP_ERR_NOTFOUND;
+}
+static int f_del(void *ud, uint8_t kind, const uint8_t key[32])
+{
+    (void)ud, (void)kind, (void)key;
+    return ZHTP_ERR_NOTFOUND;
+}
+static int f_each(void *ud,
+                  int (*fn)(void *, uint8_t, const uint8_t *, const uint8_t *, size_t, uint64_t),
+                  void *ctx)
+{
+    (void)ud, (void)fn, (void)ctx;
+    return ZHTP_OK;
+}
+
 static void drain(side *from, side *to)
 {
     zhtp_link_id l;
@@ -59,7 +85,12 @@ static void setup(void)
             s->addr.bytes[0] = (uint8_t)i;
             if (zhtp_identity_from_seed(&s->id, seed) != 0)
                 abort();
+            /* The plaintext pair runs a DHT, so DHT operations and locator blocks reach
+             * their decoders (wire framing, locator block, the DHT's codec). */
+            zhtp_dht_config dc = {.store = {f_put, f_get, f_del, f_each, NULL}, .k = 4};
             zhtp_node_config c = {.rng = rng, .user_data = &s->rng, .insecure_plaintext = p == 1};
+            if (p == 1)
+                c.dht = &dc;
             if (zhtp_node_new(&s->node, &c, s->id, 0) != 0 ||
                 zhtp_node_link_add(s->node, 1, 0, m, 0) != 0)
                 abort();
