@@ -107,8 +107,9 @@ void zhtp_node_free(zhtp_node *n); /* NULL is a no-op */
  * ticks it. DHT completions are read with zhtp_dht_next_event(zhtp_node_dht(n), &ev). */
 zhtp_dht *zhtp_node_dht(zhtp_node *n);
 
-/* Finds the full node id whose first |bits| bits (1..256) equal |prefix| (used for IPv6
- * addresses, which carry only a prefix of the id). ZHTP_OK and |id| filled when known now
+/* Finds the full node id whose first |bits| bits (1..256) equal |prefix| ((bits + 7) / 8 bytes
+ * are read; bits past |bits| are ignored) (used for IPv6 addresses, which carry only a prefix
+ * of the id). ZHTP_OK and |id| filled when known now
  * (this node, neighbours, the node's locator cache, the DHT table); ZHTP_ERR_AGAIN when a DHT
  * lookup was started or is running (ask again later, e.g. on the next packet);
  * ZHTP_ERR_NOTFOUND when a lookup of the last 3 s found nothing (negative cache, 5 s) or the
