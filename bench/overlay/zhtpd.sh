@@ -49,8 +49,7 @@ sc_zhtpd_version() {
 }
 
 sc_zhtpd_start() {
-	local d=$WORK/zhtpd n p m st
-	local -A id=() coords=()
+	local d=$WORK/zhtpd n p st
 	mkdir -p "$d"
 	for n in $NODES; do
 		{
@@ -75,18 +74,8 @@ sc_zhtpd_start() {
 	wait_until 10 zh_peers_are c 1 || { log "zhtpd: c has not authenticated b: $(zh_get c status)"; return 1; }
 	for n in $NODES; do
 		st=$(zh_get "$n" status)
-		id[$n]=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["node_id"])' "$st") &&
-			coords[$n]=$(python3 -c 'import json, sys; print(".".join(map(str, json.loads(sys.argv[1])["coords"])))' "$st") &&
-			OVL[$n]=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["ipv6"])' "$st") ||
+		OVL[$n]=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["ipv6"])' "$st") ||
 			{ log "zhtpd $n: unexpected /status: $st"; return 1; }
-	done
-	# Locating a non-neighbour: the operator's /hint (docs/zhtpd.conf.md) tells every node the
-	# others' tree coordinates, the stand-in zhtpd's own tests use; with the DHT wired into
-	# the daemon the node finds them itself and the hints are redundant.
-	for n in $NODES; do
-		for m in $NODES; do
-			[ "$n" = "$m" ] || zh_get "$n" "hint?id=${id[$m]}&coords=${coords[$m]}" >/dev/null
-		done
 	done
 	SC_PATHS="a:c a:b"
 }

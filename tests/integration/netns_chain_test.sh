@@ -51,7 +51,6 @@ fi
 
 declare -A id
 for n in "${nodes[@]}"; do id[$n]=$(nl_id "$n"); done
-nl_hint_all "${nodes[@]}"
 fwd0=$(for n in b c d; do nl_metric "$n" zhtp_forwarded_packets_total; done)
 
 # a -> e: delivered to e from a, acknowledged end to end back at a.

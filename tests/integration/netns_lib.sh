@@ -65,7 +65,16 @@ note() { echo "# $*"; }
 nl_done() {
     echo "1..$nl_n"
     if [ "$nl_failed" != 0 ]; then
-        local n
+        local n rc
+        for n in "${NL_NODES[@]}"; do
+            # A daemon that died on its own (crash, abort) is the first thing to know.
+            if [ -n "${NL_PID[$n]:-}" ] && ! kill -0 "${NL_PID[$n]}" 2>/dev/null; then
+                wait "${NL_PID[$n]}" 2>/dev/null
+                rc=$?
+                echo "# zhtpd on $n died during the test: exit status $rc$([ $rc -gt 128 ] && echo " (signal $((rc - 128)))")"
+                NL_PID[$n]=""
+            fi
+        done
         for n in "${NL_NODES[@]}"; do
             [ -f "$NL_DIR/$n.log" ] || continue
             echo "# --- $n.log (tail)"
@@ -309,31 +318,6 @@ nl_one_tree() {
 nl_answers() {
     local n
     for n in "$@"; do [ -n "$(nl_id "$n")" ] || return 1; done
-}
-
-# nl_hint_all NODE...: tells every node the tree coordinates of every other (/hint, the
-# operator's stand-in for locating a non-neighbour, docs/zhtpd.conf.md); hints go stale when the
-# tree changes, so call it again after a change. Returns 1 if a node does not answer.
-nl_hint_all() {
-    local n m urls
-    local -A id=() co=()
-    for n in "$@"; do
-        local st
-        st=$(nl_status "$n")
-        id[$n]=$(nl_js 'd["node_id"]' <<<"$st")
-        co[$n]=$(nl_js '".".join(map(str, d["coords"]))' <<<"$st")
-        [ -n "${id[$n]}" ] || return 1
-    done
-    for n in "$@"; do
-        urls=()
-        for m in "$@"; do
-            [ "$n" = "$m" ] || urls+=("http://127.0.0.1:$NL_HTTP/hint?id=${id[$m]}&coords=${co[$m]}")
-        done
-        nsx "$n" python3 -c 'import sys, urllib.request
-for u in sys.argv[1:]:
-    try: urllib.request.urlopen(u, timeout=2).read()
-    except Exception: pass' "${urls[@]}"
-    done
 }
 
 # nl_send FROM TO_ID TEXT: a reliable end-to-end message via FROM's /send (TEXT: [A-Za-z0-9-]).

@@ -36,7 +36,6 @@ else
 fi
 declare -A id
 for n in "${nodes[@]}"; do id[$n]=$(nl_id "$n"); done
-nl_hint_all "${nodes[@]}"
 
 nl_send a "${id[c]}" slow-$$ >/dev/null
 t0=$(nl_ms)
@@ -110,11 +109,8 @@ else
     not_ok "zhtpd on b restarted mid-run rejoins a and c" "a: $(nl_status a)" "b: $(nl_status b)" "c: $(nl_status c)"
 fi
 check "the restarted b has the same node id" [ "$(nl_id b)" = "$old_b" ]
-# b's restart renumbers its ports, so c's tree coordinates may change: the operator's /hint
-# stand-in for a locator is refreshed, as it would be after any tree change.
 co_c2=$(nl_status c | nl_js '".".join(map(str, d["coords"]))')
-note "c's coordinates: [$co_c] before the restart, [$co_c2] after"
-nl_hint_all "${nodes[@]}"
+note "c's tree coordinates: [$co_c] before the restart, [$co_c2] after"
 seq_no=0 t_ok=""
 while [ $(($(nl_ms) - t_stop)) -lt 30000 ]; do
     seq_no=$((seq_no + 1))
