@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # OVL, SC_PATHS: globals of run.sh
 # zhtpd as a scenario of the shared overlay bench (../shared/bench/overlay/run.sh, sourced by it
 # through ZB_SCENARIOS; see bench/overlay/README.md). One zhtpd per namespace zb-a, zb-b, zb-c,
 # each with its TUN interface (zb-zh-NODE) and static UDP peers only with its neighbours over

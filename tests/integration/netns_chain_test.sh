@@ -10,6 +10,7 @@
 # skipped otherwise); everything is removed on exit (netns_lib.sh).
 # Usage: netns_chain_test.sh PATH/TO/zhtpd [PATH/TO/zhtp]
 set -u
+# shellcheck source=netns_lib.sh
 . "$(dirname "$0")/netns_lib.sh"
 nl_init "${1:?usage: netns_chain_test.sh ZHTPD [ZHTP]}" "${2:-}" 75
 

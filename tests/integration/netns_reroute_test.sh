@@ -17,6 +17,7 @@
 # TAP on stdout; needs root.
 # Usage: netns_reroute_test.sh PATH/TO/zhtpd [PATH/TO/zhtp]
 set -u
+# shellcheck source=netns_lib.sh
 . "$(dirname "$0")/netns_lib.sh"
 nl_init "${1:?usage: netns_reroute_test.sh ZHTPD [ZHTP]}" "${2:-}" 75
 REROUTE_MAX_MS=${REROUTE_MAX_MS:-5000}
@@ -113,7 +114,7 @@ else
         "nothing sent after the kill arrived in 20 s ($seq_no sent)" "a: $(nl_status a)" "d: $(nl_status d)"
 fi
 # The ping outage: from the kill to the first reply after it (replies carry [epoch.us]).
-read -r p_before p_after gap < <(awk -v k="$t_kill" '/bytes from/ { t = substr($1, 2) * 1000
+read -r p_before _ gap < <(awk -v k="$t_kill" '/bytes from/ { t = substr($1, 2) * 1000
     if (t < k) { last = t; nb++ } else if (first == "") first = t }
     END { printf "%d %d %d\n", nb, first == "" ? -1 : 1, first == "" ? -1 : first - k }' "$NL_DIR/ping.out")
 note "ping a -> d: $p_before replies before the kill; first reply after it ${gap} ms after the SIGKILL"

@@ -8,6 +8,7 @@
 # and messages flow again. TAP on stdout; needs root.
 # Usage: netns_tbf_test.sh PATH/TO/zhtpd [PATH/TO/zhtp]
 set -u
+# shellcheck source=netns_lib.sh
 . "$(dirname "$0")/netns_lib.sh"
 nl_init "${1:?usage: netns_tbf_test.sh ZHTPD [ZHTP]}" "${2:-}" 90
 RATE=${TBF_RATE-1mbit} # TBF_RATE="" : no shaping, for comparison
