@@ -1256,6 +1256,44 @@ static void node_find_prefix_resolves_known_ids_and_caches_failures(void **state
     line_free(&l);
 }
 
+/* With a DHT: creation fails cleanly at every allocation (DHT, locator cache included), and a
+ * DHT lookup over a pair of nodes survives allocation failures without leaking. */
+static void node_with_dht_fails_cleanly_at_every_allocation(void **state)
+{
+    (void)state;
+    side a;
+    side_init(&a, 1);
+    tstore st = {0};
+    zhtp_dht_config dc = {.store = {ts_put, ts_get, ts_del, ts_each, &st}, .k = 4};
+    zhtp_node_config c = side_cfg(&a);
+    c.dht = &dc;
+    int failures = 0;
+    for (uint64_t nth = 1;; nth++) {
+        a.mem.fail_in = nth;
+        int rc = zhtp_node_new(&a.node, &c, a.id, 0);
+        if (rc == ZHTP_OK) {
+            a.mem.fail_in = 0;
+            break;
+        }
+        assert_int_equal(rc, ZHTP_ERR_NOMEM);
+        assert_null(a.node);
+        assert_int_equal(a.mem.bytes, 0);
+        failures++;
+    }
+    assert_true(failures >= 4); /* node, router, reassembler, sessions, cache, DHT */
+    assert_non_null(zhtp_node_dht(a.node));
+    /* lookups with allocations failing: every answer is OK, AGAIN, NOTFOUND or NOMEM */
+    uint8_t pre[4] = {0x12, 0x34}, id[ZHTP_NODE_ID_LEN];
+    for (uint64_t nth = 1; nth < 8; nth++) {
+        a.mem.fail_in = nth;
+        int rc = zhtp_node_find_prefix(a.node, pre, 16, id, SEC * nth);
+        assert_true(rc == ZHTP_ERR_AGAIN || rc == ZHTP_ERR_NOTFOUND || rc == ZHTP_ERR_NOMEM);
+        (void)zhtp_node_tick(a.node, SEC * nth);
+    }
+    a.mem.fail_in = 0;
+    side_clear(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1269,6 +1307,7 @@ int main(void)
         cmocka_unit_test(node_discovers_neighbour_and_delivers_reliable_message),
         cmocka_unit_test(node_counts_and_drops_bad_packets_from_neighbour),
         cmocka_unit_test(node_new_fails_cleanly_at_every_allocation),
+        cmocka_unit_test(node_with_dht_fails_cleanly_at_every_allocation),
         cmocka_unit_test(node_send_and_recv_fail_cleanly_at_every_allocation),
         cmocka_unit_test(node_next_deadline_is_honoured),
         cmocka_unit_test(node_link_remove_drops_its_neighbours),
