@@ -1294,6 +1294,24 @@ static void node_with_dht_fails_cleanly_at_every_allocation(void **state)
     side_clear(&a);
 }
 
+/* The DHT (dht_codec.c) and the wire layer (payload.c) each map DHT message types to
+ * operations (docs/protocol.md 6.1-6.7); the node relies on them agreeing. */
+static void node_dht_and_wire_agree_on_the_operation_of_every_dht_message(void **state)
+{
+    (void)state;
+    for (int t = 0; t < 256; t++) {
+        int d = zhtp_dht_msg_wire_op((uint8_t)t);
+        uint8_t w = zhtp_wire_dht_op((uint8_t)t);
+        if (t >= 1 && t <= 12) {
+            assert_true(d > 0);
+            assert_int_equal(d, w);
+        } else {
+            assert_true(d < 0);
+            assert_int_equal(w, 0);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1307,6 +1325,7 @@ int main(void)
         cmocka_unit_test(node_discovers_neighbour_and_delivers_reliable_message),
         cmocka_unit_test(node_counts_and_drops_bad_packets_from_neighbour),
         cmocka_unit_test(node_new_fails_cleanly_at_every_allocation),
+        cmocka_unit_test(node_dht_and_wire_agree_on_the_operation_of_every_dht_message),
         cmocka_unit_test(node_with_dht_fails_cleanly_at_every_allocation),
         cmocka_unit_test(node_send_and_recv_fail_cleanly_at_every_allocation),
         cmocka_unit_test(node_next_deadline_is_honoured),
