@@ -18,6 +18,7 @@
 #include "control.h"
 #include "runtime.h"
 #include "tun.h"
+#include "udp_batch.h"
 #include "discovery.h"
 #include "http_request.h"
 #include "peers.h"
@@ -44,7 +45,10 @@ typedef struct rt_sock {
     int family;
     char name[ZHTP_RT_ADDR_STR];
     uint8_t *rbuf;
-    uint64_t tx_eagain, tx_err;
+    /* Frames the node emitted for this socket in the current drive(), sent with sendmmsg at
+     * its end (udp_batch.h); its counters feed /metrics. */
+    zhtp_rt_udp_batch *tx;
+    uint64_t tx_errors_logged;
 } rt_sock;
 
 typedef struct rt_addr {
@@ -318,17 +322,33 @@ static int hint_lookup(void *ud, const uint8_t id[ZHTP_NODE_ID_LEN], uint16_t *p
 
 /* ---- the drive loop: after every input, drain outputs and re-arm the timer ---- */
 
-static void send_one(rt *r, rt_sock *s, const struct sockaddr *to, const uint8_t *b, size_t len)
+/* Queues a frame for |to| on |s|; |again|: the same bytes as the previous add on |s|. */
+static void send_queue(rt_sock *s, const struct sockaddr *to, const uint8_t *b, size_t len,
+                       bool again)
 {
-    uv_buf_t buf = uv_buf_init((char *)b, (unsigned)len);
-    int rc = uv_udp_try_send(&s->udp, &buf, 1, to);
-    if (rc == UV_EAGAIN) {
-        s->tx_eagain++;
-    } else if (rc < 0) {
-        s->tx_err++;
-        char a[ZHTP_RT_ADDR_STR];
-        sa_str(a, sizeof a, to);
-        rt_log(r, ZHTP_RT_LOG_DEBUG, "send to %s failed: %s", a, uv_strerror(rc));
+    socklen_t sl = to->sa_family == AF_INET ? (socklen_t)sizeof(struct sockaddr_in)
+                                            : (socklen_t)sizeof(struct sockaddr_in6);
+    if (again)
+        (void)zhtp_rt_udp_batch_add_again(s->tx, to, sl);
+    else
+        (void)zhtp_rt_udp_batch_add(s->tx, to, sl, b, len);
+}
+
+/* Sends what drive() queued on every socket: one sendmmsg per socket in the common case. */
+static void send_flush(rt *r)
+{
+    for (size_t i = 0; i < r->n_socks; i++) {
+        rt_sock *s = &r->socks[i];
+        if (zhtp_rt_udp_batch_pending(s->tx) == 0)
+            continue;
+        (void)zhtp_rt_udp_batch_flush(s->tx);
+        zhtp_rt_udp_batch_stats st;
+        zhtp_rt_udp_batch_get_stats(s->tx, &st);
+        if (st.errors != s->tx_errors_logged) {
+            rt_log(r, ZHTP_RT_LOG_DEBUG, "send on %s: %" PRIu64 " frames failed: %s", s->name,
+                   st.errors - s->tx_errors_logged, strerror(st.last_errno));
+            s->tx_errors_logged = st.errors;
+        }
     }
 }
 
@@ -402,17 +422,25 @@ static void drive(rt *r)
             continue;
         size_t si = (size_t)(link - 1);
         rt_sock *s = &r->socks[si];
+        if (s->tx == NULL)
+            continue;
         if (to.len == 0) {
-            /* broadcast on a UDP link: every static peer and recent sender on this socket */
+            /* broadcast on a UDP link: every static peer and recent sender on this socket,
+             * one copy of the frame in the batch */
+            bool again = false;
             for (size_t i = 0; i < RT_MAX_ADDRS; i++)
-                if (r->addrs[i].used && r->addrs[i].sock == si)
-                    send_one(r, s, (const struct sockaddr *)&r->addrs[i].sa, r->txbuf, (size_t)n);
+                if (r->addrs[i].used && r->addrs[i].sock == si) {
+                    send_queue(s, (const struct sockaddr *)&r->addrs[i].sa, r->txbuf, (size_t)n,
+                               again);
+                    again = true;
+                }
         } else {
             struct sockaddr_storage ss;
             if (zaddr_to_sa(&to, &ss) == 0)
-                send_one(r, s, (const struct sockaddr *)&ss, r->txbuf, (size_t)n);
+                send_queue(s, (const struct sockaddr *)&ss, r->txbuf, (size_t)n, false);
         }
     }
+    send_flush(r);
     zhtp_node_event ev;
     while (zhtp_node_next_event(r->node, &ev) == ZHTP_OK) {
         (void)zhtp_rt_xfer_on_node_event(r->xfer, &ev); /* a ping's ack: also counted below */
@@ -737,13 +765,24 @@ static void http_metrics(rt *r, sbuf *b)
     sb_printf(b, "zhtp_drops_total{reason=\"hop_limit\"} %" PRIu64 "\n", st.drop_hop_limit);
     sb_printf(b, "zhtp_drops_total{reason=\"queue\"} %" PRIu64 "\n", st.drop_queue);
     sb_printf(b, "zhtp_drops_total{reason=\"no_session\"} %" PRIu64 "\n", st.drop_no_session);
-    uint64_t eagain = 0, terr = 0;
+    zhtp_rt_udp_batch_stats tx = {0};
     for (size_t i = 0; i < r->n_socks; i++) {
-        eagain += r->socks[i].tx_eagain;
-        terr += r->socks[i].tx_err;
+        zhtp_rt_udp_batch_stats st1;
+        zhtp_rt_udp_batch_get_stats(r->socks[i].tx, &st1);
+        tx.busy += st1.busy;
+        tx.errors += st1.errors + st1.too_big;
+        tx.frames += st1.frames;
+        tx.calls += st1.calls;
     }
-    sb_printf(b, "zhtp_drops_total{reason=\"socket_busy\"} %" PRIu64 "\n", eagain);
-    sb_printf(b, "zhtp_drops_total{reason=\"socket_error\"} %" PRIu64 "\n", terr);
+    sb_printf(b, "zhtp_drops_total{reason=\"socket_busy\"} %" PRIu64 "\n", tx.busy);
+    sb_printf(b, "zhtp_drops_total{reason=\"socket_error\"} %" PRIu64 "\n", tx.errors);
+    /* frames / calls is the batching achieved (1 would be one syscall per frame) */
+    sb_printf(b,
+              "# HELP zhtp_udp_sent_frames_total UDP datagrams the kernel took\n"
+              "# TYPE zhtp_udp_sent_frames_total counter\nzhtp_udp_sent_frames_total %" PRIu64
+              "\n# HELP zhtp_udp_send_calls_total sendmmsg calls that sent them\n"
+              "# TYPE zhtp_udp_send_calls_total counter\nzhtp_udp_send_calls_total %" PRIu64 "\n",
+              tx.frames, tx.calls);
     sb_printf(b, "# HELP zhtp_peers Neighbours by state\n# TYPE zhtp_peers gauge\n");
     const zhtp_router *rtr = zhtp_node_router(r->node);
     size_t parent = 0, child = 0, other = 0, nn = zhtp_router_neighbour_count(rtr);
@@ -1423,6 +1462,12 @@ static int open_socket(rt *r, const char *spec)
         uv_udp_getsockname(&s->udp, (struct sockaddr *)&ss, &len);
         sa_str(s->name, sizeof s->name, (const struct sockaddr *)&ss);
         tune_socket_buffers(s);
+        uv_os_fd_t fd;
+        rc = uv_fileno((const uv_handle_t *)&s->udp, &fd);
+        if (rc == 0 && (s->tx = zhtp_rt_udp_batch_new(fd, NULL, NULL)) == NULL)
+            rc = UV_ENOMEM;
+    }
+    if (rc == 0) {
         /* Only a socket on a wildcard address is reachable from the LAN: advertise it. */
         if (ss.ss_family == AF_INET &&
             ((struct sockaddr_in *)&ss)->sin_addr.s_addr == htonl(INADDR_ANY) &&
@@ -1606,8 +1651,10 @@ out:
     zhtp_rt_ctl_free(r->ctl);
     zhtp_rt_disc_free(r->disc);
     zhtp_rt_tun_free(r->tun); /* its handles were closed with the loop's */
-    for (size_t i = 0; i < ZHTP_RT_MAX_LISTEN; i++)
+    for (size_t i = 0; i < ZHTP_RT_MAX_LISTEN; i++) {
         free(r->socks[i].rbuf);
+        zhtp_rt_udp_batch_free(r->socks[i].tx);
+    }
     save_contacts(r);
     zhtp_node_free(r->node);
     zhtp_rt_xfer_free(r->xfer); /* after the node: its DHT used the store until freed */

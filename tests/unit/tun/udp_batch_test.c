@@ -1,0 +1,299 @@
+/* src/runtime/udp_batch.c: frames queued for one socket leave in few sendmmsg calls, in order,
+ * with partial sends retried, EAGAIN/ENOBUFS dropping the rest and other errors one frame. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "testutil.h"
+#include "udp_batch.h"
+#include "zhtp/err.h"
+
+/* A scripted kernel: each call takes at most script[i].take frames (0: fail with .err). */
+typedef struct step {
+    int take, err;
+} step;
+
+typedef struct fake {
+    const step *script;
+    size_t n_script, calls;
+    uint8_t seen[256]; /* first byte of every frame the fake kernel took, in order */
+    size_t n_seen;
+    unsigned max_n; /* largest vector length offered */
+} fake;
+
+static int fake_send(void *ud, int fd, struct mmsghdr *msgs, unsigned n)
+{
+    (void)fd;
+    fake *f = ud;
+    if (n > f->max_n)
+        f->max_n = n;
+    step s = f->calls < f->n_script ? f->script[f->calls] : (step){1000, 0};
+    f->calls++;
+    if (s.take == 0) {
+        errno = s.err;
+        return -1;
+    }
+    unsigned k = (unsigned)s.take < n ? (unsigned)s.take : n;
+    for (unsigned i = 0; i < k; i++) {
+        const uint8_t *b = msgs[i].msg_hdr.msg_iov[0].iov_base;
+        f->seen[f->n_seen++] = b[0];
+    }
+    return (int)k;
+}
+
+static struct sockaddr_in v4(uint16_t port)
+{
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return a;
+}
+
+static void add_frames(zhtp_rt_udp_batch *b, unsigned n, size_t len)
+{
+    static uint8_t frame[65536];
+    struct sockaddr_in a = v4(9);
+    for (unsigned i = 0; i < n; i++) {
+        memset(frame, (int)i, len);
+        assert_int_equal(
+            zhtp_rt_udp_batch_add(b, (const struct sockaddr *)&a, sizeof a, frame, len), ZHTP_OK);
+    }
+}
+
+static void test_frames_leave_in_one_call_per_batch_in_order(void **state)
+{
+    (void)state;
+    fake f = {0};
+    zhtp_rt_udp_batch *b = zhtp_rt_udp_batch_new(-1, fake_send, &f);
+    assert_non_null(b);
+    add_frames(b, 40, 1280);
+    assert_int_equal(f.calls, 0); /* nothing leaves before the flush */
+    assert_int_equal(zhtp_rt_udp_batch_flush(b), 40);
+    assert_int_equal(f.calls, 1);
+    assert_int_equal(f.n_seen, 40);
+    for (unsigned i = 0; i < 40; i++)
+        assert_int_equal(f.seen[i], i);
+    /* more than one batch's worth of frames: a full batch flushes by itself */
+    add_frames(b, ZHTP_RT_UDP_BATCH_FRAMES + 6, 100);
+    assert_int_equal(f.calls, 2);
+    assert_int_equal(zhtp_rt_udp_batch_pending(b), 6);
+    assert_int_equal(zhtp_rt_udp_batch_flush(b), 6);
+    assert_int_equal(f.max_n, ZHTP_RT_UDP_BATCH_FRAMES);
+    /* byte room: big frames flush before the arena overflows, none is lost or torn */
+    f.n_seen = 0;
+    add_frames(b, 10, 60000);
+    zhtp_rt_udp_batch_flush(b);
+    assert_int_equal(f.n_seen, 10);
+    for (unsigned i = 0; i < 10; i++)
+        assert_int_equal(f.seen[i], i);
+    zhtp_rt_udp_batch_stats st;
+    zhtp_rt_udp_batch_get_stats(b, &st);
+    assert_int_equal(st.frames, 40 + ZHTP_RT_UDP_BATCH_FRAMES + 6 + 10);
+    assert_int_equal(st.busy + st.errors, 0);
+    zhtp_rt_udp_batch_free(b);
+}
+
+static void test_partial_send_is_retried_from_first_unsent(void **state)
+{
+    (void)state;
+    const step script[] = {{3, 0}, {0, EINTR}, {5, 0}};
+    fake f = {script, 3, 0, {0}, 0, 0};
+    zhtp_rt_udp_batch *b = zhtp_rt_udp_batch_new(-1, fake_send, &f);
+    add_frames(b, 12, 64);
+    assert_int_equal(zhtp_rt_udp_batch_flush(b), 12);
+    assert_int_equal(f.calls, 4); /* 3, EINTR, 5, the remaining 4 */
+    for (unsigned i = 0; i < 12; i++)
+        assert_int_equal(f.seen[i], i);
+    zhtp_rt_udp_batch_stats st;
+    zhtp_rt_udp_batch_get_stats(b, &st);
+    assert_int_equal(st.frames, 12);
+    assert_int_equal(st.bytes, 12 * 64);
+    assert_int_equal(st.calls, 4);
+    zhtp_rt_udp_batch_free(b);
+}
+
+static void test_eagain_drops_rest_without_retrying(void **state)
+{
+    (void)state;
+    const step script[] = {{4, 0}, {0, EAGAIN}};
+    fake f = {script, 2, 0, {0}, 0, 0};
+    zhtp_rt_udp_batch *b = zhtp_rt_udp_batch_new(-1, fake_send, &f);
+    add_frames(b, 10, 64);
+    assert_int_equal(zhtp_rt_udp_batch_flush(b), 4);
+    assert_int_equal(f.calls, 2);
+    assert_int_equal(zhtp_rt_udp_batch_pending(b), 0);
+    zhtp_rt_udp_batch_stats st;
+    zhtp_rt_udp_batch_get_stats(b, &st);
+    assert_int_equal(st.busy, 6);
+    assert_int_equal(st.last_errno, EAGAIN);
+    /* ENOBUFS likewise; the next flush starts afresh */
+    const step s2[] = {{0, ENOBUFS}};
+    f = (fake){s2, 1, 0, {0}, 0, 0};
+    add_frames(b, 3, 64);
+    assert_int_equal(zhtp_rt_udp_batch_flush(b), 0);
+    zhtp_rt_udp_batch_get_stats(b, &st);
+    assert_int_equal(st.busy, 9);
+    add_frames(b, 2, 64);
+    assert_int_equal(zhtp_rt_udp_batch_flush(b), 2);
+    zhtp_rt_udp_batch_free(b);
+}
+
+static void test_other_error_skips_only_its_frame(void **state)
+{
+    (void)state;
+    const step script[] = {{2, 0}, {0, EINVAL}, {0, EMSGSIZE}, {100, 0}};
+    fake f = {script, 4, 0, {0}, 0, 0};
+    zhtp_rt_udp_batch *b = zhtp_rt_udp_batch_new(-1, fake_send, &f);
+    add_frames(b, 8, 64);
+    assert_int_equal(zhtp_rt_udp_batch_flush(b), 6);
+    const uint8_t want[] = {0, 1, 4, 5, 6, 7}; /* frames 2 and 3 failed */
+    assert_int_equal(f.n_seen, 6);
+    assert_memory_equal(f.seen, want, 6);
+    zhtp_rt_udp_batch_stats st;
+    zhtp_rt_udp_batch_get_stats(b, &st);
+    assert_int_equal(st.errors, 2);
+    assert_int_equal(st.busy, 0);
+    zhtp_rt_udp_batch_free(b);
+}
+
+static void test_bad_input_is_refused(void **state)
+{
+    (void)state;
+    fake f = {0};
+    zhtp_rt_udp_batch *b = zhtp_rt_udp_batch_new(-1, fake_send, &f);
+    struct sockaddr_in a = v4(9);
+    uint8_t x[4] = {0};
+    struct sockaddr un = {.sa_family = AF_UNIX};
+    assert_int_equal(zhtp_rt_udp_batch_add(b, &un, sizeof un, x, 4), ZHTP_ERR_INVAL);
+    assert_int_equal(zhtp_rt_udp_batch_add(b, (struct sockaddr *)&a, 4, x, 4), ZHTP_ERR_INVAL);
+    assert_int_equal(zhtp_rt_udp_batch_add(b, (struct sockaddr *)&a, sizeof a, x, 0),
+                     ZHTP_ERR_INVAL);
+    assert_int_equal(zhtp_rt_udp_batch_add_again(b, (struct sockaddr *)&a, sizeof a),
+                     ZHTP_ERR_INVAL); /* nothing to repeat */
+    static uint8_t huge[ZHTP_RT_UDP_BATCH_BYTES + 1];
+    assert_int_equal(zhtp_rt_udp_batch_add(b, (struct sockaddr *)&a, sizeof a, huge, sizeof huge),
+                     ZHTP_ERR_NOBUF);
+    assert_int_equal(zhtp_rt_udp_batch_pending(b), 0);
+    zhtp_rt_udp_batch_free(b);
+}
+
+/* Real sockets on loopback: IPv4 and IPv6, a frame queued for several destinations once. */
+static int bound(int family, struct sockaddr_storage *ss, socklen_t *sl)
+{
+    int fd = socket(family, SOCK_DGRAM, 0);
+    if (fd < 0)
+        return -1;
+    memset(ss, 0, sizeof *ss);
+    if (family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)ss;
+        a->sin_family = AF_INET;
+        a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        *sl = sizeof *a;
+    } else {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_addr = in6addr_loopback;
+        *sl = sizeof *a;
+    }
+    if (bind(fd, (struct sockaddr *)ss, *sl) != 0 || getsockname(fd, (struct sockaddr *)ss, sl)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void real_family(int family)
+{
+    struct sockaddr_storage tx_a, rx_a[3];
+    socklen_t sl;
+    int tx = bound(family, &tx_a, &sl);
+    if (tx < 0) {
+        skip(); /* no IPv6 loopback in this environment */
+        return;
+    }
+    int rx[3];
+    for (int i = 0; i < 3; i++) {
+        rx[i] = bound(family, &rx_a[i], &sl);
+        assert_true(rx[i] >= 0);
+    }
+    zhtp_rt_udp_batch *b = zhtp_rt_udp_batch_new(tx, NULL, NULL);
+    uint8_t frame[1280];
+    for (int k = 0; k < 20; k++) {
+        memset(frame, k, sizeof frame);
+        assert_int_equal(
+            zhtp_rt_udp_batch_add(b, (struct sockaddr *)&rx_a[0], sl, frame, sizeof frame),
+            ZHTP_OK);
+    }
+    assert_int_equal(zhtp_rt_udp_batch_add(b, (struct sockaddr *)&rx_a[1], sl, frame, 7), ZHTP_OK);
+    assert_int_equal(zhtp_rt_udp_batch_add_again(b, (struct sockaddr *)&rx_a[2], sl), ZHTP_OK);
+    assert_int_equal(zhtp_rt_udp_batch_flush(b), 22);
+    zhtp_rt_udp_batch_stats st;
+    zhtp_rt_udp_batch_get_stats(b, &st);
+    assert_int_equal(st.calls, 1);
+    uint8_t got[2000];
+    for (int k = 0; k < 20; k++) {
+        ssize_t n = recv(rx[0], got, sizeof got, MSG_DONTWAIT);
+        assert_int_equal(n, 1280);
+        assert_int_equal(got[0], k);
+        assert_int_equal(got[1279], k);
+    }
+    assert_int_equal(recv(rx[0], got, sizeof got, MSG_DONTWAIT), -1);
+    for (int i = 1; i < 3; i++) {
+        assert_int_equal(recv(rx[i], got, sizeof got, MSG_DONTWAIT), 7);
+        assert_int_equal(got[6], 19);
+    }
+    zhtp_rt_udp_batch_free(b);
+    close(tx);
+    for (int i = 0; i < 3; i++)
+        close(rx[i]);
+}
+
+static void test_real_ipv4_socket_receives_all_in_order(void **state)
+{
+    (void)state;
+    real_family(AF_INET);
+}
+
+static void test_real_ipv6_socket_receives_all_in_order(void **state)
+{
+    (void)state;
+    real_family(AF_INET6);
+}
+
+/* A repeat across a full batch keeps its bytes (the arena was emptied by the flush). */
+static void test_add_again_across_full_batch_keeps_bytes(void **state)
+{
+    (void)state;
+    fake f = {0};
+    zhtp_rt_udp_batch *b = zhtp_rt_udp_batch_new(-1, fake_send, &f);
+    add_frames(b, ZHTP_RT_UDP_BATCH_FRAMES - 1, 32); /* last one starts with 62 */
+    struct sockaddr_in a = v4(10);
+    assert_int_equal(zhtp_rt_udp_batch_add_again(b, (struct sockaddr *)&a, sizeof a), ZHTP_OK);
+    assert_int_equal(zhtp_rt_udp_batch_add_again(b, (struct sockaddr *)&a, sizeof a), ZHTP_OK);
+    assert_int_equal(f.calls, 1);
+    assert_int_equal(zhtp_rt_udp_batch_flush(b), 1);
+    assert_int_equal(f.n_seen, ZHTP_RT_UDP_BATCH_FRAMES + 1);
+    assert_int_equal(f.seen[ZHTP_RT_UDP_BATCH_FRAMES - 1], ZHTP_RT_UDP_BATCH_FRAMES - 2);
+    assert_int_equal(f.seen[ZHTP_RT_UDP_BATCH_FRAMES], ZHTP_RT_UDP_BATCH_FRAMES - 2);
+    zhtp_rt_udp_batch_free(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_frames_leave_in_one_call_per_batch_in_order),
+        cmocka_unit_test(test_partial_send_is_retried_from_first_unsent),
+        cmocka_unit_test(test_eagain_drops_rest_without_retrying),
+        cmocka_unit_test(test_other_error_skips_only_its_frame),
+        cmocka_unit_test(test_bad_input_is_refused),
+        cmocka_unit_test(test_add_again_across_full_batch_keeps_bytes),
+        cmocka_unit_test(test_real_ipv4_socket_receives_all_in_order),
+        cmocka_unit_test(test_real_ipv6_socket_receives_all_in_order),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
