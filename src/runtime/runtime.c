@@ -761,6 +761,8 @@ static void http_metrics(rt *r, sbuf *b)
     sb_printf(b, "# HELP zhtp_drops_total Packets dropped, by reason\n"
                  "# TYPE zhtp_drops_total counter\n");
     sb_printf(b, "zhtp_drops_total{reason=\"bad\"} %" PRIu64 "\n", st.rx_bad);
+    sb_printf(b, "zhtp_drops_total{reason=\"late_fragment\"} %" PRIu64 "\n",
+              st.rx_late_fragments);
     sb_printf(b, "zhtp_drops_total{reason=\"no_route\"} %" PRIu64 "\n", st.drop_no_route);
     sb_printf(b, "zhtp_drops_total{reason=\"hop_limit\"} %" PRIu64 "\n", st.drop_hop_limit);
     sb_printf(b, "zhtp_drops_total{reason=\"queue\"} %" PRIu64 "\n", st.drop_queue);
@@ -773,6 +775,8 @@ static void http_metrics(rt *r, sbuf *b)
         tx.errors += st1.errors + st1.too_big;
         tx.frames += st1.frames;
         tx.calls += st1.calls;
+        tx.gso_sends += st1.gso_sends;
+        tx.gso_fallbacks += st1.gso_fallbacks;
     }
     sb_printf(b, "zhtp_drops_total{reason=\"socket_busy\"} %" PRIu64 "\n", tx.busy);
     sb_printf(b, "zhtp_drops_total{reason=\"socket_error\"} %" PRIu64 "\n", tx.errors);
@@ -783,6 +787,13 @@ static void http_metrics(rt *r, sbuf *b)
               "\n# HELP zhtp_udp_send_calls_total sendmmsg calls that sent them\n"
               "# TYPE zhtp_udp_send_calls_total counter\nzhtp_udp_send_calls_total %" PRIu64 "\n",
               tx.frames, tx.calls);
+    sb_printf(
+        b,
+        "# HELP zhtp_udp_gso_sends_total sendmmsg messages carrying several frames (UDP GSO)\n"
+        "# TYPE zhtp_udp_gso_sends_total counter\nzhtp_udp_gso_sends_total %" PRIu64 "\n"
+        "# HELP zhtp_udp_gso_fallbacks_total GSO messages refused, resent frame by frame\n"
+        "# TYPE zhtp_udp_gso_fallbacks_total counter\nzhtp_udp_gso_fallbacks_total %" PRIu64 "\n",
+        tx.gso_sends, tx.gso_fallbacks);
     sb_printf(b, "# HELP zhtp_peers Neighbours by state\n# TYPE zhtp_peers gauge\n");
     const zhtp_router *rtr = zhtp_node_router(r->node);
     size_t parent = 0, child = 0, other = 0, nn = zhtp_router_neighbour_count(rtr);

@@ -9,6 +9,14 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
 
 #include "udp_batch.h"
 #include "zhtp/err.h"
@@ -22,7 +30,15 @@ struct zhtp_rt_udp_batch {
     /* The latest frame copied in (for add_again): its place in the arena. */
     size_t last_off, last_len;
     bool have_last;
+    bool gso; /* runs of equal frames to one destination go out as one UDP_SEGMENT message */
     zhtp_rt_udp_batch_stats st;
+    /* Per message: its segment size (its first frame's length) and segment count. */
+    uint16_t seg_size[ZHTP_RT_UDP_BATCH_FRAMES];
+    uint16_t segs[ZHTP_RT_UDP_BATCH_FRAMES];
+    union {
+        char buf[CMSG_SPACE(sizeof(uint16_t))];
+        struct cmsghdr align;
+    } ctl[ZHTP_RT_UDP_BATCH_FRAMES];
     struct mmsghdr msgs[ZHTP_RT_UDP_BATCH_FRAMES];
     struct iovec iov[ZHTP_RT_UDP_BATCH_FRAMES];
     struct sockaddr_storage to[ZHTP_RT_UDP_BATCH_FRAMES];
@@ -44,7 +60,17 @@ zhtp_rt_udp_batch *zhtp_rt_udp_batch_new(int fd, zhtp_rt_udp_send_fn send, void 
     b->fd = fd;
     b->send = send != NULL ? send : default_send;
     b->ud = ud;
+    /* The kernel knows UDP_SEGMENT (Linux 4.18) when it can report the option's value. */
+    int v = 0;
+    socklen_t vl = sizeof v;
+    b->gso = fd >= 0 && getsockopt(fd, SOL_UDP, UDP_SEGMENT, &v, &vl) == 0;
     return b;
+}
+
+void zhtp_rt_udp_batch_set_gso(zhtp_rt_udp_batch *b, bool on)
+{
+    if (b != NULL)
+        b->gso = on;
 }
 
 void zhtp_rt_udp_batch_free(zhtp_rt_udp_batch *b)
@@ -82,6 +108,42 @@ static void queue(zhtp_rt_udp_batch *b, const struct sockaddr *to, size_t off, s
     b->msgs[i].msg_hdr.msg_namelen = sl;
     b->msgs[i].msg_hdr.msg_iov = &b->iov[i];
     b->msgs[i].msg_hdr.msg_iovlen = 1;
+    b->seg_size[i] = (uint16_t)(len > UINT16_MAX ? UINT16_MAX : len);
+    b->segs[i] = 1;
+}
+
+/* GSO: the frame just copied to arena[off..off+len) joins the previous message when it goes
+ * to the same place, follows it in the arena, the previous segments are all full-size and it
+ * is not larger (a shorter one ends the run), and the result stays a valid GSO send. */
+static bool join_previous(zhtp_rt_udp_batch *b, const struct sockaddr *to, size_t off, size_t len)
+{
+    if (!b->gso || b->n == 0)
+        return false;
+    unsigned i = b->n - 1;
+    struct iovec *v = &b->iov[i];
+    size_t seg = b->seg_size[i];
+    if ((uint8_t *)v->iov_base + v->iov_len != b->arena + off || len > seg ||
+        v->iov_len % seg != 0 || v->iov_len / seg != b->segs[i] ||
+        b->segs[i] >= ZHTP_RT_UDP_GSO_SEGS || v->iov_len + len > ZHTP_RT_UDP_GSO_BYTES)
+        return false;
+    socklen_t sl = addr_len(to);
+    if (b->msgs[i].msg_hdr.msg_namelen != sl || memcmp(&b->to[i], to, (size_t)sl) != 0)
+        return false;
+    v->iov_len += len;
+    b->segs[i]++;
+    struct msghdr *h = &b->msgs[i].msg_hdr;
+    if (h->msg_control == NULL) {
+        memset(&b->ctl[i], 0, sizeof b->ctl[i]);
+        h->msg_control = b->ctl[i].buf;
+        h->msg_controllen = sizeof b->ctl[i].buf;
+        struct cmsghdr *c = CMSG_FIRSTHDR(h);
+        c->cmsg_level = SOL_UDP;
+        c->cmsg_type = UDP_SEGMENT;
+        c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+        uint16_t gs = (uint16_t)seg;
+        memcpy(CMSG_DATA(c), &gs, sizeof gs);
+    }
+    return true;
 }
 
 int zhtp_rt_udp_batch_add(zhtp_rt_udp_batch *b, const struct sockaddr *to, socklen_t tolen,
@@ -100,7 +162,8 @@ int zhtp_rt_udp_batch_add(zhtp_rt_udp_batch *b, const struct sockaddr *to, sockl
     b->last_len = len;
     b->have_last = true;
     b->used += len;
-    queue(b, to, b->last_off, len);
+    if (!join_previous(b, to, b->last_off, len))
+        queue(b, to, b->last_off, len);
     return ZHTP_OK;
 }
 
@@ -120,22 +183,59 @@ int zhtp_rt_udp_batch_add_again(zhtp_rt_udp_batch *b, const struct sockaddr *to,
     return ZHTP_OK;
 }
 
-size_t zhtp_rt_udp_batch_flush(zhtp_rt_udp_batch *b)
+static bool is_busy(int e)
 {
-    if (b == NULL || b->n == 0)
-        return 0;
-    b->st.flushes++;
+    return e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS;
+}
+
+static size_t send_vec(zhtp_rt_udp_batch *b, struct mmsghdr *msgs, const uint16_t *segs,
+                       unsigned n);
+
+/* A GSO message the kernel refused (the route's MTU is below a segment, no checksum offload
+ * on the device ...): its frames go again one datagram each, and GSO stays off on this
+ * socket. Returns the frames sent. */
+static size_t send_split(zhtp_rt_udp_batch *b, const struct mmsghdr *m, unsigned seg_size,
+                         unsigned segs)
+{
+    struct mmsghdr one[ZHTP_RT_UDP_GSO_SEGS];
+    struct iovec iov[ZHTP_RT_UDP_GSO_SEGS];
+    uint16_t ones[ZHTP_RT_UDP_GSO_SEGS];
+    const struct iovec *v = m->msg_hdr.msg_iov;
+    size_t left = v->iov_len;
+    uint8_t *p = v->iov_base;
+    for (unsigned k = 0; k < segs; k++) {
+        size_t len = left < seg_size ? left : seg_size;
+        iov[k].iov_base = p;
+        iov[k].iov_len = len;
+        p += len;
+        left -= len;
+        memset(&one[k], 0, sizeof one[k]);
+        one[k].msg_hdr.msg_name = m->msg_hdr.msg_name;
+        one[k].msg_hdr.msg_namelen = m->msg_hdr.msg_namelen;
+        one[k].msg_hdr.msg_iov = &iov[k];
+        one[k].msg_hdr.msg_iovlen = 1;
+        ones[k] = 1;
+    }
+    return send_vec(b, one, ones, segs);
+}
+
+/* The sendmmsg loop over |n| messages carrying segs[i] frames each. */
+static size_t send_vec(zhtp_rt_udp_batch *b, struct mmsghdr *msgs, const uint16_t *segs, unsigned n)
+{
     size_t sent = 0;
     unsigned off = 0;
-    while (off < b->n) {
+    while (off < n) {
         b->st.calls++;
-        int r = b->send(b->ud, b->fd, b->msgs + off, b->n - off);
+        int r = b->send(b->ud, b->fd, msgs + off, n - off);
         if (r > 0) {
-            unsigned k = (unsigned)r > b->n - off ? b->n - off : (unsigned)r;
-            for (unsigned i = off; i < off + k; i++)
-                b->st.bytes += b->iov[i].iov_len;
-            b->st.frames += k;
-            sent += k;
+            unsigned k = (unsigned)r > n - off ? n - off : (unsigned)r;
+            for (unsigned i = off; i < off + k; i++) {
+                b->st.bytes += msgs[i].msg_hdr.msg_iov[0].iov_len;
+                b->st.frames += segs[i];
+                sent += segs[i];
+                if (segs[i] > 1)
+                    b->st.gso_sends++;
+            }
             off += k;
             continue;
         }
@@ -143,17 +243,37 @@ size_t zhtp_rt_udp_batch_flush(zhtp_rt_udp_batch *b)
         if (e == EINTR)
             continue;
         b->st.last_errno = e;
-        if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS) {
+        if (is_busy(e)) {
             /* The socket buffer is full: waiting would stall the loop, and what the node
              * emits next is as good to drop as this. The transport above retransmits. */
-            b->st.busy += b->n - off;
+            for (unsigned i = off; i < n; i++)
+                b->st.busy += segs[i];
             break;
+        }
+        if (segs[off] > 1) {
+            b->gso = false;
+            b->st.gso_fallbacks++;
+            const struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[off].msg_hdr);
+            uint16_t gs;
+            memcpy(&gs, CMSG_DATA(c), sizeof gs);
+            sent += send_split(b, &msgs[off], gs, segs[off]);
+            off++;
+            continue;
         }
         /* The error is the first unsent frame's (a destination the socket cannot reach,
          * a frame above the path MTU with DF ...): that frame alone is lost. */
         b->st.errors++;
         off++;
     }
+    return sent;
+}
+
+size_t zhtp_rt_udp_batch_flush(zhtp_rt_udp_batch *b)
+{
+    if (b == NULL || b->n == 0)
+        return 0;
+    b->st.flushes++;
+    size_t sent = send_vec(b, b->msgs, b->segs, b->n);
     b->n = 0;
     b->used = 0;
     b->have_last = false;
@@ -162,7 +282,11 @@ size_t zhtp_rt_udp_batch_flush(zhtp_rt_udp_batch *b)
 
 size_t zhtp_rt_udp_batch_pending(const zhtp_rt_udp_batch *b)
 {
-    return b != NULL ? b->n : 0;
+    size_t f = 0;
+    if (b != NULL)
+        for (unsigned i = 0; i < b->n; i++)
+            f += b->segs[i];
+    return f;
 }
 
 void zhtp_rt_udp_batch_get_stats(const zhtp_rt_udp_batch *b, zhtp_rt_udp_batch_stats *st)

@@ -1,8 +1,12 @@
 /* src/runtime/udp_batch.c: frames queued for one socket leave in few sendmmsg calls, in order,
- * with partial sends retried, EAGAIN/ENOBUFS dropping the rest and other errors one frame. */
+ * with partial sends retried, EAGAIN/ENOBUFS dropping the rest and other errors one frame;
+ * runs of equal frames to one destination share a UDP GSO message when enabled. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -18,6 +22,8 @@ typedef struct step {
 
 typedef struct fake {
     const step *script;
+    bool refuse_gso; /* EINVAL for a message with UDP_SEGMENT, as a kernel without offload */
+    size_t gso_msgs;
     size_t n_script, calls;
     uint8_t seen[256]; /* first byte of every frame the fake kernel took, in order */
     size_t n_seen;
@@ -38,8 +44,28 @@ static int fake_send(void *ud, int fd, struct mmsghdr *msgs, unsigned n)
     }
     unsigned k = (unsigned)s.take < n ? (unsigned)s.take : n;
     for (unsigned i = 0; i < k; i++) {
-        const uint8_t *b = msgs[i].msg_hdr.msg_iov[0].iov_base;
-        f->seen[f->n_seen++] = b[0];
+        struct msghdr *h = &msgs[i].msg_hdr;
+        const uint8_t *b = h->msg_iov[0].iov_base;
+        size_t len = h->msg_iov[0].iov_len, seg = len;
+        struct cmsghdr *c = h->msg_control != NULL ? CMSG_FIRSTHDR(h) : NULL;
+        if (c != NULL) {
+            assert_int_equal(c->cmsg_level, SOL_UDP);
+            assert_int_equal(c->cmsg_type, UDP_SEGMENT);
+            if (f->refuse_gso) {
+                if (i == 0) {
+                    errno = EINVAL;
+                    return -1;
+                }
+                return (int)i;
+            }
+            uint16_t gs;
+            memcpy(&gs, CMSG_DATA(c), sizeof gs);
+            seg = gs;
+            f->gso_msgs++;
+        }
+        /* the kernel cuts a GSO message into segments of gso_size, the last may be shorter */
+        for (size_t o = 0; o < len; o += seg)
+            f->seen[f->n_seen++] = b[o];
     }
     return (int)k;
 }
@@ -102,7 +128,7 @@ static void test_partial_send_is_retried_from_first_unsent(void **state)
 {
     (void)state;
     const step script[] = {{3, 0}, {0, EINTR}, {5, 0}};
-    fake f = {script, 3, 0, {0}, 0, 0};
+    fake f = {.script = script, .n_script = 3};
     zhtp_rt_udp_batch *b = zhtp_rt_udp_batch_new(-1, fake_send, &f);
     add_frames(b, 12, 64);
     assert_int_equal(zhtp_rt_udp_batch_flush(b), 12);
@@ -121,7 +147,7 @@ static void test_eagain_drops_rest_without_retrying(void **state)
 {
     (void)state;
     const step script[] = {{4, 0}, {0, EAGAIN}};
-    fake f = {script, 2, 0, {0}, 0, 0};
+    fake f = {.script = script, .n_script = 2};
     zhtp_rt_udp_batch *b = zhtp_rt_udp_batch_new(-1, fake_send, &f);
     add_frames(b, 10, 64);
     assert_int_equal(zhtp_rt_udp_batch_flush(b), 4);
@@ -133,7 +159,7 @@ static void test_eagain_drops_rest_without_retrying(void **state)
     assert_int_equal(st.last_errno, EAGAIN);
     /* ENOBUFS likewise; the next flush starts afresh */
     const step s2[] = {{0, ENOBUFS}};
-    f = (fake){s2, 1, 0, {0}, 0, 0};
+    f = (fake){.script = s2, .n_script = 1};
     add_frames(b, 3, 64);
     assert_int_equal(zhtp_rt_udp_batch_flush(b), 0);
     zhtp_rt_udp_batch_get_stats(b, &st);
@@ -147,7 +173,7 @@ static void test_other_error_skips_only_its_frame(void **state)
 {
     (void)state;
     const step script[] = {{2, 0}, {0, EINVAL}, {0, EMSGSIZE}, {100, 0}};
-    fake f = {script, 4, 0, {0}, 0, 0};
+    fake f = {.script = script, .n_script = 4};
     zhtp_rt_udp_batch *b = zhtp_rt_udp_batch_new(-1, fake_send, &f);
     add_frames(b, 8, 64);
     assert_int_equal(zhtp_rt_udp_batch_flush(b), 6);
@@ -235,6 +261,10 @@ static void real_family(int family)
     zhtp_rt_udp_batch_stats st;
     zhtp_rt_udp_batch_get_stats(b, &st);
     assert_int_equal(st.calls, 1);
+    /* with UDP GSO the 20 equal frames were one message; the receiver still sees 20 */
+    print_message("# %s: %" PRIu64 " GSO messages, %" PRIu64 " fallbacks\n",
+                  family == AF_INET ? "IPv4" : "IPv6", st.gso_sends, st.gso_fallbacks);
+    assert_int_equal(st.gso_fallbacks, 0);
     uint8_t got[2000];
     for (int k = 0; k < 20; k++) {
         ssize_t n = recv(rx[0], got, sizeof got, MSG_DONTWAIT);
@@ -283,6 +313,82 @@ static void test_add_again_across_full_batch_keeps_bytes(void **state)
     zhtp_rt_udp_batch_free(b);
 }
 
+static void add_one(zhtp_rt_udp_batch *b, uint16_t port, uint8_t first, size_t len)
+{
+    static uint8_t frame[2000];
+    struct sockaddr_in a = v4(port);
+    memset(frame, first, len);
+    assert_int_equal(zhtp_rt_udp_batch_add(b, (struct sockaddr *)&a, sizeof a, frame, len),
+                     ZHTP_OK);
+}
+
+static void test_gso_joins_equal_frames_to_one_destination(void **state)
+{
+    (void)state;
+    fake f = {0};
+    zhtp_rt_udp_batch *b = zhtp_rt_udp_batch_new(-1, fake_send, &f);
+    zhtp_rt_udp_batch_set_gso(b, true);
+    /* a 16 KiB packet's fragments: 12 full frames and a short one, one message */
+    for (uint8_t k = 0; k < 12; k++)
+        add_one(b, 9, k, 1280);
+    add_one(b, 9, 12, 600);
+    /* after a short frame a new run starts; another destination too; a larger frame too */
+    add_one(b, 9, 13, 1280);
+    add_one(b, 10, 14, 1280);
+    add_one(b, 10, 15, 1280);
+    add_one(b, 10, 16, 1300);
+    assert_int_equal(zhtp_rt_udp_batch_pending(b), 17);
+    assert_int_equal(zhtp_rt_udp_batch_flush(b), 17);
+    assert_int_equal(f.calls, 1);
+    assert_int_equal(f.gso_msgs, 2); /* frames 0-12 and 14-15; 13 and 16 alone */
+    assert_int_equal(f.n_seen, 17);
+    for (unsigned i = 0; i < 17; i++)
+        assert_int_equal(f.seen[i], i);
+    zhtp_rt_udp_batch_stats st;
+    zhtp_rt_udp_batch_get_stats(b, &st);
+    assert_int_equal(st.frames, 17);
+    assert_int_equal(st.bytes, 14 * 1280 + 600 + 1280 + 1300);
+    assert_int_equal(st.gso_sends, 2);
+    /* a run is capped at ZHTP_RT_UDP_GSO_SEGS frames */
+    f.n_seen = 0;
+    f.gso_msgs = 0;
+    for (unsigned k = 0; k < ZHTP_RT_UDP_GSO_SEGS + 3; k++)
+        add_one(b, 9, (uint8_t)k, 100);
+    assert_int_equal(zhtp_rt_udp_batch_flush(b), ZHTP_RT_UDP_GSO_SEGS + 3);
+    assert_int_equal(f.gso_msgs, 2);
+    assert_int_equal(f.seen[ZHTP_RT_UDP_GSO_SEGS + 2], ZHTP_RT_UDP_GSO_SEGS + 2);
+    zhtp_rt_udp_batch_free(b);
+}
+
+static void test_gso_refused_resends_frames_and_turns_off(void **state)
+{
+    (void)state;
+    fake f = {0};
+    f.refuse_gso = true;
+    zhtp_rt_udp_batch *b = zhtp_rt_udp_batch_new(-1, fake_send, &f);
+    zhtp_rt_udp_batch_set_gso(b, true);
+    add_one(b, 11, 0, 500); /* alone: another destination follows */
+    for (uint8_t k = 1; k < 6; k++)
+        add_one(b, 9, k, 1280);
+    add_one(b, 11, 6, 500);
+    assert_int_equal(zhtp_rt_udp_batch_flush(b), 7);
+    assert_int_equal(f.n_seen, 7);
+    for (unsigned i = 0; i < 7; i++)
+        assert_int_equal(f.seen[i], i);
+    zhtp_rt_udp_batch_stats st;
+    zhtp_rt_udp_batch_get_stats(b, &st);
+    assert_int_equal(st.gso_fallbacks, 1);
+    assert_int_equal(st.errors, 0);
+    /* GSO stays off: the next run leaves as single datagrams */
+    for (uint8_t k = 0; k < 4; k++)
+        add_one(b, 9, k, 1280);
+    assert_int_equal(zhtp_rt_udp_batch_flush(b), 4);
+    zhtp_rt_udp_batch_get_stats(b, &st);
+    assert_int_equal(st.gso_fallbacks, 1);
+    assert_int_equal(st.gso_sends, 0);
+    zhtp_rt_udp_batch_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -292,6 +398,8 @@ int main(void)
         cmocka_unit_test(test_other_error_skips_only_its_frame),
         cmocka_unit_test(test_bad_input_is_refused),
         cmocka_unit_test(test_add_again_across_full_batch_keeps_bytes),
+        cmocka_unit_test(test_gso_joins_equal_frames_to_one_destination),
+        cmocka_unit_test(test_gso_refused_resends_frames_and_turns_off),
         cmocka_unit_test(test_real_ipv4_socket_receives_all_in_order),
         cmocka_unit_test(test_real_ipv6_socket_receives_all_in_order),
     };
