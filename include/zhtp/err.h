@@ -45,6 +45,7 @@ typedef ptrdiff_t zhtp_ssize;
     X(ZHTP_ERR_WIRE_FIELD, -106, "field value out of range")                                       \
     X(ZHTP_ERR_WIRE_FRAGMENT, -107, "bad fragment")                                                \
     X(ZHTP_ERR_WIRE_REASSEMBLY_FULL, -108, "reassembly memory limit reached")                      \
+    X(ZHTP_ERR_WIRE_FRAGMENT_LATE, -109, "fragment of a packet already completed or dropped")      \
     /* core/session (-200..-299) */                                                                \
     X(ZHTP_ERR_SESSION_NO_SESSION, -200, "no established session with this peer")                  \
     X(ZHTP_ERR_SESSION_UNKNOWN_INDEX, -201, "no session has this receiver index")                  \

@@ -194,7 +194,10 @@ int zhtp_node_next_event(zhtp_node *n, zhtp_node_event *ev);
 
 typedef struct zhtp_node_stats {
     uint64_t rx_frames, rx_bytes, tx_frames, tx_bytes;
-    uint64_t rx_bad;           /* undecodable datagrams, bad payloads, id/identity mismatches */
+    uint64_t rx_bad; /* undecodable datagrams, bad payloads, id/identity mismatches */
+    /* Fragments of a packet reassembly already finished with: the repeated copies sent on
+     * lossy links (docs/node.md), or the rest of an evicted packet. Expected, not bad. */
+    uint64_t rx_late_fragments;
     uint64_t fwd_packets;      /* DATA forwarded for others */
     uint64_t drop_no_route;    /* DATA with no next hop */
     uint64_t drop_hop_limit;   /* DATA whose hop limit ran out */

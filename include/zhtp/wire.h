@@ -429,9 +429,10 @@ void zhtp_wire_reasm_free(zhtp_wire_reasm *r); /* NULL is a no-op */
  *  - the length of the completed packet, with *packet pointing into the reassembler: valid
  *    until the next call on r (feed, tick or free);
  *  - ZHTP_ERR_AGAIN: accepted (or an exact duplicate), packet not complete yet;
- *  - ZHTP_ERR_WIRE_FRAGMENT: malformed, inconsistent with earlier fragments of the same
- *    packet (total_len or overlapping bytes differ: the whole partial packet is dropped),
- *    or belongs to a packet recently completed, evicted or expired (never resurrected);
+ *  - ZHTP_ERR_WIRE_FRAGMENT: malformed, or inconsistent with earlier fragments of the same
+ *    packet (total_len or overlapping bytes differ: the whole partial packet is dropped);
+ *  - ZHTP_ERR_WIRE_FRAGMENT_LATE: belongs to a packet recently completed, evicted, expired
+ *    or dropped (never resurrected): typically a repeated copy, not an attack;
  *  - ZHTP_ERR_WIRE_REASSEMBLY_FULL: total_len above max_packet_len or above a memory limit
  *    even with everything else evicted;
  *  - ZHTP_ERR_NOMEM: allocation failed; older packets may have been evicted to make room

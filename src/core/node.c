@@ -2015,7 +2015,10 @@ int zhtp_node_recv(zhtp_node *n, zhtp_link_id link_id, const zhtp_addr *from, co
             rc = on_link_packet(n, (uint32_t)li, from, pkt, (size_t)pl, now);
         else if (pl == ZHTP_ERR_AGAIN)
             rc = ZHTP_OK;
-        else {
+        else if (pl == ZHTP_ERR_WIRE_FRAGMENT_LATE) {
+            n->st.rx_late_fragments++;
+            rc = ZHTP_OK;
+        } else {
             if (pl != ZHTP_ERR_NOMEM)
                 n->st.rx_bad++;
             rc = (int)pl;

@@ -258,7 +258,7 @@ zhtp_ssize zhtp_wire_reasm_feed(zhtp_wire_reasm *r, uint64_t peer, const uint8_t
     entry *e = find(r, peer, fh.tag);
     if (!e && recently_finished(r, peer, fh.tag, now)) {
         r->rejected++;
-        return ZHTP_ERR_WIRE_FRAGMENT;
+        return ZHTP_ERR_WIRE_FRAGMENT_LATE; /* a repeated copy, or after an eviction */
     }
     if (!e) {
         size_t need = entry_size(fh.total_len);

@@ -73,7 +73,7 @@ static void split_and_rejoin(zt_rng *r, zhtp_wire_reasm *ra, uint64_t peer, uint
     assert_memory_equal(out, packet, len);
     /* a late duplicate of a completed packet does not start it again */
     got = zhtp_wire_reasm_feed(ra, peer, f[0].b, f[0].len, now, &out);
-    assert_int_equal(got, ZHTP_ERR_WIRE_FRAGMENT);
+    assert_int_equal(got, ZHTP_ERR_WIRE_FRAGMENT_LATE);
     for (size_t i = 0; i < (size_t)count; i++)
         free(f[i].b);
     free(f);
@@ -195,7 +195,7 @@ static void a_fragment_lost_for_good_expires_the_packet_and_frees_its_memory(voi
     /* the lost fragment turning up late does not revive it */
     zhtp_ssize n = zhtp_wire_fragment_build(f, sizeof f, pkt, 5000, 200, 77, lost);
     assert_int_equal(zhtp_wire_reasm_feed(ra, 5, f, (size_t)n, cfg.timeout_ns + 1, &out),
-                     ZHTP_ERR_WIRE_FRAGMENT);
+                     ZHTP_ERR_WIRE_FRAGMENT_LATE);
     zhtp_wire_reasm_free(ra);
 }
 

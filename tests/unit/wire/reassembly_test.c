@@ -81,11 +81,11 @@ static void overlapping_fragments_must_agree(void **state)
     zhtp_wire_reasm_get_stats(ra, &st);
     assert_int_equal(st.packets_total, 0);
     /* and it does not come back from its remaining fragments */
-    assert_int_equal(feed_part(ra, 1, 2, p, 100, 48, 52, 0, &out), ZHTP_ERR_WIRE_FRAGMENT);
+    assert_int_equal(feed_part(ra, 1, 2, p, 100, 48, 52, 0, &out), ZHTP_ERR_WIRE_FRAGMENT_LATE);
     /* a fragment claiming another total_len for the same tag: both claims dropped */
     assert_int_equal(feed_part(ra, 1, 3, p, 100, 0, 48, 0, &out), ZHTP_ERR_AGAIN);
     assert_int_equal(feed_part(ra, 1, 3, p, 96, 48, 48, 0, &out), ZHTP_ERR_WIRE_FRAGMENT);
-    assert_int_equal(feed_part(ra, 1, 3, p, 100, 48, 52, 0, &out), ZHTP_ERR_WIRE_FRAGMENT);
+    assert_int_equal(feed_part(ra, 1, 3, p, 100, 48, 52, 0, &out), ZHTP_ERR_WIRE_FRAGMENT_LATE);
     /* the same tag from another peer is another packet */
     assert_int_equal(feed_part(ra, 2, 3, p, 100, 0, 100, 0, &out), 100);
     zhtp_wire_reasm_free(ra);
@@ -105,8 +105,8 @@ static void evicted_packets_are_not_resurrected(void **state)
     zhtp_wire_reasm_stats st;
     zhtp_wire_reasm_get_stats(ra, &st);
     assert_int_equal(st.evicted, 1);
-    assert_int_equal(feed_part(ra, 1, 10, p, 64, 32, 32, 2, &out), ZHTP_ERR_WIRE_FRAGMENT);
-    assert_int_equal(feed_part(ra, 1, 10, p, 64, 0, 64, 2, &out), ZHTP_ERR_WIRE_FRAGMENT);
+    assert_int_equal(feed_part(ra, 1, 10, p, 64, 32, 32, 2, &out), ZHTP_ERR_WIRE_FRAGMENT_LATE);
+    assert_int_equal(feed_part(ra, 1, 10, p, 64, 0, 64, 2, &out), ZHTP_ERR_WIRE_FRAGMENT_LATE);
     assert_int_equal(feed_part(ra, 1, 11, p, 64, 32, 32, 3, &out), 64);
     /* once the memory of tag 10 has aged out, the tag is free for a new packet */
     zhtp_time later = 2 + 30 * ZHTP_NS_PER_SEC;
@@ -132,7 +132,7 @@ static void partial_packets_expire_on_the_virtual_clock(void **state)
     assert_true(zhtp_wire_reasm_next_deadline(ra) == t0 + 7 + cfg.timeout_ns);
     /* feeding also expires: a fragment after peer 2's deadline finds nothing to join */
     assert_int_equal(feed_part(ra, 2, 1, p, 64, 32, 32, t0 + 7 + cfg.timeout_ns, &out),
-                     ZHTP_ERR_WIRE_FRAGMENT);
+                     ZHTP_ERR_WIRE_FRAGMENT_LATE);
     assert_true(zhtp_wire_reasm_next_deadline(ra) == ZHTP_TIME_NEVER);
     zhtp_wire_reasm_stats st;
     zhtp_wire_reasm_get_stats(ra, &st);
@@ -258,7 +258,7 @@ static zhtp_ssize m_feed(model *m, uint64_t peer, uint16_t tag, uint32_t total, 
     for (size_t i = 0; i < 16; i++)
         if (m->ring[i].used && m->ring[i].peer == peer && m->ring[i].tag == tag &&
             now < m->ring[i].until)
-            return ZHTP_ERR_WIRE_FRAGMENT;
+            return ZHTP_ERR_WIRE_FRAGMENT_LATE;
     size_t i;
     for (i = 0; i < m->n; i++)
         if (m->e[i].peer == peer && m->e[i].tag == tag)
@@ -474,7 +474,7 @@ static int scenario(counting *c, bool *saw_nomem)
                     completed++;
                 } else if (got != ZHTP_ERR_AGAIN) {
                     /* peer 2's tag 0 was evicted by its tag 2 */
-                    assert_int_equal(got, ZHTP_ERR_WIRE_FRAGMENT);
+                    assert_int_equal(got, ZHTP_ERR_WIRE_FRAGMENT_LATE);
                 }
             }
         }
