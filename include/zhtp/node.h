@@ -33,6 +33,7 @@
 #include "zhtp/identity.h"
 #include "zhtp/mem.h"
 #include "zhtp/routing.h"
+#include "zhtp/session.h"
 #include "zhtp/types.h"
 
 #ifdef __cplusplus
@@ -238,6 +239,12 @@ typedef struct zhtp_node_stats {
     uint64_t loc_rewrites;
 } zhtp_node_stats;
 void zhtp_node_get_stats(const zhtp_node *n, zhtp_node_stats *st);
+
+/* The node's sessions (link and end-to-end share one pool): fills |st| with the session
+ * layer's counters (handshakes completed as initiator/responder, failures, public-key
+ * operations, ...) and returns the connections counted by the limit. Zeroes in plaintext
+ * mode. */
+size_t zhtp_node_session_stats(const zhtp_node *n, zhtp_session_stats *st);
 
 /* This node's id (borrowed for the node's life). */
 const uint8_t *zhtp_node_id(const zhtp_node *n);

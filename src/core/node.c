@@ -2599,6 +2599,17 @@ void zhtp_node_get_stats(const zhtp_node *n, zhtp_node_stats *st)
         *st = n->st;
 }
 
+size_t zhtp_node_session_stats(const zhtp_node *n, zhtp_session_stats *st)
+{
+    if (st)
+        memset(st, 0, sizeof *st);
+    if (!n || !n->sess)
+        return 0;
+    if (st)
+        zhtp_session_get_stats(n->sess, st);
+    return zhtp_session_count(n->sess);
+}
+
 const uint8_t *zhtp_node_id(const zhtp_node *n)
 {
     return n->self;

@@ -156,6 +156,13 @@ static void node_discovers_neighbour_and_delivers_reliable_message(void **state)
     assert_int_equal(ev.type, ZHTP_NODE_EV_ACKED);
     assert_int_equal(ev.msg_id, id);
     assert_int_equal(zhtp_node_next_event(a.node, &ev), ZHTP_ERR_AGAIN);
+    /* one link session each way: a handshake on each side, one connection each */
+    zhtp_session_stats sa, sb;
+    assert_int_equal(zhtp_node_session_stats(a.node, &sa), 1);
+    assert_int_equal(zhtp_node_session_stats(b.node, &sb), 1);
+    assert_int_equal(sa.handshakes_initiator + sa.handshakes_responder, 1);
+    assert_int_equal(sb.handshakes_initiator + sb.handshakes_responder, 1);
+    assert_int_equal(sa.handshakes_initiator + sb.handshakes_initiator, 1);
     side_clear(&a);
     side_clear(&b);
 }
