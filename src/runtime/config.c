@@ -219,7 +219,8 @@ int zhtp_rt_options_set(zhtp_rt_options *o, const char *key, const char *val, ch
         o->discovery_interval_ms = (uint32_t)v;
         return 0;
     }
-    if (strcmp(key, "content_max") == 0 || strcmp(key, "store_quota") == 0) {
+    if (strcmp(key, "content_max") == 0 || strcmp(key, "store_quota") == 0 ||
+        strcmp(key, "store_quota_peer") == 0) {
         /* bytes, with an optional K, M or G suffix (powers of 1024) */
         char *end;
         errno = 0;
@@ -233,7 +234,10 @@ int zhtp_rt_options_set(zhtp_rt_options *o, const char *key, const char *val, ch
                      key, val);
             return -1;
         }
-        *(key[0] == 'c' ? &o->content_max : &o->store_quota) = (uint64_t)v << shift;
+        uint64_t *dst = key[0] == 'c'                          ? &o->content_max
+                        : strcmp(key, "store_quota_peer") == 0 ? &o->store_quota_peer
+                                                               : &o->store_quota;
+        *dst = (uint64_t)v << shift;
         return 0;
     }
     if (strcmp(key, "log_level") == 0) {

@@ -1590,6 +1590,7 @@ int zhtp_rt_run(const zhtp_rt_options *o)
         .data_dir = o->data_dir,
         .content_max = o->content_max,
         .quota_bytes = o->store_quota,
+        .quota_peer_bytes = o->store_quota_peer,
         .rng = rt_rng,
         .now = xfer_now,
         .kick = xfer_kick,

@@ -38,11 +38,12 @@ typedef struct zhtp_rt_options {
                                   * flags: SIGHUP replaces the first part and keeps the second */
     char http[ZHTP_RT_ADDR_STR]; /* "" : no HTTP responder */
     int log_level;
-    char config[512];     /* the file the options came from ("" : none); SIGHUP re-reads it */
-    char control[512];    /* control socket path ("" : DATA_DIR/control.sock) */
-    bool no_control;      /* no control socket at all */
-    uint64_t content_max; /* largest put/get in bytes; 0: 256 MiB (xfer.h) */
-    uint64_t store_quota; /* LMDB store quota in bytes; 0: the store's default (1 GiB) */
+    char config[512];          /* the file the options came from ("" : none); SIGHUP re-reads it */
+    char control[512];         /* control socket path ("" : DATA_DIR/control.sock) */
+    bool no_control;           /* no control socket at all */
+    uint64_t content_max;      /* largest put/get in bytes; 0: 256 MiB (xfer.h) */
+    uint64_t store_quota;      /* LMDB store quota in bytes; 0: the store's default (1 GiB) */
+    uint64_t store_quota_peer; /* share of one remote peer's STOREs; 0: store_quota / 4 */
     /* LAN discovery (discovery.h): on unless no_discovery; only listen sockets on a wildcard
      * address are advertised. Interfaces: comma-separated names, "" = every up non-loopback. */
     bool no_discovery;

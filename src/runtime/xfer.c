@@ -135,9 +135,10 @@ int zhtp_rt_xfer_new(zhtp_rt_xfer **out, const zhtp_rt_xfer_config *cfg, zhtp_dh
     x->cfg.data_dir = x->data_dir;
     x->net_offset = wall_ns() - now_of(x);
     zhtp_store_config sc = {.quota_bytes = cfg->quota_bytes};
-    /* Chunks stored on behalf of others are charged per peer; a node that fetches a large
-     * file of its own caches nothing for others, so the per-peer share follows the total. */
-    sc.quota_peer_bytes = cfg->quota_bytes ? cfg->quota_bytes : ZHTP_STORE_DEFAULT_QUOTA_BYTES;
+    /* STOREs received from a remote peer are charged to that peer's share (the node's own
+     * puts and what its gets fetch are not), so one peer cannot fill the store for all. */
+    uint64_t total = cfg->quota_bytes ? cfg->quota_bytes : ZHTP_STORE_DEFAULT_QUOTA_BYTES;
+    sc.quota_peer_bytes = cfg->quota_peer_bytes ? cfg->quota_peer_bytes : total / 4;
     int rc = zhtp_dht_store_open(&x->ds, x->data_dir, &sc, store_clock, x);
     if (rc != ZHTP_OK) {
         snprintf(err, err_cap, "store %s/store: %s", x->data_dir, zhtp_strerror(rc));
@@ -147,7 +148,7 @@ int zhtp_rt_xfer_new(zhtp_rt_xfer **out, const zhtp_rt_xfer_config *cfg, zhtp_dh
     memset(dht, 0, sizeof *dht);
     dht->rng = cfg->rng;
     dht->rng_user_data = cfg->user_data;
-    dht->store = zhtp_dht_store_ops_for(x->ds);
+    zhtp_dht_store_configure(x->ds, dht); /* store ops + per-peer charging of STOREs */
     dht->net_time_offset = x->net_offset;
     dht->content_max = x->cfg.content_max;
     *out = x;

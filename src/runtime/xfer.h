@@ -31,10 +31,11 @@
 typedef struct zhtp_rt_xfer zhtp_rt_xfer;
 
 typedef struct zhtp_rt_xfer_config {
-    const char *data_dir; /* the store goes to DATA_DIR/store */
-    uint64_t content_max; /* 0: ZHTP_RT_CONTENT_MAX_DEF */
-    uint64_t quota_bytes; /* store quota; 0: the store's default */
-    zhtp_rng_fn rng;      /* for the DHT */
+    const char *data_dir;      /* the store goes to DATA_DIR/store */
+    uint64_t content_max;      /* 0: ZHTP_RT_CONTENT_MAX_DEF */
+    uint64_t quota_bytes;      /* store quota; 0: the store's default */
+    uint64_t quota_peer_bytes; /* what STOREs from one remote peer may use; 0: a quarter */
+    zhtp_rng_fn rng;           /* for the DHT */
     zhtp_time (*now)(void *user_data);
     void (*kick)(void *user_data); /* drain the node's datagrams and re-arm its timer */
     void (*log)(void *user_data, int level, const char *msg);

@@ -21,6 +21,7 @@ static void usage(FILE *f)
           "  --content-max N         largest zhtp put/get through this daemon, bytes\n"
           "                          (K, M, G suffixes; default 256M)\n"
           "  --store-quota N         quota of the LMDB store DATA_DIR/store (default 1G)\n"
+          "  --store-quota-peer N    share one remote peer's STOREs may use (default quota/4)\n"
           "  --discovery on|off      LAN discovery beacons (default on; only listen sockets\n"
           "                          on 0.0.0.0 or [::] are advertised)\n"
           "  --discovery-interfaces LIST  comma-separated interfaces (default: all up,\n"
