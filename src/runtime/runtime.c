@@ -49,6 +49,7 @@ typedef struct rt_sock {
      * its end (udp_batch.h); its counters feed /metrics. */
     zhtp_rt_udp_batch *tx;
     uint64_t tx_errors_logged;
+    uint64_t rx_frames, rx_bytes; /* datagrams handed to the node (/metrics, per link) */
 } rt_sock;
 
 typedef struct rt_addr {
@@ -517,6 +518,8 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
     r->rx_ctx = true;
     r->rx_link = s->link;
     r->rx_from = za;
+    s->rx_frames++;
+    s->rx_bytes += (uint64_t)nread;
     int rc = zhtp_node_recv(r->node, s->link, &za, (const uint8_t *)buf->base, (size_t)nread, now);
     if (rc == ZHTP_OK)
         note_sender(r, (size_t)(s->link - 1), from, now);
@@ -761,8 +764,7 @@ static void http_metrics(rt *r, sbuf *b)
     sb_printf(b, "# HELP zhtp_drops_total Packets dropped, by reason\n"
                  "# TYPE zhtp_drops_total counter\n");
     sb_printf(b, "zhtp_drops_total{reason=\"bad\"} %" PRIu64 "\n", st.rx_bad);
-    sb_printf(b, "zhtp_drops_total{reason=\"late_fragment\"} %" PRIu64 "\n",
-              st.rx_late_fragments);
+    sb_printf(b, "zhtp_drops_total{reason=\"late_fragment\"} %" PRIu64 "\n", st.rx_late_fragments);
     sb_printf(b, "zhtp_drops_total{reason=\"no_route\"} %" PRIu64 "\n", st.drop_no_route);
     sb_printf(b, "zhtp_drops_total{reason=\"hop_limit\"} %" PRIu64 "\n", st.drop_hop_limit);
     sb_printf(b, "zhtp_drops_total{reason=\"queue\"} %" PRIu64 "\n", st.drop_queue);
@@ -794,7 +796,42 @@ static void http_metrics(rt *r, sbuf *b)
         "# HELP zhtp_udp_gso_fallbacks_total GSO messages refused, resent frame by frame\n"
         "# TYPE zhtp_udp_gso_fallbacks_total counter\nzhtp_udp_gso_fallbacks_total %" PRIu64 "\n",
         tx.gso_sends, tx.gso_fallbacks);
-    sb_printf(b, "# HELP zhtp_peers Neighbours by state\n# TYPE zhtp_peers gauge\n");
+    /* Per link (one UDP socket each): what crossed its socket, both ways. */
+    sb_printf(b, "# HELP zhtp_link_packets_total UDP datagrams by link and direction\n"
+                 "# TYPE zhtp_link_packets_total counter\n");
+    for (size_t i = 0; i < r->n_socks; i++) {
+        zhtp_rt_udp_batch_stats st1;
+        zhtp_rt_udp_batch_get_stats(r->socks[i].tx, &st1);
+        sb_printf(b,
+                  "zhtp_link_packets_total{link=\"%s\",dir=\"in\"} %" PRIu64 "\n"
+                  "zhtp_link_packets_total{link=\"%s\",dir=\"out\"} %" PRIu64 "\n",
+                  r->socks[i].name, r->socks[i].rx_frames, r->socks[i].name, st1.frames);
+    }
+    sb_printf(b, "# HELP zhtp_link_bytes_total UDP payload bytes by link and direction\n"
+                 "# TYPE zhtp_link_bytes_total counter\n");
+    for (size_t i = 0; i < r->n_socks; i++) {
+        zhtp_rt_udp_batch_stats st1;
+        zhtp_rt_udp_batch_get_stats(r->socks[i].tx, &st1);
+        sb_printf(b,
+                  "zhtp_link_bytes_total{link=\"%s\",dir=\"in\"} %" PRIu64 "\n"
+                  "zhtp_link_bytes_total{link=\"%s\",dir=\"out\"} %" PRIu64 "\n",
+                  r->socks[i].name, r->socks[i].rx_bytes, r->socks[i].name, st1.bytes);
+    }
+    zhtp_session_stats ss;
+    size_t conns = zhtp_node_session_stats(r->node, &ss);
+    sb_printf(b,
+              "# HELP zhtp_sessions Connections (link and end-to-end sessions, and handshakes "
+              "under way)\n# TYPE zhtp_sessions gauge\nzhtp_sessions %zu\n"
+              "# HELP zhtp_handshakes_total Handshakes completed, by our role\n"
+              "# TYPE zhtp_handshakes_total counter\n"
+              "zhtp_handshakes_total{role=\"initiator\"} %" PRIu64 "\n"
+              "zhtp_handshakes_total{role=\"responder\"} %" PRIu64 "\n"
+              "# HELP zhtp_handshake_failures_total Handshakes given up\n"
+              "# TYPE zhtp_handshake_failures_total counter\n"
+              "zhtp_handshake_failures_total %" PRIu64 "\n",
+              conns, ss.handshakes_initiator, ss.handshakes_responder, ss.handshake_failures);
+    /* Every link of zhtpd is a UDP socket today; the medium label is there for the radios. */
+    sb_printf(b, "# HELP zhtp_peers Neighbours by medium and state\n# TYPE zhtp_peers gauge\n");
     const zhtp_router *rtr = zhtp_node_router(r->node);
     size_t parent = 0, child = 0, other = 0, nn = zhtp_router_neighbour_count(rtr);
     for (size_t i = 0; i < nn; i++) {
@@ -808,10 +845,12 @@ static void http_metrics(rt *r, sbuf *b)
         else
             other++;
     }
-    sb_printf(b, "zhtp_peers{state=\"authenticated\"} %zu\n", zhtp_node_neighbour_count(r->node));
+    sb_printf(b, "zhtp_peers{medium=\"udp\",state=\"authenticated\"} %zu\n",
+              zhtp_node_neighbour_count(r->node));
     sb_printf(b,
-              "zhtp_peers{state=\"parent\"} %zu\nzhtp_peers{state=\"child\"} %zu\n"
-              "zhtp_peers{state=\"other\"} %zu\n",
+              "zhtp_peers{medium=\"udp\",state=\"parent\"} %zu\n"
+              "zhtp_peers{medium=\"udp\",state=\"child\"} %zu\n"
+              "zhtp_peers{medium=\"udp\",state=\"other\"} %zu\n",
               parent, child, other);
     sb_printf(b,
               "# HELP zhtp_uptime_seconds Seconds since start\n# TYPE zhtp_uptime_seconds "

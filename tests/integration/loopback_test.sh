@@ -72,7 +72,7 @@ line_up() {
         [ "$(for n in a b c; do field $n '["root_id"]'; done | sort -u | wc -l)" = 1 ]
 }
 
-echo "1..14"
+echo "1..15"
 start a; start b; start c
 all_answer() { [ -n "$(field a '["node_id"]')" ] && [ -n "$(field b '["node_id"]')" ] && [ -n "$(field c '["node_id"]')" ]; }
 check "three daemons answer /status" wait_for 10 all_answer
@@ -91,6 +91,14 @@ if wait_for 20 delivered; then ok "a message from a reaches c through b and is a
 else not_ok "a message from a reaches c through b and is acknowledged end to end" "$(status a)" "$(status c)"; fi
 fwd=$(get "http://127.0.0.1:${http[b]}/metrics" | awk '$1=="zhtp_forwarded_packets_total"{print $2}')
 check "b's /metrics counts the packets it relayed" [ "${fwd:-0}" -ge 1 ]
+m=$(get "http://127.0.0.1:${http[b]}/metrics")
+mval() { awk -v k="$1" '$1==k{print $2}' <<<"$m"; }
+hs=$(($(mval 'zhtp_handshakes_total{role="initiator"}') + $(mval 'zhtp_handshakes_total{role="responder"}')))
+echo "# b: $(grep -E '^zhtp_(peers|sessions|handshakes_total|link_)' <<<"$m" | tr '\n' ' ')"
+check "b's /metrics: 2 udp peers, >= 2 sessions and handshakes, packets both ways on its link" \
+    [ "$(mval 'zhtp_peers{medium="udp",state="authenticated"}')" = 2 -a "$(mval zhtp_sessions)" -ge 2 \
+    -a "$hs" -ge 2 -a "$(mval "zhtp_link_packets_total{link=\"127.0.0.1:${udp[b]}\",dir=\"in\"}")" -ge 1 \
+    -a "$(mval "zhtp_link_bytes_total{link=\"127.0.0.1:${udp[b]}\",dir=\"out\"}")" -ge 1 ]
 
 # SIGTERM: clean exit within 2 s.
 old_c=${id[c]}
