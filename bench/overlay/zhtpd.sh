@@ -3,7 +3,7 @@
 # through ZB_SCENARIOS; see bench/overlay/README.md). One zhtpd per namespace zb-a, zb-b, zb-c,
 # each with its TUN interface (zb-zh-NODE) and static UDP peers only with its neighbours over
 # the underlay IPv6 (a - b - c), so a reaches c only through b's daemon. Defaults otherwise:
-# TUN MTU 65535 (zhtpd's default), control socket on, log level warn.
+# TUN MTU 16384 (zhtpd's default), control socket on, log level warn.
 #   zhtpd          the defaults
 #   zhtpd-mtu1280  the TUN MTU (and so the largest packet carried) forced to 1280
 # ZHTPD_BIN: the daemon to run (default: build-release/tools/zhtpd/zhtpd of this repository).
