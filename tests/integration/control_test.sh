@@ -9,6 +9,7 @@
 # TAP on stdout; every wait is bounded; the daemon is killed on any exit.
 # Usage: control_test.sh PATH/TO/zhtpd PATH/TO/zhtp
 set -u
+. "${BASH_SOURCE[0]%/*}/it_lib.sh"
 zhtpd=${1:?usage: control_test.sh ZHTPD ZHTP}
 zhtp=${2:?usage: control_test.sh ZHTPD ZHTP}
 command -v python3 >/dev/null || { echo "1..0 # SKIP needs python3"; exit 0; }
@@ -22,15 +23,8 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-main=$$
-( for _ in $(seq 1 450); do sleep 0.2; kill -0 $main 2>/dev/null || exit 0; done
-  echo "# watchdog: test exceeded 90 s" >&2; kill -TERM $main ) 2>/dev/null &
-watchdog=$!
+it_watchdog 90
 
-n_test=0 failed=0
-ok() { n_test=$((n_test + 1)); echo "ok $n_test - $1"; }
-not_ok() { n_test=$((n_test + 1)); failed=1; echo "not ok $n_test - $1"; shift; for l in "$@"; do echo "# $l"; done; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
 
 data=$dir/node
 sock=$data/control.sock

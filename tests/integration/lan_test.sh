@@ -13,6 +13,7 @@
 # Needs root (namespaces); otherwise every case is reported skipped. TAP; bounded; cleans up.
 # Usage: lan_test.sh PATH/TO/zhtpd
 set -u
+. "${BASH_SOURCE[0]%/*}/it_lib.sh"
 zhtpd=${1:?usage: lan_test.sh ZHTPD}
 if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null || ! command -v python3 >/dev/null; then
     echo "1..1"; echo "ok 1 # SKIP needs root, iproute2 and python3 (network namespaces)"; exit 0
@@ -32,15 +33,8 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-main=$$
-( for _ in $(seq 1 600); do sleep 0.2; kill -0 $main 2>/dev/null || exit 0; done
-  echo "# watchdog: test exceeded 120 s" >&2; kill -TERM $main ) 2>/dev/null &
-watchdog=$!
+it_watchdog 120
 
-n_test=0 failed=0
-ok() { n_test=$((n_test + 1)); echo "ok $n_test - $1"; }
-not_ok() { n_test=$((n_test + 1)); failed=1; echo "not ok $n_test - $1"; shift; for l in "$@"; do echo "# $l"; done; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
 
 # ---- topology ----
 ip netns add "$br" && ip -n "$br" link add br0 type bridge && ip -n "$br" link set br0 up || {

@@ -6,6 +6,7 @@
 # with a message; SIGHUP reloads peers from the config file. TAP on stdout. Every wait is bounded; all daemons are killed on any exit.
 # Usage: loopback_test.sh PATH/TO/zhtpd
 set -u
+. "${BASH_SOURCE[0]%/*}/it_lib.sh"
 zhtpd=${1:?usage: loopback_test.sh ZHTPD}
 command -v python3 >/dev/null || { echo "1..0 # SKIP needs python3"; exit 0; }
 dir=$(mktemp -d /tmp/zhtpd-it-XXXXXX)
@@ -19,24 +20,9 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-# Hard cap on the whole test, whatever hangs; the watchdog ends itself when the test does.
-main=$$
-( for _ in $(seq 1 600); do sleep 0.2; kill -0 $main 2>/dev/null || exit 0; done
-  echo "# watchdog: test exceeded 120 s" >&2; kill -TERM $main ) 2>/dev/null &
-watchdog=$!
+it_watchdog 120
 
-n_test=0 failed=0
-ok() { n_test=$((n_test + 1)); echo "ok $n_test - $1"; }
-not_ok() { n_test=$((n_test + 1)); failed=1; echo "not ok $n_test - $1"; shift; for l in "$@"; do echo "# $l"; done; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
 
-free_port() {
-    python3 - "$1" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1] == "udp" else socket.SOCK_STREAM)
-s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])
-PY
-}
 for n in a b c d; do udp[$n]=$(free_port udp); http[$n]=$(free_port tcp); done
 peers_a=(--peer "127.0.0.1:${udp[b]}")
 peers_b=(--peer "127.0.0.1:${udp[a]}" --peer "127.0.0.1:${udp[c]}")

@@ -11,6 +11,7 @@
 # together). TAP; bounded waits; daemons killed on exit.
 # Usage: restart_test.sh PATH/TO/zhtpd
 set -u
+. "${BASH_SOURCE[0]%/*}/it_lib.sh"
 zhtpd=${1:?usage: restart_test.sh ZHTPD}
 command -v python3 >/dev/null || { echo "1..0 # SKIP needs python3"; exit 0; }
 dir=$(mktemp -d /tmp/zhtp-restart-it-XXXXXX)
@@ -24,22 +25,8 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-main=$$
-( for _ in $(seq 1 450); do sleep 0.2; kill -0 $main 2>/dev/null || exit 0; done
-  echo "# watchdog: test exceeded 90 s" >&2; kill -TERM $main ) 2>/dev/null &
-watchdog=$!
+it_watchdog 90
 
-n_test=0 failed=0
-ok() { n_test=$((n_test + 1)); echo "ok $n_test - $1"; }
-not_ok() { n_test=$((n_test + 1)); failed=1; echo "not ok $n_test - $1"; shift; for l in "$@"; do echo "# $l"; done; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
-free_port() {
-    python3 - "$1" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1] == "udp" else socket.SOCK_STREAM)
-s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])
-PY
-}
 get() { python3 -c 'import sys, urllib.request
 try: sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=3).read().decode())
 except Exception: pass' "$1"; }

@@ -13,6 +13,7 @@
 # refused put (exit 1). TAP on stdout; every wait is bounded; the daemons are killed on exit.
 # Usage: xfer_test.sh PATH/TO/zhtpd PATH/TO/zhtp
 set -u
+. "${BASH_SOURCE[0]%/*}/it_lib.sh"
 zhtpd=${1:?usage: xfer_test.sh ZHTPD ZHTP}
 zhtp=${2:?usage: xfer_test.sh ZHTPD ZHTP}
 command -v python3 >/dev/null || { echo "1..0 # SKIP needs python3"; exit 0; }
@@ -27,23 +28,9 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-main=$$
-( for _ in $(seq 1 600); do sleep 0.2; kill -0 $main 2>/dev/null || exit 0; done
-  echo "# watchdog: test exceeded 120 s" >&2; kill -TERM $main ) 2>/dev/null &
-watchdog=$!
+it_watchdog 120
 
-n_test=0 failed=0
-ok() { n_test=$((n_test + 1)); echo "ok $n_test - $1"; }
-not_ok() { n_test=$((n_test + 1)); failed=1; echo "not ok $n_test - $1"; shift; for l in "$@"; do echo "# $l"; done; }
 skip() { n_test=$((n_test + 1)); echo "ok $n_test # SKIP $1"; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
-free_port() {
-    python3 - "$1" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1] == "udp" else socket.SOCK_STREAM)
-s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])
-PY
-}
 get() { python3 -c 'import sys, urllib.request
 try: sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=3).read().decode())
 except Exception: pass' "$1"; }
@@ -92,7 +79,6 @@ ok "the three daemons form one tree"
 head -c $((3 * 1024 * 1024)) /dev/urandom > "$dir/file.bin"
 id=$(as owner a put "$dir/file.bin" 2>"$dir/put.err")
 rc=$?
-has_dht=1 # the node carries the DHT (zhtp_node_dht): put/get must work, never skip
 {
     check "zhtp put of 3 MiB on a exits 0 and prints a 64-hex content id" \
         test $rc -eq 0 -a ${#id} -eq 64 -a -z "$(printf %s "$id" | tr -d 0-9a-f)"
@@ -141,14 +127,6 @@ check "get of a malformed id exits 2" test $? -eq 2
 
 # ---- ping a -> c across b ----
 c_id=$(status c | js 'd["node_id"]')
-if [ $has_dht = 0 ]; then
-    # No DHT to locate nodes: tell a where c sits in the tree and c where a sits (for the
-    # acknowledgement), as scripts/demo did before the DHT.
-    for p in "a c" "c a"; do
-        set -- $p
-        get "http://127.0.0.1:${http[$1]}/hint?id=$(status "$2" | js 'd["node_id"]')&coords=$(status "$2" | js '".".join(map(str, d["coords"]))')" >/dev/null
-    done
-fi
 out=$(as owner a ping "$c_id" -c 3 -i 0.2 2>&1)
 rc=$?
 check "ping a -> c exits 0 with replies over 2 hops" \
@@ -158,17 +136,13 @@ check "ping prints a summary line" eval "echo \"\$out\" | grep -q '3 sent, [1-3]
 out=$(as owner a ping "$c_id" -c 1 --json 2>&1)
 check "ping --json reports received 1 and an rtt" \
     test "$(echo "$out" | js 'd["received"] == 1 and d["replies"][0]["rtt_ms"] > 0')" = true
-if [ $has_dht = 1 ]; then
-    # c's mesh address: fd5a::/16 then the first 112 bits of its node id (src/runtime/ip6.h);
-    # the daemon resolves the id prefix through the node (zhtp_node_find_prefix).
-    c_ip6=$(python3 -c 'import ipaddress, sys; print(ipaddress.IPv6Address(bytes([0xfd, 0x5a]) + bytes.fromhex(sys.argv[1])[:14]))' "$c_id")
-    out=$(as owner a ping "$c_ip6" -c 2 -i 0.2 2>&1)
-    check "ping by mesh IPv6 address ($c_ip6) reaches c" \
-        eval "echo \"\$out\" | grep -q 'reply from ${c_id:0:16}'"
-    [ -n "$(echo "$out" | grep 'reply from')" ] || echo "# $out" | head -3
-else
-    skip "ping by IPv6 address: no DHT to resolve the id prefix"
-fi
+# c's mesh address: fd5a::/16 then the first 112 bits of its node id (src/runtime/ip6.h);
+# the daemon resolves the id prefix through the node (zhtp_node_find_prefix).
+c_ip6=$(python3 -c 'import ipaddress, sys; print(ipaddress.IPv6Address(bytes([0xfd, 0x5a]) + bytes.fromhex(sys.argv[1])[:14]))' "$c_id")
+out=$(as owner a ping "$c_ip6" -c 2 -i 0.2 2>&1)
+check "ping by mesh IPv6 address ($c_ip6) reaches c" \
+    eval "echo \"\$out\" | grep -q 'reply from ${c_id:0:16}'"
+[ -n "$(echo "$out" | grep 'reply from')" ] || echo "# $out" | head -3
 as owner a ping "$(printf '%064d' 7)" -c 1 -i 0 >/dev/null 2>&1
 check "ping of a node that does not exist exits 1" test $? -eq 1
 
@@ -178,14 +152,10 @@ check "/metrics has the operation histogram (_bucket, _sum, _count)" \
     eval "echo \"\$m\" | grep -q 'zhtp_dht_operation_seconds_bucket{op=\"ping\",le=\"+Inf\"} [1-9]' &&
           echo \"\$m\" | grep -q 'zhtp_dht_operation_seconds_sum{op=\"ping\"}' &&
           echo \"\$m\" | grep -q 'zhtp_dht_operation_seconds_count{op=\"ping\"} [1-9]'"
-if [ $has_dht = 1 ]; then
-    mc=$(get "http://127.0.0.1:${http[c]}/metrics")
-    check "/metrics counts the put on a and the gets on c" \
-        eval "echo \"\$m\" | grep -q 'zhtp_dht_operations_total{op=\"put\",result=\"ok\"} 1' &&
-              echo \"\$mc\" | grep -q 'zhtp_dht_operations_total{op=\"get\",result=\"ok\"} 2' &&
-              echo \"\$mc\" | grep -q 'zhtp_dht_operations_total{op=\"get\",result=\"error\"} 1'"
-else
-    skip "put/get counters: no DHT in this build"
-fi
+mc=$(get "http://127.0.0.1:${http[c]}/metrics")
+check "/metrics counts the put on a and the gets on c" \
+    eval "echo \"\$m\" | grep -q 'zhtp_dht_operations_total{op=\"put\",result=\"ok\"} 1' &&
+          echo \"\$mc\" | grep -q 'zhtp_dht_operations_total{op=\"get\",result=\"ok\"} 2' &&
+          echo \"\$mc\" | grep -q 'zhtp_dht_operations_total{op=\"get\",result=\"error\"} 1'"
 echo "1..$n_test"
 exit $failed
