@@ -666,9 +666,17 @@ static void tun_metrics(rt *r, sbuf *b)
                   zhtp_rt_tun_drop_name((zhtp_rt_tun_drop)d), ts.drops[d]);
 }
 
+/* Peers = distinct neighbour node ids (the router's view). The node counts links: a
+ * neighbour heard on two addresses of one link (its static address and, through LAN
+ * discovery, its link-local one) is two links but one peer. */
+static size_t peer_count(rt *r)
+{
+    return zhtp_router_neighbour_count(zhtp_node_router(r->node));
+}
+
 static const char *node_state(rt *r)
 {
-    return zhtp_node_neighbour_count(r->node) > 0 ? "connected" : "searching";
+    return peer_count(r) > 0 ? "connected" : "searching";
 }
 
 static void put_coords(sbuf *b, const uint16_t *p, size_t d)
@@ -692,8 +700,7 @@ static void http_status(rt *r, sbuf *b)
     sb_printf(b,
               "{\"node_id\":\"%s\",\"state\":\"%s\",\"peers\":%zu,\"uptime_s\":%" PRIu64
               ",\"root_id\":\"%s\",\"depth\":%zu,\"coords\":",
-              id, node_state(r), zhtp_node_neighbour_count(r->node), rt_now(r) / ZHTP_NS_PER_SEC,
-              root, depth);
+              id, node_state(r), peer_count(r), rt_now(r) / ZHTP_NS_PER_SEC, root, depth);
     put_coords(b, c, depth);
     char ip6[64];
     sb_printf(b, ",\"ipv6\":%s", tun_ipv6_json(r, ip6, sizeof ip6));
@@ -845,8 +852,7 @@ static void http_metrics(rt *r, sbuf *b)
         else
             other++;
     }
-    sb_printf(b, "zhtp_peers{medium=\"udp\",state=\"authenticated\"} %zu\n",
-              zhtp_node_neighbour_count(r->node));
+    sb_printf(b, "zhtp_peers{medium=\"udp\",state=\"authenticated\"} %zu\n", peer_count(r));
     sb_printf(b,
               "zhtp_peers{medium=\"udp\",state=\"parent\"} %zu\n"
               "zhtp_peers{medium=\"udp\",state=\"child\"} %zu\n"
@@ -1096,7 +1102,7 @@ static zhtp_ssize ctl_status(void *ud, const zhtp_ctl_request *req, zhtp_ctl_lev
     return ctl_put(out, cap, &len,
                    "{\"node_id\":\"%s\",\"state\":\"%s\",\"peers\":%zu,\"uptime_s\":%" PRIu64
                    ",\"ipv6\":%s,\"emergency_stop\":%s,\"connection_limit\":%u}",
-                   id, r->halted ? "stopped" : node_state(r), zhtp_node_neighbour_count(r->node),
+                   id, r->halted ? "stopped" : node_state(r), peer_count(r),
                    rt_now(r) / ZHTP_NS_PER_SEC, tun_ipv6_json(r, ip6, sizeof ip6),
                    r->halted ? "true" : "false", zhtp_rt_ctl_limit(r->ctl));
 }
