@@ -343,12 +343,9 @@ zhtp_ssize zhtp_rt_xfer_ctl_ping(void *ud, const zhtp_ctl_request *req, zhtp_ctl
     uint8_t id[ZHTP_NODE_ID_LEN];
     if (a == NULL || a->type != ZHTP_CTL_ARG_STRING)
         return ZHTP_ERR_INVAL;
+    /* ZHTP_ERR_AGAIN: a DHT lookup for the address's id has started; the daemon cannot block
+     * here, the client retries. */
     int rc = resolve_node(x, a->s, id);
-    if (rc == ZHTP_ERR_AGAIN) {
-        /* A DHT lookup for the address's id has started: give it a moment, as ping waits for
-         * neighbour discovery. The daemon cannot block here; the client retries. */
-        return ZHTP_ERR_AGAIN;
-    }
     if (rc != ZHTP_OK)
         return rc;
     xf *o = alloc_op(x);
