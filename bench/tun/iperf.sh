@@ -5,7 +5,8 @@
 #
 # Usage: bench/tun/iperf.sh ZHTPD TUN_MTU SECONDS [iperf3 client args]
 # Env: ZARGS extra zhtpd flags (e.g. "--udp-mtu 32000"); PERF=1 records a perf profile of the
-# three daemons to /tmp/zt-tunb-perf.data. Prints iperf3's summary, then per node the kernel's
+# three daemons to /tmp/zt-tunb-perf.data. Prints iperf3's summary, the daemons' CPU seconds (a/b/c)
+# and CPU seconds per GB received (as ../shared/bench/overlay counts them), then per node the kernel's
 # UDP buffer drops and the non-zero zhtpd drop counters. Everything is removed on exit.
 set -u
 zhtpd=${1:?usage: iperf.sh ZHTPD TUN_MTU SECONDS} mtu=${2:?} secs=${3:?}; shift 3
@@ -70,8 +71,16 @@ if [ -n "${PERF:-}" ]; then
         -- sleep $((secs > 1 ? secs - 1 : 1)) >/dev/null 2>&1 &
     perf_pid=$!
 fi
-x a iperf3 -c "${ad[c]}" -t "$secs" "$@" | tail -4
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{sub(/^.*\) /, ""); split($0, f, " "); printf "%.2f", (f[12] + f[13]) / hz}' "/proc/$1/stat"; }
+declare -A c0
+for i in 0 1 2; do c0[$i]=$(cpu "${pids[$i]}"); done
+x a iperf3 -c "${ad[c]}" -t "$secs" "$@" | tee "$dir/iperf.out" | tail -4
 [ -n "${PERF:-}" ] && wait "$perf_pid"
+# CPU seconds of the three daemons during the run, and per GB received (as the overlay bench)
+cs=""; tot=0
+for i in 0 1 2; do d=$(awk -v a="$(cpu "${pids[$i]}")" -v b="${c0[$i]}" 'BEGIN {printf "%.2f", a - b}'); cs+="${cs:+/}$d"; tot=$(awk -v a="$tot" -v b="$d" 'BEGIN {print a + b}'); done
+gb=$(awk '/receiver/ {v = $5; u = $6} END {m = u ~ /^G/ ? 1.073741824 : u ~ /^M/ ? 0.001048576 : 0.000001024; print v * m}' "$dir/iperf.out")
+echo "== daemon CPU s a/b/c: $cs; CPU s/GB: $(awk -v c="$tot" -v g="$gb" 'BEGIN {if (g > 0) printf "%.2f", c / g; else print "NA"}')"
 for n in a b c; do
     echo "== $n: $(x $n nstat -az UdpRcvbufErrors UdpSndbufErrors | awk '!/^#/{printf "%s %s  ", $1, $2}')"
     get $n http://127.0.0.1:7080/metrics | grep -E '^zhtp_(tun_)?drops_total' | grep -v ' 0$'
