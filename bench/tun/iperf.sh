@@ -5,7 +5,7 @@
 #
 # Usage: bench/tun/iperf.sh ZHTPD TUN_MTU SECONDS [iperf3 client args]
 # Env: ZARGS extra zhtpd flags (e.g. "--udp-mtu 32000"); PERF=1 records a perf profile of the
-# three daemons to /tmp/zt-tunb-perf.data. Prints iperf3's summary, the daemons' CPU seconds (a/b/c)
+# three daemons to ${PERF_OUT:-/tmp/zt-tunb-perf.data}. Prints iperf3's summary, the daemons' CPU seconds (a/b/c)
 # and CPU seconds per GB received (as ../shared/bench/overlay counts them), then per node the kernel's
 # UDP buffer drops and the non-zero zhtpd drop counters. Everything is removed on exit.
 set -u
@@ -67,7 +67,7 @@ ip netns exec "$(ns c)" iperf3 -s -1 -B "${ad[c]}" >/dev/null 2>&1 &
 pids+=($!)
 sleep 0.5
 if [ -n "${PERF:-}" ]; then
-    perf record -q -g -o /tmp/zt-tunb-perf.data -p "$(IFS=,; echo "${pids[*]:0:3}")" \
+    perf record -q -g -o "${PERF_OUT:-/tmp/zt-tunb-perf.data}" -p "$(IFS=,; echo "${pids[*]:0:3}")" \
         -- sleep $((secs > 1 ? secs - 1 : 1)) >/dev/null 2>&1 &
     perf_pid=$!
 fi
