@@ -1,5 +1,5 @@
 /* Fuzzes the 128-byte header and whole-packet decoders, and the VERSION_MISMATCH builder.
- * Whatever decodes must re-encode to the same header bytes. */
+ * Whatever decodes must re-encode to the same header bytes and keep the CLEAR_TAIL rules. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +16,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         if (memcmp(out, data, ZHTP_WIRE_HEADER_LEN) != 0)
             abort();
+        /* CLEAR_TAIL only sealed, with a tail of 16..payload_len bytes; clear_len 0 without. */
+        if (h.flags & ZHTP_WIRE_FLAG_CLEAR_TAIL) {
+            if (!(h.flags & ZHTP_WIRE_FLAG_SEALED) || h.clear_len < ZHTP_WIRE_CLEAR_TAIL_MIN ||
+                h.clear_len > h.payload_len)
+                abort();
+        } else if (h.clear_len != 0) {
+            abort();
+        }
     }
     zhtp_wire_packet p;
     if (zhtp_wire_packet_decode(&p, data, size) == 0) {

@@ -60,7 +60,13 @@ extern "C" {
 /* The payload starts with a locator block (zhtp_wire_locators_*): the origin's and the
  * destination's tree coordinates, so forwarders route without a lookup (docs/protocol.md 3.4). */
 #define ZHTP_WIRE_FLAG_LOCATORS UINT16_C(0x0008)
-#define ZHTP_WIRE_FLAGS_KNOWN   UINT16_C(0x000F)
+/* Only with SEALED: the last clear_len bytes of the payload are not encrypted by this AEAD
+ * (they are an inner packet already sealed end to end; its tag is bound into the associated
+ * data instead). clear_len travels in header bytes 112..115 (docs/protocol.md 3.1, 3.2). */
+#define ZHTP_WIRE_FLAG_CLEAR_TAIL UINT16_C(0x0010)
+#define ZHTP_WIRE_FLAGS_KNOWN     UINT16_C(0x001F)
+/* The smallest clear tail: it must hold at least the inner packet's 16-byte AEAD tag. */
+#define ZHTP_WIRE_CLEAR_TAIL_MIN ZHTP_WIRE_TAG_LEN
 
 /* Operations: a numbered registry. 0 and 15..255 are unassigned and rejected. */
 enum zhtp_wire_op {
@@ -109,6 +115,9 @@ typedef struct zhtp_wire_header {
     uint64_t timestamp_ms;   /* sender's wall clock, ms since the Unix epoch; 0 = absent */
     uint32_t receiver_index; /* session index at the receiver; 0 iff not SEALED */
     uint64_t counter;        /* AEAD nonce; 0 if not SEALED */
+    /* FLAG_CLEAR_TAIL: bytes at the end of the payload left in clear by the link AEAD,
+     * ZHTP_WIRE_CLEAR_TAIL_MIN..payload_len; 0 without the flag. */
+    uint32_t clear_len;
 } zhtp_wire_header;
 
 /* Writes the 128-byte header. Returns 128, ZHTP_ERR_NOBUF (nothing written) or the error
@@ -118,7 +127,8 @@ ZHTP_NODISCARD zhtp_ssize zhtp_wire_header_encode(uint8_t *out, size_t cap,
 
 /* Checks a header struct against every rule of the header section (what decode enforces).
  * Returns 0, ZHTP_ERR_WIRE_VERSION, _OPERATION, _RESERVED (unknown flag), _FIELD (hops,
- * session fields, version 0 misuse) or _LENGTH (payload_len). */
+ * session fields, version 0 misuse, CLEAR_TAIL without SEALED, clear_len out of range or
+ * set without the flag) or _LENGTH (payload_len). */
 ZHTP_NODISCARD int zhtp_wire_header_check(const zhtp_wire_header *h);
 
 /* Decodes the first 128 bytes of in. in_len may exceed 128 (the payload follows).
@@ -342,7 +352,8 @@ typedef struct zhtp_wire_link_ctx {
 
 /* Writes the compressed header for h (payload and tag follow it, unchanged). Chooses the
  * shortest encoding the context allows. Returns its length (4..102), ZHTP_ERR_NOBUF, the
- * header_check error for h, or ZHTP_ERR_WIRE_VERSION if h->version != ctx->version. */
+ * header_check error for h, ZHTP_ERR_WIRE_VERSION if h->version != ctx->version, or
+ * ZHTP_ERR_WIRE_FIELD for FLAG_CLEAR_TAIL (never compressed: no room for clear_len). */
 ZHTP_NODISCARD zhtp_ssize zhtp_wire_compressed_header_encode(uint8_t *out, size_t cap,
                                                              const zhtp_wire_header *h,
                                                              const zhtp_wire_link_ctx *ctx);

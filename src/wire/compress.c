@@ -97,6 +97,10 @@ zhtp_ssize zhtp_wire_compressed_header_encode(uint8_t *out, size_t cap, const zh
         return err;
     if (h->version != ctx->version || h->version == ZHTP_WIRE_VERSION_NEGOTIATION)
         return ZHTP_ERR_WIRE_VERSION;
+    /* The compressed header has no field for clear_len: narrow links seal the whole payload
+     * (docs/protocol.md section 8). */
+    if (h->flags & ZHTP_WIRE_FLAG_CLEAR_TAIL)
+        return ZHTP_ERR_WIRE_FIELD;
 
     bool sealed = (h->flags & ZHTP_WIRE_FLAG_SEALED) != 0;
     uint8_t d0 = D0_PREFIX, d1 = (uint8_t)(h->operation << D1_OP_SH);
@@ -199,6 +203,8 @@ zhtp_ssize zhtp_wire_compressed_header_decode(zhtp_wire_header *h, const uint8_t
         return ZHTP_ERR_WIRE_TRUNCATED;
     if (h->flags & ~ZHTP_WIRE_FLAGS_KNOWN)
         return ZHTP_ERR_WIRE_RESERVED;
+    if (h->flags & ZHTP_WIRE_FLAG_CLEAR_TAIL)
+        return ZHTP_ERR_WIRE_FIELD; /* never compressed: no room for clear_len */
     bool sealed = (h->flags & ZHTP_WIRE_FLAG_SEALED) != 0;
     if (sealed) {
         unsigned iw = index_width[ii], cw = counter_width[d0 & D0_CC];

@@ -20,7 +20,8 @@ enum {
     OFF_RECEIVER_INDEX = 96,
     OFF_COUNTER = 100,
     OFF_ROUTE_BOUND = 108,
-    OFF_RESERVED = 112,
+    OFF_CLEAR_LEN = 112, /* reserved (zero) unless FLAG_CLEAR_TAIL */
+    OFF_RESERVED = 116,
     RESERVED_LEN = ZHTP_WIRE_HEADER_LEN - OFF_RESERVED,
 };
 
@@ -57,6 +58,15 @@ int zhtp_wire_header_check(const zhtp_wire_header *h)
     } else if (h->receiver_index != 0 || h->counter != 0) {
         return ZHTP_ERR_WIRE_FIELD;
     }
+    if (h->flags & ZHTP_WIRE_FLAG_CLEAR_TAIL) {
+        /* A clear tail only exists inside a sealed packet, and always carries at least the
+         * inner tag that the associated data binds. */
+        if (!(h->flags & ZHTP_WIRE_FLAG_SEALED) || h->clear_len < ZHTP_WIRE_CLEAR_TAIL_MIN ||
+            h->clear_len > h->payload_len)
+            return ZHTP_ERR_WIRE_FIELD;
+    } else if (h->clear_len != 0) {
+        return ZHTP_ERR_WIRE_FIELD;
+    }
     return 0;
 }
 
@@ -82,6 +92,7 @@ zhtp_ssize zhtp_wire_header_encode(uint8_t *out, size_t cap, const zhtp_wire_hea
     put_u32(out + OFF_RECEIVER_INDEX, h->receiver_index);
     put_u64(out + OFF_COUNTER, h->counter);
     put_u32(out + OFF_ROUTE_BOUND, h->route_bound);
+    put_u32(out + OFF_CLEAR_LEN, h->clear_len); /* 0 without CLEAR_TAIL (checked above) */
     memset(out + OFF_RESERVED, 0, RESERVED_LEN);
     return ZHTP_WIRE_HEADER_LEN;
 }
@@ -103,6 +114,10 @@ int zhtp_wire_header_decode(zhtp_wire_header *h, const uint8_t *in, size_t in_le
             return ZHTP_ERR_WIRE_RESERVED;
     h->operation = in[OFF_OPERATION];
     h->flags = get_u16(in + OFF_FLAGS);
+    /* Bytes 112..115 are clear_len with CLEAR_TAIL and reserved without it. */
+    h->clear_len = get_u32(in + OFF_CLEAR_LEN);
+    if (!(h->flags & ZHTP_WIRE_FLAG_CLEAR_TAIL) && h->clear_len != 0)
+        return ZHTP_ERR_WIRE_RESERVED;
     h->hop_count = in[OFF_HOP_COUNT];
     h->hop_limit = in[OFF_HOP_LIMIT];
     h->payload_len = get_u32(in + OFF_PAYLOAD_LEN);

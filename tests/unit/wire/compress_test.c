@@ -340,6 +340,45 @@ static void conversions_work_in_place(void **state)
 }
 
 /* The worked example of docs/protocol.md section 11, byte for byte. */
+/* Narrow links never carry CLEAR_TAIL (docs/protocol.md section 8): the compressed header has
+ * no field for clear_len, so the encoder refuses it and a compressed frame that claims it in
+ * its inline flags is rejected. */
+static void clear_tail_is_never_compressed(void **state)
+{
+    zhtp_wire_link_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.version = ZHTP_WIRE_VERSION;
+    ctx.counter_base = ZHTP_WIRE_COUNTER_NONE;
+    zhtp_wire_header h;
+    memset(&h, 0, sizeof h);
+    h.version = 1, h.operation = ZHTP_WIRE_OP_DATA;
+    h.flags = ZHTP_WIRE_FLAG_SEALED | ZHTP_WIRE_FLAG_CLEAR_TAIL;
+    h.hop_limit = 64, h.route_bound = ZHTP_WIRE_ROUTE_BOUND_NONE;
+    h.receiver_index = 17, h.counter = h.message_id = 42;
+    h.payload_len = 40, h.clear_len = 20;
+    uint8_t full[128 + 40 + 16], out[sizeof full];
+    memset(full, 0x5C, sizeof full);
+    assert_int_equal(zhtp_wire_header_encode(full, sizeof full, &h), 128);
+    assert_int_equal(zhtp_wire_compressed_header_encode(out, sizeof out, &h, &ctx),
+                     ZHTP_ERR_WIRE_FIELD);
+    memset(out, 0xEE, sizeof out);
+    assert_int_equal(zhtp_wire_packet_compress(out, sizeof out, full, sizeof full, &ctx),
+                     ZHTP_ERR_WIRE_FIELD);
+    assert_int_equal(out[0], 0xEE);
+    /* The same header without the flag compresses; then set bit 4 in its inline flags. */
+    h.flags = ZHTP_WIRE_FLAG_SEALED | ZHTP_WIRE_FLAG_LOCATORS; /* forces flags inline */
+    h.clear_len = 0;
+    zhtp_ssize hl = zhtp_wire_compressed_header_encode(out, sizeof out, &h, &ctx);
+    assert_true(hl > 4);
+    assert_int_equal(out[1] & 0x01, 0x01); /* F: flags inline, right after the dispatch */
+    assert_int_equal(out[3], ZHTP_WIRE_FLAG_SEALED | ZHTP_WIRE_FLAG_LOCATORS);
+    zhtp_wire_header g;
+    assert_true(zhtp_wire_compressed_header_decode(&g, out, (size_t)hl + 56, &ctx) == hl);
+    out[3] |= 0x10;
+    assert_int_equal(zhtp_wire_compressed_header_decode(&g, out, (size_t)hl + 56, &ctx),
+                     ZHTP_ERR_WIRE_FIELD);
+}
+
 static void documented_example_encodes_byte_for_byte(void **state)
 {
     zhtp_wire_header h;
@@ -396,6 +435,7 @@ int main(void)
         cmocka_unit_test(a_header_with_nothing_to_elide_compresses_to_102_bytes),
         cmocka_unit_test(conversions_work_in_place),
         cmocka_unit_test(documented_example_encodes_byte_for_byte),
+        cmocka_unit_test(clear_tail_is_never_compressed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -56,10 +56,96 @@ static void random_headers_round_trip(void **state)
         uint8_t b[128];
         wg_header(&r, &h, (uint8_t)(1 + zt_rng_below(&r, ZHTP_WIRE_OP_MAX_)));
         h.payload_len = (uint32_t)zt_rng_below(&r, ZHTP_WIRE_MAX_PAYLOAD + 1);
+        if ((h.flags & ZHTP_WIRE_FLAG_SEALED) && h.payload_len >= 16 && zt_rng_below(&r, 3) == 0) {
+            h.flags |= ZHTP_WIRE_FLAG_CLEAR_TAIL;
+            h.clear_len = 16 + (uint32_t)zt_rng_below(&r, h.payload_len - 16 + 1);
+        }
         assert_int_equal(zhtp_wire_header_encode(b, sizeof b, &h), 128);
         assert_int_equal(zhtp_wire_header_decode(&g, b, sizeof b), 0);
         assert_true(wg_header_equal(&h, &g));
     }
+}
+
+/* CLEAR_TAIL (docs/protocol.md 3.1, 3.2): clear_len sits big-endian in bytes 112..115 and
+ * the rest of the reserved bytes stay zero. */
+static void clear_tail_length_sits_at_bytes_112_to_115(void **state)
+{
+    zhtp_wire_header h, g;
+    uint8_t b[128];
+    sample_header(&h);
+    h.flags |= ZHTP_WIRE_FLAG_CLEAR_TAIL;
+    h.clear_len = 0x010203; /* == payload_len: the whole payload in clear is still valid */
+    assert_int_equal(zhtp_wire_header_encode(b, sizeof b, &h), 128);
+    assert_int_equal(b[6], 0x00);
+    assert_int_equal(b[7], 0x13);
+    static const uint8_t cl[4] = {0x00, 0x01, 0x02, 0x03};
+    assert_memory_equal(b + 112, cl, 4);
+    for (int i = 116; i < 128; i++)
+        assert_int_equal(b[i], 0);
+    assert_int_equal(zhtp_wire_header_decode(&g, b, sizeof b), 0);
+    assert_true(wg_header_equal(&h, &g));
+    h.clear_len = 16; /* the smallest tail: just the inner tag */
+    assert_int_equal(zhtp_wire_header_encode(b, sizeof b, &h), 128);
+    assert_int_equal(zhtp_wire_header_decode(&g, b, sizeof b), 0);
+    assert_int_equal(g.clear_len, 16);
+    /* A whole packet keeps its usual length: the tail is part of payload_len. */
+    assert_int_equal(zhtp_wire_packet_len(&g), 128 + 0x010203 + 16);
+}
+
+/* Every CLEAR_TAIL rule, on both the encoder (header_check) and the decoder. */
+static void clear_tail_misuse_is_rejected(void **state)
+{
+    zhtp_wire_header h, g;
+    uint8_t b[128], c[128];
+    sample_header(&h);
+    h.flags |= ZHTP_WIRE_FLAG_CLEAR_TAIL;
+    h.clear_len = 100;
+    assert_int_equal(zhtp_wire_header_encode(b, sizeof b, &h), 128);
+
+    /* Flag without SEALED (an unsealed header also has no index or counter). */
+    zhtp_wire_header u = h;
+    u.flags &= (uint16_t)~ZHTP_WIRE_FLAG_SEALED;
+    u.receiver_index = 0;
+    u.counter = 0;
+    assert_int_equal(zhtp_wire_header_check(&u), ZHTP_ERR_WIRE_FIELD);
+    assert_int_equal(zhtp_wire_header_encode(c, sizeof c, &u), ZHTP_ERR_WIRE_FIELD);
+    u.flags &= (uint16_t)~ZHTP_WIRE_FLAG_CLEAR_TAIL;
+    u.clear_len = 0;
+    assert_int_equal(zhtp_wire_header_encode(c, sizeof c, &u), 128);
+    c[7] |= 0x10;
+    c[115] = 100;
+    assert_int_equal(zhtp_wire_header_decode(&g, c, sizeof c), ZHTP_ERR_WIRE_FIELD);
+
+    /* clear_len 0, below 16, or beyond the payload. */
+    static const uint32_t bad[] = {0, 1, 15, 0x010204, UINT32_MAX};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        zhtp_wire_header x = h;
+        x.clear_len = bad[i];
+        assert_int_equal(zhtp_wire_header_check(&x), ZHTP_ERR_WIRE_FIELD);
+        memcpy(c, b, sizeof c);
+        c[112] = (uint8_t)(bad[i] >> 24);
+        c[113] = (uint8_t)(bad[i] >> 16);
+        c[114] = (uint8_t)(bad[i] >> 8);
+        c[115] = (uint8_t)bad[i];
+        assert_int_equal(zhtp_wire_header_decode(&g, c, sizeof c), ZHTP_ERR_WIRE_FIELD);
+    }
+
+    /* clear_len in the struct without the flag: the encoder refuses it; on the wire the same
+     * bytes are reserved ones. */
+    zhtp_wire_header x = h;
+    x.flags &= (uint16_t)~ZHTP_WIRE_FLAG_CLEAR_TAIL;
+    assert_int_equal(zhtp_wire_header_check(&x), ZHTP_ERR_WIRE_FIELD);
+    memcpy(c, b, sizeof c);
+    c[7] &= (uint8_t)~0x10;
+    assert_int_equal(zhtp_wire_header_decode(&g, c, sizeof c), ZHTP_ERR_WIRE_RESERVED);
+
+    /* With the flag, bytes 116..127 stay reserved. */
+    for (int i = 116; i < 128; i++) {
+        memcpy(c, b, sizeof c);
+        c[i] = 0x01;
+        assert_int_equal(zhtp_wire_header_decode(&g, c, sizeof c), ZHTP_ERR_WIRE_RESERVED);
+    }
+    assert_int_equal(zhtp_wire_header_decode(&g, b, sizeof b), 0);
 }
 
 static void encode_into_short_buffer_writes_nothing(void **state)
@@ -122,7 +208,7 @@ static void any_reserved_byte_or_flag_bit_set_is_rejected(void **state)
             assert_int_equal(zhtp_wire_header_decode(&g, c, 128), ZHTP_ERR_WIRE_RESERVED);
         }
     }
-    for (int bit = 4; bit < 16; bit++) { /* bits 0..3: SEALED .. LOCATORS */
+    for (int bit = 5; bit < 16; bit++) { /* bits 0..4: SEALED .. CLEAR_TAIL */
         uint8_t c[128];
         memcpy(c, b, 128);
         c[6 + (bit < 8)] ^= (uint8_t)(1u << (bit % 8));
@@ -220,6 +306,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(header_bytes_sit_at_the_documented_offsets),
         cmocka_unit_test(random_headers_round_trip),
+        cmocka_unit_test(clear_tail_length_sits_at_bytes_112_to_115),
+        cmocka_unit_test(clear_tail_misuse_is_rejected),
         cmocka_unit_test(encode_into_short_buffer_writes_nothing),
         cmocka_unit_test(every_truncation_of_a_header_is_rejected),
         cmocka_unit_test(every_truncation_and_extension_of_a_packet_is_rejected),

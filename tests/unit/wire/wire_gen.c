@@ -79,7 +79,9 @@ void wg_header(zt_rng *r, zhtp_wire_header *h, uint8_t op)
     h->version = ZHTP_WIRE_VERSION;
     h->operation = op;
     bool can_seal = memchr(sealed_ok_ops, op, sizeof sealed_ok_ops) != NULL;
-    h->flags = (uint16_t)(zt_rng_u64(r) & (ZHTP_WIRE_FLAGS_KNOWN & ~ZHTP_WIRE_FLAG_SEALED));
+    /* CLEAR_TAIL depends on payload_len, which the callers set: they add it themselves. */
+    h->flags = (uint16_t)(zt_rng_u64(r) & (ZHTP_WIRE_FLAGS_KNOWN & ~ZHTP_WIRE_FLAG_SEALED &
+                                           ~ZHTP_WIRE_FLAG_CLEAR_TAIL));
     if (can_seal && zt_rng_below(r, 4) != 0) {
         h->flags |= ZHTP_WIRE_FLAG_SEALED;
         switch (zt_rng_below(r, 3)) {
@@ -227,7 +229,8 @@ bool wg_header_equal(const zhtp_wire_header *a, const zhtp_wire_header *b)
            a->route_bound == b->route_bound && a->payload_len == b->payload_len &&
            !memcmp(a->sender, b->sender, 32) && !memcmp(a->target, b->target, 32) &&
            a->message_id == b->message_id && a->timestamp_ms == b->timestamp_ms &&
-           a->receiver_index == b->receiver_index && a->counter == b->counter;
+           a->receiver_index == b->receiver_index && a->counter == b->counter &&
+           a->clear_len == b->clear_len;
 }
 
 static bool beq(const zhtp_wire_bytes *a, const zhtp_wire_bytes *b)
