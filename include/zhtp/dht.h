@@ -220,8 +220,10 @@ int zhtp_dht_locate(zhtp_dht *dht, const uint8_t id[ZHTP_DHT_ID_LEN], zhtp_time 
 zhtp_ssize zhtp_dht_next_message(zhtp_dht *dht, uint8_t to[ZHTP_DHT_ID_LEN], uint8_t *out,
                                  size_t cap);
 
-/* The earliest time zhtp_dht_tick must run, or ZHTP_TIME_NEVER. */
-zhtp_time zhtp_dht_next_deadline(const zhtp_dht *dht);
+/* The earliest time zhtp_dht_tick must run, or ZHTP_TIME_NEVER. O(1) unless the earliest
+ * deadline itself was removed or passed since the last call (not const: the answer is cached
+ * and recomputed on demand). */
+zhtp_time zhtp_dht_next_deadline(zhtp_dht *dht);
 /* Expires requests and pings, republishes and expires stored values. ZHTP_OK or NOMEM. */
 int zhtp_dht_tick(zhtp_dht *dht, zhtp_time now);
 

@@ -116,7 +116,76 @@ struct zhtp_dht {
      * addressing on the first key bytes; an all-zero slot is empty. */
     uint8_t (*fresh)[ZHTP_DHT_ID_LEN];
     size_t fresh_n, fresh_cap;
+    /* zhtp_dht_next_deadline runs after every datagram the node handles, most of which never
+     * touch the DHT, so the minimum over next_republish, every bucket's refresh time and
+     * every request deadline is cached. Each writer of those reports the old and new value
+     * of what it changed to due_changed(): a lower value lowers the cache, the removal or
+     * rise of the value the cache holds marks it stale, and the next call rescans. */
+    zhtp_time due;
+    bool due_valid;
 };
+
+/* When a bucket's least recently seen contact is next due for a liveness ping; NEVER for an
+ * empty bucket or one whose ping is already in flight (its rpc deadline counts instead). */
+static zhtp_time bucket_due(const zhtp_dht *d, const dht_bucket *b)
+{
+    if (!b->n_live || b->ping_pending)
+        return ZHTP_TIME_NEVER;
+    return b->live[0].last_seen + d->cfg.refresh_interval;
+}
+
+static void due_changed(zhtp_dht *d, zhtp_time old, zhtp_time new_due)
+{
+    if (!d->due_valid)
+        return;
+    if (new_due < d->due)
+        d->due = new_due;
+    else if (old <= d->due && new_due != old)
+        d->due_valid = false; /* the minimum (or one of equal minima) left: rescan lazily */
+}
+
+static zhtp_time bucket_due_of(const zhtp_dht *d, const uint8_t id[ZHTP_DHT_ID_LEN])
+{
+    return bucket_due(d, &d->t.b[dht_bucket_index(d->t.self, id)]);
+}
+
+/* The k-bucket mutations, each reporting the change of the bucket's due time. */
+static int table_seen(zhtp_dht *d, const uint8_t id[ZHTP_DHT_ID_LEN], zhtp_time now)
+{
+    zhtp_time old = bucket_due_of(d, id);
+    int rc = dht_table_seen(&d->t, id, now);
+    due_changed(d, old, bucket_due_of(d, id));
+    return rc;
+}
+
+static void table_remove(zhtp_dht *d, const uint8_t id[ZHTP_DHT_ID_LEN])
+{
+    zhtp_time old = bucket_due_of(d, id);
+    dht_table_remove(&d->t, id);
+    due_changed(d, old, bucket_due_of(d, id));
+}
+
+static void table_fail(zhtp_dht *d, const uint8_t id[ZHTP_DHT_ID_LEN])
+{
+    zhtp_time old = bucket_due_of(d, id);
+    dht_table_fail(&d->t, id);
+    due_changed(d, old, bucket_due_of(d, id));
+}
+
+static void set_ping_pending(zhtp_dht *d, dht_bucket *b, bool pending)
+{
+    zhtp_time old = bucket_due(d, b);
+    b->ping_pending = pending;
+    due_changed(d, old, bucket_due(d, b));
+}
+
+/* Removes d->rpcs[i] (the last one takes its slot). */
+static void rpc_drop_at(zhtp_dht *d, size_t i)
+{
+    zhtp_time old = d->rpcs[i].deadline;
+    d->rpcs[i] = d->rpcs[--d->n_rpcs];
+    due_changed(d, old, ZHTP_TIME_NEVER);
+}
 
 static uint64_t net_now(const zhtp_dht *d, zhtp_time now)
 {
@@ -199,6 +268,7 @@ static int rpc_send(zhtp_dht *d, const uint8_t to[ZHTP_DHT_ID_LEN], dht_msg *m, 
     r->deadline = now + timeout;
     r->op = op;
     r->type = m->type;
+    due_changed(d, ZHTP_TIME_NEVER, r->deadline);
     return ZHTP_OK;
 }
 
@@ -207,7 +277,7 @@ static int rpc_take(zhtp_dht *d, uint64_t txid, const uint8_t from[ZHTP_DHT_ID_L
     for (size_t i = 0; i < d->n_rpcs; i++) {
         if (d->rpcs[i].txid == txid && memcmp(d->rpcs[i].to, from, ZHTP_DHT_ID_LEN) == 0) {
             *out = d->rpcs[i];
-            d->rpcs[i] = d->rpcs[--d->n_rpcs];
+            rpc_drop_at(d, i);
             return 1;
         }
     }
@@ -223,7 +293,7 @@ static void op_free(zhtp_dht *d, dht_op *op)
     int32_t oi = op->index;
     for (size_t i = 0; i < d->n_rpcs;) {
         if (d->rpcs[i].op == oi)
-            d->rpcs[i] = d->rpcs[--d->n_rpcs];
+            rpc_drop_at(d, i);
         else
             i++;
     }
@@ -1060,8 +1130,7 @@ static int handle_response(zhtp_dht *d, const uint8_t from[ZHTP_DHT_ID_LEN], con
                     (m->type == ZHTP_DHT_MSG_NODES ||
                      (m->type == ZHTP_DHT_MSG_SEALED && m->kind == d->ops[r.op]->kind)));
     if (r.op < 0) { /* a bucket liveness ping: the answer itself refreshed the contact */
-        dht_bucket *b = &d->t.b[dht_bucket_index(d->t.self, from)];
-        b->ping_pending = false;
+        set_ping_pending(d, &d->t.b[dht_bucket_index(d->t.self, from)], false);
         return ZHTP_OK;
     }
     dht_op *op = d->ops[r.op];
@@ -1170,7 +1239,7 @@ static int dht_recv(zhtp_dht *d, const uint8_t from[ZHTP_DHT_ID_LEN], bool verif
 /* |from| was heard from: refreshed or added to its bucket. */
 static int note_seen(zhtp_dht *d, const uint8_t from[ZHTP_DHT_ID_LEN], zhtp_time now)
 {
-    int seen = dht_table_seen(&d->t, from, now);
+    int seen = table_seen(d, from, now);
     if (seen == ZHTP_ERR_NOMEM)
         return seen;
     if (seen == DHT_SEEN_CACHED) {
@@ -1183,7 +1252,7 @@ static int note_seen(zhtp_dht *d, const uint8_t from[ZHTP_DHT_ID_LEN], zhtp_time
             int rc = rpc_send(d, b->live[0].id, &pm, -1, now, d->cfg.ping_timeout);
             if (rc)
                 return rc;
-            b->ping_pending = true;
+            set_ping_pending(d, b, true);
         }
     }
     return ZHTP_OK;
@@ -1240,7 +1309,7 @@ static int dht_recv(zhtp_dht *d, const uint8_t from[ZHTP_DHT_ID_LEN], bool verif
 
 /* ---- time -------------------------------------------------------------------------------- */
 
-zhtp_time zhtp_dht_next_deadline(const zhtp_dht *d)
+zhtp_time dht_next_deadline_scan(const zhtp_dht *d)
 {
     zhtp_time t = d->next_republish;
     for (int bi = 0; bi < 256; bi++) {
@@ -1252,6 +1321,15 @@ zhtp_time zhtp_dht_next_deadline(const zhtp_dht *d)
         if (d->rpcs[i].deadline < t)
             t = d->rpcs[i].deadline;
     return t;
+}
+
+zhtp_time zhtp_dht_next_deadline(zhtp_dht *d)
+{
+    if (!d->due_valid) {
+        d->due = dht_next_deadline_scan(d);
+        d->due_valid = true;
+    }
+    return d->due;
 }
 
 typedef struct repub_ctx {
@@ -1349,18 +1427,17 @@ int zhtp_dht_tick(zhtp_dht *d, zhtp_time now)
             continue;
         }
         dht_rpc r = d->rpcs[i];
-        d->rpcs[i] = d->rpcs[--d->n_rpcs];
+        rpc_drop_at(d, i);
         d->st.timeouts++;
         if (r.op < 0) { /* liveness ping unanswered: evict, the replacement moves in */
-            dht_bucket *b = &d->t.b[dht_bucket_index(d->t.self, r.to)];
-            b->ping_pending = false;
+            set_ping_pending(d, &d->t.b[dht_bucket_index(d->t.self, r.to)], false);
             if (dht_table_contains(&d->t, r.to)) {
-                dht_table_remove(&d->t, r.to);
+                table_remove(d, r.to);
                 d->st.evictions++;
             }
             continue;
         }
-        dht_table_fail(&d->t, r.to);
+        table_fail(d, r.to);
         dht_op *op = d->ops[r.op];
         if (op->phase == PH_STORE) {
             if (--op->acks_pending == 0)
@@ -1392,10 +1469,12 @@ int zhtp_dht_tick(zhtp_dht *d, zhtp_time now)
         dht_msg pm = {.type = ZHTP_DHT_MSG_PING};
         rc = rpc_send(d, b->live[0].id, &pm, -1, now, d->cfg.ping_timeout);
         if (rc == ZHTP_OK)
-            b->ping_pending = true;
+            set_ping_pending(d, b, true);
     }
     if (now >= d->next_republish) {
+        zhtp_time old = d->next_republish;
         d->next_republish = now + republish_jitter(d);
+        due_changed(d, old, d->next_republish);
         int e = republish(d, now);
         fresh_clear(d);
         if (e && !rc)
@@ -1489,14 +1568,14 @@ int zhtp_dht_add_contact(zhtp_dht *d, const uint8_t id[ZHTP_DHT_ID_LEN], zhtp_ti
         d->st.puzzle_rejects++;
         return ZHTP_ERR_DHT_PUZZLE;
     }
-    int rc = dht_table_seen(&d->t, id, now);
+    int rc = table_seen(d, id, now);
     return rc < 0 ? rc : ZHTP_OK;
 }
 
 void zhtp_dht_peer_lost(zhtp_dht *d, const uint8_t id[ZHTP_DHT_ID_LEN])
 {
     if (d && id)
-        dht_table_remove(&d->t, id);
+        table_remove(d, id);
 }
 
 static int start_or_undo(zhtp_dht *d, dht_op *op, zhtp_time now, uint64_t *opid)

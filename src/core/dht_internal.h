@@ -93,6 +93,12 @@ size_t dht_table_closest(const dht_table *t, const uint8_t target[ZHTP_DHT_ID_LE
                          uint8_t (*out)[ZHTP_DHT_ID_LEN], size_t max,
                          const uint8_t *exclude /* may be NULL */);
 
+/* ---- engine (dht.c) ------------------------------------------------------------------------ */
+
+/* zhtp_dht_next_deadline by a full scan of next_republish, the buckets and the requests in
+ * flight, ignoring the cache: the reference the unit test checks the cached answer against. */
+zhtp_time dht_next_deadline_scan(const zhtp_dht *d);
+
 /* -1, 0, 1 as a XOR target is closer to a than to b. */
 int dht_cmp_dist(const uint8_t target[ZHTP_DHT_ID_LEN], const uint8_t a[ZHTP_DHT_ID_LEN],
                  const uint8_t b[ZHTP_DHT_ID_LEN]);

@@ -1053,6 +1053,128 @@ static void killed_holders_are_replaced_by_republish(void **state)
     dn_free(net);
 }
 
+/* ---- the cached next deadline -------------------------------------------------------------- */
+
+typedef struct dl_check {
+    dn_net *net;
+    size_t checks, mismatches;
+} dl_check;
+
+static void dl_check_node(dl_check *k, size_t i)
+{
+    zhtp_dht *d = dn_dht(k->net, i);
+    zhtp_time want = dht_next_deadline_scan(d), got = zhtp_dht_next_deadline(d);
+    k->checks++;
+    if (got != want && k->mismatches++ == 0)
+        printf("# node %zu: cached next deadline %llu, full scan %llu\n", i,
+               (unsigned long long)got, (unsigned long long)want);
+}
+
+/* Before every delivery: the receiver's state is the one its previous step left, the sender's
+ * the one its send left. */
+static void dl_tap(void *ud, size_t from, size_t to, const uint8_t *buf, size_t len)
+{
+    (void)buf;
+    (void)len;
+    dl_check *k = ud;
+    dl_check_node(k, to);
+    if (dn_behaviour(k->net, from) != DN_DEAD)
+        dl_check_node(k, from);
+}
+
+static void dl_check_all(dl_check *k)
+{
+    for (size_t i = 0; i < dn_size(k->net); i++)
+        if (dn_behaviour(k->net, i) != DN_DEAD)
+            dl_check_node(k, i);
+}
+
+/* Runs dur in slices of 5 ms, checking every node after each. */
+static void dl_run(dl_check *k, zhtp_time dur)
+{
+    for (zhtp_time t = 0; t < dur; t += 5 * ZHTP_NS_PER_MS) {
+        dn_run(k->net, 5 * ZHTP_NS_PER_MS);
+        dl_check_all(k);
+    }
+}
+
+/* zhtp_dht_next_deadline answers from a cache that every writer of a deadline keeps up to
+ * date. Small buckets (full ones ping their oldest contact and evict it on timeout), short
+ * refresh and republish intervals, dead nodes (request timeouts, table failures), puts, gets,
+ * lost peers and new contacts: after every step the cached answer must equal a full scan. */
+static void cached_next_deadline_equals_a_full_scan_after_every_step(void **state)
+{
+    (void)state;
+    dn_config c = {.n = 40,
+                   .seed = 41,
+                   .k = 3,
+                   .rpc_timeout = 300 * ZHTP_NS_PER_MS,
+                   .republish_interval = 20 * ZHTP_NS_PER_SEC,
+                   .refresh_interval = 4 * ZHTP_NS_PER_SEC};
+    dn_net *net = dn_new(&c);
+    dl_check k = {.net = net};
+    dn_set_tap(net, dl_tap, &k);
+    dn_bootstrap(net);
+    dl_check_all(&k);
+    zt_rng r;
+    zt_rng_seed(&r, 42);
+    uint8_t keys[30][32];
+    for (size_t round = 0; round < 3; round++) {
+        /* a few nodes die each round, so requests to them time out and buckets evict them */
+        for (size_t j = 0; j < 3; j++) {
+            size_t v = 1 + zt_rng_below(&r, dn_size(net) - 1);
+            dn_set_behaviour(net, v, DN_DEAD);
+        }
+        for (size_t i = 0; i < 10; i++) {
+            size_t who;
+            do
+                who = zt_rng_below(&r, dn_size(net));
+            while (dn_behaviour(net, who) != DN_HONEST);
+            uint8_t val[40];
+            zt_rng_bytes(&r, val, sizeof val);
+            assert_int_equal(dn_put(net, who, val, sizeof val, keys[round * 10 + i], NULL),
+                             ZHTP_OK);
+            dl_check_node(&k, who);
+            dl_run(&k, 20 * ZHTP_NS_PER_MS);
+        }
+        dl_run(&k, 2 * ZHTP_NS_PER_SEC);
+        for (size_t i = 0; i < 10; i++) {
+            size_t who;
+            do
+                who = zt_rng_below(&r, dn_size(net));
+            while (dn_behaviour(net, who) != DN_HONEST);
+            assert_int_equal(dn_get(net, who, keys[round * 10 + i], NULL), ZHTP_OK);
+            dl_check_node(&k, who);
+            dl_run(&k, 20 * ZHTP_NS_PER_MS);
+        }
+        /* the table's own writers outside messages: a lost peer and a new contact */
+        for (size_t i = 0; i < 5; i++) {
+            size_t a = zt_rng_below(&r, dn_size(net)), b = zt_rng_below(&r, dn_size(net));
+            if (a == b || dn_behaviour(net, a) == DN_DEAD)
+                continue;
+            zhtp_dht_peer_lost(dn_dht(net, a), dn_id(net, b));
+            dl_check_node(&k, a);
+            (void)dn_add_contact(net, a, (b + 1) % dn_size(net));
+            dl_check_node(&k, a);
+        }
+        dl_run(&k, 9 * ZHTP_NS_PER_SEC); /* past refresh_interval: liveness pings, evictions */
+    }
+    dl_run(&k, 25 * ZHTP_NS_PER_SEC); /* past republish_interval */
+    uint64_t timeouts = dn_stat_sum(net, offsetof(zhtp_dht_stats, timeouts));
+    uint64_t evictions = dn_stat_sum(net, offsetof(zhtp_dht_stats, evictions));
+    uint64_t republished = dn_stat_sum(net, offsetof(zhtp_dht_stats, republished));
+    printf("# %zu checks, %zu mismatches; %llu timeouts, %llu evictions, %llu republished\n",
+           k.checks, k.mismatches, (unsigned long long)timeouts, (unsigned long long)evictions,
+           (unsigned long long)republished);
+    /* every writer was exercised */
+    assert_true(timeouts > 0);
+    assert_true(evictions > 0);
+    assert_true(republished > 0);
+    assert_true(k.checks > 10000);
+    assert_int_equal(k.mismatches, 0);
+    dn_free(net);
+}
+
 static void forgers_are_routed_around_and_counted(void **state)
 {
     (void)state;
@@ -1833,6 +1955,7 @@ int main(void)
         cmocka_unit_test(unverified_sources_enter_the_table_only_by_answering_our_requests),
         cmocka_unit_test(kbuckets_match_dumb_model_under_random_operations),
         cmocka_unit_test(full_bucket_pings_least_recent_and_evicts_it_on_timeout),
+        cmocka_unit_test(cached_next_deadline_equals_a_full_scan_after_every_step),
         cmocka_unit_test(answered_ping_keeps_the_old_contact),
         cmocka_unit_test(puzzle_failing_ids_never_enter_a_bucket),
         cmocka_unit_test(forged_chunk_answer_is_rejected_and_counted),
