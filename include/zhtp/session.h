@@ -184,7 +184,7 @@ int zhtp_session_recv_handshake(zhtp_sessions *s, zhtp_link_id link, const zhtp_
                                 const uint8_t *pkt, size_t len, zhtp_time now);
 
 /* Seals one packet to |peer| under the current session: copies |hdr| (version, operation,
- * flags other than SEALED, hops, sender, target, message id, timestamp) and sets SEALED,
+ * flags other than SEALED and CLEAR_TAIL, hops, sender, target, message id, timestamp) and sets
  * payload_len, receiver_index and counter; writes header || ciphertext || tag to |out|.
  * Returns 128 + pt_len + 16, ZHTP_ERR_NOBUF (nothing written, no counter used),
  * ZHTP_ERR_SESSION_NO_SESSION (not Authenticated/Active: connect first),
@@ -198,10 +198,23 @@ ZHTP_NODISCARD zhtp_ssize zhtp_session_seal_packet(zhtp_sessions *s,
                                                    size_t pt_len, uint8_t *out, size_t cap,
                                                    zhtp_time now);
 
+/* As zhtp_session_seal_packet, but the last |clear_len| bytes of |pt| travel in clear with
+ * FLAG_CLEAR_TAIL (docs/sessions.md §5.1): only pt[0 .. pt_len - clear_len) is encrypted, and
+ * the associated data is the header followed by the tail's last 16 bytes. For a tail that is
+ * already protected end to end (an inner packet minus its header): the caller vouches for
+ * that. clear_len 0 is zhtp_session_seal_packet. |pt| may be out + 128 (in place) or must not
+ * overlap |out|. ZHTP_ERR_INVAL also for clear_len > pt_len or 0 < clear_len < 16. */
+ZHTP_NODISCARD zhtp_ssize zhtp_session_seal_packet_tail(
+    zhtp_sessions *s, const uint8_t peer[ZHTP_NODE_ID_LEN], const zhtp_wire_header *hdr,
+    const uint8_t *pt, size_t pt_len, size_t clear_len, uint8_t *out, size_t cap, zhtp_time now);
+
 /* Opens one SEALED full packet. |pkt| is borrowed and untrusted; |link|/|from| (from may be
  * NULL) become the peer's address when the packet is authentic (roaming). Writes the decoded
  * header to |*hdr|, the plaintext to |out| and the peer's node id to |peer|. Returns the
- * plaintext length: 0 is a session keepalive (nothing to deliver). Errors (|out| zeroed,
+ * plaintext length: 0 is a session keepalive (nothing to deliver). With FLAG_CLEAR_TAIL
+ * (hdr->clear_len) the tail is copied to the end of |out| as it came, once the tag (which
+ * covers only its last 16 bytes) has verified: the rest of the tail is the end-to-end
+ * layer's to authenticate. Errors (|out| zeroed,
  * nothing changed): wire decode errors, ZHTP_ERR_SESSION_UNKNOWN_INDEX, ZHTP_ERR_SESSION_REPLAY
  * (counter seen, or left of the window), ZHTP_ERR_SESSION_AUTH (tag mismatch: tampered, wrong
  * key, truncated), ZHTP_ERR_SESSION_EXPIRED (key past reject_after), ZHTP_ERR_NOBUF. */

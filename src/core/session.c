@@ -441,16 +441,36 @@ static bool keys_expired(const zhtp_sessions *s, const zkeys *k, zhtp_time now)
     return now - k->created >= s->cfg.reject_after_ns;
 }
 
+/* Associated data of a packet with a clear tail: the header, then the tail's last 16 bytes
+ * (the inner packet's own tag, which authenticates the inner ciphertext under the end-to-end
+ * key), so the link tag covers which inner packet rides in the frame without encrypting or
+ * hashing the whole of it again (docs/sessions.md §5.1). */
+#define TAIL_AD_LEN (ZHTP_WIRE_HEADER_LEN + ZHTP_WIRE_CLEAR_TAIL_MIN)
+
+static void tail_ad(uint8_t ad[TAIL_AD_LEN], const uint8_t *hdr, const uint8_t *tail,
+                    size_t clear_len)
+{
+    memcpy(ad, hdr, ZHTP_WIRE_HEADER_LEN);
+    memcpy(ad + ZHTP_WIRE_HEADER_LEN, tail + clear_len - ZHTP_WIRE_CLEAR_TAIL_MIN,
+           ZHTP_WIRE_CLEAR_TAIL_MIN);
+}
+
 static zhtp_ssize seal_with(zhtp_sessions *s, zconn *c, const zhtp_wire_header *hdr,
-                            const uint8_t *pt, size_t pt_len, uint8_t *out, size_t cap)
+                            const uint8_t *pt, size_t pt_len, size_t clear_len, uint8_t *out,
+                            size_t cap)
 {
     zkeys *k = &c->cur;
-    if (pt_len > ZHTP_WIRE_MAX_PAYLOAD)
+    if (pt_len > ZHTP_WIRE_MAX_PAYLOAD || clear_len > pt_len ||
+        (clear_len && clear_len < ZHTP_WIRE_CLEAR_TAIL_MIN))
         return ZHTP_ERR_INVAL;
     if (cap < ZHTP_WIRE_HEADER_LEN + pt_len + ZHTP_WIRE_TAG_LEN)
         return ZHTP_ERR_NOBUF;
     zhtp_wire_header h = *hdr;
     h.flags |= ZHTP_WIRE_FLAG_SEALED;
+    h.flags &= (uint16_t)~ZHTP_WIRE_FLAG_CLEAR_TAIL;
+    if (clear_len)
+        h.flags |= ZHTP_WIRE_FLAG_CLEAR_TAIL;
+    h.clear_len = (uint32_t)clear_len;
     h.payload_len = (uint32_t)pt_len;
     h.receiver_index = k->remote_index;
     h.counter = k->send_ctr;
@@ -460,10 +480,23 @@ static zhtp_ssize seal_with(zhtp_sessions *s, zconn *c, const zhtp_wire_header *
     uint8_t nonce[12];
     unsigned long long maclen = 0;
     mk_nonce(nonce, k->send_ctr);
-    /* memmove semantics: libsodium allows pt == out + 128 (in place). */
-    crypto_aead_chacha20poly1305_ietf_encrypt_detached(
-        out + ZHTP_WIRE_HEADER_LEN, out + ZHTP_WIRE_HEADER_LEN + pt_len, &maclen, pt, pt_len, out,
-        ZHTP_WIRE_HEADER_LEN, NULL, nonce, k->send_key);
+    size_t enc_len = pt_len - clear_len;
+    uint8_t *body = out + ZHTP_WIRE_HEADER_LEN;
+    if (clear_len) {
+        /* The tail first: with pt == body (in place) it is already there, and moving it
+         * before encrypting the prefix keeps an overlapping pt intact until it is read. */
+        if (pt + enc_len != body + enc_len)
+            memmove(body + enc_len, pt + enc_len, clear_len);
+        uint8_t ad[TAIL_AD_LEN];
+        tail_ad(ad, out, body + enc_len, clear_len);
+        crypto_aead_chacha20poly1305_ietf_encrypt_detached(
+            body, body + pt_len, &maclen, pt, enc_len, ad, sizeof ad, NULL, nonce, k->send_key);
+    } else {
+        /* memmove semantics: libsodium allows pt == out + 128 (in place). */
+        crypto_aead_chacha20poly1305_ietf_encrypt_detached(body, body + pt_len, &maclen, pt, pt_len,
+                                                           out, ZHTP_WIRE_HEADER_LEN, NULL, nonce,
+                                                           k->send_key);
+    }
     /* The counter is the nonce: it only moves forward, and seal refuses at the limit. */
     k->send_ctr++;
     s->stats.packets_sealed++;
@@ -474,7 +507,17 @@ zhtp_ssize zhtp_session_seal_packet(zhtp_sessions *s, const uint8_t peer[ZHTP_NO
                                     const zhtp_wire_header *hdr, const uint8_t *pt, size_t pt_len,
                                     uint8_t *out, size_t cap, zhtp_time now)
 {
+    return zhtp_session_seal_packet_tail(s, peer, hdr, pt, pt_len, 0, out, cap, now);
+}
+
+zhtp_ssize zhtp_session_seal_packet_tail(zhtp_sessions *s, const uint8_t peer[ZHTP_NODE_ID_LEN],
+                                         const zhtp_wire_header *hdr, const uint8_t *pt,
+                                         size_t pt_len, size_t clear_len, uint8_t *out, size_t cap,
+                                         zhtp_time now)
+{
     if (!s || !peer || !hdr || !out || (!pt && pt_len))
+        return ZHTP_ERR_INVAL;
+    if (clear_len > pt_len || (clear_len && clear_len < ZHTP_WIRE_CLEAR_TAIL_MIN))
         return ZHTP_ERR_INVAL;
     zconn *c = zs_conn_find(s, peer);
     if (!c || !c->cur.live)
@@ -489,7 +532,7 @@ zhtp_ssize zhtp_session_seal_packet(zhtp_sessions *s, const uint8_t peer[ZHTP_NO
     }
     if (exhausted)
         return ZHTP_ERR_SESSION_EXPIRED;
-    return seal_with(s, c, hdr, pt, pt_len, out, cap);
+    return seal_with(s, c, hdr, pt, pt_len, clear_len, out, cap);
 }
 
 int zs_send_keepalive(zhtp_sessions *s, zconn *c, zhtp_time now)
@@ -508,7 +551,8 @@ int zs_send_keepalive(zhtp_sessions *s, zconn *c, zhtp_time now)
     h.route_bound = ZHTP_WIRE_ROUTE_BOUND_NONE; /* originated: no bound (protocol.md 3.1) */
     memcpy(h.sender, s->me->node_id, ZHTP_NODE_ID_LEN);
     memcpy(h.target, c->peer, ZHTP_NODE_ID_LEN);
-    zhtp_ssize n = seal_with(s, c, &h, NULL, 0, t->data, ZHTP_WIRE_HEADER_LEN + ZHTP_WIRE_TAG_LEN);
+    zhtp_ssize n =
+        seal_with(s, c, &h, NULL, 0, 0, t->data, ZHTP_WIRE_HEADER_LEN + ZHTP_WIRE_TAG_LEN);
     if (n < 0) {
         zs_tx_free(s, t);
         return (int)n;
@@ -545,14 +589,26 @@ zhtp_ssize zhtp_session_open_packet(zhtp_sessions *s, zhtp_link_id link, const z
         return ZHTP_ERR_NOBUF;
     uint8_t nonce[12];
     mk_nonce(nonce, p.hdr.counter);
-    if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(out, NULL, p.payload.ptr, p.payload.len,
-                                                           p.tag, pkt, ZHTP_WIRE_HEADER_LEN, nonce,
-                                                           k->recv_key) != 0) {
+    /* With a clear tail only the prefix is ciphertext; the tail's last 16 bytes join the
+     * associated data (seal_with). The tail is copied out only once the tag has verified. */
+    size_t clear_len = p.hdr.clear_len, enc_len = p.payload.len - clear_len;
+    uint8_t ad_buf[TAIL_AD_LEN];
+    const uint8_t *ad = pkt;
+    size_t ad_len = ZHTP_WIRE_HEADER_LEN;
+    if (clear_len) {
+        tail_ad(ad_buf, pkt, p.payload.ptr + enc_len, clear_len);
+        ad = ad_buf;
+        ad_len = sizeof ad_buf;
+    }
+    if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(out, NULL, p.payload.ptr, enc_len, p.tag,
+                                                           ad, ad_len, nonce, k->recv_key) != 0) {
         if (out && p.payload.len)
             zhtp_wipe(out, p.payload.len);
         s->stats.auth_failures++;
         return ZHTP_ERR_SESSION_AUTH;
     }
+    if (clear_len)
+        memmove(out + enc_len, p.payload.ptr + enc_len, clear_len);
     (void)zhtp_replay_update(&k->replay, p.hdr.counter);
     if (k == &c->next) {
         /* The initiator of a rekey used the new keys: it has them, so we switch too. */

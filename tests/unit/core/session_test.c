@@ -292,6 +292,131 @@ static void handshake_completes_and_walks_the_states(void **state)
     ep_free(&b);
 }
 
+/* ---- Clear tail (docs/sessions.md §5.1) ---- */
+
+#define TAIL_PT  300
+#define TAIL_LEN 200
+#define TAIL_PKT (128 + TAIL_PT + 16)
+#define TAIL_OFF (128 + TAIL_PT - TAIL_LEN) /* where the tail starts in the packet */
+
+static zhtp_ssize seal_tail(ep *a, const ep *b, const uint8_t *pt, size_t n, size_t clear,
+                            uint8_t *out, size_t cap, zhtp_time now)
+{
+    zhtp_wire_header h;
+    memset(&h, 0, sizeof h);
+    h.version = ZHTP_WIRE_VERSION;
+    h.operation = ZHTP_WIRE_OP_DATA;
+    h.hop_limit = 1;
+    memcpy(h.sender, nid(a), 32);
+    memcpy(h.target, nid(b), 32);
+    h.message_id = 43;
+    return zhtp_session_seal_packet_tail(a->s, nid(b), &h, pt, n, clear, out, cap, now);
+}
+
+static void clear_tail_round_trips_with_the_tail_unencrypted(void **state)
+{
+    (void)state;
+    ep a, b;
+    ep_init(&a, 1, NULL);
+    ep_init(&b, 2, NULL);
+    net w;
+    net_init(&w, &a, &b, NULL);
+    handshake(&w, &a, &b);
+    uint8_t pt[TAIL_PT], pkt[TAIL_PKT + 8];
+    zt_rng r;
+    zt_rng_seed(&r, 77);
+    zt_rng_bytes(&r, pt, sizeof pt);
+    zhtp_ssize n = seal_tail(&a, &b, pt, sizeof pt, TAIL_LEN, pkt, sizeof pkt, w.now);
+    assert_int_equal(n, TAIL_PKT);
+    assert_int_equal(pkt[7], ZHTP_WIRE_FLAG_SEALED | ZHTP_WIRE_FLAG_CLEAR_TAIL);
+    static const uint8_t cl[4] = {0, 0, 0, TAIL_LEN};
+    assert_memory_equal(pkt + 112, cl, 4);
+    /* The tail travels as it is; the prefix is ciphertext. */
+    assert_memory_equal(pkt + TAIL_OFF, pt + TAIL_PT - TAIL_LEN, TAIL_LEN);
+    assert_memory_not_equal(pkt + 128, pt, TAIL_PT - TAIL_LEN);
+    memset(g_pt, 0, TAIL_PT);
+    assert_int_equal(open_at(&b, &a, pkt, (size_t)n, w.now), TAIL_PT);
+    assert_memory_equal(g_pt, pt, TAIL_PT);
+
+    /* In place (pt at out + 128), and the smallest tail (16 bytes, just the inner tag). */
+    memcpy(pkt + 128, pt, sizeof pt);
+    n = seal_tail(&a, &b, pkt + 128, sizeof pt, 16, pkt, sizeof pkt, w.now);
+    assert_int_equal(n, TAIL_PKT);
+    assert_memory_equal(pkt + 128 + TAIL_PT - 16, pt + TAIL_PT - 16, 16);
+    assert_int_equal(open_at(&b, &a, pkt, (size_t)n, w.now), TAIL_PT);
+    assert_memory_equal(g_pt, pt, TAIL_PT);
+
+    /* A tail of 1..15 bytes or longer than the payload is refused before a counter is used;
+     * clear_len 0 is the ordinary full seal. */
+    zhtp_conn_info ci;
+    assert_int_equal(zhtp_session_conn_info(a.s, nid(&b), &ci), ZHTP_OK);
+    uint64_t tx = ci.tx_packets;
+    static const size_t bad[] = {1, 15, TAIL_PT + 1};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_int_equal(seal_tail(&a, &b, pt, sizeof pt, bad[i], pkt, sizeof pkt, w.now),
+                         ZHTP_ERR_INVAL);
+    assert_int_equal(zhtp_session_conn_info(a.s, nid(&b), &ci), ZHTP_OK);
+    assert_int_equal(ci.tx_packets, tx);
+    n = seal_tail(&a, &b, pt, sizeof pt, 0, pkt, sizeof pkt, w.now);
+    assert_int_equal(n, TAIL_PKT);
+    assert_int_equal(pkt[7], ZHTP_WIRE_FLAG_SEALED);
+    assert_memory_not_equal(pkt + TAIL_OFF, pt + TAIL_PT - TAIL_LEN, TAIL_LEN);
+    assert_int_equal(open_at(&b, &a, pkt, (size_t)n, w.now), TAIL_PT);
+    ep_free(&a);
+    ep_free(&b);
+}
+
+/* The link tag covers the header, the encrypted prefix and the tail's last 16 bytes (the inner
+ * packet's own tag): a flip of any of those bits, or a changed clear_len, is rejected. A byte
+ * of the tail before its last 16 is not the link layer's to check: it opens, and the end-to-end
+ * AEAD of the inner packet rejects it (tested at node level, node_tail_test). */
+static void clear_tail_tampering_is_caught_except_inside_the_inner_ciphertext(void **state)
+{
+    (void)state;
+    ep a, b;
+    ep_init(&a, 1, NULL);
+    ep_init(&b, 2, NULL);
+    net w;
+    net_init(&w, &a, &b, NULL);
+    handshake(&w, &a, &b);
+    uint8_t pt[TAIL_PT], pkt[TAIL_PKT], bad[TAIL_PKT];
+    zt_rng r;
+    zt_rng_seed(&r, 78);
+    zt_rng_bytes(&r, pt, sizeof pt);
+    zhtp_ssize n = seal_tail(&a, &b, pt, sizeof pt, TAIL_LEN, pkt, sizeof pkt, w.now);
+    assert_int_equal(n, TAIL_PKT);
+    for (size_t i = 0; i < TAIL_PKT; i++) {
+        if (i >= TAIL_OFF && i < TAIL_PKT - 32)
+            continue; /* the inner ciphertext: below */
+        for (int bit = 0; bit < 8; bit++) {
+            memcpy(bad, pkt, sizeof bad);
+            bad[i] ^= (uint8_t)(1u << bit);
+            zhtp_ssize rc = open_at(&b, &a, bad, sizeof bad, w.now);
+            assert_true(rc < 0);
+        }
+    }
+    /* clear_len one shorter or longer (still well formed): the AD differs. */
+    for (int d = -1; d <= 1; d += 2) {
+        memcpy(bad, pkt, sizeof bad);
+        bad[115] = (uint8_t)(TAIL_LEN + d);
+        assert_int_equal(open_at(&b, &a, bad, sizeof bad, w.now), ZHTP_ERR_SESSION_AUTH);
+    }
+    /* The flag (and clear_len) stripped: the receiver would decrypt the tail: rejected. */
+    memcpy(bad, pkt, sizeof bad);
+    bad[7] &= (uint8_t)~ZHTP_WIRE_FLAG_CLEAR_TAIL;
+    memset(bad + 112, 0, 4);
+    assert_int_equal(open_at(&b, &a, bad, sizeof bad, w.now), ZHTP_ERR_SESSION_AUTH);
+    /* A byte of the inner ciphertext: the link layer passes it on, changed. */
+    memcpy(bad, pkt, sizeof bad);
+    bad[TAIL_OFF + 5] ^= 0x40;
+    assert_int_equal(open_at(&b, &a, bad, sizeof bad, w.now), TAIL_PT);
+    assert_int_equal(g_pt[TAIL_PT - TAIL_LEN + 5], pt[TAIL_PT - TAIL_LEN + 5] ^ 0x40);
+    /* ... and once that counter is used, the genuine frame is a replay. */
+    assert_int_equal(open_at(&b, &a, pkt, sizeof pkt, w.now), ZHTP_ERR_SESSION_REPLAY);
+    ep_free(&a);
+    ep_free(&b);
+}
+
 /* Bytes of one complete handshake (both messages, headers included) between a and b. */
 static uint64_t handshake_bytes(net *w, ep *a, ep *b, uint64_t *init, uint64_t *resp)
 {
@@ -1273,6 +1398,8 @@ int main(void)
         cmocka_unit_test(handshake_completes_and_walks_the_states),
         cmocka_unit_test(handshake_sizes_are_reported_exactly),
         cmocka_unit_test(transport_rejects_every_single_bit_flip),
+        cmocka_unit_test(clear_tail_round_trips_with_the_tail_unencrypted),
+        cmocka_unit_test(clear_tail_tampering_is_caught_except_inside_the_inner_ciphertext),
         cmocka_unit_test(transport_rejects_truncated_and_replayed_packets),
         cmocka_unit_test(transport_reorder_inside_window_accepted_outside_rejected),
         cmocka_unit_test(transport_rejects_cross_session_packets),
