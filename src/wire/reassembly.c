@@ -5,8 +5,15 @@
  * size its first fragment claims) and a bitmap of received 8-byte blocks. Its accounted
  * size is that allocation's size exactly, so the configured byte limits bound real memory
  * (the handle and the finished-ring are a fixed overhead on top, sized at creation).
- * Entries sit in one list in order of creation, which is eviction order (oldest first).
- * The limits on packet counts keep every linear walk below a few hundred steps. */
+ * Entries sit in one list in order of creation, which is eviction order (oldest first) and
+ * also deadline order (a new entry's deadline is never before its predecessor's), so expiry
+ * and next_deadline look at the head only. The limits on packet counts keep every linear
+ * walk below a few hundred steps.
+ *
+ * Per fragment (the hot path: 13 per 16 KiB packet on a 1280-byte link) the work is a list
+ * lookup, one test of the fragment's bitmap range a word at a time and one copy; the
+ * block-by-block comparison runs only when the range already holds some blocks (duplicates,
+ * overlapping retransmissions). */
 #include <string.h>
 
 #include "zhtp/wire.h"
@@ -40,10 +47,15 @@ struct zhtp_wire_reasm {
     uint64_t completed, expired, evicted, rejected;
 };
 
-static size_t entry_size(uint32_t total_len)
+static size_t bitmap_len(uint32_t total_len)
 {
     size_t blocks = ((size_t)total_len + 7) / 8;
-    return sizeof(entry) + total_len + (blocks + 7) / 8;
+    return (blocks + 7) / 8;
+}
+
+static size_t entry_size(uint32_t total_len)
+{
+    return sizeof(entry) + total_len + bitmap_len(total_len);
 }
 
 int zhtp_wire_reasm_new(zhtp_wire_reasm **out, const zhtp_wire_reasm_config *cfg)
@@ -159,17 +171,13 @@ static void drop_entry(zhtp_wire_reasm *r, entry *e, zhtp_time now)
     zhtp_mem_free(r->cfg.mem, e, e->acct);
 }
 
+/* Deadlines never decrease along the list, so the due entries are a prefix of it. */
 static size_t expire(zhtp_wire_reasm *r, zhtp_time now)
 {
     size_t n = 0;
-    entry *e = r->head;
-    while (e) {
-        entry *next = e->next;
-        if (e->deadline <= now) {
-            drop_entry(r, e, now);
-            n++;
-        }
-        e = next;
+    while (r->head && r->head->deadline <= now) {
+        drop_entry(r, r->head, now);
+        n++;
     }
     r->expired += n;
     return n;
@@ -235,6 +243,68 @@ static void bit_set(uint8_t *bm, size_t b)
     bm[b / 8] |= (uint8_t)(1u << (b % 8));
 }
 
+/* Whether any of bits lo..hi (inclusive) is set: masked edge bytes, whole words between. */
+static bool bits_any(const uint8_t *bm, size_t lo, size_t hi)
+{
+    size_t bl = lo / 8, bh = hi / 8;
+    uint8_t ml = (uint8_t)(0xffu << (lo % 8)), mh = (uint8_t)(0xffu >> (7 - hi % 8));
+    if (bl == bh)
+        return (bm[bl] & ml & mh) != 0;
+    if ((bm[bl] & ml) || (bm[bh] & mh))
+        return true;
+    const uint8_t *p = bm + bl + 1;
+    size_t n = bh - bl - 1;
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, p, sizeof w);
+        if (w)
+            return true;
+    }
+    for (; n; p++, n--)
+        if (*p)
+            return true;
+    return false;
+}
+
+/* Sets bits lo..hi (inclusive). */
+static void bits_set(uint8_t *bm, size_t lo, size_t hi)
+{
+    size_t bl = lo / 8, bh = hi / 8;
+    uint8_t ml = (uint8_t)(0xffu << (lo % 8)), mh = (uint8_t)(0xffu >> (7 - hi % 8));
+    if (bl == bh) {
+        bm[bl] |= ml & mh;
+        return;
+    }
+    bm[bl] |= ml;
+    memset(bm + bl + 1, 0xff, bh - bl - 1);
+    bm[bh] |= mh;
+}
+
+/* Adds a fragment whose range already holds some blocks. Every byte present must equal the
+ * fragment's (else false, nothing changed): two different claims about one packet. */
+static bool merge_overlapping(entry *e, size_t offset, zhtp_wire_bytes data)
+{
+    size_t first = offset / 8, end = offset + data.len, last = (end - 1) / 8;
+    for (size_t b = first; b <= last; b++) {
+        if (!bit_get(e->bitmap, b))
+            continue;
+        size_t lo = b * 8, hi = lo + 8 < end ? lo + 8 : end;
+        if (memcmp(e->buf + lo, data.ptr + (lo - offset), hi - lo) != 0)
+            return false;
+    }
+    /* Every block already present was just found equal, so one copy of the whole
+     * fragment changes only the missing blocks. */
+    memcpy(e->buf + offset, data.ptr, data.len);
+    for (size_t b = first; b <= last; b++) {
+        if (bit_get(e->bitmap, b))
+            continue;
+        size_t lo = b * 8, hi = lo + 8 < end ? lo + 8 : end;
+        bit_set(e->bitmap, b);
+        e->received += hi - lo;
+    }
+    return true;
+}
+
 zhtp_ssize zhtp_wire_reasm_feed(zhtp_wire_reasm *r, uint64_t peer, const uint8_t *frame,
                                 size_t frame_len, zhtp_time now, const uint8_t **packet)
 {
@@ -270,15 +340,23 @@ zhtp_ssize zhtp_wire_reasm_feed(zhtp_wire_reasm *r, uint64_t peer, const uint8_t
         e = zhtp_mem_alloc(r->cfg.mem, need);
         if (!e)
             return ZHTP_ERR_NOMEM;
-        memset(e, 0, need);
+        /* Only the bitmap needs zeroes: a byte of buf is read (compared or handed out) only
+         * once its block's bit says it was written. */
+        e->next = NULL;
         e->peer = peer;
         e->tag = fh.tag;
         e->total_len = fh.total_len;
+        e->received = 0;
         e->acct = need;
         e->deadline = now > ZHTP_TIME_NEVER - 1 - r->cfg.timeout_ns ? ZHTP_TIME_NEVER - 1
                                                                     : now + r->cfg.timeout_ns;
+        /* A clock that stepped back must not put a deadline before an older entry's: expiry
+         * only looks at the head. */
+        if (r->tail && e->deadline < r->tail->deadline)
+            e->deadline = r->tail->deadline;
         e->buf = (uint8_t *)(e + 1);
         e->bitmap = e->buf + fh.total_len;
+        memset(e->bitmap, 0, bitmap_len(fh.total_len));
         e->prev = r->tail;
         if (r->tail)
             r->tail->next = e;
@@ -297,26 +375,16 @@ zhtp_ssize zhtp_wire_reasm_feed(zhtp_wire_reasm *r, uint64_t peer, const uint8_t
     /* The fragment covers whole blocks: it starts on a block boundary and either ends on
      * one or at total_len (frag_decode checked both). */
     size_t first = fh.offset / 8, end = fh.offset + data.len;
-    size_t last = (end - 1) / 8;
-    for (size_t b = first; b <= last; b++) {
-        if (!bit_get(e->bitmap, b))
-            continue;
-        size_t lo = b * 8, hi = lo + 8 < end ? lo + 8 : end;
-        if (memcmp(e->buf + lo, data.ptr + (lo - fh.offset), hi - lo) != 0) {
-            drop_entry(r, e, now);
-            r->rejected++;
-            return ZHTP_ERR_WIRE_FRAGMENT;
-        }
-    }
-    /* Every block already present was just found equal, so one copy of the whole
-     * fragment changes only the missing blocks. */
-    memcpy(e->buf + fh.offset, data.ptr, data.len);
-    for (size_t b = first; b <= last; b++) {
-        if (bit_get(e->bitmap, b))
-            continue;
-        size_t lo = b * 8, hi = lo + 8 < end ? lo + 8 : end;
-        bit_set(e->bitmap, b);
-        e->received += hi - lo;
+    if (!bits_any(e->bitmap, first, (end - 1) / 8)) {
+        /* Nothing of this range yet (the usual case): no comparison, and the fragment's
+         * bytes are exactly the new ones. */
+        memcpy(e->buf + fh.offset, data.ptr, data.len);
+        bits_set(e->bitmap, first, (end - 1) / 8);
+        e->received += data.len;
+    } else if (!merge_overlapping(e, fh.offset, data)) {
+        drop_entry(r, e, now);
+        r->rejected++;
+        return ZHTP_ERR_WIRE_FRAGMENT;
     }
     if (e->received < e->total_len)
         return ZHTP_ERR_AGAIN;
@@ -331,11 +399,7 @@ zhtp_ssize zhtp_wire_reasm_feed(zhtp_wire_reasm *r, uint64_t peer, const uint8_t
 
 zhtp_time zhtp_wire_reasm_next_deadline(const zhtp_wire_reasm *r)
 {
-    zhtp_time t = ZHTP_TIME_NEVER;
-    for (const entry *e = r->head; e; e = e->next)
-        if (e->deadline < t)
-            t = e->deadline;
-    return t;
+    return r->head ? r->head->deadline : ZHTP_TIME_NEVER; /* deadlines ascend along the list */
 }
 
 size_t zhtp_wire_reasm_tick(zhtp_wire_reasm *r, zhtp_time now)

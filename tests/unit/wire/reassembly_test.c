@@ -427,6 +427,173 @@ static void reassembly_matches_a_dumb_model(void **state)
     }
 }
 
+/* ---- the bitmap fast path: edges against a byte-level model ---- */
+
+/* One packet at a time against a model that keeps a "have" flag per byte: random block ranges
+ * from one block up to the whole packet (so the word-at-a-time bitmap test sees ranges that
+ * start and end inside bitmap bytes and span whole words), duplicates, and fragments with one
+ * byte changed either where bytes are already present (must drop the packet) or where none is
+ * yet (must be accepted: only present bytes have to agree). Totals sit on and beside the
+ * bitmap's byte and word boundaries, and include 1 byte and the largest packet. */
+static void fast_path_edges_agree_with_a_byte_model(void **state)
+{
+    (void)state;
+    static const uint32_t totals[] = {1,
+                                      2,
+                                      7,
+                                      8,
+                                      9,
+                                      63,
+                                      64,
+                                      65,
+                                      504,
+                                      511,
+                                      512,
+                                      513,
+                                      519,
+                                      520,
+                                      1023,
+                                      1024,
+                                      1025,
+                                      4095,
+                                      4096,
+                                      4097,
+                                      4104,
+                                      9000,
+                                      ZHTP_WIRE_FRAG_MAX_TOTAL};
+    static uint8_t pkt[ZHTP_WIRE_FRAG_MAX_TOTAL], have[ZHTP_WIRE_FRAG_MAX_TOTAL],
+        mine[ZHTP_WIRE_FRAG_MAX_TOTAL], frag[ZHTP_WIRE_FRAG_MAX_TOTAL];
+    zhtp_wire_reasm *ra;
+    assert_int_equal(zhtp_wire_reasm_new(&ra, NULL), 0);
+    zt_rng r;
+    zt_rng_seed(&r, 901);
+    uint16_t tag = 0;
+    size_t completed = 0, dropped = 0, dups = 0, accepted_changes = 0;
+    for (size_t ti = 0; ti < sizeof totals / sizeof totals[0]; ti++) {
+        uint32_t total = totals[ti], blocks = (total + 7) / 8;
+        for (int round = 0; round < 60; round++) {
+            tag++;
+            zt_rng_bytes(&r, pkt, total);
+            memset(have, 0, total);
+            size_t n_have = 0;
+            for (int step = 0;; step++) {
+                assert_true(step < 100000);
+                /* short ranges mostly, sometimes up to the whole packet */
+                uint32_t b0 = (uint32_t)zt_rng_below(&r, blocks);
+                uint32_t span = zt_rng_below(&r, 4) ? 24 : blocks;
+                uint32_t nb =
+                    1 + (uint32_t)zt_rng_below(&r, blocks - b0 < span ? blocks - b0 : span);
+                uint32_t off = b0 * 8;
+                size_t n = b0 + nb == blocks ? total - off : (size_t)nb * 8;
+                memcpy(frag, pkt + off, n);
+                int change = zt_rng_below(&r, 8) == 0;
+                size_t at = off + zt_rng_below(&r, n);
+                if (change)
+                    frag[at - off] ^= 0x40;
+                /* the model: every byte present must equal the fragment's (an accepted
+                 * change earlier makes later unchanged fragments disagree there too) */
+                bool dup = true, disagree = false;
+                for (size_t j = off; j < off + n; j++) {
+                    dup = dup && have[j];
+                    disagree = disagree || (have[j] && mine[j] != frag[j - off]);
+                }
+                uint8_t fb[ZHTP_WIRE_FRAG_MAX_TOTAL + 8];
+                size_t fl = frame(fb, tag, total, off, frag, n);
+                const uint8_t *out = NULL;
+                zhtp_ssize got = zhtp_wire_reasm_feed(ra, 1, fb, fl, 0, &out);
+                if (disagree) {
+                    assert_int_equal(got, ZHTP_ERR_WIRE_FRAGMENT);
+                    dropped++;
+                    zhtp_wire_reasm_stats st;
+                    zhtp_wire_reasm_get_stats(ra, &st);
+                    assert_int_equal(st.packets_total, 0);
+                    break;
+                }
+                for (size_t j = off; j < off + n; j++) {
+                    if (!have[j]) {
+                        have[j] = 1;
+                        mine[j] = frag[j - off];
+                        n_have++;
+                    }
+                }
+                dups += dup;
+                accepted_changes += change;
+                if (n_have < total) {
+                    assert_int_equal(got, ZHTP_ERR_AGAIN);
+                    continue;
+                }
+                assert_int_equal(got, (zhtp_ssize)total);
+                assert_memory_equal(out, mine, total);
+                completed++;
+                break;
+            }
+        }
+    }
+    zhtp_wire_reasm_stats st;
+    zhtp_wire_reasm_get_stats(ra, &st);
+    assert_int_equal(st.packets_total, 0);
+    print_message("# %zu completed, %zu dropped on a changed byte, %zu duplicates, %zu changes "
+                  "accepted where nothing was present\n",
+                  completed, dropped, dups, accepted_changes);
+    assert_true(completed > 100 && dropped > 100 && dups > 100 && accepted_changes > 100);
+    zhtp_wire_reasm_free(ra);
+}
+
+/* A single block already present anywhere inside a wide fragment (every position of a
+ * 513-block packet: every bit of every bitmap byte and word) is compared: changed, the packet
+ * is dropped; equal, it completes. */
+static void one_present_block_anywhere_in_a_wide_fragment_is_compared(void **state)
+{
+    (void)state;
+    enum { TOTAL = 4100, BLOCKS = (TOTAL + 7) / 8 };
+    static uint8_t p[TOTAL], q[TOTAL];
+    for (size_t i = 0; i < TOTAL; i++)
+        p[i] = (uint8_t)(i * 7 + (i >> 8));
+    zhtp_wire_reasm *ra;
+    assert_int_equal(zhtp_wire_reasm_new(&ra, NULL), 0);
+    const uint8_t *out;
+    for (uint32_t b = 0; b < BLOCKS; b++) {
+        uint32_t off = b * 8, n = off + 8 <= TOTAL ? 8 : TOTAL - off;
+        /* changed: the last byte of block b differs in the wide fragment */
+        uint16_t tag = (uint16_t)(2 * b);
+        assert_int_equal(feed_part(ra, 1, tag, p, TOTAL, off, n, 0, &out),
+                         TOTAL == n ? (zhtp_ssize)TOTAL : ZHTP_ERR_AGAIN);
+        memcpy(q, p, TOTAL);
+        q[off + n - 1] ^= 1;
+        assert_int_equal(feed_part(ra, 1, tag, q, TOTAL, 0, TOTAL, 0, &out),
+                         ZHTP_ERR_WIRE_FRAGMENT);
+        /* equal: completes with the bytes */
+        tag++;
+        assert_int_equal(feed_part(ra, 1, tag, p, TOTAL, off, n, 0, &out), ZHTP_ERR_AGAIN);
+        assert_int_equal(feed_part(ra, 1, tag, p, TOTAL, 0, TOTAL, 0, &out), TOTAL);
+        assert_memory_equal(out, p, TOTAL);
+    }
+    zhtp_wire_reasm_stats st;
+    zhtp_wire_reasm_get_stats(ra, &st);
+    assert_int_equal(st.completed, BLOCKS);
+    assert_int_equal(st.rejected, BLOCKS);
+    zhtp_wire_reasm_free(ra);
+}
+
+/* Entries expire oldest first even when the caller's clock steps back: a later entry's
+ * deadline is never before an earlier one's, so none is left behind the head. */
+static void a_clock_stepping_back_delays_no_expiry(void **state)
+{
+    (void)state;
+    zhtp_wire_reasm_config cfg = {.timeout_ns = 1000};
+    zhtp_wire_reasm *ra;
+    assert_int_equal(zhtp_wire_reasm_new(&ra, &cfg), 0);
+    uint8_t p[64] = {0};
+    const uint8_t *out;
+    assert_int_equal(feed_part(ra, 1, 1, p, 64, 0, 8, 5000, &out), ZHTP_ERR_AGAIN);
+    assert_int_equal(feed_part(ra, 1, 2, p, 64, 0, 8, 100, &out), ZHTP_ERR_AGAIN); /* back */
+    assert_int_equal(zhtp_wire_reasm_next_deadline(ra), 6000);
+    assert_int_equal(zhtp_wire_reasm_tick(ra, 5999), 0);
+    assert_int_equal(zhtp_wire_reasm_tick(ra, 6000), 2);
+    assert_int_equal(zhtp_wire_reasm_next_deadline(ra), ZHTP_TIME_NEVER);
+    zhtp_wire_reasm_free(ra);
+}
+
 /* ---- allocation failure injection ---- */
 
 /* A fixed scenario: 3 peers, 6 packets, interleaved, one eviction. Feeds a fragment again
@@ -532,6 +699,9 @@ int main(void)
         cmocka_unit_test(partial_packets_expire_on_the_virtual_clock),
         cmocka_unit_test(memory_bounds_hold_under_a_flood),
         cmocka_unit_test(reassembly_matches_a_dumb_model),
+        cmocka_unit_test(fast_path_edges_agree_with_a_byte_model),
+        cmocka_unit_test(one_present_block_anywhere_in_a_wide_fragment_is_compared),
+        cmocka_unit_test(a_clock_stepping_back_delays_no_expiry),
         cmocka_unit_test(every_allocation_failure_is_nomem_without_leak),
         cmocka_unit_test(bad_config_and_oversized_claims_are_refused),
     };
