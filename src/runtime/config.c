@@ -16,6 +16,7 @@ void zhtp_rt_options_init(zhtp_rt_options *o)
     memset(o, 0, sizeof *o);
     o->log_level = ZHTP_RT_LOG_INFO;
     o->tun_mtu = ZHTP_RT_TUN_MTU_DEFAULT;
+    o->tun_offload = true;
 }
 
 /* An MTU value: 1280 (the IPv6 minimum) to 65535 (the largest packet without jumbograms); for
@@ -152,6 +153,15 @@ int zhtp_rt_options_set(zhtp_rt_options *o, const char *key, const char *val, ch
             return -1;
         }
         o->no_tun = b != 0;
+        return 0;
+    }
+    if (strcmp(key, "tun_offload") == 0) {
+        int b = parse_bool(val);
+        if (b < 0) {
+            snprintf(err, err_cap, "%s: expected true or false, got '%s'", key, val);
+            return -1;
+        }
+        o->tun_offload = b != 0;
         return 0;
     }
     if (strcmp(key, "dev_no_passphrase") == 0 || strcmp(key, "no_control") == 0) {

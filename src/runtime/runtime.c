@@ -620,6 +620,7 @@ static int open_tun(rt *r, const zhtp_rt_options *o)
         .resolve = tun_resolve,
         .is_halted = tun_is_halted,
         .after_input = tun_after_input,
+        .offload = o->tun_offload,
     };
     char err[300];
     if (zhtp_rt_tun_open(&r->tun, &tc, err, sizeof err) != 0) {
@@ -657,10 +658,16 @@ static void tun_metrics(rt *r, sbuf *b)
               "# TYPE zhtp_tun_icmp_errors_total counter\n"
               "zhtp_tun_icmp_errors_total{result=\"sent\"} %" PRIu64 "\n"
               "zhtp_tun_icmp_errors_total{result=\"rate_limited\"} %" PRIu64 "\n"
+              "# HELP zhtp_tun_gso_in_total TCP super-packets read from the TUN (offload)\n"
+              "# TYPE zhtp_tun_gso_in_total counter\n"
+              "zhtp_tun_gso_in_total %" PRIu64 "\n"
+              "# HELP zhtp_tun_gso_out_total packets written to the TUN as GSO super-packets\n"
+              "# TYPE zhtp_tun_gso_out_total counter\n"
+              "zhtp_tun_gso_out_total %" PRIu64 "\n"
               "# HELP zhtp_tun_drops_total TUN packets dropped, by reason\n"
               "# TYPE zhtp_tun_drops_total counter\n",
               ts.out_packets, ts.in_packets, ts.out_bytes, ts.in_bytes, ts.icmp_sent,
-              ts.icmp_limited);
+              ts.icmp_limited, ts.gso_in, ts.gso_out);
     for (int d = 0; d < ZHTP_RT_TUN_DROP_COUNT; d++)
         sb_printf(b, "zhtp_tun_drops_total{reason=\"%s\"} %" PRIu64 "\n",
                   zhtp_rt_tun_drop_name((zhtp_rt_tun_drop)d), ts.drops[d]);

@@ -55,6 +55,7 @@ typedef struct zhtp_rt_options {
     bool no_tun;
     uint32_t tun_mtu;      /* interface MTU, 1280..65535; default ZHTP_RT_TUN_MTU_DEFAULT */
     uint32_t tun_mesh_mtu; /* largest packet sent into the mesh; above: Packet Too Big */
+    bool tun_offload;      /* TUN segmentation offload (TSO in, GSO out); default true */
     uint32_t udp_mtu;      /* largest datagram on the UDP links; 0: the UDP profile's (1,280) */
 } zhtp_rt_options;
 

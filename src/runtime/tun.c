@@ -15,10 +15,12 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "runtime.h"
 #include "tun.h"
+#include "tun_offload.h"
 
 /* A read batch ends after this many packets or bytes, then the node's output is drained: big
  * enough to amortise the drain, small enough that the node's frame queue (4 MiB by default)
@@ -32,6 +34,11 @@
 #define TUN_PEND_POLL_MS  50
 #define TUN_ICMP_BURST    10
 #define TUN_ICMP_INTERVAL (100 * ZHTP_NS_PER_MS) /* then 10 errors/s */
+/* With offload the kernel's TCP sizes super-packets to gso_max_size minus its header reserve;
+ * this keeps them well inside ZHTP_NODE_MAX_MESSAGE whatever BIG TCP settings say. */
+#define TUN_GSO_MAX_SIZE 65000
+/* Largest read with offload: a virtio_net_hdr and an IPv6 packet of 65,535 payload bytes. */
+#define TUN_OFFLOAD_READ (ZHTP_VNET_HDR_LEN + ZHTP_IP6_HDR_LEN + ZHTP_IP6_MAX_LEN)
 
 typedef struct tun_cache_entry {
     bool used;
@@ -56,7 +63,10 @@ struct zhtp_rt_tun {
     uint8_t own[ZHTP_IP6_ADDR_LEN];
     char own_str[48];
     uint32_t mesh_mtu;
-    uint8_t *rbuf;  /* one packet of the interface MTU */
+    bool vnet;       /* IFF_VNET_HDR: every read and write starts with a virtio_net_hdr */
+    bool tso;        /* TUNSETOFFLOAD granted: super-packets in, GSO writes out */
+    size_t rbuf_cap; /* the interface MTU, or TUN_OFFLOAD_READ with a vnet header */
+    uint8_t *rbuf;   /* one packet read */
     uint8_t *arena; /* TUN_PEND_DESTS * TUN_PEND_PKTS packets of mesh_mtu, allocated on first use */
     tun_cache_entry cache[TUN_CACHE];
     tun_pending pend[TUN_PEND_DESTS];
@@ -68,9 +78,9 @@ struct zhtp_rt_tun {
 const char *zhtp_rt_tun_drop_name(zhtp_rt_tun_drop d)
 {
     static const char *const names[ZHTP_RT_TUN_DROP_COUNT] = {
-        "out_malformed", "out_not_mesh", "out_bad_src", "out_bad_dst", "too_big",
-        "unreachable",   "pending",      "no_route",    "halted",      "in_malformed",
-        "in_bad_src",    "in_bad_dst",   "tun_full",    "tun_error",
+        "out_malformed", "out_not_mesh", "out_bad_src", "out_bad_dst",  "too_big",    "unreachable",
+        "pending",       "no_route",     "halted",      "in_malformed", "in_bad_src", "in_bad_dst",
+        "tun_full",      "tun_error",    "oversize",    "pending_gso",
     };
     return (unsigned)d < ZHTP_RT_TUN_DROP_COUNT ? names[d] : "unknown";
 }
@@ -96,18 +106,31 @@ static zhtp_time tnow(zhtp_rt_tun *t)
 
 /* ---- writing to the interface ---- */
 
-static void tun_write(zhtp_rt_tun *t, const uint8_t *pkt, size_t len)
+/* |iov| holds one packet of |len| bytes (after the vnet header, when there is one). */
+static bool tun_writev(zhtp_rt_tun *t, const struct iovec *iov, int n_iov, size_t len)
 {
-    ssize_t k = write(t->fd, pkt, len);
-    if (k == (ssize_t)len) {
+    ssize_t k = writev(t->fd, iov, n_iov);
+    if (k >= 0 && (size_t)k == len + (t->vnet ? ZHTP_VNET_HDR_LEN : 0)) {
         t->st.in_packets++;
         t->st.in_bytes += len;
-        return;
+        return true;
     }
     if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
         t->st.drops[ZHTP_RT_TUN_DROP_TUN_FULL]++;
     else
         t->st.drops[ZHTP_RT_TUN_DROP_TUN_ERROR]++;
+    return false;
+}
+
+/* A packet with a complete checksum: with a vnet header, an all-zero one (no offload asked). */
+static void tun_write(zhtp_rt_tun *t, const uint8_t *pkt, size_t len)
+{
+    static const uint8_t zero_hdr[ZHTP_VNET_HDR_LEN];
+    struct iovec iov[2] = {{(void *)zero_hdr, sizeof zero_hdr}, {(void *)pkt, len}};
+    if (t->vnet)
+        tun_writev(t, iov, 2, len);
+    else
+        tun_writev(t, iov + 1, 1, len);
 }
 
 /* An ICMPv6 error about |orig| (a packet the host sent) back to the host, rate-limited. */
@@ -277,9 +300,18 @@ static void on_pend_timer(uv_timer_t *h)
         t->cfg.after_input(t->cfg.user_data);
 }
 
-/* One packet the host wrote to the interface. */
-static void from_host(zhtp_rt_tun *t, const uint8_t *pkt, size_t len)
+/* One packet the host wrote to the interface; |vh|: its vnet header (NULL: none). */
+static void from_host(zhtp_rt_tun *t, uint8_t *pkt, size_t len, const zhtp_vnet_hdr *vh)
 {
+    size_t seg_len = len; /* what the packet would have been without offload (its segments) */
+    if (vh != NULL) {
+        if (zhtp_tun_offload_from_host(pkt, len, vh, &seg_len) != ZHTP_OK) {
+            t->st.drops[ZHTP_RT_TUN_DROP_OUT_MALFORMED]++;
+            return;
+        }
+        if (vh->gso_type != ZHTP_VNET_GSO_NONE)
+            t->st.gso_in++;
+    }
     zhtp_ip6_verdict v = zhtp_ip6_check_outbound(pkt, len, t->own);
     if (v != ZHTP_IP6_OK) {
         static const zhtp_rt_tun_drop map[ZHTP_IP6_VERDICT_COUNT] = {
@@ -295,9 +327,15 @@ static void from_host(zhtp_rt_tun *t, const uint8_t *pkt, size_t len)
         t->st.drops[ZHTP_RT_TUN_DROP_HALTED]++;
         return;
     }
-    if (len > t->mesh_mtu) {
+    /* A super-packet stands for segments of seg_len bytes: those are what the mesh MTU
+     * limits (the far end hands the host the same segments, or one buffer of them). */
+    if (seg_len > t->mesh_mtu) {
         t->st.drops[ZHTP_RT_TUN_DROP_TOO_BIG]++;
         send_icmp_error(t, ZHTP_ICMP6_PACKET_TOO_BIG, 0, t->mesh_mtu, pkt, len);
+        return;
+    }
+    if (len > ZHTP_NODE_MAX_MESSAGE) { /* TUN_GSO_MAX_SIZE not applied: TCP retransmits */
+        t->st.drops[ZHTP_RT_TUN_DROP_OVERSIZE]++;
         return;
     }
     uint8_t prefix[ZHTP_IP6_ID_BYTES], id[ZHTP_NODE_ID_LEN];
@@ -305,6 +343,11 @@ static void from_host(zhtp_rt_tun *t, const uint8_t *pkt, size_t len)
     int rc = resolve(t, prefix, id);
     if (rc == ZHTP_OK) {
         send_to_node(t, id, pkt, len);
+    } else if (rc == ZHTP_ERR_AGAIN && len > t->mesh_mtu) {
+        /* The queue's slots are mesh_mtu bytes. Not segmented: a TCP flow is past its first
+         * round trips (and so past the lookup) before it sends super-packets; one lost here
+         * is retransmitted like any other loss. */
+        t->st.drops[ZHTP_RT_TUN_DROP_PENDING_GSO]++;
     } else if (rc == ZHTP_ERR_AGAIN) {
         pend_add(t, prefix, pkt, len);
     } else {
@@ -321,7 +364,7 @@ static void on_readable(uv_poll_t *h, int status, int events)
     size_t pkts = 0, bytes = 0;
     /* TUN gives one packet per read(); a batch amortises the node drain that follows. */
     while (pkts < TUN_BATCH_PACKETS && bytes < TUN_BATCH_BYTES) {
-        ssize_t k = read(t->fd, t->rbuf, t->cfg.mtu);
+        ssize_t k = read(t->fd, t->rbuf, t->rbuf_cap);
         if (k < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
                 tlog(t, ZHTP_RT_LOG_WARN, "tun %s: read: %s", t->name, strerror(errno));
@@ -329,7 +372,15 @@ static void on_readable(uv_poll_t *h, int status, int events)
         }
         pkts++;
         bytes += (size_t)k;
-        from_host(t, t->rbuf, (size_t)k);
+        if (!t->vnet) {
+            from_host(t, t->rbuf, (size_t)k, NULL);
+        } else if ((size_t)k < ZHTP_VNET_HDR_LEN) {
+            t->st.drops[ZHTP_RT_TUN_DROP_OUT_MALFORMED]++;
+        } else {
+            zhtp_vnet_hdr vh;
+            zhtp_vnet_hdr_decode(t->rbuf, &vh);
+            from_host(t, t->rbuf + ZHTP_VNET_HDR_LEN, (size_t)k - ZHTP_VNET_HDR_LEN, &vh);
+        }
     }
     if (pkts > 0 && t->cfg.after_input != NULL)
         t->cfg.after_input(t->cfg.user_data);
@@ -349,10 +400,91 @@ void zhtp_rt_tun_deliver(zhtp_rt_tun *t, const uint8_t sender[ZHTP_NODE_ID_LEN],
     }
     /* The sender is authenticated by its session: its id answers our replies without a lookup. */
     cache_put(t, sender);
-    tun_write(t, pkt, len);
+    if (!t->tso) {
+        tun_write(t, pkt, len);
+        return;
+    }
+    zhtp_vnet_hdr vh;
+    uint8_t check[2];
+    int rc = zhtp_tun_offload_to_host(pkt, len, t->cfg.mtu, &vh, check);
+    if (rc < 0) { /* TCP above our MTU with a broken header: not for the kernel's GSO */
+        t->st.drops[ZHTP_RT_TUN_DROP_IN_MALFORMED]++;
+        return;
+    }
+    if (rc == 0) {
+        tun_write(t, pkt, len);
+        return;
+    }
+    /* The checksum field goes out replaced (pkt is borrowed const): header, the packet up to
+     * the field, the partial sum, the rest. len > MTU >= 1,280 covers the split points. */
+    uint8_t hdr[ZHTP_VNET_HDR_LEN];
+    zhtp_vnet_hdr_encode(&vh, hdr);
+    size_t at = ZHTP_IP6_HDR_LEN + ZHTP_TUN_OFFLOAD_TCP_CSUM;
+    struct iovec iov[4] = {{hdr, sizeof hdr},
+                           {(void *)pkt, at},
+                           {check, sizeof check},
+                           {(void *)(pkt + at + 2), len - at - 2}};
+    if (tun_writev(t, iov, 4, len))
+        t->st.gso_out++;
 }
 
 /* ---- creating the interface ---- */
+
+/* Sends one rtnetlink request (NLM_F_ACK set) and reads its acknowledgement. 0, or -1 with
+ * "|what|: reason" in |err|. */
+static int nl_request(struct nlmsghdr *req, const char *what, char *err, size_t err_cap)
+{
+    int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (s < 0) {
+        snprintf(err, err_cap, "netlink socket: %s", strerror(errno));
+        return -1;
+    }
+    struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+    int rc = -1;
+    if (sendto(s, req, req->nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) {
+        snprintf(err, err_cap, "netlink send: %s", strerror(errno));
+        goto out;
+    }
+    char buf[1024];
+    ssize_t k = recv(s, buf, sizeof buf, 0);
+    struct nlmsghdr *nh = (struct nlmsghdr *)buf;
+    if (k < (ssize_t)NLMSG_LENGTH(sizeof(struct nlmsgerr)) || nh->nlmsg_type != NLMSG_ERROR) {
+        snprintf(err, err_cap, "netlink: no acknowledgement");
+        goto out;
+    }
+    const struct nlmsgerr *e = NLMSG_DATA(nh);
+    if (e->error != 0) {
+        snprintf(err, err_cap, "%s: %s", what, strerror(-e->error));
+        goto out;
+    }
+    rc = 0;
+out:
+    close(s);
+    return rc;
+}
+
+/* IFLA_GSO_MAX_SIZE (RTM_NEWLINK on the existing link): the largest super-packet TCP builds. */
+static int set_gso_max_size(int ifindex, uint32_t size, char *err, size_t err_cap)
+{
+    struct {
+        struct nlmsghdr nh;
+        struct ifinfomsg ifi;
+        char attrs[RTA_SPACE(sizeof(uint32_t))];
+    } req;
+    memset(&req, 0, sizeof req);
+    req.nh.nlmsg_type = RTM_NEWLINK;
+    req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+    req.nh.nlmsg_seq = 2;
+    req.ifi.ifi_family = AF_UNSPEC;
+    req.ifi.ifi_index = ifindex;
+    req.nh.nlmsg_len = NLMSG_LENGTH(sizeof req.ifi);
+    struct rtattr *rta = (struct rtattr *)((char *)&req + NLMSG_ALIGN(req.nh.nlmsg_len));
+    rta->rta_type = IFLA_GSO_MAX_SIZE;
+    rta->rta_len = RTA_LENGTH(sizeof size);
+    memcpy(RTA_DATA(rta), &size, sizeof size);
+    req.nh.nlmsg_len = NLMSG_ALIGN(req.nh.nlmsg_len) + RTA_SPACE(sizeof size);
+    return nl_request(&req.nh, "gso_max_size", err, err_cap);
+}
 
 static int set_address(int ifindex, const uint8_t addr[ZHTP_IP6_ADDR_LEN], char *err,
                        size_t err_cap)
@@ -380,33 +512,7 @@ static int set_address(int ifindex, const uint8_t addr[ZHTP_IP6_ADDR_LEN], char 
         memcpy(RTA_DATA(rta), addr, ZHTP_IP6_ADDR_LEN);
         req.nh.nlmsg_len = NLMSG_ALIGN(req.nh.nlmsg_len) + RTA_SPACE(ZHTP_IP6_ADDR_LEN);
     }
-    int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-    if (s < 0) {
-        snprintf(err, err_cap, "netlink socket: %s", strerror(errno));
-        return -1;
-    }
-    struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
-    int rc = -1;
-    if (sendto(s, &req, req.nh.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) {
-        snprintf(err, err_cap, "netlink send: %s", strerror(errno));
-        goto out;
-    }
-    char buf[1024];
-    ssize_t k = recv(s, buf, sizeof buf, 0);
-    struct nlmsghdr *nh = (struct nlmsghdr *)buf;
-    if (k < (ssize_t)NLMSG_LENGTH(sizeof(struct nlmsgerr)) || nh->nlmsg_type != NLMSG_ERROR) {
-        snprintf(err, err_cap, "netlink: no acknowledgement");
-        goto out;
-    }
-    const struct nlmsgerr *e = NLMSG_DATA(nh);
-    if (e->error != 0) {
-        snprintf(err, err_cap, "adding the address: %s", strerror(-e->error));
-        goto out;
-    }
-    rc = 0;
-out:
-    close(s);
-    return rc;
+    return nl_request(&req.nh, "adding the address", err, err_cap);
 }
 
 /* MTU, link up and address. ioctl on an AF_INET6 datagram socket: no IPv6 in the kernel fails
@@ -439,6 +545,13 @@ static int configure(zhtp_rt_tun *t, char *err, size_t err_cap)
     if (ioctl(s, SIOCGIFINDEX, &ifr) != 0) {
         snprintf(err, err_cap, "interface index: %s", strerror(errno));
         goto out;
+    }
+    if (t->tso) {
+        char why[160];
+        if (set_gso_max_size(ifr.ifr_ifindex, TUN_GSO_MAX_SIZE, why, sizeof why) != 0)
+            tlog(t, ZHTP_RT_LOG_INFO,
+                 "tun %s: %s (super-packets above %u bytes will be dropped as oversize)", t->name,
+                 why, (unsigned)ZHTP_NODE_MAX_MESSAGE);
     }
     rc = set_address(ifr.ifr_ifindex, t->own, err, err_cap);
 out:
@@ -476,11 +589,6 @@ int zhtp_rt_tun_open(zhtp_rt_tun **out, const zhtp_rt_tun_config *cfg, char *err
     struct in6_addr a6;
     memcpy(&a6, t->own, sizeof a6);
     inet_ntop(AF_INET6, &a6, t->own_str, sizeof t->own_str);
-    t->rbuf = malloc(cfg->mtu);
-    if (t->rbuf == NULL) {
-        snprintf(why, sizeof why, "out of memory");
-        goto fail;
-    }
     t->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (t->fd < 0) {
         int e = errno;
@@ -493,9 +601,16 @@ int zhtp_rt_tun_open(zhtp_rt_tun **out, const zhtp_rt_tun_config *cfg, char *err
     }
     struct ifreq ifr;
     memset(&ifr, 0, sizeof ifr);
-    ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+    ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (cfg->offload ? IFF_VNET_HDR : 0);
     snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", cfg->name);
-    if (ioctl(t->fd, TUNSETIFF, &ifr) != 0) {
+    int set = ioctl(t->fd, TUNSETIFF, &ifr);
+    if (set != 0 && cfg->offload && errno == EINVAL) { /* no IFF_VNET_HDR: run without */
+        tlog(t, ZHTP_RT_LOG_INFO, "tun %s: IFF_VNET_HDR refused (%s): no segmentation offload",
+             cfg->name, strerror(errno));
+        ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+        set = ioctl(t->fd, TUNSETIFF, &ifr);
+    }
+    if (set != 0) {
         int e = errno;
         snprintf(why, sizeof why, "TUNSETIFF: %s%s", strerror(e),
                  e == EPERM   ? " (needs CAP_NET_ADMIN; run with --no-tun to do without)"
@@ -504,6 +619,26 @@ int zhtp_rt_tun_open(zhtp_rt_tun **out, const zhtp_rt_tun_config *cfg, char *err
         goto fail;
     }
     snprintf(t->name, sizeof t->name, "%s", ifr.ifr_name);
+    t->vnet = (ifr.ifr_flags & IFF_VNET_HDR) != 0;
+    if (t->vnet) {
+        /* Little-endian header fields on every host (tun_offload.h encodes them so). Without
+         * that, or without the offload itself, the header stays all zero both ways. */
+        int le = 1;
+        if (ioctl(t->fd, TUNSETVNETLE, &le) != 0)
+            tlog(t, ZHTP_RT_LOG_INFO, "tun %s: TUNSETVNETLE refused (%s): no segmentation offload",
+                 t->name, strerror(errno));
+        else if (ioctl(t->fd, TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO6)) != 0)
+            tlog(t, ZHTP_RT_LOG_INFO, "tun %s: TUNSETOFFLOAD refused (%s): no segmentation offload",
+                 t->name, strerror(errno));
+        else
+            t->tso = true;
+    }
+    t->rbuf_cap = t->vnet ? TUN_OFFLOAD_READ : cfg->mtu;
+    t->rbuf = malloc(t->rbuf_cap);
+    if (t->rbuf == NULL) {
+        snprintf(why, sizeof why, "out of memory");
+        goto fail;
+    }
     if (configure(t, why, sizeof why) != 0)
         goto fail;
     if (uv_poll_init(cfg->loop, &t->poll, t->fd) != 0) {
@@ -514,8 +649,8 @@ int zhtp_rt_tun_open(zhtp_rt_tun **out, const zhtp_rt_tun_config *cfg, char *err
     uv_timer_init(cfg->loop, &t->pend_timer);
     t->pend_timer.data = t;
     uv_poll_start(&t->poll, UV_READABLE, on_readable);
-    tlog(t, ZHTP_RT_LOG_INFO, "tun %s up: %s/%d, MTU %u, mesh MTU %u", t->name, t->own_str,
-         ZHTP_IP6_PREFIX_BITS, cfg->mtu, mesh);
+    tlog(t, ZHTP_RT_LOG_INFO, "tun %s up: %s/%d, MTU %u, mesh MTU %u, offload %s", t->name,
+         t->own_str, ZHTP_IP6_PREFIX_BITS, cfg->mtu, mesh, t->tso ? "on (TSO6)" : "off");
     *out = t;
     return 0;
 fail:
@@ -545,6 +680,11 @@ uint32_t zhtp_rt_tun_mtu(const zhtp_rt_tun *t)
 uint32_t zhtp_rt_tun_mesh_mtu(const zhtp_rt_tun *t)
 {
     return t->mesh_mtu;
+}
+
+bool zhtp_rt_tun_offload(const zhtp_rt_tun *t)
+{
+    return t->tso;
 }
 
 void zhtp_rt_tun_get_stats(const zhtp_rt_tun *t, zhtp_rt_tun_stats *st)

@@ -1,6 +1,7 @@
 /* zhtpd's TUN interface: IPv6 packets of the local host in and out of the mesh (docs/tun.md).
  *
- * What it owns: the TUN device (/dev/net/tun, IFF_TUN | IFF_NO_PI, created with the node's
+ * What it owns: the TUN device (/dev/net/tun, IFF_TUN | IFF_NO_PI [| IFF_VNET_HDR with
+ * segmentation offload, tun_offload.h], created with the node's
  * address fd5a:<112 bits of node id>/16, the MTU and link up, through ioctl and rtnetlink), the
  * read loop on it (batched), the map from the id prefix an address carries to the full node id
  * (a cache, the driver's hints, zhtp_node_find_prefix, and a small bounded queue per
@@ -47,6 +48,9 @@ typedef enum zhtp_rt_tun_drop {
     ZHTP_RT_TUN_DROP_IN_BAD_DST, /* destination is not our address */
     ZHTP_RT_TUN_DROP_TUN_FULL,   /* the TUN queue did not take the packet (EAGAIN) */
     ZHTP_RT_TUN_DROP_TUN_ERROR,  /* any other write error */
+    /* Segmentation offload (docs/tun.md "Segmentation offload"): */
+    ZHTP_RT_TUN_DROP_OVERSIZE,    /* a super-packet longer than the node carries (65,536) */
+    ZHTP_RT_TUN_DROP_PENDING_GSO, /* a super-packet while its destination's lookup runs */
     ZHTP_RT_TUN_DROP_COUNT
 } zhtp_rt_tun_drop;
 
@@ -57,6 +61,8 @@ typedef struct zhtp_rt_tun_stats {
     uint64_t out_packets, out_bytes; /* read from the TUN and handed to the node */
     uint64_t in_packets, in_bytes;   /* delivered by the node and written to the TUN */
     uint64_t icmp_sent, icmp_limited;
+    uint64_t gso_in;  /* TCP super-packets read from the TUN (offload on) */
+    uint64_t gso_out; /* packets written to the TUN as GSO super-packets */
     uint64_t drops[ZHTP_RT_TUN_DROP_COUNT];
 } zhtp_rt_tun_stats;
 
@@ -75,6 +81,10 @@ typedef struct zhtp_rt_tun_config {
                     uint8_t id[ZHTP_NODE_ID_LEN]);
     bool (*is_halted)(void *user_data);   /* emergency stop: drop what the host sends */
     void (*after_input)(void *user_data); /* called after each batch handed to the node */
+    /* Segmentation offload (IFF_VNET_HDR, TUNSETOFFLOAD CSUM | TSO6): TCP super-packets of up
+     * to ~64 KiB in and out instead of MTU-sized ones. Refused by the kernel: runs without,
+     * logged at info. */
+    bool offload;
 } zhtp_rt_tun_config;
 
 typedef struct zhtp_rt_tun zhtp_rt_tun;
@@ -90,6 +100,7 @@ const char *zhtp_rt_tun_addr(const zhtp_rt_tun *t); /* "fd5a:...", the node's ad
 const char *zhtp_rt_tun_name(const zhtp_rt_tun *t); /* the interface name the kernel gave */
 uint32_t zhtp_rt_tun_mtu(const zhtp_rt_tun *t);
 uint32_t zhtp_rt_tun_mesh_mtu(const zhtp_rt_tun *t);
+bool zhtp_rt_tun_offload(const zhtp_rt_tun *t); /* offload asked for and granted */
 void zhtp_rt_tun_get_stats(const zhtp_rt_tun *t, zhtp_rt_tun_stats *st);
 /* Frees the TUN after its libuv handles were closed (uv_walk + uv_run at shutdown): closes
  * the fd, which removes the interface. NULL is a no-op. */

@@ -36,6 +36,9 @@ static void usage(FILE *f)
           "  --tun-mtu N             TUN interface MTU, 1280..65535 (default 16384)\n"
           "  --tun-mesh-mtu N        largest IPv6 packet sent into the mesh; larger ones get\n"
           "                          ICMPv6 Packet Too Big (default 0: the TUN MTU)\n"
+          "  --no-tun-offload        no TUN segmentation offload: one read/write per MTU-sized\n"
+          "                          packet instead of TCP super-packets of up to 64 KiB\n"
+          "                          (config: tun_offload = false)\n"
           "  --log-level LEVEL       error, warn, info (default) or debug\n"
           "  --config FILE           INI file with the same keys (data_dir = ...); flags given\n"
           "                          on the command line are applied after it\n"
@@ -87,6 +90,10 @@ int main(int argc, char **argv)
             o.no_tun = true;
             continue;
         }
+        if (strcmp(a, "--no-tun-offload") == 0) {
+            o.tun_offload = false;
+            continue;
+        }
         if (i + 1 >= argc) {
             fprintf(stderr, "zhtpd: %s needs a value (see --help)\n", a);
             return 2;
@@ -103,7 +110,8 @@ int main(int argc, char **argv)
         for (size_t k = 0; k <= n; k++)
             key[k] = a[2 + k] == '-' ? '_' : a[2 + k];
         if (strcmp(key, "dev_no_passphrase") == 0 || strcmp(key, "no_control") == 0 ||
-            strcmp(key, "no_tun") == 0 || zhtp_rt_options_set(&o, key, v, err, sizeof err) != 0) {
+            strcmp(key, "no_tun") == 0 || strcmp(key, "no_tun_offload") == 0 ||
+            zhtp_rt_options_set(&o, key, v, err, sizeof err) != 0) {
             fprintf(stderr, "zhtpd: %s: %s (see --help)\n", a, err);
             return 2;
         }
