@@ -466,13 +466,18 @@ static int queue_packet_hs(zhtp_node *n, uint32_t link_idx, const zhtp_addr *to,
         return rc;
     }
 
-    /* Fragmentation needs the packet contiguous. */
-    uint8_t *pkt = nalloc(n, total);
-    if (!pkt)
-        return ZHTP_ERR_NOMEM;
-    memcpy(pkt, hdr, hdr_len);
-    if (rest_len)
-        memcpy(pkt + hdr_len, rest, rest_len);
+    /* Fragmentation needs the packet contiguous: it already is when it comes in one piece
+     * (emit, the session layer), else it is joined in a copy. */
+    const uint8_t *pkt = hdr;
+    uint8_t *joined = NULL;
+    if (rest_len) {
+        joined = nalloc(n, total);
+        if (!joined)
+            return ZHTP_ERR_NOMEM;
+        memcpy(joined, hdr, hdr_len);
+        memcpy(joined + hdr_len, rest, rest_len);
+        pkt = joined;
+    }
     zhtp_ssize count = zhtp_wire_fragment_count(total, l->mtu);
     int rc = count < 0 ? (int)count : ZHTP_OK;
     if (b && count > 0)
@@ -488,7 +493,8 @@ static int queue_packet_hs(zhtp_node *n, uint32_t link_idx, const zhtp_addr *to,
             rc = fl < 0 ? (int)fl
                         : queue_frame_kind(n, l->id, to, fr, (size_t)fl, NULL, 0, true, hs, hs_key);
         }
-    nfree(n, pkt, total);
+    if (joined)
+        nfree(n, joined, total);
     return rc;
 }
 
@@ -597,6 +603,45 @@ static bool is_handshake_op(uint8_t op)
            op == ZHTP_WIRE_OP_COOKIE_REPLY;
 }
 
+/* The inner packet of a DATA packet whose body is on channel CH_E2E (header |h|, plaintext
+ * payload |pt|, locator block included): a pointer into pt and its length, which runs to the
+ * end of the payload (the DATA body is the payload's last field). NULL for anything else. */
+static const uint8_t *e2e_inner_of(const zhtp_wire_header *h, const uint8_t *pt, size_t pt_len,
+                                   size_t *in_len)
+{
+    if (h->operation != ZHTP_WIRE_OP_DATA)
+        return NULL;
+    if (h->flags & ZHTP_WIRE_FLAG_LOCATORS) {
+        zhtp_wire_locators l;
+        zhtp_ssize bl = zhtp_wire_locators_decode(&l, pt, pt_len);
+        if (bl < 0)
+            return NULL;
+        pt += bl;
+        pt_len -= (size_t)bl;
+    }
+    if (pt_len < ZHTP_WIRE_DATA_HEADER_LEN + ZHTP_WIRE_HEADER_LEN || pt[0] != ZHTP_WIRE_DATA_APP ||
+        (((unsigned)pt[2] << 8) | pt[3]) != CH_E2E)
+        return NULL;
+    *in_len = pt_len - ZHTP_WIRE_DATA_HEADER_LEN;
+    return pt + ZHTP_WIRE_DATA_HEADER_LEN;
+}
+
+/* The clear tail a link session may leave unencrypted in this packet (docs/protocol.md 3.2,
+ * docs/sessions.md §5.1): when it is DATA carrying an end-to-end SEALED inner packet, which
+ * is already ciphertext authenticated between origin and destination, everything of the
+ * inner packet after its 128-byte header. The inner header stays in the encrypted prefix,
+ * with the DATA sub-header and the locator block. 0: seal it all. */
+static size_t e2e_clear_tail(const zhtp_wire_header *h, const uint8_t *pt, size_t pt_len)
+{
+    size_t in_len;
+    const uint8_t *in = e2e_inner_of(h, pt, pt_len, &in_len);
+    zhtp_wire_header ih;
+    if (!in || zhtp_wire_header_decode(&ih, in, in_len) != ZHTP_OK ||
+        !(ih.flags & ZHTP_WIRE_FLAG_SEALED) || zhtp_wire_packet_len(&ih) != in_len)
+        return 0;
+    return in_len - ZHTP_WIRE_HEADER_LEN;
+}
+
 /* A DATA packet whose channel-4 body is an end-to-end handshake packet (unsealed, so its
  * header is readable here, at the origin and at every relay): returns its operation and sets
  * |*key| to a hash of its (sender, target), so that a newer attempt between the same two
@@ -604,20 +649,9 @@ static bool is_handshake_op(uint8_t op)
 static uint8_t e2e_handshake_of(const zhtp_wire_header *h, const uint8_t *pt, size_t pt_len,
                                 uint64_t *key)
 {
-    if (h->flags & ZHTP_WIRE_FLAG_LOCATORS) {
-        zhtp_wire_locators l;
-        zhtp_ssize bl = zhtp_wire_locators_decode(&l, pt, pt_len);
-        if (bl < 0)
-            return 0;
-        pt += bl;
-        pt_len -= (size_t)bl;
-    }
-    if (h->operation != ZHTP_WIRE_OP_DATA ||
-        pt_len < ZHTP_WIRE_DATA_HEADER_LEN + ZHTP_WIRE_HEADER_LEN || pt[0] != ZHTP_WIRE_DATA_APP ||
-        (((unsigned)pt[2] << 8) | pt[3]) != CH_E2E)
-        return 0;
-    const uint8_t *in = pt + ZHTP_WIRE_DATA_HEADER_LEN;
-    if (!is_handshake_op(in[5]))
+    size_t in_len;
+    const uint8_t *in = e2e_inner_of(h, pt, pt_len, &in_len);
+    if (!in || !is_handshake_op(in[5]))
         return 0;
     uint64_t x = 0xCBF29CE484222325ull; /* FNV-1a over sender and target (bytes 16..79) */
     for (size_t i = 16; i < 80; i++)
@@ -641,7 +675,10 @@ static int emit(zhtp_node *n, nbr *b, zhtp_wire_header *h, const uint8_t *pt, si
     int rc = ZHTP_OK;
     zhtp_ssize len;
     if (n->secure) {
-        len = zhtp_session_seal_packet(n->sess, b->id, h, pt, pt_len, buf, cap, now);
+        /* End-to-end ciphertext is not encrypted again per hop, except on narrow links, whose
+         * compressed header has no room for clear_len (and whose packets are small). */
+        size_t clear = n->links[b->link_idx].narrow ? 0 : e2e_clear_tail(h, pt, pt_len);
+        len = zhtp_session_seal_packet_tail(n->sess, b->id, h, pt, pt_len, clear, buf, cap, now);
         if (len < 0 && len != ZHTP_ERR_NOMEM) {
             n->st.drop_no_session++;
             goto out;
@@ -1534,9 +1571,10 @@ static int forward(zhtp_node *n, const zhtp_wire_header *h, const uint8_t *pt, s
     }
     zhtp_wire_header fh = *h;
     fh.hop_count++;
-    fh.flags &= (uint16_t)~ZHTP_WIRE_FLAG_SEALED;
+    fh.flags &= (uint16_t) ~(ZHTP_WIRE_FLAG_SEALED | ZHTP_WIRE_FLAG_CLEAR_TAIL);
     fh.receiver_index = 0;
     fh.counter = 0;
+    fh.clear_len = 0; /* emit decides the next hop's tail afresh */
     int rc = route_packet(n, &fh, pt, pt_len, now);
     if ((rc == ZHTP_ERR_NOTFOUND || rc == ERR_BOUND_UNMET) &&
         (fh.flags & ZHTP_WIRE_FLAG_LOCATORS)) {
@@ -1883,6 +1921,14 @@ static int on_packet(zhtp_node *n, uint32_t link_idx, const zhtp_addr *from, con
         }
         pt = open;
         pt_len = (size_t)pl;
+        /* A clear tail is accepted only where this node would have left one itself (the
+         * end-to-end inner packet after its header): anything else in clear is refused. */
+        if ((h.flags & ZHTP_WIRE_FLAG_CLEAR_TAIL) &&
+            e2e_clear_tail(&h, pt, pt_len) != h.clear_len) {
+            n->st.rx_bad++;
+            rc = ZHTP_OK;
+            goto out;
+        }
         /* Authenticated: the receiver side of the compression context moves forward. */
         if (b->rx_index != h.receiver_index || b->rx_base == ZHTP_WIRE_COUNTER_NONE ||
             h.counter > b->rx_base) {
