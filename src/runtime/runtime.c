@@ -19,6 +19,7 @@
 #include "runtime.h"
 #include "tun.h"
 #include "udp_batch.h"
+#include "udp_rx.h"
 #include "discovery.h"
 #include "http_request.h"
 #include "peers.h"
@@ -32,23 +33,33 @@
 #define RT_HEARD_TTL (30 * ZHTP_NS_PER_SEC) /* a sender not heard for this long is forgotten */
 #define RT_MAX_HINTS 64
 #define RT_MAX_DEPTH 64
-#define RT_RECV_BUF  (16 * 65536) /* room for recvmmsg batches */
+/* recvmmsg calls (of ZHTP_RT_UDP_RX_BATCH buffers) per readable socket before the loop
+ * serves the others; the node is drained after each call, so that the frames a relay
+ * forwards never pile up past the node's queue (a call brings at most 512 KiB). */
+#define RT_RX_ROUNDS 4
 #define RT_HTTP_MAX  4096
 #define RT_TEXT_MAX  256
 
 typedef struct rt rt;
 
 typedef struct rt_sock {
-    uv_udp_t udp;
+    uv_udp_t udp; /* binds and closes the socket; its fd is read with rx, watched by poll */
+    uv_poll_t poll;
+    bool poll_on;
+    zhtp_rt_udp_rx *rx;
     rt *r;
     zhtp_link_id link;
     int family;
     char name[ZHTP_RT_ADDR_STR];
-    uint8_t *rbuf;
+    /* The buffer being fed (rx_datagram): its sender as a zhtp_addr, computed once per
+     * buffer, and whether the node took any of its datagrams (then note_sender). */
+    const struct sockaddr *rx_cur;
+    zhtp_addr rx_cur_za;
+    bool rx_cur_ok;
     /* Frames the node emitted for this socket in the current drive(), sent with sendmmsg at
      * its end (udp_batch.h); its counters feed /metrics. */
     zhtp_rt_udp_batch *tx;
-    uint64_t tx_errors_logged;
+    uint64_t tx_errors_logged, rx_errors_logged;
     uint64_t rx_frames, rx_bytes; /* datagrams handed to the node (/metrics, per link) */
 } rt_sock;
 
@@ -79,6 +90,7 @@ struct rt {
     rt_hint hints[RT_MAX_HINTS];
     size_t n_hints;
     uv_timer_t timer;
+    uint64_t timer_due; /* loop time (ms) the timer is armed for, while it is active */
     uv_tcp_t http;
     bool http_on;
     uv_signal_t sig_int, sig_term, sig_hup;
@@ -89,12 +101,15 @@ struct rt {
     zhtp_rt_ctl *ctl;
     zhtp_rt_tun *tun;   /* NULL: no TUN interface (tun.h) */
     zhtp_rt_xfer *xfer; /* DHT store, put/get/ping, their metrics (xfer.h) */
-    /* The datagram being fed to the node (on_recv): a NEIGHBOUR_UP raised while it is
+    /* The datagram being fed to the node (rx_datagram): a NEIGHBOUR_UP raised while it is
      * processed names the neighbour behind that address, which peers.c remembers. */
     bool rx_ctx;
     zhtp_link_id rx_link;
     zhtp_addr rx_from;
     zhtp_time next_peer_save;
+    zhtp_time rx_now; /* the clock for one recvmmsg round */
+    /* The socket whose batch the node writes the next frame into (drive): the last frame's. */
+    size_t tx_guess;
     /* LAN discovery (discovery.h): the sockets bound to a wildcard address are advertised. */
     zhtp_rt_disc *disc;
     size_t disc_sock4, disc_sock6;
@@ -323,18 +338,6 @@ static int hint_lookup(void *ud, const uint8_t id[ZHTP_NODE_ID_LEN], uint16_t *p
 
 /* ---- the drive loop: after every input, drain outputs and re-arm the timer ---- */
 
-/* Queues a frame for |to| on |s|; |again|: the same bytes as the previous add on |s|. */
-static void send_queue(rt_sock *s, const struct sockaddr *to, const uint8_t *b, size_t len,
-                       bool again)
-{
-    socklen_t sl = to->sa_family == AF_INET ? (socklen_t)sizeof(struct sockaddr_in)
-                                            : (socklen_t)sizeof(struct sockaddr_in6);
-    if (again)
-        (void)zhtp_rt_udp_batch_add_again(s->tx, to, sl);
-    else
-        (void)zhtp_rt_udp_batch_add(s->tx, to, sl, b, len);
-}
-
 /* Sends what drive() queued on every socket: one sendmmsg per socket in the common case. */
 static void send_flush(rt *r)
 {
@@ -404,6 +407,94 @@ static void handle_event(rt *r, const zhtp_node_event *ev)
     }
 }
 
+/* Hands the node's pending events on. Also called after every received datagram, so that a
+ * NEIGHBOUR_UP it raised is matched with its sender (rx_from) before the next one is fed. */
+static void drain_events(rt *r)
+{
+    zhtp_node_event ev;
+    while (zhtp_node_next_event(r->node, &ev) == ZHTP_OK) {
+        (void)zhtp_rt_xfer_on_node_event(r->xfer, &ev); /* a ping's ack: also counted below */
+        handle_event(r, &ev);
+    }
+}
+
+static socklen_t sa_len(const struct sockaddr *sa)
+{
+    return sa->sa_family == AF_INET ? (socklen_t)sizeof(struct sockaddr_in)
+                                    : (socklen_t)sizeof(struct sockaddr_in6);
+}
+
+/* Queues the frame |f| (|n| bytes, for |link| and |to|) on its socket's batch. |in_g|: |f| is
+ * the room reserved in socket |g|'s batch, committed there without a copy when the frame is
+ * for that socket; otherwise it is copied into the right batch. */
+static void queue_frame(rt *r, size_t g, bool in_g, const uint8_t *f, size_t n, zhtp_link_id link,
+                        const zhtp_addr *to)
+{
+    if (link == 0 || link > r->n_socks)
+        return;
+    size_t si = (size_t)(link - 1);
+    rt_sock *s = &r->socks[si];
+    if (s->tx == NULL)
+        return;
+    bool commit = in_g && si == g;
+    if (to->len == 0) {
+        /* broadcast on a UDP link: every static peer and recent sender on this socket, one
+         * copy of the frame in the batch */
+        bool again = false;
+        for (size_t i = 0; i < RT_MAX_ADDRS; i++) {
+            if (!r->addrs[i].used || r->addrs[i].sock != si)
+                continue;
+            const struct sockaddr *sa = (const struct sockaddr *)&r->addrs[i].sa;
+            if (again)
+                (void)zhtp_rt_udp_batch_add_again(s->tx, sa, sa_len(sa));
+            else if (commit)
+                again = zhtp_rt_udp_batch_commit(s->tx, sa, sa_len(sa), n) == ZHTP_OK;
+            else
+                again = zhtp_rt_udp_batch_add(s->tx, sa, sa_len(sa), f, n) == ZHTP_OK;
+        }
+    } else {
+        struct sockaddr_storage ss;
+        if (zaddr_to_sa(to, &ss) != 0)
+            return;
+        const struct sockaddr *sa = (const struct sockaddr *)&ss;
+        if (commit)
+            (void)zhtp_rt_udp_batch_commit(s->tx, sa, sa_len(sa), n);
+        else
+            (void)zhtp_rt_udp_batch_add(s->tx, sa, sa_len(sa), f, n);
+    }
+    r->tx_guess = si;
+}
+
+/* Moves the node's frames into the sockets' send batches. The node writes each frame straight
+ * into the batch of the socket the previous one went to (all of them, with one socket), so a
+ * frame is copied once, by the node; one for another socket is copied there. */
+static void drain_datagrams(rt *r, zhtp_time now)
+{
+    for (;;) {
+        zhtp_link_id link;
+        zhtp_addr to;
+        size_t g = r->tx_guess < r->n_socks ? r->tx_guess : 0;
+        zhtp_rt_udp_batch *tx = r->n_socks > 0 ? r->socks[g].tx : NULL;
+        uint8_t *out = r->txbuf;
+        size_t cap = sizeof r->txbuf;
+        if (tx != NULL) {
+            /* The room left in the batch usually takes the frame; when it does not (NOBUF:
+             * nothing taken), a flushed, empty batch does. */
+            size_t want = r->opt->udp_mtu != 0 ? r->opt->udp_mtu : 1280;
+            out = zhtp_rt_udp_batch_reserve(tx, want, &cap);
+        }
+        zhtp_ssize n = zhtp_node_next_datagram(r->node, &link, &to, out, cap, now);
+        if (n == ZHTP_ERR_NOBUF && tx != NULL) {
+            out = zhtp_rt_udp_batch_reserve(tx, ZHTP_RT_UDP_BATCH_BYTES, &cap);
+            n = zhtp_node_next_datagram(r->node, &link, &to, out, cap, now);
+        }
+        if (n < 0)
+            break;
+        queue_frame(r, g, tx != NULL, out, (size_t)n, link, &to);
+    }
+}
+
+/* After every input: run what is due, drain the node's frames and events, re-arm the timer. */
 static void drive(rt *r)
 {
     if (r->stopping || r->halted)
@@ -413,45 +504,15 @@ static void drive(rt *r)
         (void)zhtp_node_tick(r->node, now);
         forget_silent(r, now);
     }
-    for (;;) {
-        zhtp_link_id link;
-        zhtp_addr to;
-        zhtp_ssize n = zhtp_node_next_datagram(r->node, &link, &to, r->txbuf, sizeof r->txbuf, now);
-        if (n < 0)
-            break;
-        if (link == 0 || link > r->n_socks)
-            continue;
-        size_t si = (size_t)(link - 1);
-        rt_sock *s = &r->socks[si];
-        if (s->tx == NULL)
-            continue;
-        if (to.len == 0) {
-            /* broadcast on a UDP link: every static peer and recent sender on this socket,
-             * one copy of the frame in the batch */
-            bool again = false;
-            for (size_t i = 0; i < RT_MAX_ADDRS; i++)
-                if (r->addrs[i].used && r->addrs[i].sock == si) {
-                    send_queue(s, (const struct sockaddr *)&r->addrs[i].sa, r->txbuf, (size_t)n,
-                               again);
-                    again = true;
-                }
-        } else {
-            struct sockaddr_storage ss;
-            if (zaddr_to_sa(&to, &ss) == 0)
-                send_queue(s, (const struct sockaddr *)&ss, r->txbuf, (size_t)n, false);
-        }
-    }
+    drain_datagrams(r, now);
     send_flush(r);
-    zhtp_node_event ev;
-    while (zhtp_node_next_event(r->node, &ev) == ZHTP_OK) {
-        (void)zhtp_rt_xfer_on_node_event(r->xfer, &ev); /* a ping's ack: also counted below */
-        handle_event(r, &ev);
-    }
+    drain_events(r);
     zhtp_rt_xfer_poll(r->xfer);
     zhtp_rt_xfer_tick(r->xfer, now);
     zhtp_time d = zhtp_node_next_deadline(r->node);
-    if (zhtp_rt_xfer_next_deadline(r->xfer) < d)
-        d = zhtp_rt_xfer_next_deadline(r->xfer);
+    zhtp_time xd = zhtp_rt_xfer_next_deadline(r->xfer);
+    if (xd < d)
+        d = xd;
     uint64_t ms = 1000; /* also the period at which silent senders are forgotten */
     if (d != ZHTP_TIME_NEVER) {
         uint64_t left = d > now ? d - now : 0;
@@ -459,6 +520,12 @@ static void drive(rt *r)
         if (m < ms)
             ms = m;
     }
+    /* Re-arming costs a heap removal and insertion: skipped when the timer is already set
+     * for the same loop time (drive runs many times per loop turn under traffic). */
+    uint64_t due = uv_now(&r->loop) + ms;
+    if (uv_is_active((uv_handle_t *)&r->timer) && r->timer_due == due)
+        return;
+    r->timer_due = due;
     uv_timer_start(&r->timer, on_timer, ms, 0);
 }
 
@@ -493,40 +560,72 @@ static void on_timer(uv_timer_t *t)
     drive(r);
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+/* One datagram of a received buffer (udp_rx.h cut GRO buffers back into the sender's
+ * datagrams). */
+static void rx_datagram(void *ud, const struct sockaddr *from, socklen_t fromlen,
+                        const uint8_t *dgram, size_t len)
 {
-    (void)suggested;
-    rt_sock *s = h->data;
-    *buf = uv_buf_init((char *)s->rbuf, RT_RECV_BUF);
-}
-
-static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *from,
-                    unsigned flags)
-{
-    (void)buf;
-    rt_sock *s = h->data;
+    (void)fromlen;
+    rt_sock *s = ud;
     rt *r = s->r;
-    if (nread < 0) {
-        rt_log(r, ZHTP_RT_LOG_WARN, "receive on %s: %s", s->name, uv_strerror((int)nread));
+    if (r->stopping || r->halted)
         return;
+    if (s->rx_cur != from) {
+        s->rx_cur = from;
+        s->rx_cur_ok = false;
+        sa_to_zaddr(from, &s->rx_cur_za);
     }
-    if (nread == 0 || from == NULL || (flags & UV_UDP_PARTIAL) || r->stopping || r->halted)
-        return;
-    zhtp_time now = rt_now(r);
-    zhtp_addr za;
-    sa_to_zaddr(from, &za);
     r->rx_ctx = true;
     r->rx_link = s->link;
-    r->rx_from = za;
+    r->rx_from = s->rx_cur_za;
     s->rx_frames++;
-    s->rx_bytes += (uint64_t)nread;
-    int rc = zhtp_node_recv(r->node, s->link, &za, (const uint8_t *)buf->base, (size_t)nread, now);
+    s->rx_bytes += (uint64_t)len;
+    int rc = zhtp_node_recv(r->node, s->link, &s->rx_cur_za, dgram, len, r->rx_now);
     if (rc == ZHTP_OK)
-        note_sender(r, (size_t)(s->link - 1), from, now);
+        s->rx_cur_ok = true;
     else
-        rt_log(r, ZHTP_RT_LOG_DEBUG, "datagram of %zd bytes dropped: %s", nread, zhtp_err_name(rc));
-    drive(r);
+        rt_log(r, ZHTP_RT_LOG_DEBUG, "datagram of %zu bytes dropped: %s", len, zhtp_err_name(rc));
+    drain_events(r);
     r->rx_ctx = false;
+}
+
+/* After the datagrams of one buffer (one sender): a sender the node accepted anything from
+ * gets the link's broadcasts too. */
+static void rx_buffer_done(void *ud, const struct sockaddr *from, socklen_t fromlen,
+                           size_t datagrams)
+{
+    (void)fromlen;
+    (void)datagrams;
+    rt_sock *s = ud;
+    rt *r = s->r;
+    if (s->rx_cur == from && s->rx_cur_ok && !r->stopping && !r->halted)
+        note_sender(r, (size_t)(s->link - 1), from, r->rx_now);
+    s->rx_cur = NULL;
+    s->rx_cur_ok = false;
+}
+
+static void on_readable(uv_poll_t *h, int status, int events)
+{
+    rt_sock *s = h->data;
+    rt *r = s->r;
+    if (status < 0) {
+        rt_log(r, ZHTP_RT_LOG_WARN, "receive on %s: %s", s->name, uv_strerror(status));
+        return;
+    }
+    if (!(events & UV_READABLE))
+        return;
+    for (int round = 0; round < RT_RX_ROUNDS && !r->stopping; round++) {
+        r->rx_now = rt_now(r);
+        if (zhtp_rt_udp_rx_read(s->rx, rx_datagram, rx_buffer_done, s) == 0)
+            break;
+        drive(r);
+    }
+    zhtp_rt_udp_rx_stats st;
+    zhtp_rt_udp_rx_get_stats(s->rx, &st);
+    if (st.errors != s->rx_errors_logged) {
+        rt_log(r, ZHTP_RT_LOG_WARN, "receive on %s: %s", s->name, strerror(st.last_errno));
+        s->rx_errors_logged = st.errors;
+    }
 }
 
 /* ---- HTTP status / metrics ---- */
@@ -796,6 +895,18 @@ static void http_metrics(rt *r, sbuf *b)
     }
     sb_printf(b, "zhtp_drops_total{reason=\"socket_busy\"} %" PRIu64 "\n", tx.busy);
     sb_printf(b, "zhtp_drops_total{reason=\"socket_error\"} %" PRIu64 "\n", tx.errors);
+    zhtp_rt_udp_rx_stats rx = {0};
+    for (size_t i = 0; i < r->n_socks; i++) {
+        zhtp_rt_udp_rx_stats st1;
+        zhtp_rt_udp_rx_get_stats(r->socks[i].rx, &st1);
+        rx.calls += st1.calls;
+        rx.buffers += st1.buffers;
+        rx.gro_buffers += st1.gro_buffers;
+        rx.truncated += st1.truncated;
+        rx.bad_cmsg += st1.bad_cmsg;
+    }
+    sb_printf(b, "zhtp_drops_total{reason=\"rx_truncated\"} %" PRIu64 "\n", rx.truncated);
+    sb_printf(b, "zhtp_drops_total{reason=\"rx_bad_gro\"} %" PRIu64 "\n", rx.bad_cmsg);
     /* frames / calls is the batching achieved (1 would be one syscall per frame) */
     sb_printf(b,
               "# HELP zhtp_udp_sent_frames_total UDP datagrams the kernel took\n"
@@ -810,6 +921,17 @@ static void http_metrics(rt *r, sbuf *b)
         "# HELP zhtp_udp_gso_fallbacks_total GSO messages refused, resent frame by frame\n"
         "# TYPE zhtp_udp_gso_fallbacks_total counter\nzhtp_udp_gso_fallbacks_total %" PRIu64 "\n",
         tx.gso_sends, tx.gso_fallbacks);
+    /* datagrams (zhtp_link_packets_total in) / buffers is the receive batching GRO achieved */
+    sb_printf(b,
+              "# HELP zhtp_udp_recv_calls_total recvmmsg calls on the link sockets\n"
+              "# TYPE zhtp_udp_recv_calls_total counter\nzhtp_udp_recv_calls_total %" PRIu64 "\n"
+              "# HELP zhtp_udp_recv_buffers_total receive buffers filled (a GRO buffer holds "
+              "several datagrams)\n"
+              "# TYPE zhtp_udp_recv_buffers_total counter\nzhtp_udp_recv_buffers_total %" PRIu64
+              "\n"
+              "# HELP zhtp_udp_gro_buffers_total receive buffers that carried a UDP GRO run\n"
+              "# TYPE zhtp_udp_gro_buffers_total counter\nzhtp_udp_gro_buffers_total %" PRIu64 "\n",
+              rx.calls, rx.buffers, rx.gro_buffers);
     /* Per link (one UDP socket each): what crossed its socket, both ways. */
     sb_printf(b, "# HELP zhtp_link_packets_total UDP datagrams by link and direction\n"
                  "# TYPE zhtp_link_packets_total counter\n");
@@ -1287,6 +1409,12 @@ static void close_one(uv_handle_t *h, void *arg)
         zhtp_rt_ctl_close_handle(h);
         return;
     }
+    /* A link socket's poll handle is closed before the uv_udp_t closes the descriptor it
+     * watches. */
+    for (size_t i = 0; i < r->n_socks; i++)
+        if (h == (uv_handle_t *)&r->socks[i].udp && r->socks[i].poll_on &&
+            !uv_is_closing((uv_handle_t *)&r->socks[i].poll))
+            uv_close((uv_handle_t *)&r->socks[i].poll, NULL);
     bool conn = h->type == UV_TCP && h != (uv_handle_t *)&r->http;
     uv_close(h, conn ? http_closed : NULL);
 }
@@ -1508,14 +1636,9 @@ static int open_socket(rt *r, const char *spec)
     s->r = r;
     s->family = ss.ss_family;
     s->link = r->n_socks + 1; /* link 0 unused, so a zeroed link id is never valid */
-    s->rbuf = malloc(RT_RECV_BUF);
-    if (s->rbuf == NULL)
+    int rc = uv_udp_init_ex(&r->loop, &s->udp, (unsigned)ss.ss_family);
+    if (rc != 0)
         return -1;
-    int rc = uv_udp_init_ex(&r->loop, &s->udp, (unsigned)ss.ss_family | UV_UDP_RECVMMSG);
-    if (rc != 0) {
-        free(s->rbuf);
-        return -1;
-    }
     s->udp.data = s;
     r->n_socks++;
     rc = uv_udp_bind(&s->udp, (const struct sockaddr *)&ss,
@@ -1529,6 +1652,18 @@ static int open_socket(rt *r, const char *spec)
         rc = uv_fileno((const uv_handle_t *)&s->udp, &fd);
         if (rc == 0 && (s->tx = zhtp_rt_udp_batch_new(fd, NULL, NULL)) == NULL)
             rc = UV_ENOMEM;
+        /* Received with our own recvmmsg (udp_rx.h), not uv_udp_recv_start: libuv has no way
+         * to ask for UDP_GRO's control message. The uv_udp_t only binds and closes. */
+        if (rc == 0 && (s->rx = zhtp_rt_udp_rx_new(fd, 0, 0, true)) == NULL)
+            rc = UV_ENOMEM;
+        int gerr = 0;
+        if (rc == 0 && !zhtp_rt_udp_rx_gro_on(s->rx, &gerr))
+            rt_log(r, ZHTP_RT_LOG_DEBUG, "%s: no UDP GRO (%s): one datagram per receive buffer",
+                   s->name, strerror(gerr));
+        if (rc == 0 && (rc = uv_poll_init_socket(&r->loop, &s->poll, fd)) == 0) {
+            s->poll.data = s;
+            s->poll_on = true;
+        }
     }
     if (rc == 0) {
         /* Only a socket on a wildcard address is reachable from the LAN: advertise it. */
@@ -1543,7 +1678,7 @@ static int open_socket(rt *r, const char *spec)
             r->disc_port6 = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
             r->disc_sock6 = r->n_socks - 1;
         }
-        rc = uv_udp_recv_start(&s->udp, on_alloc, on_recv);
+        rc = uv_poll_start(&s->poll, UV_READABLE, on_readable);
     }
     if (rc != 0) {
         rt_log(r, ZHTP_RT_LOG_ERROR, "listen %s: %s", spec, uv_strerror(rc));
@@ -1716,7 +1851,7 @@ out:
     zhtp_rt_disc_free(r->disc);
     zhtp_rt_tun_free(r->tun); /* its handles were closed with the loop's */
     for (size_t i = 0; i < ZHTP_RT_MAX_LISTEN; i++) {
-        free(r->socks[i].rbuf);
+        zhtp_rt_udp_rx_free(r->socks[i].rx);
         zhtp_rt_udp_batch_free(r->socks[i].tx);
     }
     save_contacts(r);

@@ -30,6 +30,9 @@ struct zhtp_rt_udp_batch {
     /* The latest frame copied in (for add_again): its place in the arena. */
     size_t last_off, last_len;
     bool have_last;
+    /* A reserve not yet committed: the room at arena[used..used+reserved_cap). */
+    bool reserved;
+    size_t reserved_cap;
     bool gso; /* runs of equal frames to one destination go out as one UDP_SEGMENT message */
     zhtp_rt_udp_batch_stats st;
     /* Per message: its segment size (its first frame's length) and segment count. */
@@ -146,18 +149,25 @@ static bool join_previous(zhtp_rt_udp_batch *b, const struct sockaddr *to, size_
     return true;
 }
 
-int zhtp_rt_udp_batch_add(zhtp_rt_udp_batch *b, const struct sockaddr *to, socklen_t tolen,
-                          const uint8_t *frame, size_t len)
+uint8_t *zhtp_rt_udp_batch_reserve(zhtp_rt_udp_batch *b, size_t min, size_t *cap)
 {
-    if (b == NULL || frame == NULL || len == 0 || !addr_ok(to, tolen))
-        return ZHTP_ERR_INVAL;
-    if (len > ZHTP_RT_UDP_BATCH_BYTES) {
-        b->st.too_big++;
-        return ZHTP_ERR_NOBUF;
-    }
-    if (b->n == ZHTP_RT_UDP_BATCH_FRAMES || ZHTP_RT_UDP_BATCH_BYTES - b->used < len)
+    if (b == NULL || cap == NULL || min == 0 || min > ZHTP_RT_UDP_BATCH_BYTES)
+        return NULL;
+    b->reserved = false;
+    if (b->n == ZHTP_RT_UDP_BATCH_FRAMES || ZHTP_RT_UDP_BATCH_BYTES - b->used < min)
         (void)zhtp_rt_udp_batch_flush(b);
-    memcpy(b->arena + b->used, frame, len);
+    b->reserved = true;
+    b->reserved_cap = ZHTP_RT_UDP_BATCH_BYTES - b->used;
+    *cap = b->reserved_cap;
+    return b->arena + b->used;
+}
+
+int zhtp_rt_udp_batch_commit(zhtp_rt_udp_batch *b, const struct sockaddr *to, socklen_t tolen,
+                             size_t len)
+{
+    if (b == NULL || !b->reserved || len == 0 || len > b->reserved_cap || !addr_ok(to, tolen))
+        return ZHTP_ERR_INVAL;
+    b->reserved = false;
     b->last_off = b->used;
     b->last_len = len;
     b->have_last = true;
@@ -167,10 +177,26 @@ int zhtp_rt_udp_batch_add(zhtp_rt_udp_batch *b, const struct sockaddr *to, sockl
     return ZHTP_OK;
 }
 
+int zhtp_rt_udp_batch_add(zhtp_rt_udp_batch *b, const struct sockaddr *to, socklen_t tolen,
+                          const uint8_t *frame, size_t len)
+{
+    if (b == NULL || frame == NULL || len == 0 || !addr_ok(to, tolen))
+        return ZHTP_ERR_INVAL;
+    if (len > ZHTP_RT_UDP_BATCH_BYTES) {
+        b->st.too_big++;
+        return ZHTP_ERR_NOBUF;
+    }
+    size_t cap;
+    uint8_t *p = zhtp_rt_udp_batch_reserve(b, len, &cap);
+    memcpy(p, frame, len);
+    return zhtp_rt_udp_batch_commit(b, to, tolen, len);
+}
+
 int zhtp_rt_udp_batch_add_again(zhtp_rt_udp_batch *b, const struct sockaddr *to, socklen_t tolen)
 {
     if (b == NULL || !b->have_last || !addr_ok(to, tolen))
         return ZHTP_ERR_INVAL;
+    b->reserved = false;
     if (b->n == ZHTP_RT_UDP_BATCH_FRAMES) {
         (void)zhtp_rt_udp_batch_flush(b);
         /* The flush emptied the arena; the frame moves to its start for the next sends. */
@@ -270,7 +296,10 @@ static size_t send_vec(zhtp_rt_udp_batch *b, struct mmsghdr *msgs, const uint16_
 
 size_t zhtp_rt_udp_batch_flush(zhtp_rt_udp_batch *b)
 {
-    if (b == NULL || b->n == 0)
+    if (b == NULL)
+        return 0;
+    b->reserved = false;
+    if (b->n == 0)
         return 0;
     b->st.flushes++;
     size_t sent = send_vec(b, b->msgs, b->segs, b->n);

@@ -67,8 +67,21 @@ void zhtp_rt_udp_batch_set_gso(zhtp_rt_udp_batch *b, bool on);
 int zhtp_rt_udp_batch_add(zhtp_rt_udp_batch *b, const struct sockaddr *to, socklen_t tolen,
                           const uint8_t *frame, size_t len);
 
-/* Queues the frame of the latest successful add again, for another destination, without
- * copying it (a broadcast to every peer of a link). ZHTP_ERR_INVAL if the batch is empty or
+/* Room for the next frame, to be written in place (no copy): returns where to write it and
+ * sets *cap to the bytes of room there (>= |min|). A batch without a free message slot or
+ * with less than |min| bytes of room is flushed first. NULL for a NULL batch, |min| 0 or
+ * above ZHTP_RT_UDP_BATCH_BYTES. The room is held until the next call on the batch:
+ * zhtp_rt_udp_batch_commit queues what was written there, any other call abandons it. */
+uint8_t *zhtp_rt_udp_batch_reserve(zhtp_rt_udp_batch *b, size_t min, size_t *cap);
+
+/* Queues the first |len| bytes written at the latest reserve for |to|, as add would have
+ * (GSO runs included). ZHTP_OK; ZHTP_ERR_INVAL without a reservation, for |len| 0 or above the
+ * reserved room, or a bad address (the reservation stays). */
+int zhtp_rt_udp_batch_commit(zhtp_rt_udp_batch *b, const struct sockaddr *to, socklen_t tolen,
+                             size_t len);
+
+/* Queues the frame of the latest successful add (or commit) again, for another destination,
+ * without copying it (a broadcast to every peer of a link). ZHTP_ERR_INVAL if the batch is empty or
  * the address bad; a full batch is flushed first (the frame's bytes are kept for the next). */
 int zhtp_rt_udp_batch_add_again(zhtp_rt_udp_batch *b, const struct sockaddr *to, socklen_t tolen);
 

@@ -389,6 +389,92 @@ static void test_gso_refused_resends_frames_and_turns_off(void **state)
     zhtp_rt_udp_batch_free(b);
 }
 
+/* Frames written in place (reserve/commit) leave like added ones: GSO runs, order, bytes. */
+static void test_reserve_commit_writes_in_place_and_joins_gso_runs(void **state)
+{
+    (void)state;
+    fake f = {0};
+    zhtp_rt_udp_batch *b = zhtp_rt_udp_batch_new(-1, fake_send, &f);
+    zhtp_rt_udp_batch_set_gso(b, true);
+    struct sockaddr_in a = v4(9), c = v4(12);
+    size_t cap = 0;
+    for (uint8_t k = 0; k < 13; k++) {
+        uint8_t *p = zhtp_rt_udp_batch_reserve(b, 1280, &cap);
+        assert_non_null(p);
+        assert_true(cap >= 1280);
+        size_t len = k == 12 ? 600 : 1280;
+        memset(p, k, len);
+        assert_int_equal(zhtp_rt_udp_batch_commit(b, (struct sockaddr *)&a, sizeof a, len),
+                         ZHTP_OK);
+    }
+    /* a reservation abandoned (the node had nothing) leaves no frame */
+    assert_non_null(zhtp_rt_udp_batch_reserve(b, 1280, &cap));
+    /* a committed frame can be repeated to another destination */
+    uint8_t *p = zhtp_rt_udp_batch_reserve(b, 1280, &cap);
+    memset(p, 13, 40);
+    assert_int_equal(zhtp_rt_udp_batch_commit(b, (struct sockaddr *)&c, sizeof c, 40), ZHTP_OK);
+    assert_int_equal(zhtp_rt_udp_batch_add_again(b, (struct sockaddr *)&a, sizeof a), ZHTP_OK);
+    /* mixed with add: a copy follows the in-place frames */
+    add_one(b, 9, 15, 1280);
+    assert_int_equal(zhtp_rt_udp_batch_pending(b), 16);
+    assert_int_equal(zhtp_rt_udp_batch_flush(b), 16);
+    assert_int_equal(f.calls, 1);
+    assert_int_equal(f.gso_msgs, 1); /* frames 0-12 */
+    assert_int_equal(f.n_seen, 16);
+    static const uint8_t want[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 13, 15};
+    for (unsigned i = 0; i < 16; i++)
+        assert_int_equal(f.seen[i], want[i]);
+    zhtp_rt_udp_batch_stats st;
+    zhtp_rt_udp_batch_get_stats(b, &st);
+    assert_int_equal(st.bytes, 12 * 1280 + 600 + 40 + 40 + 1280);
+    zhtp_rt_udp_batch_free(b);
+}
+
+/* Reserve flushes a batch that cannot take |min| more bytes or has no message slot left;
+ * commit refuses what was not reserved or does not fit the room. */
+static void test_reserve_flushes_full_batch_and_commit_checks_room(void **state)
+{
+    (void)state;
+    fake f = {0};
+    zhtp_rt_udp_batch *b = zhtp_rt_udp_batch_new(-1, fake_send, &f);
+    struct sockaddr_in a = v4(9);
+    size_t cap = 0;
+    assert_int_equal(zhtp_rt_udp_batch_commit(b, (struct sockaddr *)&a, sizeof a, 10),
+                     ZHTP_ERR_INVAL); /* nothing reserved */
+    assert_null(zhtp_rt_udp_batch_reserve(b, 0, &cap));
+    assert_null(zhtp_rt_udp_batch_reserve(b, ZHTP_RT_UDP_BATCH_BYTES + 1, &cap));
+    assert_null(zhtp_rt_udp_batch_reserve(NULL, 10, &cap));
+    uint8_t *p0 = zhtp_rt_udp_batch_reserve(b, 10, &cap);
+    assert_int_equal(cap, ZHTP_RT_UDP_BATCH_BYTES);
+    assert_int_equal(zhtp_rt_udp_batch_commit(b, (struct sockaddr *)&a, sizeof a, cap + 1),
+                     ZHTP_ERR_INVAL);
+    assert_int_equal(zhtp_rt_udp_batch_commit(b, (struct sockaddr *)&a, sizeof a, 0),
+                     ZHTP_ERR_INVAL);
+    memset(p0, 1, 200 * 1024);
+    assert_int_equal(zhtp_rt_udp_batch_commit(b, (struct sockaddr *)&a, sizeof a, 200 * 1024),
+                     ZHTP_OK);
+    /* committed once: a second commit has no reservation */
+    assert_int_equal(zhtp_rt_udp_batch_commit(b, (struct sockaddr *)&a, sizeof a, 10),
+                     ZHTP_ERR_INVAL);
+    /* 56 KiB left: a 60 KiB minimum flushes first and gets the whole arena */
+    uint8_t *p1 = zhtp_rt_udp_batch_reserve(b, 60 * 1024, &cap);
+    assert_int_equal(f.calls, 1);
+    assert_int_equal(f.n_seen, 1);
+    assert_ptr_equal(p1, p0);
+    assert_int_equal(cap, ZHTP_RT_UDP_BATCH_BYTES);
+    /* a reservation is abandoned by any other call */
+    assert_int_equal(zhtp_rt_udp_batch_flush(b), 0);
+    assert_int_equal(zhtp_rt_udp_batch_commit(b, (struct sockaddr *)&a, sizeof a, 10),
+                     ZHTP_ERR_INVAL);
+    /* with every message slot used, reserve flushes too */
+    add_frames(b, ZHTP_RT_UDP_BATCH_FRAMES, 8);
+    assert_int_equal(f.calls, 1);
+    assert_non_null(zhtp_rt_udp_batch_reserve(b, 8, &cap));
+    assert_int_equal(f.calls, 2);
+    assert_int_equal(f.n_seen, 1 + ZHTP_RT_UDP_BATCH_FRAMES);
+    zhtp_rt_udp_batch_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -398,6 +484,8 @@ int main(void)
         cmocka_unit_test(test_other_error_skips_only_its_frame),
         cmocka_unit_test(test_bad_input_is_refused),
         cmocka_unit_test(test_add_again_across_full_batch_keeps_bytes),
+        cmocka_unit_test(test_reserve_commit_writes_in_place_and_joins_gso_runs),
+        cmocka_unit_test(test_reserve_flushes_full_batch_and_commit_checks_room),
         cmocka_unit_test(test_gso_joins_equal_frames_to_one_destination),
         cmocka_unit_test(test_gso_refused_resends_frames_and_turns_off),
         cmocka_unit_test(test_real_ipv4_socket_receives_all_in_order),
