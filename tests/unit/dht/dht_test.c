@@ -5,12 +5,14 @@
  * put+get pairs (the whole program takes ~16 s in a debug build on the shared 2-core machine).
  * DHT_TEST_QUICK=1 in the environment cuts that case to 2,000 pairs (sanitizer builds). */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <sodium.h>
@@ -1089,6 +1091,19 @@ static void dl_check_all(dl_check *k)
             dl_check_node(k, i);
 }
 
+/* A cached deadline that stays in the past makes the harness tick that node at the same
+ * virtual instant forever (a busy loop in zhtpd), so no later check would run: a watchdog
+ * turns that hang into a failure with a reason. */
+static void dl_watchdog(int sig)
+{
+    (void)sig;
+    static const char msg[] = "not ok - cached_next_deadline_equals_a_full_scan_after_every_step"
+                              " # hung: a stale past deadline re-arms a node's timer forever\n";
+    if (write(STDOUT_FILENO, msg, sizeof msg - 1) < 0)
+        _exit(2);
+    _exit(1);
+}
+
 /* Runs dur in slices of 5 ms, checking every node after each. */
 static void dl_run(dl_check *k, zhtp_time dur)
 {
@@ -1111,6 +1126,8 @@ static void cached_next_deadline_equals_a_full_scan_after_every_step(void **stat
                    .rpc_timeout = 300 * ZHTP_NS_PER_MS,
                    .republish_interval = 20 * ZHTP_NS_PER_SEC,
                    .refresh_interval = 4 * ZHTP_NS_PER_SEC};
+    signal(SIGALRM, dl_watchdog);
+    alarm(120); /* the case takes ~1 s in a debug build */
     dn_net *net = dn_new(&c);
     dl_check k = {.net = net};
     dn_set_tap(net, dl_tap, &k);
@@ -1173,6 +1190,13 @@ static void cached_next_deadline_equals_a_full_scan_after_every_step(void **stat
     assert_true(k.checks > 10000);
     assert_int_equal(k.mismatches, 0);
     dn_free(net);
+}
+
+static int dl_watchdog_off(void **state)
+{
+    (void)state;
+    alarm(0); /* also after a failed assertion */
+    return 0;
 }
 
 static void forgers_are_routed_around_and_counted(void **state)
@@ -1955,7 +1979,8 @@ int main(void)
         cmocka_unit_test(unverified_sources_enter_the_table_only_by_answering_our_requests),
         cmocka_unit_test(kbuckets_match_dumb_model_under_random_operations),
         cmocka_unit_test(full_bucket_pings_least_recent_and_evicts_it_on_timeout),
-        cmocka_unit_test(cached_next_deadline_equals_a_full_scan_after_every_step),
+        cmocka_unit_test_teardown(cached_next_deadline_equals_a_full_scan_after_every_step,
+                                  dl_watchdog_off),
         cmocka_unit_test(answered_ping_keeps_the_old_contact),
         cmocka_unit_test(puzzle_failing_ids_never_enter_a_bucket),
         cmocka_unit_test(forged_chunk_answer_is_rejected_and_counted),
