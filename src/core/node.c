@@ -2060,10 +2060,14 @@ int zhtp_node_recv(zhtp_node *n, zhtp_link_id link_id, const zhtp_addr *from, co
         if (pl >= 0)
             rc = on_link_packet(n, (uint32_t)li, from, pkt, (size_t)pl, now);
         else if (pl == ZHTP_ERR_AGAIN)
-            rc = ZHTP_OK;
+            /* A fragment that completed nothing touched only the reassembly buffer: the
+             * session, router and DHT queues are as the previous call left them, drained (or,
+             * after a failed allocation, kept for zhtp_node_tick), so there is nothing to pump.
+             * 12 of the 13 frames of a 16 KiB packet at 1280 bytes end here. */
+            return ZHTP_OK;
         else if (pl == ZHTP_ERR_WIRE_FRAGMENT_LATE) {
             n->st.rx_late_fragments++;
-            rc = ZHTP_OK;
+            return ZHTP_OK; /* likewise: counted, nothing else changed */
         } else {
             if (pl != ZHTP_ERR_NOMEM)
                 n->st.rx_bad++;
@@ -2123,9 +2127,40 @@ int zhtp_node_send(zhtp_node *n, const uint8_t dest[ZHTP_NODE_ID_LEN], const uin
         return ZHTP_ERR_AGAIN;
     }
 
-    pending *p = nalloc(n, sizeof(pending) + len);
-    if (!p)
+    /* A reliable message is kept until acknowledged, so its copy is made first (no copy, no
+     * send). An unreliable one is kept only while its end-to-end session is being set up:
+     * the common case, every TUN packet over a live session, sends without allocating. */
+    pending *p = NULL;
+    if (reliable) {
+        p = nalloc(n, sizeof(pending) + len);
+        if (!p)
+            return ZHTP_ERR_NOMEM;
+        if (len)
+            memcpy(p->data, bytes, len);
+    }
+    int rc = send_app(n, dest, channel, id, bytes, len, now);
+    int src = pump_sessions(n, now);
+    if (rc == ZHTP_ERR_NOMEM || src == ZHTP_ERR_NOMEM) {
+        if (p)
+            nfree(n, p, sizeof(pending) + len);
         return ZHTP_ERR_NOMEM;
+    }
+    if (!reliable && rc != ZHTP_ERR_AGAIN) {
+        /* Sent (or no route). */
+        if (ip6 && rc == ZHTP_OK)
+            n->st.ip6_tx++;
+        else if (ip6)
+            n->st.drop_ip6++;
+        return rc;
+    }
+    if (!p) {
+        /* Unreliable, waiting for its session (or the destination's locator). */
+        p = nalloc(n, sizeof(pending) + len);
+        if (!p)
+            return ZHTP_ERR_NOMEM;
+        if (len)
+            memcpy(p->data, bytes, len);
+    }
     p->msg_id = id;
     memcpy(p->dest, dest, ZHTP_NODE_ID_LEN);
     p->rto = n->cfg.rto_initial_ns;
@@ -2134,24 +2169,6 @@ int zhtp_node_send(zhtp_node *n, const uint8_t dest[ZHTP_NODE_ID_LEN], const uin
     p->reliable = reliable;
     p->ip6 = ip6;
     p->len = len;
-    if (len)
-        memcpy(p->data, bytes, len);
-    int rc = send_app(n, dest, channel, id, bytes, len, now);
-    int src = pump_sessions(n, now);
-    if (rc == ZHTP_ERR_NOMEM || src == ZHTP_ERR_NOMEM) {
-        nfree(n, p, sizeof(pending) + len);
-        return ZHTP_ERR_NOMEM;
-    }
-    if (!reliable && rc != ZHTP_ERR_AGAIN) {
-        /* Sent (or no route): an unreliable message is kept only while its end-to-end
-         * session is being set up. */
-        if (ip6 && rc == ZHTP_OK)
-            n->st.ip6_tx++;
-        else if (ip6)
-            n->st.drop_ip6++;
-        nfree(n, p, sizeof(pending) + len);
-        return rc;
-    }
     if (ip6)
         n->n_ip6_pending++;
     p->wait_loc = waits_for_locator(n, dest, now);
