@@ -343,6 +343,18 @@ static void dht_and_ipv6_packets_have_the_documented_sizes(void **state)
                      ZHTP_WIRE_HEADER_LEN);
     size_t il = ZHTP_WIRE_HEADER_LEN + (size_t)pl + ZHTP_WIRE_TAG_LEN;
     assert_int_equal(data_packet(pkt, sealed_header(ID_A, ID_C), 4, inner, il), 416);
+    /* 12: with CLEAR_TAIL the same packet (same 416 bytes) leaves the inner packet after its
+     * header in clear: clear_len 140 (DATA 4 + IPv6 120 + inner tag 16), and the hop AEAD
+     * encrypts only the 132-byte prefix (outer DATA sub-header 4 + inner header 128). */
+    zhtp_wire_header th = sealed_header(ID_A, ID_C);
+    th.flags |= ZHTP_WIRE_FLAG_CLEAR_TAIL;
+    th.clear_len = (uint32_t)(il - ZHTP_WIRE_HEADER_LEN);
+    assert_int_equal(th.clear_len, 140);
+    assert_int_equal(data_packet(pkt, th, 4, inner, il), 416);
+    zhtp_wire_packet dec;
+    assert_int_equal(zhtp_wire_packet_decode(&dec, pkt, 416), 0);
+    assert_int_equal(dec.hdr.payload_len - dec.hdr.clear_len, 132);
+    assert_memory_equal(pkt + 416 - 16 - 140, inner + ZHTP_WIRE_HEADER_LEN, 140);
 }
 
 int main(void)
