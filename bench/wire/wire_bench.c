@@ -11,6 +11,13 @@ static double now_ns(void)
     clock_gettime(CLOCK_MONOTONIC, &t);
     return t.tv_sec * 1e9 + t.tv_nsec;
 }
+/* CPU time of this process: on the shared machine wall time mostly measures the others. */
+static double cpu_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return t.tv_sec * 1e9 + t.tv_nsec;
+}
 static volatile uint64_t sink;
 #define BENCH(name, iters, body)                                                                   \
     do {                                                                                           \
@@ -131,7 +138,7 @@ int main(void)
     if (zhtp_wire_reasm_new(&r, NULL))
         return 4;
     long P = 100000;
-    double t0 = now_ns();
+    double t0 = cpu_ns();
     for (long i = 0; i < P; i++) {
         for (zhtp_ssize k = 0; k < nbig; k++) {
             frames[k][1] = (uint8_t)(i >> 8), frames[k][2] = (uint8_t)i; /* the tag */
@@ -145,8 +152,8 @@ int main(void)
             }
         }
     }
-    double dt = now_ns() - t0;
-    printf("%-44s %8.1f ns/frame, %.2f Mframes/s (%zd frames per %zu B packet)\n",
+    double dt = cpu_ns() - t0;
+    printf("%-44s %8.1f CPU ns/frame, %.2f Mframes/CPU s (%zd frames per %zu B packet)\n",
            "reassemble 16 KiB packet from 1280 B frames", dt / (double)(P * nbig),
            (double)(P * nbig) / dt * 1e3, nbig, big_len);
     zhtp_wire_reasm_free(r);
