@@ -118,9 +118,10 @@ struct zhtp_dht {
     size_t fresh_n, fresh_cap;
     /* zhtp_dht_next_deadline runs after every datagram the node handles, most of which never
      * touch the DHT, so the minimum over next_republish, every bucket's refresh time and
-     * every request deadline is cached. Each writer of those reports the old and new value
-     * of what it changed to due_changed(): a lower value lowers the cache, the removal or
-     * rise of the value the cache holds marks it stale, and the next call rescans. */
+     * every request deadline is cached. Outside zhtp_dht_tick (which marks the cache stale
+     * as a whole) each writer of those reports the old and new value of what it changed to
+     * due_changed(): a lower value lowers the cache, the removal or rise of the value the
+     * cache holds marks it stale, and the next call rescans. */
     zhtp_time due;
     bool due_valid;
 };
@@ -162,13 +163,6 @@ static void table_remove(zhtp_dht *d, const uint8_t id[ZHTP_DHT_ID_LEN])
 {
     zhtp_time old = bucket_due_of(d, id);
     dht_table_remove(&d->t, id);
-    due_changed(d, old, bucket_due_of(d, id));
-}
-
-static void table_fail(zhtp_dht *d, const uint8_t id[ZHTP_DHT_ID_LEN])
-{
-    zhtp_time old = bucket_due_of(d, id);
-    dht_table_fail(&d->t, id);
     due_changed(d, old, bucket_due_of(d, id));
 }
 
@@ -1420,6 +1414,10 @@ static zhtp_time republish_jitter(zhtp_dht *d)
 
 int zhtp_dht_tick(zhtp_dht *d, zhtp_time now)
 {
+    /* A tick runs when the earliest deadline passed and rewrites many of them (expired
+     * requests, failed contacts, liveness pings, republish): one rescan on the next
+     * next_deadline call is simpler and as cheap as tracking each of those changes. */
+    d->due_valid = false;
     int rc = ZHTP_OK;
     for (size_t i = 0; i < d->n_rpcs;) {
         if (d->rpcs[i].deadline > now) {
@@ -1432,12 +1430,12 @@ int zhtp_dht_tick(zhtp_dht *d, zhtp_time now)
         if (r.op < 0) { /* liveness ping unanswered: evict, the replacement moves in */
             set_ping_pending(d, &d->t.b[dht_bucket_index(d->t.self, r.to)], false);
             if (dht_table_contains(&d->t, r.to)) {
-                table_remove(d, r.to);
+                dht_table_remove(&d->t, r.to);
                 d->st.evictions++;
             }
             continue;
         }
-        table_fail(d, r.to);
+        dht_table_fail(&d->t, r.to);
         dht_op *op = d->ops[r.op];
         if (op->phase == PH_STORE) {
             if (--op->acks_pending == 0)
@@ -1472,9 +1470,7 @@ int zhtp_dht_tick(zhtp_dht *d, zhtp_time now)
             set_ping_pending(d, b, true);
     }
     if (now >= d->next_republish) {
-        zhtp_time old = d->next_republish;
         d->next_republish = now + republish_jitter(d);
-        due_changed(d, old, d->next_republish);
         int e = republish(d, now);
         fresh_clear(d);
         if (e && !rc)

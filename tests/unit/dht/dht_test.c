@@ -1174,6 +1174,28 @@ static void cached_next_deadline_equals_a_full_scan_after_every_step(void **stat
             (void)dn_add_contact(net, a, (b + 1) % dn_size(net));
             dl_check_node(&k, a);
         }
+        /* a node loses every contact one by one (each bucket's oldest among them, whose
+         * refresh time may be the cached minimum), then hears from them all again */
+        size_t who;
+        do
+            who = zt_rng_below(&r, dn_size(net));
+        while (dn_behaviour(net, who) != DN_HONEST);
+        zhtp_dht *d = dn_dht(net, who);
+        uint8_t ids[128][32];
+        size_t n = 0, got; /* a replacement moves into each freed slot: repeat until empty */
+        while (n < 128 && (got = zhtp_dht_closest(d, dn_id(net, who), ids + n, 128 - n)) > 0) {
+            for (size_t i = n; i < n + got; i++) {
+                zhtp_dht_peer_lost(d, ids[i]);
+                dl_check_node(&k, who);
+            }
+            n += got;
+        }
+        assert_true(n > 3);
+        assert_int_equal(zhtp_dht_table_size(d), 0);
+        for (size_t i = 0; i < n; i++) {
+            assert_int_equal(zhtp_dht_add_contact(d, ids[n - 1 - i], dn_now(net)), ZHTP_OK);
+            dl_check_node(&k, who);
+        }
         dl_run(&k, 9 * ZHTP_NS_PER_SEC); /* past refresh_interval: liveness pings, evictions */
     }
     dl_run(&k, 25 * ZHTP_NS_PER_SEC); /* past republish_interval */
