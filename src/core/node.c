@@ -384,18 +384,22 @@ static unsigned fragment_repeat(uint32_t ppm, size_t count, unsigned base)
     return r > base ? r : base;
 }
 
-static int queue_frame_kind(zhtp_node *n, zhtp_link_id link_id, const zhtp_addr *to,
-                            const uint8_t *hdr, size_t hdr_len, const uint8_t *body,
-                            size_t body_len, bool frag, uint8_t hs, uint64_t hs_key)
+/* A frame of |len| bytes for the queue, contents to be written by the caller, then queued
+ * with frame_push. NULL with *rc = ZHTP_OK when the queue is full (the frame is lost, like on
+ * a full interface queue: not an error, counted in drop_queue), or *rc = ZHTP_ERR_NOMEM. */
+static frame *frame_new(zhtp_node *n, zhtp_link_id link_id, const zhtp_addr *to, size_t len,
+                        bool frag, uint8_t hs, uint64_t hs_key, int *rc)
 {
-    size_t len = hdr_len + body_len;
+    *rc = ZHTP_OK;
     if (n->q_bytes + len > n->cfg.max_queue_bytes) {
         n->st.drop_queue++;
-        return ZHTP_OK; /* like a full interface queue: the frame is lost, not an error */
+        return NULL;
     }
     frame *f = nalloc(n, sizeof(frame) + len);
-    if (!f)
-        return ZHTP_ERR_NOMEM;
+    if (!f) {
+        *rc = ZHTP_ERR_NOMEM;
+        return NULL;
+    }
     f->next = NULL;
     f->link = link_id;
     f->to = *to;
@@ -403,19 +407,57 @@ static int queue_frame_kind(zhtp_node *n, zhtp_link_id link_id, const zhtp_addr 
     f->hs = hs;
     f->hs_key = hs_key;
     f->len = len;
-    if (hdr_len)
-        memcpy(f->data, hdr, hdr_len);
-    if (body_len)
-        memcpy(f->data + hdr_len, body, body_len);
+    return f;
+}
+
+static void frame_push(zhtp_node *n, frame *f)
+{
     if (n->q_tail)
         n->q_tail->next = f;
     else
         n->q_head = f;
     n->q_tail = f;
-    n->q_bytes += len;
-    int li = find_link(n, link_id);
+    n->q_bytes += f->len;
+    int li = find_link(n, f->link);
     if (li >= 0)
-        n->links[li].q_bytes += len;
+        n->links[li].q_bytes += f->len;
+}
+
+static int queue_frame_kind(zhtp_node *n, zhtp_link_id link_id, const zhtp_addr *to,
+                            const uint8_t *hdr, size_t hdr_len, const uint8_t *body,
+                            size_t body_len, bool frag, uint8_t hs, uint64_t hs_key)
+{
+    int rc;
+    frame *f = frame_new(n, link_id, to, hdr_len + body_len, frag, hs, hs_key, &rc);
+    if (!f)
+        return rc;
+    if (hdr_len)
+        memcpy(f->data, hdr, hdr_len);
+    if (body_len)
+        memcpy(f->data + hdr_len, body, body_len);
+    frame_push(n, f);
+    return ZHTP_OK;
+}
+
+/* Queues fragment |index| of |pkt|, built straight into its frame (no staging copy). Its
+ * length follows docs/protocol.md section 9: every fragment but the last carries
+ * floor((mtu - 8) / 8) * 8 bytes of data after its 8-byte header. */
+static int queue_fragment(zhtp_node *n, const link *l, const zhtp_addr *to, const uint8_t *pkt,
+                          size_t total, uint16_t tag, size_t index, uint8_t hs, uint64_t hs_key)
+{
+    size_t per = (l->mtu - ZHTP_WIRE_FRAG_HEADER_LEN) / 8 * 8;
+    size_t off = index * per;
+    size_t fl = ZHTP_WIRE_FRAG_HEADER_LEN + (total - off < per ? total - off : per);
+    int rc;
+    frame *f = frame_new(n, l->id, to, fl, true, hs, hs_key, &rc);
+    if (!f)
+        return rc;
+    zhtp_ssize w = zhtp_wire_fragment_build(f->data, fl, pkt, total, l->mtu, tag, index);
+    if (w != (zhtp_ssize)fl) {
+        nfree(n, f, sizeof(frame) + fl);
+        return w < 0 ? (int)w : ZHTP_ERR_INVAL; /* the length rule above and wire/ disagree */
+    }
+    frame_push(n, f);
     return ZHTP_OK;
 }
 
@@ -483,16 +525,11 @@ static int queue_packet_hs(zhtp_node *n, uint32_t link_idx, const zhtp_addr *to,
     if (b && count > 0)
         rep = fragment_repeat(b->loss_ppm, (size_t)count, rep);
     uint16_t tag = n->next_frag_tag++;
-    uint8_t fr[ZHTP_WIRE_MAX_MTU];
     /* Copies go in rounds (every fragment once, then again): a loss burst then costs
      * different copies of different fragments rather than all copies of one. */
     for (unsigned k = 0; rc == ZHTP_OK && k < rep; k++)
-        for (zhtp_ssize i = 0; rc == ZHTP_OK && i < count; i++) {
-            zhtp_ssize fl =
-                zhtp_wire_fragment_build(fr, sizeof fr, pkt, total, l->mtu, tag, (size_t)i);
-            rc = fl < 0 ? (int)fl
-                        : queue_frame_kind(n, l->id, to, fr, (size_t)fl, NULL, 0, true, hs, hs_key);
-        }
+        for (zhtp_ssize i = 0; rc == ZHTP_OK && i < count; i++)
+            rc = queue_fragment(n, l, to, pkt, total, tag, (size_t)i, hs, hs_key);
     if (joined)
         nfree(n, joined, total);
     return rc;
