@@ -610,7 +610,17 @@ static void on_readable(uv_poll_t *h, int status, int events)
     rt_sock *s = h->data;
     rt *r = s->r;
     if (status < 0) {
-        rt_log(r, ZHTP_RT_LOG_WARN, "receive on %s: %s", s->name, uv_strerror(status));
+        /* libuv stops a poll handle on POLLERR (a pending socket error, e.g. an ICMP error
+         * queued with IP_RECVERR): read and clear the error, and keep receiving. */
+        int e = 0;
+        socklen_t el = sizeof e;
+        uv_os_fd_t fd;
+        if (uv_fileno((const uv_handle_t *)&s->udp, &fd) == 0)
+            (void)getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el);
+        rt_log(r, ZHTP_RT_LOG_WARN, "receive on %s: %s", s->name,
+               e != 0 ? strerror(e) : uv_strerror(status));
+        if (!r->stopping && !uv_is_closing((uv_handle_t *)h))
+            (void)uv_poll_start(h, UV_READABLE, on_readable);
         return;
     }
     if (!(events & UV_READABLE))
