@@ -1,7 +1,8 @@
 /* Fuzzes the transport: an established pair of sessions (one handshake at start-up). Input
  * byte 0 picks the mode: raw bytes to zhtp_session_open_packet, or seal the rest as plaintext
- * and check that it opens back identically, that the replay is refused, and that a packet with
- * one input-chosen byte flipped never opens. */
+ * (bit 1: with a clear tail) and check that it opens back identically, that the replay is
+ * refused, and that a packet with one input-chosen byte flipped never opens unless that byte
+ * is in the clear tail before its last 16 bytes (then it opens with just that change). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,11 +83,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     t.hop_limit = 1;
     memcpy(t.sender, zhtp_identity_get_public(g_i)->node_id, 32);
     memcpy(t.target, zhtp_identity_get_public(g_r)->node_id, 32);
-    zhtp_ssize n = zhtp_session_seal_packet(g_a, t.target, &t, msg, len, buf, sizeof buf, 1);
+    /* Bit 1 of data[0]: seal with a clear tail (docs/sessions.md 5.1) of 16..len bytes. */
+    size_t clear = (data[0] & 2) && len >= 16 ? 16 + flip % (len - 16 + 1) : 0;
+    zhtp_ssize n =
+        zhtp_session_seal_packet_tail(g_a, t.target, &t, msg, len, clear, buf, sizeof buf, 1);
     if (n < 0)
         abort();
     memcpy(buf2, buf, (size_t)n);
-    buf2[flip % (size_t)n] ^= (uint8_t)(1u << (data[0] >> 5));
+    size_t at = flip % (size_t)n;
+    buf2[at] ^= (uint8_t)(1u << (data[0] >> 5));
+    size_t free_from = 128 + len - clear, free_to = clear ? 128 + len - 16 : free_from;
+    if (at >= free_from && at < free_to) {
+        /* Inside the tail before its last 16 bytes: not the link layer's to check. It opens,
+         * with exactly that bit changed, and uses up the counter. */
+        zhtp_ssize m =
+            zhtp_session_open_packet(g_b, 1, &addr_a, buf2, (size_t)n, &h, pt, sizeof pt, peer, 1);
+        if (m != (zhtp_ssize)len || h.clear_len != clear)
+            abort();
+        pt[at - 128] ^= (uint8_t)(1u << (data[0] >> 5));
+        if (memcmp(pt, msg, len) != 0)
+            abort();
+        if (zhtp_session_open_packet(g_b, 1, &addr_a, buf, (size_t)n, &h, pt, sizeof pt, peer, 1) !=
+            ZHTP_ERR_SESSION_REPLAY)
+            abort();
+        return 0;
+    }
     if (zhtp_session_open_packet(g_b, 1, &addr_a, buf2, (size_t)n, &h, pt, sizeof pt, peer, 1) >= 0)
         abort(); /* a flipped bit opened */
     zhtp_ssize m =
