@@ -91,6 +91,9 @@ else
     not_ok "a TCP stream a -> c over the mesh crosses the 1 Mbit/s link" "received ${got:-nothing} in ${ms:-?} ms (limit 30 s)" \
         "$(tail -3 "$NL_DIR/tcp-rate.log" 2>/dev/null)"
 fi
+# With TUN offload (the default) TCP sizes its super-packets by its pacing rate: few and small
+# on this link. Not asserted; shows whether big packets crossed the slow link.
+note "TUN offload during the stream: super-packets read at a $(nl_metric a zhtp_tun_gso_in_total), GSO writes at c $(nl_metric c zhtp_tun_gso_out_total)"
 
 # Restart of the relay mid-run: a keeps sending; b is stopped (SIGTERM), restarted 1 s later
 # with the same data dir, must come back to both neighbours with the same id, and carry again.
