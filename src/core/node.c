@@ -2319,12 +2319,13 @@ zhtp_time zhtp_node_next_deadline(const zhtp_node *n)
         if (n->next_self_locate < t)
             t = n->next_self_locate;
     }
-    /* Frames held back by pacing: due when their link's backlog is short enough again. */
-    for (const frame *f = n->q_head; f; f = f->next) {
-        int li = find_link(n, f->link);
-        if (li >= 0 && n->links[li].narrow && n->links[li].tx_free > PACE_AHEAD_NS &&
-            n->links[li].tx_free - PACE_AHEAD_NS < t)
-            t = n->links[li].tx_free - PACE_AHEAD_NS;
+    /* Frames held back by pacing: due when their link's backlog is short enough again. Per
+     * link with frames queued (q_bytes), not per frame: the answer is the same, and the queue
+     * holds 13 frames per 16 KiB packet on a UDP link, walked after every driver event. */
+    for (size_t i = 0; i < n->n_links; i++) {
+        const link *l = &n->links[i];
+        if (l->q_bytes && l->narrow && l->tx_free > PACE_AHEAD_NS && l->tx_free - PACE_AHEAD_NS < t)
+            t = l->tx_free - PACE_AHEAD_NS;
     }
     return t;
 }
