@@ -7,7 +7,8 @@
 #   on        defaults (offload on, tun_mtu 16384): c reads TCP super-packets
 #             (zhtp_tun_gso_in_total > 0) and a writes them as GSO (zhtp_tun_gso_out_total > 0)
 #   on-1280   the same at tun_mtu 1280, where offload matters most
-#   off       --no-tun-offload everywhere: no super-packet read or written, "offload off" logged
+#   off       --no-tun-offload (b: tun_offload false) everywhere: no super-packet read or
+#             written, "offload off" logged
 #   mixed     c with offload, a without (tun_mtu 1280): a node without offload takes the
 #             super-packets whole and writes them plainly; nothing is dropped
 #   mesh-1400 offload on, c with --tun-mesh-mtu 1400: Packet Too Big judges a super-packet by
@@ -98,7 +99,8 @@ if run on-1280 "--tun-mtu 1280" "--tun-mtu 1280" "--tun-mtu 1280"; then
         [ "$gin_c" -gt 0 -a "$gout_a" -gt 0 ]
 fi
 for n in "${nodes[@]}"; do : >"$NL_DIR/$n.log"; done
-if run off "--no-tun-offload" "--no-tun-offload" "--no-tun-offload"; then
+# b through the config key (tun_offload = false, here as its generic flag form)
+if run off "--no-tun-offload" "--tun-offload false" "--no-tun-offload"; then
     check "off: no super-packet read at c ($gin_c) or written at a ($gout_a)" \
         [ "$gin_c" = 0 -a "$gout_a" = 0 ]
     check "off: every daemon logged offload off" \
@@ -112,4 +114,9 @@ if run mesh-1400 "" "" "--tun-mesh-mtu 1400"; then
     check "mesh-1400: c answered super-packets of 16 KiB segments with Packet Too Big ($big_c), then super-packets of 1,400-byte segments passed (GSO writes at a: $gout_a)" \
         [ "$big_c" -gt 0 -a "$gout_a" -gt 0 ]
 fi
+out=$("$NL_ZHTPD" --data-dir "$NL_DIR/x" --listen 127.0.0.1:0 --tun-offload maybe 2>&1)
+rc=$?
+if [ $rc = 2 ] && grep -q "tun_offload: expected true or false, got 'maybe'" <<<"$out"; then
+    ok "tun_offload = maybe is refused at start-up (exit 2) with the key and value named"
+else not_ok "tun_offload = maybe is refused at start-up (exit 2) with the key and value named" "rc=$rc" "$out"; fi
 nl_done
