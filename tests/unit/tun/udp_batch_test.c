@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "udp_loopback.h"
 #include "udp_batch.h"
 #include "zhtp/err.h"
 
@@ -211,26 +212,7 @@ static void test_bad_input_is_refused(void **state)
 /* Real sockets on loopback: IPv4 and IPv6, a frame queued for several destinations once. */
 static int bound(int family, struct sockaddr_storage *ss, socklen_t *sl)
 {
-    int fd = socket(family, SOCK_DGRAM, 0);
-    if (fd < 0)
-        return -1;
-    memset(ss, 0, sizeof *ss);
-    if (family == AF_INET) {
-        struct sockaddr_in *a = (struct sockaddr_in *)ss;
-        a->sin_family = AF_INET;
-        a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        *sl = sizeof *a;
-    } else {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
-        a->sin6_family = AF_INET6;
-        a->sin6_addr = in6addr_loopback;
-        *sl = sizeof *a;
-    }
-    if (bind(fd, (struct sockaddr *)ss, *sl) != 0 || getsockname(fd, (struct sockaddr *)ss, sl)) {
-        close(fd);
-        return -1;
-    }
-    return fd;
+    return zt_udp_loopback(family, 0, ss, sl);
 }
 
 static void real_family(int family)

@@ -12,18 +12,9 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "udp_loopback.h"
 #include "udp_rx.h"
 #include "zhtp/err.h"
-
-#ifndef UDP_GRO
-#define UDP_GRO 104
-#endif
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
-#ifndef SOL_UDP
-#define SOL_UDP 17
-#endif
 
 /* What the callbacks saw: every datagram's length, first and last byte, in order. */
 typedef struct seen {
@@ -203,26 +194,7 @@ static void test_gro_size_hostile_values_rejected(void **state)
 
 static int bound(int family, struct sockaddr_storage *ss, socklen_t *sl)
 {
-    int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-    if (fd < 0)
-        return -1;
-    memset(ss, 0, sizeof *ss);
-    if (family == AF_INET) {
-        struct sockaddr_in *a = (struct sockaddr_in *)ss;
-        a->sin_family = AF_INET;
-        a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        *sl = sizeof *a;
-    } else {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
-        a->sin6_family = AF_INET6;
-        a->sin6_addr = in6addr_loopback;
-        *sl = sizeof *a;
-    }
-    if (bind(fd, (struct sockaddr *)ss, *sl) != 0 || getsockname(fd, (struct sockaddr *)ss, sl)) {
-        close(fd);
-        return -1;
-    }
-    return fd;
+    return zt_udp_loopback(family, SOCK_NONBLOCK, ss, sl);
 }
 
 /* One sendmsg of |len| bytes at |buf| to |to|, as UDP GSO segments of |seg| bytes when
