@@ -1315,8 +1315,24 @@ static int route_packet(zhtp_node *n, zhtp_wire_header *h, const uint8_t *pt, si
  * destination's, docs/protocol.md 3.4), so that no forwarder needs a lookup and the
  * destination learns where we are. Returns ZHTP_ERR_AGAIN when the destination's coordinates
  * are being looked up (|may_locate|), ZHTP_ERR_NOTFOUND when unknown or unroutable. */
+/* Room a caller of originate_room leaves in front of the payload: the largest locator block. */
+#define LOC_ROOM ZHTP_WIRE_LOCATORS_LEN(LOC_MAX_DEPTH, LOC_MAX_DEPTH)
+
+/* As originate, for a payload with |room| writable bytes in front of |pt|: a locator block
+ * that fits is written there instead of copying the payload behind it (the end-to-end DATA
+ * path, where the payload is a whole IPv6 packet of up to 64 KiB). */
+static int originate_room(zhtp_node *n, const uint8_t *dest, uint8_t op, uint64_t msg_id,
+                          uint8_t *pt, size_t pt_len, size_t room, bool may_locate, zhtp_time now);
+
 static int originate(zhtp_node *n, const uint8_t *dest, uint8_t op, uint64_t msg_id,
                      const uint8_t *pt, size_t pt_len, bool may_locate, zhtp_time now)
+{
+    return originate_room(n, dest, op, msg_id, (uint8_t *)(uintptr_t)pt, pt_len, 0, may_locate,
+                          now);
+}
+
+static int originate_room(zhtp_node *n, const uint8_t *dest, uint8_t op, uint64_t msg_id,
+                          uint8_t *pt, size_t pt_len, size_t room, bool may_locate, zhtp_time now)
 {
     zhtp_wire_header h;
     header_init(n, &h, op, dest);
@@ -1345,7 +1361,11 @@ static int originate(zhtp_node *n, const uint8_t *dest, uint8_t op, uint64_t msg
     size_t total = bl + pt_len;
     uint8_t stack[LOCAL_STACK];
     uint8_t *buf = stack;
-    if (bl) {
+    bool copied = bl && bl > room; /* room == 0 for callers whose payload is read-only */
+    if (bl && !copied) {
+        buf = pt - bl;
+        memcpy(buf, blk, bl);
+    } else if (copied) {
         buf = total <= sizeof stack ? stack : nalloc(n, total);
         if (!buf)
             return ZHTP_ERR_NOMEM;
@@ -1354,7 +1374,7 @@ static int originate(zhtp_node *n, const uint8_t *dest, uint8_t op, uint64_t msg
             memcpy(buf + bl, pt, pt_len);
     }
     int rc = route_packet(n, &h, bl ? buf : pt, total, now);
-    if (bl && buf != stack)
+    if (copied && buf != stack)
         nfree(n, buf, total);
     if (rc == ZHTP_ERR_NOTFOUND && by_locator) {
         /* Dead end: stale coordinates. Only the application's traffic starts a new lookup;
@@ -1414,17 +1434,21 @@ static int send_app(zhtp_node *n, const uint8_t *dest, uint32_t channel, uint64_
     if (is_nbr)
         return send_data(n, dest, channel, msg_id, body, body_len, now);
 
-    /* Inner packet: header + DATA payload, sealed end to end. */
+    /* Inner packet: header + DATA payload, sealed end to end in place, in one buffer laid out
+     * as the outer payload will be: [room for a locator block][outer DATA sub-header][inner
+     * header][inner DATA payload][inner tag]. The body is copied once; the sub-header and the
+     * locator block are then written in front of the sealed inner packet, not copied around it. */
     size_t pl = ZHTP_WIRE_DATA_HEADER_LEN + body_len;
     size_t cap = ZHTP_WIRE_HEADER_LEN + pl + ZHTP_WIRE_TAG_LEN;
-    uint8_t *buf = nalloc(n, pl + cap);
+    size_t room = LOC_ROOM + ZHTP_WIRE_DATA_HEADER_LEN;
+    uint8_t *buf = nalloc(n, room + cap);
     if (!buf)
         return ZHTP_ERR_NOMEM;
-    uint8_t *inner = buf + pl;
+    uint8_t *inner = buf + room;
     zhtp_wire_payload p;
     data_payload(&p, channel, body, body_len);
     int rc;
-    zhtp_ssize el = zhtp_wire_payload_encode(buf, pl, &p);
+    zhtp_ssize el = zhtp_wire_payload_encode(inner + ZHTP_WIRE_HEADER_LEN, pl, &p);
     if (el < 0) {
         rc = (int)el;
         goto out;
@@ -1432,14 +1456,25 @@ static int send_app(zhtp_node *n, const uint8_t *dest, uint32_t channel, uint64_
     zhtp_wire_header ih;
     header_init(n, &ih, ZHTP_WIRE_OP_DATA, dest);
     ih.message_id = msg_id;
-    zhtp_ssize il = zhtp_session_seal_packet(n->sess, dest, &ih, buf, (size_t)el, inner, cap, now);
+    zhtp_ssize il = zhtp_session_seal_packet(n->sess, dest, &ih, inner + ZHTP_WIRE_HEADER_LEN,
+                                             (size_t)el, inner, cap, now);
     if (il < 0) {
         rc = il == ZHTP_ERR_NOMEM ? ZHTP_ERR_NOMEM : ZHTP_ERR_AGAIN;
         goto out;
     }
-    rc = send_data(n, dest, CH_E2E, msg_id, inner, (size_t)il, now);
+    /* The outer DATA sub-header (channel E2E): encoded from an empty body, whose encoding is
+     * the sub-header alone, so the layout stays the payload codec's. */
+    uint8_t *outer = inner - ZHTP_WIRE_DATA_HEADER_LEN;
+    data_payload(&p, CH_E2E, NULL, 0);
+    el = zhtp_wire_payload_encode(outer, ZHTP_WIRE_DATA_HEADER_LEN, &p);
+    if (el != ZHTP_WIRE_DATA_HEADER_LEN) {
+        rc = el < 0 ? (int)el : ZHTP_ERR_INVAL;
+        goto out;
+    }
+    rc = originate_room(n, dest, ZHTP_WIRE_OP_DATA, msg_id, outer,
+                        ZHTP_WIRE_DATA_HEADER_LEN + (size_t)il, LOC_ROOM, true, now);
 out:
-    nfree(n, buf, pl + cap);
+    nfree(n, buf, room + cap);
     return rc;
 }
 
