@@ -111,6 +111,7 @@ struct rt {
     zhtp_time rx_now; /* the clock for one recvmmsg round */
     /* The socket whose batch the node writes the next frame into (drive): the last frame's. */
     size_t tx_guess;
+    size_t frame_max; /* the links' frame size (udp_mtu or the UDP profile's): room reserved */
     /* LAN discovery (discovery.h): the sockets bound to a wildcard address are advertised. */
     zhtp_rt_disc *disc;
     size_t disc_sock4, disc_sock6;
@@ -481,8 +482,7 @@ static void drain_datagrams(rt *r, zhtp_time now)
         if (tx != NULL) {
             /* The room left in the batch usually takes the frame; when it does not (NOBUF:
              * nothing taken), a flushed, empty batch does. */
-            size_t want = r->opt->udp_mtu != 0 ? r->opt->udp_mtu : 1280;
-            out = zhtp_rt_udp_batch_reserve(tx, want, &cap);
+            out = zhtp_rt_udp_batch_reserve(tx, r->frame_max, &cap);
         }
         zhtp_ssize n = zhtp_node_next_datagram(r->node, &link, &to, out, cap, now);
         if (n == ZHTP_ERR_NOBUF && tx != NULL) {
@@ -859,6 +859,21 @@ static void http_status(rt *r, sbuf *b)
               r->msg_received ? from : "", r->last_text);
 }
 
+/* One counter per link and direction: datagrams, or with |bytes| their payload bytes. */
+static void link_counter(rt *r, sbuf *b, const char *name, const char *help, bool bytes)
+{
+    sb_printf(b, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+    for (size_t i = 0; i < r->n_socks; i++) {
+        const rt_sock *s = &r->socks[i];
+        zhtp_rt_udp_batch_stats st;
+        zhtp_rt_udp_batch_get_stats(s->tx, &st);
+        sb_printf(
+            b, "%s{link=\"%s\",dir=\"in\"} %" PRIu64 "\n%s{link=\"%s\",dir=\"out\"} %" PRIu64 "\n",
+            name, s->name, bytes ? s->rx_bytes : s->rx_frames, name, s->name,
+            bytes ? st.bytes : st.frames);
+    }
+}
+
 static void http_metrics(rt *r, sbuf *b)
 {
     zhtp_node_stats st;
@@ -944,26 +959,8 @@ static void http_metrics(rt *r, sbuf *b)
               "# TYPE zhtp_udp_gro_buffers_total counter\nzhtp_udp_gro_buffers_total %" PRIu64 "\n",
               rx.calls, rx.buffers, rx.gro_buffers);
     /* Per link (one UDP socket each): what crossed its socket, both ways. */
-    sb_printf(b, "# HELP zhtp_link_packets_total UDP datagrams by link and direction\n"
-                 "# TYPE zhtp_link_packets_total counter\n");
-    for (size_t i = 0; i < r->n_socks; i++) {
-        zhtp_rt_udp_batch_stats st1;
-        zhtp_rt_udp_batch_get_stats(r->socks[i].tx, &st1);
-        sb_printf(b,
-                  "zhtp_link_packets_total{link=\"%s\",dir=\"in\"} %" PRIu64 "\n"
-                  "zhtp_link_packets_total{link=\"%s\",dir=\"out\"} %" PRIu64 "\n",
-                  r->socks[i].name, r->socks[i].rx_frames, r->socks[i].name, st1.frames);
-    }
-    sb_printf(b, "# HELP zhtp_link_bytes_total UDP payload bytes by link and direction\n"
-                 "# TYPE zhtp_link_bytes_total counter\n");
-    for (size_t i = 0; i < r->n_socks; i++) {
-        zhtp_rt_udp_batch_stats st1;
-        zhtp_rt_udp_batch_get_stats(r->socks[i].tx, &st1);
-        sb_printf(b,
-                  "zhtp_link_bytes_total{link=\"%s\",dir=\"in\"} %" PRIu64 "\n"
-                  "zhtp_link_bytes_total{link=\"%s\",dir=\"out\"} %" PRIu64 "\n",
-                  r->socks[i].name, r->socks[i].rx_bytes, r->socks[i].name, st1.bytes);
-    }
+    link_counter(r, b, "zhtp_link_packets_total", "UDP datagrams by link and direction", false);
+    link_counter(r, b, "zhtp_link_bytes_total", "UDP payload bytes by link and direction", true);
     zhtp_session_stats ss;
     size_t conns = zhtp_node_session_stats(r->node, &ss);
     sb_printf(b,
@@ -1696,6 +1693,7 @@ static int open_socket(rt *r, const char *spec)
         return -1;
     }
     const zhtp_route_medium *m = zhtp_route_medium_preset(ZHTP_MEDIUM_UDP);
+    r->frame_max = r->opt->udp_mtu != 0 ? r->opt->udp_mtu : m->mtu;
     rc = zhtp_node_link_add(r->node, s->link, r->opt->udp_mtu, m, rt_now(r)); /* 0: profile's */
     if (rc != ZHTP_OK) {
         rt_log(r, ZHTP_RT_LOG_ERROR, "link for %s: %s", spec, zhtp_strerror(rc));
