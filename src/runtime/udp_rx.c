@@ -53,6 +53,11 @@ int zhtp_rt_udp_rx_gro_size(const struct msghdr *h, size_t *seg)
     for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c != NULL; c = CMSG_NXTHDR(m, c)) {
         if (c->cmsg_level != SOL_UDP || c->cmsg_type != UDP_GRO)
             continue;
+        /* A length reaching past the control area is a malformed message: its data is not
+         * ours to read (CMSG_NXTHDR only checks that a header fits). */
+        size_t left = h->msg_controllen - (size_t)((uint8_t *)c - (uint8_t *)h->msg_control);
+        if (c->cmsg_len > left)
+            return ZHTP_ERR_INVAL;
         /* The kernel writes an int (udp_cmsg_recv); a uint16_t (gso_size's own type) is
          * accepted too. Anything else is not a segment size we can vouch for. */
         unsigned long v;
